@@ -1,0 +1,76 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#pragma once
+
+/*
+ * The runner: runs selected checks of a registry once, each with a deadline, and collects their
+ * results. Internal to the agent; not installed.
+ *
+ * Each in-process check runs on a worker thread. If it is still running at its deadline the
+ * runner records ERROR ("did not finish within …", -ETIMEDOUT) and moves on; the stuck thread is
+ * abandoned with its own duplicate of the root fd and its own result object, so it cannot touch
+ * anything the runner frees. Checks that may block must therefore be exec checks (a process can
+ * be killed; a thread cannot).
+ *
+ * A negative return from run() becomes ERROR with evidence "errno" (the errno name) and the
+ * reason the check set, or "<check> could not decide (ENAME)" when it set none. A check that
+ * returns 0 without setting a status is an ERROR too ("did not report a status").
+ */
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cjson/cJSON.h>
+
+#include "posture/config.h"
+#include "posture/registry.h"
+#include "posture/result.h"
+
+#define POSTURE_CHECK_TIMEOUT_DEFAULT_USEC (10u * 1000u * 1000u)
+
+struct posture_run_opts {
+    int root_fd;           /* borrowed; host root or --root DIR */
+    const char *root_path; /* the same as a path */
+    char *const *only;     /* NULL: every registered check; else these ids, in registry order */
+    uint64_t timeout_usec; /* per-check deadline; 0: POSTURE_CHECK_TIMEOUT_DEFAULT_USEC */
+    const struct posture_config *config; /* [check.<id>] options; may be NULL */
+};
+
+struct posture_run {
+    struct posture_result **results;
+    size_t n_results;
+    int overall;           /* fail > error > warn > pass (not_applicable counts as pass) */
+    uint64_t collected_at; /* epoch seconds at the start of the run */
+    uint64_t duration_usec;
+};
+
+/*
+ * Validate "check.<id>" sections of config: an unknown id or option key warns (", ignoring"),
+ * a value that does not parse as the option's type is an error naming file:line; both through
+ * the config's diag function. Returns 0 or -EINVAL.
+ */
+int posture_runner_validate_config(const struct posture_registry *reg,
+                                   const struct posture_config *config);
+
+/*
+ * Run. -ENOENT when an id in opts->only is not registered (*ret_unknown then names it, borrowed
+ * from opts->only; ret_unknown may be NULL); -ENOMEM. Check failures are results, not errors.
+ */
+int posture_runner_run(const struct posture_registry *reg, const struct posture_run_opts *opts,
+                       struct posture_run **ret, const char **ret_unknown);
+
+struct posture_run *posture_run_free(struct posture_run *run);
+POSTURE_DEFINE_TRIVIAL_CLEANUP_FUNC(struct posture_run *, posture_run_free)
+#define posture_auto_run POSTURE_CLEANUP(posture_run_freep)
+
+/* Exit status of `posturectl check` for this run: 0 nothing failed, 1 a check failed,
+ * 3 nothing failed but a check could not decide (DESIGN.md §4). */
+int posture_run_exit_status(const struct posture_run *run);
+
+/*
+ * The document of DESIGN.md §6: {"agent":{"name","version"}, "host":{"hostname","machine_id"},
+ * "collected_at", "overall", "checks":[…]}. hostname and machine_id come from the root
+ * (etc/hostname, etc/machine-id) when it is not the host, else from the running system; null
+ * when unknown. Caller frees *ret.
+ */
+int posture_run_to_json(const struct posture_run *run, int root_fd, cJSON **ret);

@@ -1,0 +1,34 @@
+#!/bin/sh
+# Install every Debian 12 package that building, testing and the demo of posture need.
+#
+# Idempotent: when everything is present it prints nothing and exits 0. It runs
+# `apt-get update` only when a package is missing. Later capabilities add their
+# packages to the lists below, with the reason beside them.
+set -eu
+
+# Build toolchain.
+BUILD="build-essential cmake pkg-config ninja-build git"
+# Libraries linked by posture (DESIGN.md §3). cJSON: reports, evidence, exec-check output.
+LIBS="libcjson-dev"
+# Tests: cmocka unit tests, clang for libFuzzer and sanitizers, clang-format for the lint
+# test, jq and python3 as independent JSON parsers, GNU time for footprint figures.
+TESTS="libcmocka-dev clang libclang-rt-14-dev clang-format jq python3 time"
+
+missing=""
+for p in $BUILD $LIBS $TESTS; do
+    if ! dpkg-query -W -f='${Status}\n' "$p" 2>/dev/null | grep -q '^install ok installed$'; then
+        missing="$missing $p"
+    fi
+done
+[ -z "$missing" ] && exit 0
+
+if [ "$(id -u)" -ne 0 ]; then
+    echo "install-deps.sh: missing packages:$missing; run this script as root to install them" >&2
+    exit 1
+fi
+
+echo "install-deps.sh: installing:$missing"
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+# shellcheck disable=SC2086
+apt-get install -y -qq --no-install-recommends $missing >/dev/null
