@@ -1,1 +1,385 @@
 /* SPDX-License-Identifier: Apache-2.0 */
+#include "posture/json.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cjson/cJSON.h>
+
+/*
+ * cJSON stores every number as a double: integers beyond +-2^53 cannot be represented
+ * exactly. posture_json_add_int refuses them (-ERANGE) rather than silently rounding, and
+ * posture_json_get_int refuses non-integral values (-EINVAL) and values beyond +-2^53
+ * (-ERANGE). Larger quantities belong in strings.
+ */
+#define JSON_INT_MAX ((int64_t)1 << 53)
+
+/* Length of the valid UTF-8 sequence at p (at most n bytes available); 0 if invalid
+ * (overlong forms, surrogates, code points above U+10FFFF, truncated sequences). */
+static size_t utf8_sequence_length(const unsigned char *p, size_t n)
+{
+    unsigned char c = p[0];
+    size_t len;
+    uint32_t cp;
+
+    if (c < 0x80)
+        return 1;
+    if (c >= 0xc2 && c <= 0xdf) {
+        len = 2;
+        cp = c & 0x1fu;
+    } else if (c >= 0xe0 && c <= 0xef) {
+        len = 3;
+        cp = c & 0x0fu;
+    } else if (c >= 0xf0 && c <= 0xf4) {
+        len = 4;
+        cp = c & 0x07u;
+    } else {
+        return 0;
+    }
+    if (n < len)
+        return 0;
+    for (size_t i = 1; i < len; i++) {
+        if ((p[i] & 0xc0) != 0x80)
+            return 0;
+        cp = (cp << 6) | (p[i] & 0x3fu);
+    }
+    if ((len == 3 && cp < 0x800) || (len == 4 && cp < 0x10000) || cp > 0x10ffff ||
+        (cp >= 0xd800 && cp <= 0xdfff))
+        return 0;
+    return len;
+}
+
+/*
+ * A lexical pass before cJSON sees the input, for what cJSON itself lets through: control
+ * characters inside strings and outside as "whitespace" (cJSON skips every byte <= 0x20),
+ * NUL bytes, invalid UTF-8, and the escape \u0000 (cJSON strings are NUL-terminated, so it
+ * would silently cut a key or value short). It also refuses nesting beyond max_depth before
+ * cJSON recurses into it.
+ */
+static int json_prescan(const char *buf, size_t len, unsigned max_depth)
+{
+    const unsigned char *p = (const unsigned char *)buf;
+    bool in_string = false;
+    unsigned depth = 0;
+
+    for (size_t i = 0; i < len;) {
+        unsigned char c = p[i];
+        if (in_string) {
+            if (c == '"') {
+                in_string = false;
+                i++;
+            } else if (c == '\\') {
+                if (i + 1 >= len)
+                    return -EBADMSG;
+                if (p[i + 1] == 'u' && len - i >= 6 && memcmp(p + i + 2, "0000", 4) == 0)
+                    return -EBADMSG;
+                /* The escaped character itself is checked by cJSON; skip the pair. */
+                if (p[i + 1] < 0x20 || p[i + 1] >= 0x80)
+                    return -EBADMSG;
+                i += 2;
+            } else if (c < 0x20) {
+                return -EBADMSG;
+            } else {
+                size_t k = utf8_sequence_length(p + i, len - i);
+                if (k == 0)
+                    return -EBADMSG;
+                i += k;
+            }
+            continue;
+        }
+        switch (c) {
+        case '"':
+            in_string = true;
+            break;
+        case '[':
+        case '{':
+            if (++depth > max_depth)
+                return -EBADMSG;
+            break;
+        case ']':
+        case '}':
+            if (depth > 0)
+                depth--;
+            break;
+        case ' ':
+        case '\t':
+        case '\n':
+        case '\r':
+            break;
+        default:
+            if (c < 0x20 || c >= 0x7f)
+                return -EBADMSG;
+            break;
+        }
+        i++;
+    }
+    return 0;
+}
+
+struct key_scratch {
+    const char **keys;
+    size_t cap;
+};
+
+static int compare_keys(const void *a, const void *b)
+{
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* Sorts the object's keys and compares neighbours: O(n log n) per object. */
+static int object_check_duplicates(const cJSON *obj, struct key_scratch *s)
+{
+    size_t n = 0;
+
+    for (const cJSON *c = obj->child; c; c = c->next)
+        n++;
+    if (n < 2)
+        return 0;
+    if (n > s->cap) {
+        if (n > SIZE_MAX / sizeof(char *))
+            return -ENOMEM;
+        const char **k = realloc(s->keys, n * sizeof(char *));
+        if (!k)
+            return -ENOMEM;
+        s->keys = k;
+        s->cap = n;
+    }
+    size_t i = 0;
+    for (const cJSON *c = obj->child; c; c = c->next) {
+        if (!c->string)
+            return -EBADMSG;
+        s->keys[i++] = c->string;
+    }
+    qsort(s->keys, n, sizeof(char *), compare_keys);
+    for (i = 1; i < n; i++)
+        if (strcmp(s->keys[i - 1], s->keys[i]) == 0)
+            return -EBADMSG;
+    return 0;
+}
+
+/* Depth counts containers: a top-level array or object is depth 1. */
+static int
+json_check_tree(const cJSON *item, unsigned depth, unsigned max_depth, struct key_scratch *s)
+{
+    if (!cJSON_IsArray(item) && !cJSON_IsObject(item))
+        return 0;
+    if (++depth > max_depth)
+        return -EBADMSG;
+    if (cJSON_IsObject(item)) {
+        int r = object_check_duplicates(item, s);
+        if (r < 0)
+            return r;
+    }
+    for (const cJSON *c = item->child; c; c = c->next) {
+        int r = json_check_tree(c, depth, max_depth, s);
+        if (r < 0)
+            return r;
+    }
+    return 0;
+}
+
+int posture_json_parse(const char *buf, size_t len, size_t max_len, unsigned max_depth, cJSON **ret)
+{
+    if (!buf || !ret)
+        return -EINVAL;
+    if (len > max_len)
+        return -E2BIG;
+    if (max_depth == 0)
+        max_depth = POSTURE_JSON_MAX_DEPTH_DEFAULT;
+    if (max_depth > CJSON_NESTING_LIMIT)
+        max_depth = CJSON_NESTING_LIMIT;
+
+    int r = json_prescan(buf, len, max_depth);
+    if (r < 0)
+        return r;
+
+    /* Give cJSON a NUL-terminated copy so that nothing in it can read past our input. */
+    posture_autofree char *copy = malloc(len + 1);
+    if (!copy)
+        return -ENOMEM;
+    memcpy(copy, buf, len);
+    copy[len] = '\0';
+
+    const char *end = NULL;
+    /* cJSON reports allocation failures like syntax errors; both become -EBADMSG. */
+    posture_auto_cjson cJSON *root = cJSON_ParseWithLengthOpts(copy, len, &end, false);
+    if (!root || !end || end < copy || end > copy + len)
+        return -EBADMSG;
+    for (const char *p = end; p < copy + len; p++)
+        if (*p != ' ' && *p != '\t' && *p != '\n' && *p != '\r')
+            return -EBADMSG;
+
+    struct key_scratch s = { 0 };
+    r = json_check_tree(root, 0, max_depth, &s);
+    free(s.keys);
+    if (r < 0)
+        return r;
+
+    *ret = POSTURE_TAKE_PTR(root);
+    return 0;
+}
+
+/* Adds item under key, freeing item on any failure. */
+int posture_json_add_item(cJSON *obj, const char *key, cJSON *item)
+{
+    if (!item)
+        return -ENOMEM;
+    if (!cJSON_IsObject(obj) || !key || item == obj) {
+        cJSON_Delete(item);
+        return -EINVAL;
+    }
+    if (cJSON_GetObjectItemCaseSensitive(obj, key)) {
+        cJSON_Delete(item);
+        return -EEXIST;
+    }
+    if (!cJSON_AddItemToObject(obj, key, item)) {
+        cJSON_Delete(item);
+        return -ENOMEM;
+    }
+    return 0;
+}
+
+int posture_json_add_str(cJSON *obj, const char *key, const char *value)
+{
+    return posture_json_add_item(obj, key, value ? cJSON_CreateString(value) : cJSON_CreateNull());
+}
+
+int posture_json_add_int(cJSON *obj, const char *key, int64_t value)
+{
+    if (value > JSON_INT_MAX || value < -JSON_INT_MAX)
+        return -ERANGE;
+    return posture_json_add_item(obj, key, cJSON_CreateNumber((double)value));
+}
+
+int posture_json_add_bool(cJSON *obj, const char *key, bool value)
+{
+    return posture_json_add_item(obj, key, cJSON_CreateBool(value));
+}
+
+int posture_json_add_null(cJSON *obj, const char *key)
+{
+    return posture_json_add_item(obj, key, cJSON_CreateNull());
+}
+
+int posture_json_append(cJSON *array, cJSON *item)
+{
+    if (!item)
+        return -ENOMEM;
+    if (!cJSON_IsArray(array) || item == array) {
+        cJSON_Delete(item);
+        return -EINVAL;
+    }
+    if (!cJSON_AddItemToArray(array, item)) {
+        cJSON_Delete(item);
+        return -ENOMEM;
+    }
+    return 0;
+}
+
+int posture_json_append_str(cJSON *array, const char *value)
+{
+    return posture_json_append(array, value ? cJSON_CreateString(value) : cJSON_CreateNull());
+}
+
+static const cJSON *get_member(const cJSON *obj, const char *key)
+{
+    if (!cJSON_IsObject(obj) || !key)
+        return NULL;
+    return cJSON_GetObjectItemCaseSensitive(obj, key);
+}
+
+const char *posture_json_get_str(const cJSON *obj, const char *key)
+{
+    const cJSON *item = get_member(obj, key);
+    return cJSON_IsString(item) ? item->valuestring : NULL;
+}
+
+int posture_json_get_int(const cJSON *obj, const char *key, int64_t *ret)
+{
+    if (!cJSON_IsObject(obj) || !key || !ret)
+        return -EINVAL;
+    const cJSON *item = get_member(obj, key);
+    if (!item)
+        return -ENOENT;
+    if (!cJSON_IsNumber(item))
+        return -EINVAL;
+    double d = item->valuedouble;
+    if (!isfinite(d) || trunc(d) != d)
+        return -EINVAL;
+    if (d > (double)JSON_INT_MAX || d < -(double)JSON_INT_MAX)
+        return -ERANGE;
+    *ret = (int64_t)d;
+    return 0;
+}
+
+int posture_json_get_bool(const cJSON *obj, const char *key, bool *ret)
+{
+    if (!cJSON_IsObject(obj) || !key || !ret)
+        return -EINVAL;
+    const cJSON *item = get_member(obj, key);
+    if (!item)
+        return -ENOENT;
+    if (!cJSON_IsBool(item))
+        return -EINVAL;
+    *ret = cJSON_IsTrue(item);
+    return 0;
+}
+
+/*
+ * cJSON_Print indents with tabs and writes ":\t" after keys. Raw tabs never occur inside
+ * JSON strings (cJSON escapes them as \t), so every tab in its output is layout: a tab right
+ * after ':' becomes one space, every other (leading) tab two spaces.
+ */
+static char *reindent(const char *in)
+{
+    size_t tabs = 0, n = 0;
+
+    for (const char *p = in; *p; p++, n++)
+        if (*p == '\t')
+            tabs++;
+    /* Each tab becomes at most two bytes; plus the newline and the NUL. */
+    if (tabs > SIZE_MAX - n - 2)
+        return NULL;
+    char *out = malloc(n + tabs + 2);
+    if (!out)
+        return NULL;
+    char *o = out;
+    for (const char *p = in; *p; p++) {
+        if (*p != '\t') {
+            *o++ = *p;
+        } else if (p > in && p[-1] == ':') {
+            *o++ = ' ';
+        } else {
+            *o++ = ' ';
+            *o++ = ' ';
+        }
+    }
+    *o++ = '\n';
+    *o = '\0';
+    return out;
+}
+
+int posture_json_print(const cJSON *item, bool pretty, char **ret)
+{
+    if (!item || !ret)
+        return -EINVAL;
+    if (!pretty) {
+        char *s = cJSON_PrintUnformatted(item);
+        if (!s)
+            return -ENOMEM;
+        *ret = s;
+        return 0;
+    }
+    char *raw = cJSON_Print(item);
+    if (!raw)
+        return -ENOMEM;
+    char *s = reindent(raw);
+    cJSON_free(raw);
+    if (!s)
+        return -ENOMEM;
+    *ret = s;
+    return 0;
+}
