@@ -1,0 +1,208 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* posturectl check: run the checks once, in process, and print the results (DESIGN.md §4). */
+
+#include <getopt.h>
+#include <stdio.h>
+#include <unistd.h>
+
+#include "posture/fileio.h"
+#include "posture/json.h"
+#include "posture/log.h"
+#include "posture/registry.h"
+#include "posture/runner.h"
+#include "posture/strv.h"
+
+#include "cli.h"
+#include "output.h"
+
+static const char command[] = "check";
+
+static void help(FILE *f)
+{
+    (void)fprintf(
+        f, "Usage: " POSTURE_CLI_PROGRAM " check [--json] [--only ID[,ID...]] [--root DIR]\n"
+           "                        [--config FILE]\n"
+           "\n"
+           "Run the posture checks once, in this process, and print the results.\n"
+           "\n"
+           "Options:\n"
+           "  --json           print the result document as JSON instead of a table\n"
+           "  --only ID[,ID]   run only these checks (repeatable; see 'posturectl list-checks')\n"
+           "  --root DIR       read host state under DIR instead of / (like dpkg --root)\n"
+           "  --config FILE    agent configuration (default " POSTURE_AGENT_CONFIG_PATH ")\n"
+           "  -h, --help       show this help\n"
+           "\n"
+           "Exit status: 0 no check failed, 1 a check failed, 2 usage or configuration error,\n"
+           "3 nothing failed but a check could not decide.\n");
+}
+
+struct check_args {
+    bool json;
+    char **only; /* NULL: every check */
+    const char *root;
+    const char *config;
+};
+
+static void check_args_done(struct check_args *a)
+{
+    a->only = posture_strv_free(a->only);
+}
+
+/* POSTURE_CLI_RUN to go on, or the exit status to return (POSTURE_EXIT_OK after --help). */
+static int parse_args(int argc, char **argv, struct check_args *a)
+{
+    enum { ARG_JSON = 0x100, ARG_ONLY, ARG_ROOT, ARG_CONFIG };
+    static const struct option options[] = {
+        { "json", no_argument, NULL, ARG_JSON },
+        { "only", required_argument, NULL, ARG_ONLY },
+        { "root", required_argument, NULL, ARG_ROOT },
+        { "config", required_argument, NULL, ARG_CONFIG },
+        { "help", no_argument, NULL, 'h' },
+        {},
+    };
+    int c, r;
+
+    optind = 0;
+    while ((c = getopt_long(argc, argv, ":h", options, NULL)) >= 0) {
+        switch (c) {
+        case 'h':
+            help(stdout);
+            return POSTURE_EXIT_OK;
+        case ARG_JSON:
+            a->json = true;
+            break;
+        case ARG_ONLY: {
+            posture_auto_strv char **ids = NULL;
+
+            r = posture_strv_split(optarg, ",", &ids);
+            if (r < 0) {
+                (void)log_error_errno(r, "--only: %m");
+                return POSTURE_EXIT_USAGE;
+            }
+            if (r == 0) {
+                log_error("--only needs at least one check id (see '" POSTURE_CLI_PROGRAM
+                          " list-checks')");
+                return POSTURE_EXIT_USAGE;
+            }
+            POSTURE_FOREACH_STRV (id, ids) {
+                r = posture_strv_extend(&a->only, id);
+                if (r < 0) {
+                    (void)log_error_errno(r, "--only: %m");
+                    return POSTURE_EXIT_USAGE;
+                }
+            }
+            break;
+        }
+        case ARG_ROOT:
+            if (optarg[0] == '\0') {
+                log_error("--root needs a directory");
+                return POSTURE_EXIT_USAGE;
+            }
+            a->root = optarg;
+            break;
+        case ARG_CONFIG:
+            if (optarg[0] == '\0') {
+                log_error("--config needs a file");
+                return POSTURE_EXIT_USAGE;
+            }
+            a->config = optarg;
+            break;
+        default:
+            return posture_cli_option_error(command, c, argv);
+        }
+    }
+    if (optind < argc)
+        return posture_cli_extra_argument(command, argv[optind]);
+    return POSTURE_CLI_RUN;
+}
+
+static int print_json(const struct posture_run *run, int root_fd)
+{
+    posture_auto_cjson cJSON *doc = NULL;
+    int r;
+
+    r = posture_run_to_json(run, root_fd, &doc);
+    if (r < 0)
+        return log_error_errno(r, "Failed to build the JSON document: %m");
+    r = posture_cli_print_json(stdout, doc);
+    if (r < 0)
+        return log_error_errno(r, "Failed to print the JSON document: %m");
+    return 0;
+}
+
+int posture_cli_check(int argc, char **argv)
+{
+    POSTURE_CLEANUP(check_args_done) struct check_args args = { 0 };
+    POSTURE_CLEANUP(posture_cli_config_done) struct posture_cli_config cfg = { 0 };
+    posture_auto_registry struct posture_registry *reg = NULL;
+    posture_auto_run struct posture_run *run = NULL;
+    posture_autoclose int root_fd = -1;
+    struct posture_cli_style style;
+    const char *unknown = NULL;
+    int r;
+
+    r = parse_args(argc, argv, &args);
+    if (r != POSTURE_CLI_RUN)
+        return r;
+
+    r = posture_cli_config_load(args.config, &cfg);
+    if (r < 0)
+        return POSTURE_EXIT_USAGE;
+
+    r = posture_root_open(args.root, &root_fd);
+    if (r < 0) {
+        (void)log_error_errno(r, "--root %s: %m", args.root ? args.root : "/");
+        return POSTURE_EXIT_USAGE;
+    }
+
+    r = posture_registry_new(&reg);
+    if (r >= 0)
+        r = posture_registry_add_builtins(reg);
+    if (r < 0) {
+        (void)log_error_errno(r, "Failed to register the built-in checks: %m");
+        return POSTURE_EXIT_USAGE;
+    }
+
+    r = posture_runner_validate_config(reg, cfg.config);
+    if (r < 0)
+        return POSTURE_EXIT_USAGE; /* reported with file:line through the config's diag */
+
+    POSTURE_FOREACH_STRV (id, args.only) {
+        if (!posture_registry_find(reg, id)) {
+            log_error("unknown check '%s' (see '" POSTURE_CLI_PROGRAM " list-checks')", id);
+            return POSTURE_EXIT_USAGE;
+        }
+    }
+
+    /* Before the runner starts threads: this reads the environment. */
+    posture_cli_style_init(&style, STDOUT_FILENO);
+
+    struct posture_run_opts opts = {
+        .root_fd = root_fd,
+        .root_path = args.root ? args.root : "/",
+        .only = args.only,
+        .timeout_usec = cfg.agent.check_timeout_usec,
+        .config = cfg.config,
+    };
+    r = posture_runner_run(reg, &opts, &run, &unknown);
+    if (r == -ENOENT && unknown) {
+        log_error("unknown check '%s' (see '" POSTURE_CLI_PROGRAM " list-checks')", unknown);
+        return POSTURE_EXIT_USAGE;
+    }
+    if (r < 0) {
+        (void)log_error_errno(r, "Failed to run the checks: %m");
+        return POSTURE_EXIT_USAGE;
+    }
+
+    if (args.json)
+        r = print_json(run, root_fd);
+    else {
+        r = posture_cli_print_run_table(stdout, &style, run);
+        if (r < 0)
+            (void)log_error_errno(r, "Failed to print the results: %m");
+    }
+    if (r < 0)
+        return POSTURE_EXIT_USAGE;
+
+    return posture_run_exit_status(run);
+}

@@ -1,0 +1,65 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#pragma once
+
+/*
+ * Declarations shared by the posturectl sources (DESIGN.md §4). Every command is a function
+ * int fn(int argc, char **argv) with argv[0] the command name; it parses its own options with
+ * getopt_long, logs its errors to stderr, prints its data to stdout and returns the process exit
+ * status.
+ */
+
+#include <stdbool.h>
+
+#include "posture/agent_config.h"
+#include "posture/config.h"
+
+#define POSTURE_CLI_PROGRAM "posturectl"
+
+/* Exit statuses of posturectl (DESIGN.md §4). */
+enum {
+    POSTURE_EXIT_OK = 0,        /* no check failed (or: the command did its job) */
+    POSTURE_EXIT_FAILED = 1,    /* a check failed */
+    POSTURE_EXIT_USAGE = 2,     /* usage or configuration error; the command could not run */
+    POSTURE_EXIT_UNDECIDED = 3, /* nothing failed, but a check could not decide */
+};
+
+/* Returned by option parsers when the command should go on (not an exit status). */
+#define POSTURE_CLI_RUN (-1)
+
+typedef int (*posture_cli_command_fn)(int argc, char **argv);
+
+/* One row of the subcommand table in main.c (wireguard-tools' wg.c pattern). */
+struct posture_cli_command {
+    const char *name;
+    posture_cli_command_fn fn;
+    const char *help; /* one line for `posturectl --help` */
+};
+
+int posture_cli_check(int argc, char **argv);
+int posture_cli_list_checks(int argc, char **argv);
+
+/*
+ * Report a getopt_long() error for command (NULL: the global options; c is the '?' or ':' that
+ * getopt_long returned, and the option string must start with ':'). Returns POSTURE_EXIT_USAGE.
+ */
+int posture_cli_option_error(const char *command, int c, char **argv);
+/* "unexpected argument 'x'" for the first non-option argument. Returns POSTURE_EXIT_USAGE. */
+int posture_cli_extra_argument(const char *command, const char *arg);
+
+/* The configuration every command reads (--config FILE). */
+struct posture_cli_config {
+    struct posture_config *config;     /* every assignment, for [check.*] validation */
+    struct posture_agent_config agent; /* the typed [agent]…[checks] sections */
+    bool agent_initialised;
+    unsigned n_errors; /* error diagnostics reported so far (diag userdata points here) */
+};
+
+/*
+ * Load path (NULL: POSTURE_AGENT_CONFIG_PATH, which may be missing; an explicit path must
+ * exist) and its drop-ins, and apply the agent sections. Diagnostics are logged as
+ * "file:line: message". On error everything is logged and a negative errno returned; the caller
+ * exits with POSTURE_EXIT_USAGE. The struct must not move while in use (the config's diag
+ * callback points into it). Call posture_cli_config_done() in every case.
+ */
+int posture_cli_config_load(const char *path, struct posture_cli_config *c);
+void posture_cli_config_done(struct posture_cli_config *c);

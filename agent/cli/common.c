@@ -1,0 +1,96 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Helpers shared by the posturectl commands: option errors and the configuration. */
+
+#include <getopt.h>
+#include <string.h>
+
+#include "posture/log.h"
+
+#include "cli.h"
+
+int posture_cli_option_error(const char *command, int c, char **argv)
+{
+    /* getopt_long() has advanced optind past the offending element. */
+    const char *arg = optind > 0 ? argv[optind - 1] : "?";
+    const char *sp = command ? " " : "";
+
+    if (!command)
+        command = "";
+    if (c == ':')
+        log_error("option '%s' needs an argument (see '" POSTURE_CLI_PROGRAM "%s%s --help')", arg,
+                  sp, command);
+    else if (optopt != 0)
+        log_error("unknown option '-%c' (see '" POSTURE_CLI_PROGRAM "%s%s --help')", optopt, sp,
+                  command);
+    else
+        log_error("unknown option '%s' (see '" POSTURE_CLI_PROGRAM "%s%s --help')", arg, sp,
+                  command);
+    return POSTURE_EXIT_USAGE;
+}
+
+int posture_cli_extra_argument(const char *command, const char *arg)
+{
+    log_error("%s: unexpected argument '%s' (see '" POSTURE_CLI_PROGRAM " %s --help')", command,
+              arg, command);
+    return POSTURE_EXIT_USAGE;
+}
+
+static void
+config_diag(int level, const char *file, unsigned line, const char *message, void *userdata)
+{
+    unsigned *n_errors = userdata;
+
+    if (level <= LOG_ERR)
+        (*n_errors)++;
+    if (file && line > 0)
+        log_full(level, "%s:%u: %s", file, line, message);
+    else if (file)
+        log_full(level, "%s: %s", file, message);
+    else
+        log_full(level, "%s", message);
+}
+
+int posture_cli_config_load(const char *path, struct posture_cli_config *c)
+{
+    const char *main_path = path ? path : POSTURE_AGENT_CONFIG_PATH;
+    unsigned before;
+    int r;
+
+    *c = (struct posture_cli_config){ 0 };
+
+    r = posture_config_new(config_diag, &c->n_errors, &c->config);
+    if (r < 0)
+        return log_error_errno(r, "Failed to set up the configuration: %m");
+
+    before = c->n_errors;
+    r = posture_config_load(c->config, main_path, path != NULL);
+    if (r < 0) {
+        /* Syntax errors were reported with file:line through config_diag(); say something
+         * ourselves only when nothing was said yet (a missing or unreadable file). */
+        if (c->n_errors == before)
+            return log_error_errno(r, "%s%s: %m", path ? "--config " : "", main_path);
+        return r;
+    }
+
+    r = posture_agent_config_init(&c->agent);
+    if (r < 0)
+        return log_error_errno(r, "Failed to set up the configuration: %m");
+    c->agent_initialised = true;
+
+    before = c->n_errors;
+    r = posture_agent_config_apply(&c->agent, c->config);
+    if (r < 0) {
+        if (c->n_errors == before)
+            return log_error_errno(r, "%s: invalid configuration: %m", main_path);
+        return r;
+    }
+    return 0;
+}
+
+void posture_cli_config_done(struct posture_cli_config *c)
+{
+    if (c->agent_initialised)
+        posture_agent_config_done(&c->agent);
+    c->agent_initialised = false;
+    c->config = posture_config_free(c->config);
+}
