@@ -43,7 +43,8 @@ int posture_read_file_at(int root_fd, const char *path, size_t max, char **ret_b
                          size_t *ret_len);
 
 /* Read the first line of a file (without the newline), e.g. /proc/sys/kernel/osrelease or
- * /etc/machine-id; trailing whitespace is stripped. */
+ * /etc/machine-id; trailing whitespace is stripped. max bounds the line, not the file: a first
+ * line longer than max is -EFBIG. */
 int posture_read_line_at(int root_fd, const char *path, size_t max, char **ret_line);
 
 /* Like posture_read_file_at() on an open fd (read from its current offset). */
