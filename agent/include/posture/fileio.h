@@ -39,8 +39,8 @@ int posture_open_at_root(int root_fd, const char *path, int flags, int *ret_fd);
  * files that report size 0 (procfs, sysfs). Errors: those of posture_open_at_root(), -EISDIR,
  * -EFBIG when the file has more than max bytes (nothing is returned), -EIO.
  */
-int posture_read_file_at(int root_fd, const char *path, size_t max, char **ret_buf,
-                         size_t *ret_len);
+int posture_read_file_at(
+    int root_fd, const char *path, size_t max, char **ret_buf, size_t *ret_len);
 
 /* Read the first line of a file (without the newline), e.g. /proc/sys/kernel/osrelease or
  * /etc/machine-id; trailing whitespace is stripped. max bounds the line, not the file: a first
