@@ -11,11 +11,15 @@
 
 /*
  * cJSON stores every number as a double: integers beyond +-2^53 cannot be represented
- * exactly. posture_json_add_int refuses them (-ERANGE) rather than silently rounding, and
- * posture_json_get_int refuses non-integral values (-EINVAL) and values beyond +-2^53
- * (-ERANGE). Larger quantities belong in strings.
+ * exactly, so posture_json_get_int refuses them (-ERANGE) along with non-integral values
+ * (-EINVAL). Printing is tighter still: cJSON writes a double with 15 significant digits when
+ * its own (relative) comparison calls that close enough, which silently rounds some integers
+ * between 2^52 and 2^53 (6164246370218979 prints as 6.16424637021898e+15). So
+ * posture_json_add_int refuses values beyond +-2^52 rather than emit a wrong number; larger
+ * quantities belong in strings.
  */
-#define JSON_INT_MAX ((int64_t)1 << 53)
+#define JSON_INT_MAX     ((int64_t)1 << 53)
+#define JSON_INT_ADD_MAX ((int64_t)1 << 52)
 
 /* Length of the valid UTF-8 sequence at p (at most n bytes available); 0 if invalid
  * (overlong forms, surrogates, code points above U+10FFFF, truncated sequences). */
@@ -52,12 +56,58 @@ static size_t utf8_sequence_length(const unsigned char *p, size_t n)
     return len;
 }
 
+static bool is_digit(unsigned char c)
+{
+    return c >= '0' && c <= '9';
+}
+
+/*
+ * Length of the JSON number at p (RFC 8259: -?(0|[1-9][0-9]*)(.[0-9]+)?([eE][+-]?[0-9]+)?),
+ * or 0 if the text there is not one. cJSON would take "01", "1." and "-01" too.
+ */
+static size_t json_number_length(const unsigned char *p, size_t n)
+{
+    size_t i = 0;
+
+    if (i < n && p[i] == '-')
+        i++;
+    if (i >= n || !is_digit(p[i]))
+        return 0;
+    if (p[i] == '0') {
+        i++;
+    } else {
+        while (i < n && is_digit(p[i]))
+            i++;
+    }
+    if (i < n && p[i] == '.') {
+        i++;
+        if (i >= n || !is_digit(p[i]))
+            return 0;
+        while (i < n && is_digit(p[i]))
+            i++;
+    }
+    if (i < n && (p[i] == 'e' || p[i] == 'E')) {
+        i++;
+        if (i < n && (p[i] == '+' || p[i] == '-'))
+            i++;
+        if (i >= n || !is_digit(p[i]))
+            return 0;
+        while (i < n && is_digit(p[i]))
+            i++;
+    }
+    /* A number runs up to a delimiter; "1.5.5" or "01" leave number characters behind. */
+    if (i < n &&
+        (is_digit(p[i]) || p[i] == '.' || p[i] == '-' || p[i] == '+' || p[i] == 'e' || p[i] == 'E'))
+        return 0;
+    return i;
+}
+
 /*
  * A lexical pass before cJSON sees the input, for what cJSON itself lets through: control
  * characters inside strings and outside as "whitespace" (cJSON skips every byte <= 0x20),
  * NUL bytes, invalid UTF-8, and the escape \u0000 (cJSON strings are NUL-terminated, so it
- * would silently cut a key or value short). It also refuses nesting beyond max_depth before
- * cJSON recurses into it.
+ * would silently cut a key or value short), and numbers outside the JSON grammar. It also
+ * refuses nesting beyond max_depth before cJSON recurses into it.
  */
 static int json_prescan(const char *buf, size_t len, unsigned max_depth)
 {
@@ -110,6 +160,19 @@ static int json_prescan(const char *buf, size_t len, unsigned max_depth)
         case '\r':
             break;
         default:
+            if (c == '-' || is_digit(c)) {
+                size_t k = json_number_length(p + i, len - i);
+                if (k == 0)
+                    return -EBADMSG;
+                i += k;
+                continue;
+            }
+            if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')) {
+                /* A literal (true, false, null); cJSON checks the spelling. */
+                while (i < len && ((p[i] >= 'a' && p[i] <= 'z') || (p[i] >= 'A' && p[i] <= 'Z')))
+                    i++;
+                continue;
+            }
             if (c < 0x20 || c >= 0x7f)
                 return -EBADMSG;
             break;
@@ -164,6 +227,9 @@ static int object_check_duplicates(const cJSON *obj, struct key_scratch *s)
 static int
 json_check_tree(const cJSON *item, unsigned depth, unsigned max_depth, struct key_scratch *s)
 {
+    /* A number too large for a double parses as infinity and would print as null. */
+    if (cJSON_IsNumber(item) && !isfinite(item->valuedouble))
+        return -EBADMSG;
     if (!cJSON_IsArray(item) && !cJSON_IsObject(item))
         return 0;
     if (++depth > max_depth)
@@ -249,7 +315,7 @@ int posture_json_add_str(cJSON *obj, const char *key, const char *value)
 
 int posture_json_add_int(cJSON *obj, const char *key, int64_t value)
 {
-    if (value > JSON_INT_MAX || value < -JSON_INT_MAX)
+    if (value > JSON_INT_ADD_MAX || value < -JSON_INT_ADD_MAX)
         return -ERANGE;
     return posture_json_add_item(obj, key, cJSON_CreateNumber((double)value));
 }
@@ -307,11 +373,15 @@ int posture_json_get_int(const cJSON *obj, const char *key, int64_t *ret)
     if (!cJSON_IsNumber(item))
         return -EINVAL;
     double d = item->valuedouble;
-    if (!isfinite(d) || trunc(d) != d)
+    if (isnan(d))
         return -EINVAL;
     if (d > (double)JSON_INT_MAX || d < -(double)JSON_INT_MAX)
         return -ERANGE;
-    *ret = (int64_t)d;
+    /* In range, so the conversion is defined; it is exact only for integral values. */
+    int64_t v = (int64_t)d;
+    if ((double)v != d)
+        return -EINVAL;
+    *ret = v;
     return 0;
 }
 

@@ -26,12 +26,13 @@ POSTURE_DEFINE_TRIVIAL_CLEANUP_FUNC(cJSON *, cJSON_Delete)
  * is depth 1); max_depth 0 means POSTURE_JSON_MAX_DEPTH_DEFAULT. Also refused as -EBADMSG:
  * invalid UTF-8, raw control characters and the escape \u0000 (cJSON strings end at NUL).
  */
-int posture_json_parse(const char *buf, size_t len, size_t max_len, unsigned max_depth,
-                       cJSON **ret);
+int posture_json_parse(
+    const char *buf, size_t len, size_t max_len, unsigned max_depth, cJSON **ret);
 
 /* Adders return 0, -ENOMEM, -EEXIST when key already exists, or -EINVAL when obj is not an
- * object. value NULL adds a JSON null. cJSON numbers are doubles: posture_json_add_int refuses
- * values beyond +-2^53 with -ERANGE instead of rounding them (put those in strings). */
+ * object. value NULL adds a JSON null. cJSON numbers are doubles and its printer rounds some
+ * integers above 2^52: posture_json_add_int refuses values beyond +-2^52 with -ERANGE instead
+ * (put those in strings). */
 int posture_json_add_str(cJSON *obj, const char *key, const char *value);
 int posture_json_add_int(cJSON *obj, const char *key, int64_t value);
 int posture_json_add_bool(cJSON *obj, const char *key, bool value);
