@@ -144,8 +144,7 @@ static void test_parse_trailing(void **state)
 static void test_parse_bytes(void **state)
 {
     static const char *const bad[] = {
-        "\"a\x01"
-        "b\"",
+        "\"a\001b\"",
         "\"tab\there\"",
         "\"nl\nhere\"",
         "[1,\x01 2]",
