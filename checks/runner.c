@@ -1,1 +1,564 @@
 /* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The runner (runner.h): each selected check runs init/run/fini on its own worker thread with a
+ * deadline. A check still running at its deadline is abandoned together with everything it can
+ * reach (its own root fd, result, host data), so the runner never frees memory a stuck thread
+ * may still use.
+ */
+#include "posture/runner.h"
+
+#include <fcntl.h>
+#include <limits.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <syslog.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "posture/err.h"
+#include "posture/fileio.h"
+#include "posture/json.h"
+#include "posture/parse.h"
+#include "posture/strv.h"
+#include "posture/time_util.h"
+#include "posture/version.h"
+
+#include "host.h"
+
+/* One check on its worker thread. Owned by the runner, or by the thread once abandoned. */
+struct job {
+    pthread_mutex_t lock;
+    pthread_cond_t cond;
+    bool done;      /* the thread finished; set under lock */
+    bool abandoned; /* the runner gave up; the thread frees the job; set under lock */
+    int rc;         /* init() or run() */
+
+    const struct posture_check_desc *desc;
+    struct posture_check_ctx ctx;
+    struct posture_host_data host;
+    struct posture_result *result;
+    int root_fd;     /* our duplicate */
+    char *root_path; /* our copy */
+};
+
+static void job_free(struct job *j)
+{
+    if (!j)
+        return;
+    posture_host_data_done(&j->host);
+    (void)posture_result_free(j->result);
+    (void)posture_close_safe(j->root_fd);
+    free(j->root_path);
+    (void)pthread_cond_destroy(&j->cond);
+    (void)pthread_mutex_destroy(&j->lock);
+    free(j);
+}
+
+static int job_new(const struct posture_check *c,
+                   const struct posture_run_opts *opts,
+                   uint64_t deadline,
+                   struct job **ret)
+{
+    struct job *j = calloc(1, sizeof(*j));
+    if (!j)
+        return -ENOMEM;
+    j->root_fd = -1;
+
+    pthread_condattr_t attr;
+    int k = pthread_condattr_init(&attr);
+    if (k != 0) {
+        free(j);
+        return -k;
+    }
+    k = pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+    if (k == 0)
+        k = pthread_cond_init(&j->cond, &attr);
+    (void)pthread_condattr_destroy(&attr);
+    if (k != 0) {
+        free(j);
+        return -k;
+    }
+    k = pthread_mutex_init(&j->lock, NULL);
+    if (k != 0) {
+        (void)pthread_cond_destroy(&j->cond);
+        free(j);
+        return -k;
+    }
+
+    int r = 0;
+    j->desc = c->desc;
+    j->root_fd = fcntl(opts->root_fd, F_DUPFD_CLOEXEC, 3);
+    if (j->root_fd < 0)
+        r = posture_negative_errno();
+    if (r >= 0 && opts->root_path) {
+        j->root_path = strdup(opts->root_path);
+        if (!j->root_path)
+            r = -ENOMEM;
+    }
+    if (r >= 0)
+        r = posture_host_data_init(&j->host, c->desc, opts->config);
+    if (r >= 0)
+        r = posture_result_new(c->desc->name, c->desc->version, &j->result);
+    if (r < 0) {
+        job_free(j);
+        return r;
+    }
+
+    j->ctx = (struct posture_check_ctx){
+        .struct_size = sizeof(struct posture_check_ctx),
+        .root_fd = j->root_fd,
+        .root_path = j->root_path ? j->root_path : "/",
+        .deadline_usec = deadline,
+        .api = posture_host_api_get(),
+        .host_data = &j->host,
+    };
+    *ret = j;
+    return 0;
+}
+
+static void *job_thread(void *userdata)
+{
+    struct job *j = userdata;
+    void *state = NULL;
+
+    int r = j->desc->init ? j->desc->init(&j->ctx, &state) : 0;
+    if (r >= 0) {
+        r = j->desc->run(&j->ctx, state, j->result);
+        if (j->desc->fini)
+            j->desc->fini(state);
+    }
+
+    (void)pthread_mutex_lock(&j->lock);
+    j->rc = r;
+    bool abandoned = j->abandoned;
+    if (!abandoned) {
+        j->done = true;
+        (void)pthread_cond_signal(&j->cond);
+    }
+    (void)pthread_mutex_unlock(&j->lock);
+
+    /* The runner gave up on us and never touches the job again: clean up after ourselves. */
+    if (abandoned)
+        job_free(j);
+    return NULL;
+}
+
+/* Start the worker with every signal blocked, so signals keep going to the main thread. */
+static int job_start(struct job *j, pthread_t *ret_thread)
+{
+    sigset_t all, saved;
+
+    (void)sigfillset(&all);
+    int k = pthread_sigmask(SIG_SETMASK, &all, &saved);
+    if (k != 0)
+        return -k;
+    k = pthread_create(ret_thread, NULL, job_thread, j);
+    (void)pthread_sigmask(SIG_SETMASK, &saved, NULL);
+    return -k;
+}
+
+/* Wait until the worker is done or the deadline passes. true: done (and joined). */
+static bool job_wait(struct job *j, pthread_t thread, uint64_t deadline)
+{
+    struct timespec ts = {
+        .tv_sec = (time_t)(deadline / POSTURE_USEC_PER_SEC),
+        .tv_nsec = (long)((deadline % POSTURE_USEC_PER_SEC) * POSTURE_NSEC_PER_USEC),
+    };
+
+    (void)pthread_mutex_lock(&j->lock);
+    while (!j->done)
+        if (pthread_cond_timedwait(&j->cond, &j->lock, &ts) == ETIMEDOUT)
+            break;
+    bool done = j->done;
+    if (!done)
+        j->abandoned = true;
+    (void)pthread_mutex_unlock(&j->lock);
+
+    if (done)
+        (void)pthread_join(thread, NULL);
+    else
+        (void)pthread_detach(thread); /* j now belongs to the thread */
+    return done;
+}
+
+/* Set the root evidence key "errno", replacing one the check may have set. */
+static int evidence_set_errno(struct posture_result *result, int error)
+{
+    cJSON_DeleteItemFromObjectCaseSensitive(result->evidence, "errno");
+    return posture_json_add_str(result->evidence, "errno", posture_errno_name(error));
+}
+
+/* Turn what the check did into a final result (the rules of runner.h). */
+static int result_finish(struct posture_result *result, const char *name, int rc)
+{
+    const struct posture_host_api *api = posture_host_api_get();
+
+    /* Containers the check left open are simply closed. */
+    result->evidence_depth = 1;
+
+    if (rc < 0) {
+        result->status = POSTURE_STATUS_ERROR;
+        result->error = rc;
+        if (!result->reason) {
+            int r =
+                api->set_reason(result, "%s could not decide (%s)", name, posture_errno_name(rc));
+            if (r < 0)
+                return r;
+        }
+        return evidence_set_errno(result, rc);
+    }
+    result->error = 0;
+    if (result->status < 0 || result->status >= POSTURE_STATUS__MAX) {
+        result->status = POSTURE_STATUS_ERROR;
+        return api->set_reason(result, "%s did not report a status", name);
+    }
+    return 0;
+}
+
+/*
+ * The seam for the exec loader: exec checks run as processes with a JSON protocol, which does
+ * not exist yet. Returns what run() would.
+ */
+static int run_exec_check(const struct posture_check *c, struct posture_result *result)
+{
+    (void)c;
+    (void)posture_host_api_get()->set_reason(result, "exec checks are not supported yet");
+    return -EOPNOTSUPP;
+}
+
+/* A fresh ERROR result for a check abandoned at its deadline. */
+static int
+timeout_result(const struct posture_check *c, uint64_t timeout, struct posture_result **ret)
+{
+    posture_auto_result struct posture_result *result = NULL;
+    char buf[64];
+
+    int r = posture_result_new(c->desc->name, c->desc->version, &result);
+    if (r < 0)
+        return r;
+    r = posture_host_api_get()->set_reason(result, "%s did not finish within %s", c->desc->name,
+                                           posture_format_duration(buf, sizeof(buf), timeout));
+    if (r < 0)
+        return r;
+    result->status = POSTURE_STATUS_ERROR;
+    result->error = -ETIMEDOUT;
+    r = evidence_set_errno(result, -ETIMEDOUT);
+    if (r < 0)
+        return r;
+    *ret = POSTURE_TAKE_PTR(result);
+    return 0;
+}
+
+/* Run one check. *ret_abandoned is set when its thread was left running. */
+static int run_one(const struct posture_check *c,
+                   const struct posture_run_opts *opts,
+                   struct posture_result **ret,
+                   bool *ret_abandoned)
+{
+    uint64_t timeout = opts->timeout_usec ? opts->timeout_usec : POSTURE_CHECK_TIMEOUT_DEFAULT_USEC;
+    uint64_t observed_at = posture_now_usec(CLOCK_REALTIME) / POSTURE_USEC_PER_SEC;
+    uint64_t start = posture_now_usec(CLOCK_MONOTONIC);
+    uint64_t deadline = timeout > UINT64_MAX - start ? UINT64_MAX : start + timeout;
+    posture_auto_result struct posture_result *result = NULL;
+    bool abandoned = false;
+    int rc, r;
+
+    if (c->source == POSTURE_CHECK_SOURCE_EXEC) {
+        r = posture_result_new(c->desc->name, c->desc->version, &result);
+        if (r < 0)
+            return r;
+        rc = run_exec_check(c, result);
+    } else {
+        /* Built-in and .so checks both call desc->run in process, on a worker thread. */
+        struct job *j = NULL;
+        r = job_new(c, opts, deadline, &j);
+        if (r < 0)
+            return r;
+        pthread_t thread;
+        rc = job_start(j, &thread);
+        if (rc < 0 || job_wait(j, thread, deadline)) {
+            rc = rc < 0 ? rc : j->rc;
+            result = POSTURE_TAKE_PTR(j->result);
+            job_free(j);
+        } else {
+            abandoned = true;
+            r = timeout_result(c, timeout, &result);
+            if (r < 0)
+                return r;
+        }
+    }
+
+    if (!abandoned) {
+        r = result_finish(result, c->desc->name, rc);
+        if (r < 0)
+            return r;
+    }
+    result->observed_at = observed_at;
+    result->duration_usec = posture_now_usec(CLOCK_MONOTONIC) - start;
+
+    *ret = POSTURE_TAKE_PTR(result);
+    *ret_abandoned = abandoned;
+    return 0;
+}
+
+static int status_rank(int status)
+{
+    switch (status) {
+    case POSTURE_STATUS_FAIL:
+        return 3;
+    case POSTURE_STATUS_ERROR:
+        return 2;
+    case POSTURE_STATUS_WARN:
+        return 1;
+    default:
+        return 0; /* pass, not_applicable */
+    }
+}
+
+int posture_runner_run(const struct posture_registry *reg,
+                       const struct posture_run_opts *opts,
+                       struct posture_run **ret,
+                       const char **ret_unknown)
+{
+    POSTURE_RETURN_IF_FAIL(reg, -EINVAL);
+    POSTURE_RETURN_IF_FAIL(opts, -EINVAL);
+    POSTURE_RETURN_IF_FAIL(opts->root_fd >= 0, -EINVAL);
+    POSTURE_RETURN_IF_FAIL(ret, -EINVAL);
+
+    for (char *const *id = opts->only; id && *id; id++)
+        if (!posture_registry_find(reg, *id)) {
+            if (ret_unknown)
+                *ret_unknown = *id;
+            return -ENOENT;
+        }
+
+    posture_auto_run struct posture_run *run = calloc(1, sizeof(*run));
+    if (!run)
+        return -ENOMEM;
+    size_t n = posture_registry_count(reg);
+    if (n > 0) {
+        run->results = calloc(n, sizeof(run->results[0]));
+        if (!run->results)
+            return -ENOMEM;
+    }
+    run->collected_at = posture_now_usec(CLOCK_REALTIME) / POSTURE_USEC_PER_SEC;
+    uint64_t start = posture_now_usec(CLOCK_MONOTONIC);
+
+    run->overall = POSTURE_STATUS_PASS;
+    for (size_t i = 0; i < n; i++) {
+        const struct posture_check *c = posture_registry_at(reg, i);
+        if (opts->only && !posture_strv_contains(opts->only, c->desc->name))
+            continue;
+
+        bool abandoned = false;
+        int r = run_one(c, opts, &run->results[run->n_results], &abandoned);
+        if (r < 0)
+            return r;
+        int status = run->results[run->n_results++]->status;
+        if (status_rank(status) > status_rank(run->overall))
+            run->overall = status;
+        if (abandoned)
+            run->n_abandoned++;
+    }
+    run->duration_usec = posture_now_usec(CLOCK_MONOTONIC) - start;
+
+    *ret = POSTURE_TAKE_PTR(run);
+    return 0;
+}
+
+struct posture_run *posture_run_free(struct posture_run *run)
+{
+    if (!run)
+        return NULL;
+    for (size_t i = 0; i < run->n_results; i++)
+        (void)posture_result_free(run->results[i]);
+    free(run->results);
+    free(run);
+    return NULL;
+}
+
+int posture_run_exit_status(const struct posture_run *run)
+{
+    if (!run)
+        return 3;
+    switch (run->overall) {
+    case POSTURE_STATUS_FAIL:
+        return 1;
+    case POSTURE_STATUS_ERROR:
+        return 3;
+    default:
+        return 0;
+    }
+}
+
+/* ---- Config validation ---- */
+
+int posture_runner_validate_config(const struct posture_registry *reg,
+                                   const struct posture_config *config)
+{
+    posture_auto_strv char **warned = NULL;
+    int ret = 0;
+
+    POSTURE_RETURN_IF_FAIL(reg, -EINVAL);
+    if (!config)
+        return 0;
+
+    for (size_t i = 0; i < posture_config_count(config); i++) {
+        const struct posture_config_entry *e = posture_config_entry_at(config, i);
+        if (!e || !e->section || strncmp(e->section, "check.", 6) != 0)
+            continue;
+        const char *id = e->section + 6;
+
+        const struct posture_check *c = posture_registry_find(reg, id);
+        if (!c) {
+            /* One warning per unknown section, not one per key. */
+            if (!posture_strv_contains(warned, e->section)) {
+                posture_config_diag(config, LOG_WARNING, e->file, e->line,
+                                    "unknown check '%s' in section [%s], ignoring", id, e->section);
+                if (posture_strv_extend(&warned, e->section) < 0)
+                    return -ENOMEM;
+            }
+            continue;
+        }
+
+        const struct posture_option *o = posture_check_find_option(c->desc, e->key);
+        if (!o) {
+            posture_config_diag(config, LOG_WARNING, e->file, e->line,
+                                "unknown option '%s' for check %s in [%s], ignoring", e->key, id,
+                                e->section);
+            continue;
+        }
+
+        const char *why = "invalid value";
+        if (posture_option_value_check(o->type, e->value, &why) < 0) {
+            posture_config_diag(config, LOG_ERR, e->file, e->line,
+                                "invalid value '%s' for [%s] %s (%s): %s", e->value, e->section,
+                                e->key, posture_option_type_to_string(o->type), why);
+            ret = -EINVAL;
+        }
+    }
+    return ret;
+}
+
+/* ---- The run as JSON ---- */
+
+/* The first line that is neither empty nor a comment, trimmed; NULL when there is none. */
+static char *first_meaningful_line(char *buf)
+{
+    for (char *line = buf; line && *line;) {
+        char *next = strchr(line, '\n');
+        if (next)
+            *next++ = '\0';
+        line += strspn(line, " \t\r");
+        size_t n = strlen(line);
+        while (n > 0 && strchr(" \t\r", line[n - 1]))
+            line[--n] = '\0';
+        if (n > 0 && line[0] != '#')
+            return line;
+        line = next;
+    }
+    return NULL;
+}
+
+static bool hostname_is_plausible(const char *s)
+{
+    size_t n = strnlen(s, HOST_NAME_MAX + 1);
+    if (n == 0 || n > HOST_NAME_MAX)
+        return false;
+    for (size_t i = 0; i < n; i++)
+        if ((unsigned char)s[i] <= ' ' || (unsigned char)s[i] >= 0x7f)
+            return false;
+    return true;
+}
+
+static bool machine_id_is_valid(const char *s)
+{
+    if (strlen(s) != 32)
+        return false;
+    for (size_t i = 0; i < 32; i++)
+        if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f')))
+            return false;
+    return true;
+}
+
+/* hostname: the running system's when root is the host, else etc/hostname in root. */
+static char *host_hostname(int root_fd, bool is_host)
+{
+    if (is_host) {
+        char buf[HOST_NAME_MAX + 1] = { 0 };
+        if (gethostname(buf, sizeof(buf) - 1) == 0 && hostname_is_plausible(buf))
+            return strdup(buf);
+        return NULL;
+    }
+
+    posture_autofree char *buf = NULL;
+    if (posture_read_file_at(root_fd, "/etc/hostname", 4096, &buf, NULL) < 0)
+        return NULL;
+    const char *line = first_meaningful_line(buf);
+    return line && hostname_is_plausible(line) ? strdup(line) : NULL;
+}
+
+static char *host_machine_id(int root_fd)
+{
+    posture_autofree char *buf = NULL;
+    if (posture_read_file_at(root_fd, "/etc/machine-id", 4096, &buf, NULL) < 0)
+        return NULL;
+    const char *line = first_meaningful_line(buf);
+    return line && machine_id_is_valid(line) ? strdup(line) : NULL;
+}
+
+int posture_run_to_json(const struct posture_run *run, int root_fd, cJSON **ret)
+{
+    POSTURE_RETURN_IF_FAIL(run, -EINVAL);
+    POSTURE_RETURN_IF_FAIL(root_fd >= 0, -EINVAL);
+    POSTURE_RETURN_IF_FAIL(ret, -EINVAL);
+
+    const char *overall = posture_status_to_string(run->overall);
+    if (!overall)
+        return -EINVAL;
+
+    bool is_host = posture_root_is_host(root_fd);
+    posture_autofree char *hostname = host_hostname(root_fd, is_host);
+    posture_autofree char *machine_id = host_machine_id(root_fd);
+
+    posture_auto_cjson cJSON *doc = cJSON_CreateObject();
+    if (!doc)
+        return -ENOMEM;
+    /* The containers are attached as they are created, so doc owns them from the start. */
+    cJSON *agent = cJSON_AddObjectToObject(doc, "agent");
+    cJSON *host = cJSON_AddObjectToObject(doc, "host");
+    if (!agent || !host)
+        return -ENOMEM;
+
+    int k = posture_json_add_str(agent, "name", POSTURE_NAME);
+    if (k >= 0)
+        k = posture_json_add_str(agent, "version", POSTURE_VERSION);
+    if (k >= 0)
+        k = posture_json_add_str(host, "hostname", hostname);
+    if (k >= 0)
+        k = posture_json_add_str(host, "machine_id", machine_id);
+    if (k >= 0)
+        k = posture_json_add_int(doc, "collected_at", (int64_t)run->collected_at);
+    if (k >= 0)
+        k = posture_json_add_str(doc, "overall", overall);
+    if (k < 0)
+        return k;
+
+    cJSON *checks = cJSON_AddArrayToObject(doc, "checks");
+    if (!checks)
+        return -ENOMEM;
+    for (size_t i = 0; i < run->n_results; i++) {
+        cJSON *item;
+        k = posture_result_to_json(run->results[i], &item);
+        if (k < 0)
+            return k;
+        k = posture_json_append(checks, item);
+        if (k < 0)
+            return k;
+    }
+
+    *ret = POSTURE_TAKE_PTR(doc);
+    return 0;
+}

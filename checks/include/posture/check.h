@@ -110,8 +110,10 @@ struct posture_host_api {
     int (*evidence_add_str)(struct posture_result *result, const char *key, const char *value);
     int (*evidence_add_int)(struct posture_result *result, const char *key, int64_t value);
     int (*evidence_add_bool)(struct posture_result *result, const char *key, bool value);
-    int (*evidence_add_strv)(struct posture_result *result, const char *key,
-                             const char *const *values, size_t n);
+    int (*evidence_add_strv)(struct posture_result *result,
+                             const char *key,
+                             const char *const *values,
+                             size_t n);
     int (*evidence_begin_object)(struct posture_result *result, const char *key);
     int (*evidence_begin_array)(struct posture_result *result, const char *key);
     int (*evidence_end)(struct posture_result *result);
@@ -122,16 +124,21 @@ struct posture_host_api {
     int (*option_get_bool)(const struct posture_check_ctx *ctx, const char *key, bool *ret);
     int (*option_get_int)(const struct posture_check_ctx *ctx, const char *key, int64_t *ret);
     int (*option_get_u64)(const struct posture_check_ctx *ctx, const char *key, uint64_t *ret);
-    int (*option_get_strv)(const struct posture_check_ctx *ctx, const char *key,
-                           const char *const **ret, size_t *ret_n);
+    int (*option_get_strv)(const struct posture_check_ctx *ctx,
+                           const char *key,
+                           const char *const **ret,
+                           size_t *ret_n);
 
     /*
      * Read a host file inside the context's root (see --root), at most max bytes (-EFBIG beyond).
      * *ret_buf is NUL-terminated; release it with free_buf(). -ETIMEDOUT once the deadline has
      * passed.
      */
-    int (*read_file_at)(const struct posture_check_ctx *ctx, const char *path, size_t max,
-                        char **ret_buf, size_t *ret_len);
+    int (*read_file_at)(const struct posture_check_ctx *ctx,
+                        const char *path,
+                        size_t max,
+                        char **ret_buf,
+                        size_t *ret_len);
     void (*free_buf)(void *buf);
 
     /* Debug log line, prefixed "check/<name>: ". */
@@ -153,13 +160,14 @@ struct posture_check_ctx {
 };
 
 typedef int (*posture_check_init_fn)(const struct posture_check_ctx *ctx, void **ret_state);
-typedef int (*posture_check_run_fn)(const struct posture_check_ctx *ctx, void *state,
+typedef int (*posture_check_run_fn)(const struct posture_check_ctx *ctx,
+                                    void *state,
                                     struct posture_result *result);
 typedef void (*posture_check_fini_fn)(void *state);
 
 struct posture_check_desc {
-    uint16_t abi_major;  /* POSTURE_CHECK_ABI_MAJOR */
-    uint16_t abi_minor;  /* POSTURE_CHECK_ABI_MINOR */
+    uint16_t abi_major;   /* POSTURE_CHECK_ABI_MAJOR */
+    uint16_t abi_minor;   /* POSTURE_CHECK_ABI_MINOR */
     uint32_t struct_size; /* sizeof(struct posture_check_desc) */
     const char *name;     /* "disk.encryption": [a-z0-9_]+(\.[a-z0-9_]+)*, at most 64 bytes */
     const char *version;  /* the check's semver, e.g. "1.0.0" */
@@ -172,8 +180,8 @@ struct posture_check_desc {
 };
 
 /* Designated-initialiser prefix for descriptors. */
-#define POSTURE_CHECK_DESC_HEADER                                                                  \
-    .abi_major = POSTURE_CHECK_ABI_MAJOR, .abi_minor = POSTURE_CHECK_ABI_MINOR,                    \
+#define POSTURE_CHECK_DESC_HEADER                                               \
+    .abi_major = POSTURE_CHECK_ABI_MAJOR, .abi_minor = POSTURE_CHECK_ABI_MINOR, \
     .struct_size = sizeof(struct posture_check_desc)
 
 /* Entry point of a shared-object check: returns its static descriptor. */

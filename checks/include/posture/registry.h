@@ -50,13 +50,16 @@ POSTURE_DEFINE_TRIVIAL_CLEANUP_FUNC(struct posture_registry *, posture_registry_
  * Validate desc and add it. path is copied (may be NULL). Refusals, each with a one-line
  * explanation in *ret_why (static string; ret_why may be NULL):
  *   -EPROTO  abi_major differs, struct_size below the ABI 1.0 size, no run function
- *   -EINVAL  name not of the form [a-z0-9_]+(.[a-z0-9_]+)*, no version, option table with a
- *            bad key or type
+ *   -EINVAL  name not of the form [a-z0-9_]+(.[a-z0-9_]+)*, no version (or one longer than 64
+ *            bytes), option table with a bad or repeated key, a bad type or a default that does
+ *            not parse as its type
  *   -EEXIST  a check of that name is already registered
  * Entries are kept sorted by name.
  */
-int posture_registry_add(struct posture_registry *reg, const struct posture_check_desc *desc,
-                         enum posture_check_source source, const char *path,
+int posture_registry_add(struct posture_registry *reg,
+                         const struct posture_check_desc *desc,
+                         enum posture_check_source source,
+                         const char *path,
                          const char **ret_why);
 
 /* Add every check compiled in (checks/builtin/builtin.list). */

@@ -42,6 +42,8 @@ struct posture_run {
     int overall;           /* fail > error > warn > pass (not_applicable counts as pass) */
     uint64_t collected_at; /* epoch seconds at the start of the run */
     uint64_t duration_usec;
+    size_t n_abandoned; /* checks left running at their deadline; each thread keeps its fd,
+                           result and state, and frees them itself if it ever returns */
 };
 
 /*
@@ -56,8 +58,10 @@ int posture_runner_validate_config(const struct posture_registry *reg,
  * Run. -ENOENT when an id in opts->only is not registered (*ret_unknown then names it, borrowed
  * from opts->only; ret_unknown may be NULL); -ENOMEM. Check failures are results, not errors.
  */
-int posture_runner_run(const struct posture_registry *reg, const struct posture_run_opts *opts,
-                       struct posture_run **ret, const char **ret_unknown);
+int posture_runner_run(const struct posture_registry *reg,
+                       const struct posture_run_opts *opts,
+                       struct posture_run **ret,
+                       const char **ret_unknown);
 
 struct posture_run *posture_run_free(struct posture_run *run);
 POSTURE_DEFINE_TRIVIAL_CLEANUP_FUNC(struct posture_run *, posture_run_free)
