@@ -19,21 +19,22 @@ static const char command[] = "check";
 
 static void help(FILE *f)
 {
-    (void)fprintf(
-        f, "Usage: " POSTURE_CLI_PROGRAM " check [--json] [--only ID[,ID...]] [--root DIR]\n"
-           "                        [--config FILE]\n"
-           "\n"
-           "Run the posture checks once, in this process, and print the results.\n"
-           "\n"
-           "Options:\n"
-           "  --json           print the result document as JSON instead of a table\n"
-           "  --only ID[,ID]   run only these checks (repeatable; see 'posturectl list-checks')\n"
-           "  --root DIR       read host state under DIR instead of / (like dpkg --root)\n"
-           "  --config FILE    agent configuration (default " POSTURE_AGENT_CONFIG_PATH ")\n"
-           "  -h, --help       show this help\n"
-           "\n"
-           "Exit status: 0 no check failed, 1 a check failed, 2 usage or configuration error,\n"
-           "3 nothing failed but a check could not decide.\n");
+    (void)fprintf(f,
+                  "Usage: " POSTURE_CLI_PROGRAM " check [--json] [--only ID[,ID...]] [--root DIR]\n"
+                  "                        [--config FILE]\n"
+                  "\n"
+                  "Run the posture checks once, in this process, and print the results.\n"
+                  "\n"
+                  "Options:\n"
+                  "  --json           print the result document as JSON instead of a table\n"
+                  "  --only ID,...    run only these checks (repeatable; 'posturectl list-checks'\n"
+                  "                   lists the ids)\n"
+                  "  --root DIR       read host state under DIR instead of / (like dpkg --root)\n"
+                  "  --config FILE    agent configuration (default " POSTURE_AGENT_CONFIG_PATH ")\n"
+                  "  -h, --help       show this help\n"
+                  "\n"
+                  "Exit status: 0 no check failed, 1 a check failed, 2 usage or configuration\n"
+                  "error, 3 nothing failed but a check could not decide.\n");
 }
 
 struct check_args {

@@ -35,6 +35,7 @@ int posture_cli_extra_argument(const char *command, const char *arg)
     return POSTURE_EXIT_USAGE;
 }
 
+/* The message already starts with "file:line: " when it has a location (config.h). */
 static void
 config_diag(int level, const char *file, unsigned line, const char *message, void *userdata)
 {
@@ -42,12 +43,7 @@ config_diag(int level, const char *file, unsigned line, const char *message, voi
 
     if (level <= LOG_ERR)
         (*n_errors)++;
-    if (file && line > 0)
-        log_full(level, "%s:%u: %s", file, line, message);
-    else if (file)
-        log_full(level, "%s: %s", file, message);
-    else
-        log_full(level, "%s", message);
+    log_full(level, "%s", message);
 }
 
 int posture_cli_config_load(const char *path, struct posture_cli_config *c)

@@ -16,16 +16,17 @@ static const char command[] = "list-checks";
 
 static void help(FILE *f)
 {
-    (void)fprintf(
-        f, "Usage: " POSTURE_CLI_PROGRAM " list-checks [--json] [--config FILE]\n"
-           "\n"
-           "List the checks this agent knows: id, version, source (built-in, .so, exec), what\n"
-           "they need (root, tpm, net, slow) and a summary. --json adds each check's options.\n"
-           "\n"
-           "Options:\n"
-           "  --json           print a JSON array instead of a table\n"
-           "  --config FILE    agent configuration (default " POSTURE_AGENT_CONFIG_PATH ")\n"
-           "  -h, --help       show this help\n");
+    (void)fprintf(f,
+                  "Usage: " POSTURE_CLI_PROGRAM " list-checks [--json] [--config FILE]\n"
+                  "\n"
+                  "List the checks this agent knows: id, version, source (built-in, .so, exec),\n"
+                  "what they need (root, tpm, net, slow) and a summary. --json adds each check's\n"
+                  "options.\n"
+                  "\n"
+                  "Options:\n"
+                  "  --json           print a JSON array instead of a table\n"
+                  "  --config FILE    agent configuration (default " POSTURE_AGENT_CONFIG_PATH ")\n"
+                  "  -h, --help       show this help\n");
 }
 
 struct list_args {
