@@ -9,6 +9,7 @@
 #include <linux/openat2.h>
 #include <stdatomic.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -293,14 +294,11 @@ static int open_with_walk(int root_fd, const char *path, int flags)
                 goto out;
 
             /* Continue with the target followed by what was left of the path. */
-            size_t tlen = strlen(target), rlen = strlen(rest);
-            char *next = malloc(tlen + rlen + 1);
-            if (!next) {
+            char *next = NULL;
+            if (asprintf(&next, "%s%s", target, rest) < 0) {
                 r = -ENOMEM;
                 goto out;
             }
-            memcpy(next, target, tlen);
-            memcpy(next + tlen, rest, rlen + 1);
             if (target[0] == '/')
                 walk_to_root(&w); /* absolute symlinks are relative to the root */
             free(todo);

@@ -26,9 +26,9 @@ struct posture_spawn_opts {
 };
 
 struct posture_spawn_result {
-    int exit_code;        /* exit status when exited normally, else -1 */
-    int term_signal;      /* signal that ended the child, else 0 */
-    bool timed_out;       /* the deadline passed and the group was killed */
+    int exit_code;   /* exit status when exited normally, else -1 */
+    int term_signal; /* signal that ended the child, else 0 */
+    bool timed_out;  /* the deadline passed and the group was killed */
     bool stdout_truncated;
     bool stderr_truncated;
     char *out; /* NUL-terminated, never NULL on success */
@@ -45,3 +45,7 @@ struct posture_spawn_result {
  */
 int posture_spawn_run(const struct posture_spawn_opts *opts, struct posture_spawn_result *ret);
 void posture_spawn_result_done(struct posture_spawn_result *r);
+
+/* Testing seam: do not use pidfd_open(), so the 50 ms waitpid() polling used on kernels before
+ * 5.3 is exercised on new kernels too. */
+void posture_spawn_force_no_pidfd(bool on);

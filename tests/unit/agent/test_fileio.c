@@ -505,7 +505,7 @@ static void test_read_fd(void **state)
     assert_int_equal(posture_open_at_root(f->root, "usr/lib/os-release", O_RDONLY, &fd), 0);
     assert_int_equal(lseek(fd, 3, SEEK_SET), 3);
     assert_int_equal(posture_read_fd(fd, 100, &buf, NULL), 0);
-    assert_string_equal(buf, OS_RELEASE + 3);
+    assert_string_equal(buf, &OS_RELEASE[3]);
     free(buf);
     buf = NULL;
 
