@@ -68,6 +68,7 @@ struct child {
     enum phase phase;
     bool exited; /* seen as a zombie (or auto-reaped) */
     bool reaped;
+    bool exit_handled; /* child_exited() ran */
     bool have_status;
     bool timed_out;
     int status;
@@ -298,6 +299,7 @@ static bool streams_open(const struct child *c)
  * open (a background grandchild), kill the process group rather than wait for it. */
 static int child_exited(struct child *c, uint64_t now)
 {
+    c->exit_handled = true;
     int r = drain(&c->out);
     if (r == 0)
         r = drain(&c->err);
@@ -384,7 +386,7 @@ static int supervise(struct child *c)
             r = check_exited(c);
         if (r < 0)
             break;
-        if (c->exited && !c->reaped) {
+        if (c->exited && !c->exit_handled) {
             r = child_exited(c, posture_now_usec(CLOCK_MONOTONIC));
             if (r < 0)
                 break;

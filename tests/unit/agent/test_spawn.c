@@ -598,6 +598,29 @@ static void test_duration(void **state)
     posture_spawn_result_done(&res);
 }
 
+static void test_sigchld_ignored_by_caller(void **state)
+{
+    (void)state;
+    struct posture_spawn_result res;
+    struct sigaction ign = { .sa_handler = SIG_IGN }, old;
+
+    const char *const argv[] = { "/bin/sh", "-c", "head -c 200000 /dev/zero; exit 7", NULL };
+    struct posture_spawn_opts o = { .argv = argv, .timeout_usec = 5 * SEC, .stdout_max = 1 << 20 };
+
+    /* The kernel reaps for us: no status to report, but no hang and all the output. */
+    for (int i = 0; i < 5; i++) {
+        assert_int_equal(sigaction(SIGCHLD, &ign, &old), 0);
+        int r = run_opts(&o, &res);
+        assert_int_equal(sigaction(SIGCHLD, &old, NULL), 0);
+        assert_int_equal(r, 0);
+        assert_int_equal(res.out_len, 200000);
+        assert_false(res.timed_out);
+        assert_true(res.exit_code == 7 || res.exit_code == -1);
+        assert_true(res.duration_usec < 5 * SEC);
+        posture_spawn_result_done(&res);
+    }
+}
+
 static void test_no_zombies(void **state)
 {
     (void)state;
@@ -625,6 +648,7 @@ int main(void)
         cmocka_unit_test(test_no_fd_leaks),
         cmocka_unit_test(test_closed_stdin_in_caller),
         cmocka_unit_test(test_duration),
+        cmocka_unit_test(test_sigchld_ignored_by_caller),
         cmocka_unit_test(test_no_zombies),
     };
     int failed = 0;
