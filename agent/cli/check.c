@@ -64,6 +64,7 @@ static int parse_args(int argc, char **argv, struct check_args *a)
     int c, r;
 
     optind = 0;
+    /* NOLINTNEXTLINE(concurrency-mt-unsafe): options are parsed before any thread starts */
     while ((c = getopt_long(argc, argv, ":h", options, NULL)) >= 0) {
         switch (c) {
         case 'h':

@@ -47,6 +47,7 @@ static int parse_args(int argc, char **argv, struct list_args *a)
     int c;
 
     optind = 0;
+    /* NOLINTNEXTLINE(concurrency-mt-unsafe): options are parsed before any thread starts */
     while ((c = getopt_long(argc, argv, ":h", options, NULL)) >= 0) {
         switch (c) {
         case 'h':

@@ -58,6 +58,7 @@ static int command_help(int argc, char **argv)
     int c;
 
     optind = 0;
+    /* NOLINTNEXTLINE(concurrency-mt-unsafe): options are parsed before any thread starts */
     while ((c = getopt_long(argc, argv, ":h", options, NULL)) >= 0) {
         switch (c) {
         case 'h':
@@ -96,11 +97,12 @@ int main(int argc, char **argv)
     int c, status;
 
     /* Only the character set: it decides between "→" and "->". Messages and numbers stay C. */
-    (void)setlocale(LC_CTYPE, "");
+    (void)setlocale(LC_CTYPE, ""); /* NOLINT(concurrency-mt-unsafe): no thread exists yet */
     posture_log_set_program(POSTURE_CLI_PROGRAM);
     posture_log_setup_from_env();
 
     /* '+': stop at the command; its options are its own. */
+    /* NOLINTNEXTLINE(concurrency-mt-unsafe): options are parsed before any thread starts */
     while ((c = getopt_long(argc, argv, "+:hV", options, NULL)) >= 0) {
         switch (c) {
         case 'h':

@@ -29,7 +29,7 @@
 /* Wrapped text gets at least this many columns, even when the id column is very wide. */
 #define TEXT_WIDTH_MIN 30u
 /* A reason or summary longer than this is cut (sanitising bound; reasons are one sentence). */
-#define TEXT_MAX (16u * 1024u)
+#define TEXT_MAX ((size_t)16 * 1024)
 /* Width of the status column: the longest word, "ERROR". */
 #define STATUS_WIDTH 5u
 #define GAP          "  "
@@ -171,11 +171,9 @@ static int sanitise(struct posture_strbuf *sb, const char *s)
         uint32_t cp = 0;
         size_t n = utf8_decode(p + done, &cp);
 
-        if (n == 0)
-            r = posture_strbuf_putc(sb, '?');
-        else if (cp == '\t' || cp == '\n' || cp == '\r' || cp == 0x2028 || cp == 0x2029)
+        if (n > 0 && (cp == '\t' || cp == '\n' || cp == '\r' || cp == 0x2028 || cp == 0x2029))
             r = posture_strbuf_putc(sb, ' ');
-        else if (is_unprintable(cp))
+        else if (n == 0 || is_unprintable(cp))
             r = posture_strbuf_putc(sb, '?');
         else
             r = posture_strbuf_append(sb, (const char *)p + done, n);
