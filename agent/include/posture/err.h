@@ -31,12 +31,12 @@ const char *posture_errno_name(int err);
 
 /* Guard for SDK and public entry points: logs at debug and returns r when expr is false.
  * The only macro that hides a return; its name says so. */
-#define POSTURE_RETURN_IF_FAIL(expr, r)                                                            \
-    do {                                                                                           \
-        if (!(expr)) {                                                                             \
-            posture_log_assert_failed(#expr, __FILE__, __LINE__, __func__);                        \
-            return (r);                                                                            \
-        }                                                                                          \
+#define POSTURE_RETURN_IF_FAIL(expr, r)                                     \
+    do {                                                                    \
+        if (!(expr)) {                                                      \
+            posture_log_assert_failed(#expr, __FILE__, __LINE__, __func__); \
+            return (r);                                                     \
+        }                                                                   \
     } while (0)
 
 void posture_log_assert_failed(const char *expr, const char *file, int line, const char *func);

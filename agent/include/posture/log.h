@@ -37,18 +37,24 @@ typedef void (*posture_log_sink_fn)(int level, const char *message, void *userda
 void posture_log_set_sink(posture_log_sink_fn sink, void *userdata);
 
 /* Returns -|error| (or 0 when error is 0). */
-int posture_log_internal(int level, int error, const char *file, int line, const char *func,
-                         const char *format, ...) __attribute__((format(printf, 6, 7)));
-int posture_log_internalv(int level, int error, const char *file, int line, const char *func,
-                          const char *format, va_list ap) __attribute__((format(printf, 6, 0)));
+int posture_log_internal(
+    int level, int error, const char *file, int line, const char *func, const char *format, ...)
+    __attribute__((format(printf, 6, 7)));
+int posture_log_internalv(int level,
+                          int error,
+                          const char *file,
+                          int line,
+                          const char *func,
+                          const char *format,
+                          va_list ap) __attribute__((format(printf, 6, 0)));
 
-#define log_full(level, ...)                                                                       \
-    do {                                                                                           \
-        if (posture_log_level_enabled(level))                                                      \
-            (void) posture_log_internal((level), 0, __FILE__, __LINE__, __func__, __VA_ARGS__);    \
+#define log_full(level, ...)                                                                   \
+    do {                                                                                       \
+        if (posture_log_level_enabled(level))                                                  \
+            (void)posture_log_internal((level), 0, __FILE__, __LINE__, __func__, __VA_ARGS__); \
     } while (0)
 
-#define log_full_errno(level, error, ...)                                                          \
+#define log_full_errno(level, error, ...) \
     posture_log_internal((level), (error), __FILE__, __LINE__, __func__, __VA_ARGS__)
 
 #define log_debug(...)   log_full(LOG_DEBUG, __VA_ARGS__)

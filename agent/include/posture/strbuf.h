@@ -18,9 +18,9 @@ struct posture_strbuf {
     size_t max_len; /* hard limit for len; 0 means 16 MiB */
 };
 
-#define POSTURE_STRBUF_INIT(max)                                                                   \
-    {                                                                                              \
-        .buf = NULL, .len = 0, .cap = 0, .max_len = (max)                                          \
+#define POSTURE_STRBUF_INIT(max)                          \
+    {                                                     \
+        .buf = NULL, .len = 0, .cap = 0, .max_len = (max) \
     }
 
 int posture_strbuf_append(struct posture_strbuf *sb, const char *s, size_t n);

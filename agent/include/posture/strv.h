@@ -27,8 +27,9 @@ void posture_strv_sort(char **l);
 
 static inline void posture_strv_freep(char ***l)
 {
-    (void) posture_strv_free(*l);
+    (void)posture_strv_free(*l);
 }
 #define posture_auto_strv POSTURE_CLEANUP(posture_strv_freep)
 
-#define POSTURE_FOREACH_STRV(s, l) for (char *const *s##_i = (l), *s; s##_i && (s = *s##_i); s##_i++)
+#define POSTURE_FOREACH_STRV(s, l) \
+    for (char *const *s##_i = (l), *s; s##_i && (s = *s##_i); s##_i++)
