@@ -4,6 +4,7 @@
  * subcommands {name, fn, help}; each command parses its own options.
  */
 
+#include <errno.h>
 #include <getopt.h>
 #include <locale.h>
 #include <stdio.h>
@@ -86,7 +87,8 @@ static int command_help(int argc, char **argv)
     return cmd->fn(2, help_argv);
 }
 
-int main(int argc, char **argv)
+/* Dispatch; returns the exit status. */
+static int run(int argc, char **argv)
 {
     static const struct option options[] = {
         { "help", no_argument, NULL, 'h' },
@@ -94,12 +96,7 @@ int main(int argc, char **argv)
         {},
     };
     const struct posture_cli_command *cmd;
-    int c, status;
-
-    /* Only the character set: it decides between "→" and "->". Messages and numbers stay C. */
-    (void)setlocale(LC_CTYPE, ""); /* NOLINT(concurrency-mt-unsafe): no thread exists yet */
-    posture_log_set_program(POSTURE_CLI_PROGRAM);
-    posture_log_setup_from_env();
+    int c;
 
     /* '+': stop at the command; its options are its own. */
     /* NOLINTNEXTLINE(concurrency-mt-unsafe): options are parsed before any thread starts */
@@ -126,9 +123,23 @@ int main(int argc, char **argv)
         log_error("unknown command '%s' (see '" POSTURE_CLI_PROGRAM " --help')", argv[optind]);
         return POSTURE_EXIT_USAGE;
     }
-    status = cmd->fn(argc - optind, argv + optind);
+    return cmd->fn(argc - optind, argv + optind);
+}
 
-    /* Data that never reached stdout (a full disk, a closed pipe) is an error. */
+int main(int argc, char **argv)
+{
+    int status;
+
+    /* Only the character set: it decides between "→" and "->". Messages and numbers stay C. */
+    (void)setlocale(LC_CTYPE, ""); /* NOLINT(concurrency-mt-unsafe): no thread exists yet */
+    posture_log_set_program(POSTURE_CLI_PROGRAM);
+    posture_log_setup_from_env();
+
+    status = run(argc, argv);
+
+    /* Output that never reached stdout (a full disk, a closed pipe) is an error, for --help and
+     * --version too. */
+    errno = 0;
     if (fflush(stdout) != 0 || ferror(stdout)) {
         (void)log_error_errno(posture_negative_errno(), "Failed to write to standard output: %m");
         return POSTURE_EXIT_USAGE;

@@ -107,6 +107,21 @@ if grep -q 'posturectl: error' "$err"; then
     show_output
 fi
 
+# Output that cannot be written (a full disk) is an error, not a silent success.
+if [ -w /dev/full ]; then
+    for args in "check --config $empty_conf --root $good_root" \
+        "check --json --config $empty_conf --root $good_root" "list-checks --config $empty_conf" \
+        "list-checks --json --config $empty_conf" --help --version "check --help"; do
+        last_cmd="posturectl $args >/dev/full"
+        # shellcheck disable=SC2086
+        "$posturectl" $args </dev/null >/dev/full 2>"$err"
+        status=$?
+        : >"$out"
+        expect_usage_error "posturectl $args >/dev/full" \
+            "posturectl: error: Failed to write to standard output: No space left on device"
+    done
+fi
+
 # The default configuration file may be missing (this machine may not have /etc/posture).
 if [ ! -e /etc/posture/agent.conf ]; then
     run check --root "$good_root"

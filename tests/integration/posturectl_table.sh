@@ -106,6 +106,31 @@ if tr -d '\n' <"$out" | LC_ALL=C grep -q '[[:cntrl:]]'; then
     od -c "$out" | head -20 | sed 's/^/  | /' >&2
 fi
 
+# Text from the host is sanitised before it reaches a terminal: a PRETTY_NAME with escape
+# sequences, BEL, a C1 control (CSI, U+009B) and a bidi override (U+202E) prints as '?'s, while
+# the JSON keeps the value (escaped) for the verifier.
+hostile=$tmp/hostile-root
+mkdir -p "$hostile/etc"
+printf 'ID=hostile\nPRETTY_NAME="Evil\033[31m Linux\033]0;title\007 \302\233 bidi\342\200\256x"\n' \
+    >"$hostile/etc/os-release"
+run check --json --config "$empty_conf" --root "$hostile"
+expect_status 0 "check --json on a hostile os-release"
+expect_json "$out" '.checks[0].evidence.pretty_name' \
+    '"Evil\u001b[31m Linux\u001b]0;title\u0007 \u009b bidi\u202ex"' "hostile pretty_name in JSON"
+run check --config "$empty_conf" --root "$hostile"
+expect_status 0 "table on a hostile os-release"
+expect_no_escapes "$out" "table on a hostile os-release"
+expect_stdout_contains 'PASS   os.release  Evil?[31m Linux?]0;title? ? bidi?x' \
+    "table on a hostile os-release: controls shown as '?'"
+checks=$((checks + 1))
+if python3 -c 'import sys
+t = open(sys.argv[1], encoding="utf-8").read()
+sys.exit(any(ord(c) < 32 and c != "\n" or 0x7f <= ord(c) < 0xa0 or 0x202a <= ord(c) <= 0x202e
+             for c in t))' "$out"; then :; else
+    fail "table on a hostile os-release: a control or bidi character reached the output"
+    od -c "$out" | head -20 | sed 's/^/  | /' >&2
+fi
+
 # A locale that is explicitly not UTF-8 gets ASCII punctuation.
 run_env LC_ALL=C check --config "$empty_conf" --root "$pass_root"
 expect_last_line "1 check: 1 pass; overall: pass" "LC_ALL=C summary"
