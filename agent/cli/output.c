@@ -93,12 +93,12 @@ static unsigned columns_of(int fd)
     struct winsize ws = { 0 };
     uint32_t n = 0;
 
-    if (e && posture_parse_u32(e, &n) == 0 && n > 0)
-        ;
-    else if (isatty(fd) == 1 && ioctl(fd, TIOCGWINSZ, &ws) == 0 && ws.ws_col > 0)
-        n = ws.ws_col;
-    else
-        n = COLUMNS_DEFAULT;
+    if (!e || posture_parse_u32(e, &n) < 0 || n == 0) {
+        if (isatty(fd) == 1 && ioctl(fd, TIOCGWINSZ, &ws) == 0 && ws.ws_col > 0)
+            n = ws.ws_col;
+        else
+            n = COLUMNS_DEFAULT;
+    }
     if (n < COLUMNS_MIN)
         n = COLUMNS_MIN;
     if (n > COLUMNS_MAX)
