@@ -19,3 +19,10 @@ if(POSTURE_HARDEN)
                         -fstack-clash-protection -fcf-protection)
     add_link_options(-Wl,-z,relro,-z,now,-z,noexecstack -pie)
 endif()
+
+if(POSTURE_BUILD_FUZZERS)
+    # Coverage instrumentation for every object (our libraries too), not only the fuzz targets,
+    # so that libFuzzer is guided by the code under test. Linking libFuzzer itself stays with the
+    # fuzz binaries (tests/fuzz/CMakeLists.txt).
+    add_compile_options(-fsanitize=fuzzer-no-link)
+endif()
