@@ -432,7 +432,7 @@ void posture_host_data_done(struct posture_host_data *h)
 {
     if (!h)
         return;
-    for (size_t i = 0; i < h->n_options; i++) {
+    for (size_t i = 0; h->options && i < h->n_options; i++) {
         free(h->options[i].value);
         (void)posture_strv_free(h->options[i].strv);
     }

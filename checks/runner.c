@@ -7,6 +7,7 @@
  */
 #include "posture/runner.h"
 
+#include <assert.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <pthread.h>
@@ -43,6 +44,9 @@ struct job {
     char *root_path; /* our copy */
 };
 
+/* pthread functions return a positive error number (0 on success); ours are negative. */
+#define PTHREAD_ERR(k) ((k) > 0 ? -(k) : -EIO)
+
 static void job_free(struct job *j)
 {
     if (!j)
@@ -70,7 +74,7 @@ static int job_new(const struct posture_check *c,
     int k = pthread_condattr_init(&attr);
     if (k != 0) {
         free(j);
-        return -k;
+        return PTHREAD_ERR(k);
     }
     k = pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
     if (k == 0)
@@ -78,13 +82,13 @@ static int job_new(const struct posture_check *c,
     (void)pthread_condattr_destroy(&attr);
     if (k != 0) {
         free(j);
-        return -k;
+        return PTHREAD_ERR(k);
     }
     k = pthread_mutex_init(&j->lock, NULL);
     if (k != 0) {
         (void)pthread_cond_destroy(&j->cond);
         free(j);
-        return -k;
+        return PTHREAD_ERR(k);
     }
 
     int r = 0;
@@ -153,10 +157,10 @@ static int job_start(struct job *j, pthread_t *ret_thread)
     (void)sigfillset(&all);
     int k = pthread_sigmask(SIG_SETMASK, &all, &saved);
     if (k != 0)
-        return -k;
+        return PTHREAD_ERR(k);
     k = pthread_create(ret_thread, NULL, job_thread, j);
     (void)pthread_sigmask(SIG_SETMASK, &saved, NULL);
-    return -k;
+    return k == 0 ? 0 : PTHREAD_ERR(k);
 }
 
 /* Wait until the worker is done or the deadline passes. true: done (and joined). */
@@ -276,7 +280,9 @@ static int run_one(const struct posture_check *c,
         r = job_new(c, opts, deadline, &j);
         if (r < 0)
             return r;
+        assert(j);
         pthread_t thread;
+        memset(&thread, 0, sizeof(thread));
         rc = job_start(j, &thread);
         if (rc < 0 || job_wait(j, thread, deadline)) {
             rc = rc < 0 ? rc : j->rc;
@@ -339,7 +345,7 @@ int posture_runner_run(const struct posture_registry *reg,
         return -ENOMEM;
     size_t n = posture_registry_count(reg);
     if (n > 0) {
-        run->results = calloc(n, sizeof(run->results[0]));
+        run->results = calloc(n, sizeof(struct posture_result *));
         if (!run->results)
             return -ENOMEM;
     }

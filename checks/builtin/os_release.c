@@ -102,7 +102,7 @@ static int read_os_release(const struct posture_check_ctx *ctx,
             continue;
         if (r == -EFBIG)
             (void)api->set_reason(result, "%s is larger than %u KiB; it is not an os-release file",
-                                  paths[i], POSTURE_OS_RELEASE_FILE_MAX / 1024u);
+                                  paths[i], (unsigned)(POSTURE_OS_RELEASE_FILE_MAX / 1024));
         else
             (void)api->set_reason(result, "Could not read %s: %s", paths[i], error_text(r));
         (void)api->evidence_add_str(result, "source", paths[i]);

@@ -44,6 +44,12 @@ static bool is_blank(char c)
     return c == ' ' || c == '\t';
 }
 
+/* Characters a backslash escapes inside double quotes (shell rules). */
+static bool is_dq_escape(char c)
+{
+    return c == '"' || c == '\\' || c == '$' || c == '`';
+}
+
 static bool only_blanks(const char *p, const char *end)
 {
     for (; p < end; p++)
@@ -80,7 +86,7 @@ static int decode_value(const char *p, const char *end, char *out)
                     return -EBADMSG; /* continuation lines are not supported */
                 /* Shell rules: only these four are escapes; any other backslash stays in the value.
                  */
-                if (memchr("\"\\$`", p[1], 4))
+                if (is_dq_escape(p[1]))
                     p++;
             }
             if (!put(out, &n, *p))
@@ -181,7 +187,8 @@ int posture_os_release_parse(const char *buf, size_t len, struct posture_os_rele
     if (len > 0 && memchr(buf, '\0', len))
         return -EBADMSG;
 
-    for (const char *line = buf, *end = buf + len; line && line < end;) {
+    const char *end = len > 0 ? buf + len : buf; /* no arithmetic on a NULL buf */
+    for (const char *line = buf; line && line < end;) {
         const char *eol = memchr(line, '\n', (size_t)(end - line));
         r = parse_line(&o, line, eol ? eol : end);
         if (r == -ENOMEM)
