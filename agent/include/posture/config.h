@@ -12,8 +12,8 @@
  * an empty key, a NUL byte, or a line longer than 4096 bytes is an error naming file:line.
  * A file may hold at most 4096 lines with content and be at most 1 MiB.
  *
- * Loading "<main>" also reads "<main>.d/*.conf" in lexical (strcmp) order; later assignments
- * of the same section/key override earlier ones.
+ * Loading "<main>" also reads the "*.conf" files of "<main>.d/" in lexical (strcmp) order;
+ * later assignments of the same section/key override earlier ones.
  *
  * The store keeps every assignment with its origin; posture_config_apply() then maps entries to
  * a typed struct through a table of rows {section, key, parser, offset}. Sections named
@@ -26,9 +26,9 @@
 
 #include "posture/cleanup.h"
 
-#define POSTURE_CONFIG_LINE_MAX  4096
-#define POSTURE_CONFIG_LINES_MAX 4096
-#define POSTURE_CONFIG_FILE_MAX  (1024u * 1024u)
+#define POSTURE_CONFIG_LINE_MAX    4096
+#define POSTURE_CONFIG_LINES_MAX   4096
+#define POSTURE_CONFIG_FILE_MAX    (1u << 20) /* 1 MiB */
 #define POSTURE_CONFIG_DROPINS_MAX 256
 
 struct posture_config_entry {
@@ -40,9 +40,11 @@ struct posture_config_entry {
 };
 
 /* Diagnostics: level is a syslog level (LOG_WARNING for "unknown key, ignoring", LOG_ERR for
- * errors); file may be NULL when the problem has no location. */
-typedef void (*posture_config_diag_fn)(int level, const char *file, unsigned line,
-                                       const char *message, void *userdata);
+ * errors); file may be NULL when the problem has no location (line is 0 when it has none).
+ * message is the complete text, starting with "file:line: " (or "file: ") when file is set, so
+ * a callback can print it as it is. */
+typedef void (*posture_config_diag_fn)(
+    int level, const char *file, unsigned line, const char *message, void *userdata);
 
 struct posture_config;
 
@@ -54,7 +56,9 @@ POSTURE_DEFINE_TRIVIAL_CLEANUP_FUNC(struct posture_config *, posture_config_free
 
 /* Parse text (len bytes, no NUL needed). -EBADMSG on a syntax error (reported through diag with
  * file:line), -E2BIG past the limits, -ENOMEM. On error nothing of this text is kept. */
-int posture_config_parse_string(struct posture_config *c, const char *text, size_t len,
+int posture_config_parse_string(struct posture_config *c,
+                                const char *text,
+                                size_t len,
                                 const char *filename);
 
 /* Read one file (through the normal filesystem, not a root fd). -ENOENT when missing. */
@@ -68,10 +72,10 @@ int posture_config_load_file(struct posture_config *c, const char *path);
 int posture_config_load(struct posture_config *c, const char *main_path, bool required);
 
 /* Effective (last) assignment of section/key; NULL if none. Borrowed. */
-const struct posture_config_entry *posture_config_lookup(const struct posture_config *c,
-                                                         const char *section, const char *key);
-const char *posture_config_get(const struct posture_config *c, const char *section,
-                               const char *key);
+const struct posture_config_entry *
+posture_config_lookup(const struct posture_config *c, const char *section, const char *key);
+const char *
+posture_config_get(const struct posture_config *c, const char *section, const char *key);
 /* All assignments in the order they were read (including overridden ones). */
 size_t posture_config_count(const struct posture_config *c);
 const struct posture_config_entry *posture_config_entry_at(const struct posture_config *c,
@@ -81,9 +85,12 @@ size_t posture_config_file_count(const struct posture_config *c);
 const char *posture_config_file_at(const struct posture_config *c, size_t i);
 
 /* Report through the config's diag function (used by apply() and by the check runner). */
-void posture_config_diag(const struct posture_config *c, int level, const char *file,
-                         unsigned line, const char *format, ...)
-    __attribute__((format(printf, 5, 6)));
+void posture_config_diag(const struct posture_config *c,
+                         int level,
+                         const char *file,
+                         unsigned line,
+                         const char *format,
+                         ...) __attribute__((format(printf, 5, 6)));
 
 /*
  * Value parser of one table row: parse value into *(type *) data. Returns 0 or a negative errno;
@@ -112,11 +119,14 @@ int posture_config_parse_strv_item(const char *value, void *data, const char **r
  * Apply every entry, in order, to base through items (terminated by a row with section NULL).
  * Unknown sections and keys are reported as warnings ("…, ignoring"), except sections whose
  * name starts with one of the skip_prefixes (NULL-terminated, may be NULL), e.g. "check.".
- * A value that does not parse is an error "file:line: invalid value 'v' for [s] k: why";
+ * A value that does not parse is an error
+ * "file:line: invalid value 'v' for key 'k' in [s]: why";
  * apply stops there and returns -EINVAL.
  */
-int posture_config_apply(const struct posture_config *c, const struct posture_config_item *items,
-                         const char *const *skip_prefixes, void *base);
+int posture_config_apply(const struct posture_config *c,
+                         const struct posture_config_item *items,
+                         const char *const *skip_prefixes,
+                         void *base);
 
 /* Print the effective configuration as INI (sections and keys in first-seen order). */
 int posture_config_dump(const struct posture_config *c, char **ret);
