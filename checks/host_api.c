@@ -66,7 +66,7 @@ static char *utf8_sanitized(const char *s, size_t n)
 
     size_t o = 0;
     for (size_t i = 0; i < n;) {
-        size_t len = utf8_sequence_len((const unsigned char *)s + i, n - i);
+        size_t len = utf8_sequence_len((const unsigned char *) s + i, n - i);
         if (len == 0) {
             memcpy(out + o, replacement, 3);
             o += 3;
@@ -84,7 +84,7 @@ static char *utf8_sanitized(const char *s, size_t n)
 static bool utf8_is_valid(const char *s, size_t n)
 {
     for (size_t i = 0; i < n;) {
-        size_t len = utf8_sequence_len((const unsigned char *)s + i, n - i);
+        size_t len = utf8_sequence_len((const unsigned char *) s + i, n - i);
         if (len == 0)
             return false;
         i += len;
@@ -103,13 +103,13 @@ set_text(char **slot, const char *format, va_list ap)
     if (n < 0)
         return -EINVAL;
     size_t len = strlen(buf);
-    if ((size_t)n >= sizeof(buf)) {
+    if ((size_t) n >= sizeof(buf)) {
         /* Truncated: do not leave half a UTF-8 sequence at the end. */
         size_t start = len;
-        while (start > 0 && ((unsigned char)buf[start - 1] & 0xc0) == 0x80 && len - start < 3)
+        while (start > 0 && ((unsigned char) buf[start - 1] & 0xc0) == 0x80 && len - start < 3)
             start--;
-        if (start > 0 && (unsigned char)buf[start - 1] >= 0xc0 &&
-            utf8_sequence_len((unsigned char *)buf + start - 1, len - start + 1) == 0)
+        if (start > 0 && (unsigned char) buf[start - 1] >= 0xc0 &&
+            utf8_sequence_len((unsigned char *) buf + start - 1, len - start + 1) == 0)
             len = start - 1;
     }
 
@@ -124,7 +124,7 @@ set_text(char **slot, const char *format, va_list ap)
 static int host_set_status(struct posture_result *result, enum posture_status status)
 {
     POSTURE_RETURN_IF_FAIL(result, -EINVAL);
-    POSTURE_RETURN_IF_FAIL((int)status >= 0 && status < POSTURE_STATUS__MAX, -EINVAL);
+    POSTURE_RETURN_IF_FAIL((int) status >= 0 && status < POSTURE_STATUS__MAX, -EINVAL);
 
     result->status = status;
     return 0;
@@ -196,7 +196,7 @@ static int evidence_attach(
                                       : posture_json_append(container, item);
     if (k < 0)
         return k;
-    r->evidence_items += (unsigned)items;
+    r->evidence_items += (unsigned) items;
     return 0;
 }
 
@@ -239,7 +239,7 @@ static int host_evidence_add_int(struct posture_result *result, const char *key,
     int k = evidence_slot(result, key, 1, &container);
     if (k < 0)
         return k;
-    return evidence_attach(result, container, key, cJSON_CreateNumber((double)value), 1);
+    return evidence_attach(result, container, key, cJSON_CreateNumber((double) value), 1);
 }
 
 static int host_evidence_add_bool(struct posture_result *result, const char *key, bool value)
@@ -331,7 +331,7 @@ static int host_evidence_end(struct posture_result *result)
 int posture_check_section(const char *name, char *buf, size_t size)
 {
     int n = snprintf(buf, size, "check.%s", name);
-    if (n < 0 || (size_t)n >= size)
+    if (n < 0 || (size_t) n >= size)
         return -ENAMETOOLONG;
     return 0;
 }
@@ -434,7 +434,7 @@ void posture_host_data_done(struct posture_host_data *h)
         return;
     for (size_t i = 0; h->options && i < h->n_options; i++) {
         free(h->options[i].value);
-        (void)posture_strv_free(h->options[i].strv);
+        (void) posture_strv_free(h->options[i].strv);
     }
     free(h->options);
     free(h->name);
@@ -530,9 +530,9 @@ static int host_option_get_strv(const struct posture_check_ctx *ctx,
         r = posture_strv_split(o->value, " \t\r\n", &o->strv);
         if (r < 0)
             return r;
-        o->n_strv = (size_t)r;
+        o->n_strv = (size_t) r;
     }
-    *ret = (const char *const *)o->strv;
+    *ret = (const char *const *) o->strv;
     if (ret_n)
         *ret_n = o->n_strv;
     return 0;

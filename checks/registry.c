@@ -47,7 +47,7 @@ typedef void (*loader_release_fn)(struct posture_check *c);
 
 static void release_nothing(struct posture_check *c)
 {
-    (void)c; /* only read by the assertion */
+    (void) c; /* only read by the assertion */
     assert(!c->loader_data);
 }
 
@@ -176,7 +176,7 @@ static int validate_options(const struct posture_option *options, const char **r
             *ret_why = "option key is not of the form [a-z0-9_]+ (at most 64 bytes)";
             return -EINVAL;
         }
-        if ((int)o->type < 0 || o->type >= POSTURE_OPTION__MAX) {
+        if ((int) o->type < 0 || o->type >= POSTURE_OPTION__MAX) {
             *ret_why = "option has an unknown type";
             return -EINVAL;
         }

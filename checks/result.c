@@ -75,10 +75,10 @@ int posture_result_to_json(const struct posture_result *r, cJSON **ret)
         k = evidence ? posture_json_add_item(o, "evidence", evidence) : -ENOMEM;
     }
     if (k >= 0)
-        k = posture_json_add_int(o, "observed_at", (int64_t)r->observed_at);
+        k = posture_json_add_int(o, "observed_at", (int64_t) r->observed_at);
     if (k >= 0)
-        k = cJSON_AddNumberToObject(o, "duration_ms", (double)r->duration_usec / 1000.0) ? 0
-                                                                                         : -ENOMEM;
+        k = cJSON_AddNumberToObject(o, "duration_ms", (double) r->duration_usec / 1000.0) ? 0
+                                                                                          : -ENOMEM;
     if (k < 0)
         return k;
 

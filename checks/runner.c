@@ -52,11 +52,11 @@ static void job_free(struct job *j)
     if (!j)
         return;
     posture_host_data_done(&j->host);
-    (void)posture_result_free(j->result);
-    (void)posture_close_safe(j->root_fd);
+    (void) posture_result_free(j->result);
+    (void) posture_close_safe(j->root_fd);
     free(j->root_path);
-    (void)pthread_cond_destroy(&j->cond);
-    (void)pthread_mutex_destroy(&j->lock);
+    (void) pthread_cond_destroy(&j->cond);
+    (void) pthread_mutex_destroy(&j->lock);
     free(j);
 }
 
@@ -79,14 +79,14 @@ static int job_new(const struct posture_check *c,
     k = pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
     if (k == 0)
         k = pthread_cond_init(&j->cond, &attr);
-    (void)pthread_condattr_destroy(&attr);
+    (void) pthread_condattr_destroy(&attr);
     if (k != 0) {
         free(j);
         return PTHREAD_ERR(k);
     }
     k = pthread_mutex_init(&j->lock, NULL);
     if (k != 0) {
-        (void)pthread_cond_destroy(&j->cond);
+        (void) pthread_cond_destroy(&j->cond);
         free(j);
         return PTHREAD_ERR(k);
     }
@@ -134,14 +134,14 @@ static void *job_thread(void *userdata)
             j->desc->fini(state);
     }
 
-    (void)pthread_mutex_lock(&j->lock);
+    (void) pthread_mutex_lock(&j->lock);
     j->rc = r;
     bool abandoned = j->abandoned;
     if (!abandoned) {
         j->done = true;
-        (void)pthread_cond_signal(&j->cond);
+        (void) pthread_cond_signal(&j->cond);
     }
-    (void)pthread_mutex_unlock(&j->lock);
+    (void) pthread_mutex_unlock(&j->lock);
 
     /* The runner gave up on us and never touches the job again: clean up after ourselves. */
     if (abandoned)
@@ -154,12 +154,12 @@ static int job_start(struct job *j, pthread_t *ret_thread)
 {
     sigset_t all, saved;
 
-    (void)sigfillset(&all);
+    (void) sigfillset(&all);
     int k = pthread_sigmask(SIG_SETMASK, &all, &saved);
     if (k != 0)
         return PTHREAD_ERR(k);
     k = pthread_create(ret_thread, NULL, job_thread, j);
-    (void)pthread_sigmask(SIG_SETMASK, &saved, NULL);
+    (void) pthread_sigmask(SIG_SETMASK, &saved, NULL);
     return k == 0 ? 0 : PTHREAD_ERR(k);
 }
 
@@ -167,23 +167,23 @@ static int job_start(struct job *j, pthread_t *ret_thread)
 static bool job_wait(struct job *j, pthread_t thread, uint64_t deadline)
 {
     struct timespec ts = {
-        .tv_sec = (time_t)(deadline / POSTURE_USEC_PER_SEC),
-        .tv_nsec = (long)((deadline % POSTURE_USEC_PER_SEC) * POSTURE_NSEC_PER_USEC),
+        .tv_sec = (time_t) (deadline / POSTURE_USEC_PER_SEC),
+        .tv_nsec = (long) ((deadline % POSTURE_USEC_PER_SEC) * POSTURE_NSEC_PER_USEC),
     };
 
-    (void)pthread_mutex_lock(&j->lock);
+    (void) pthread_mutex_lock(&j->lock);
     while (!j->done)
         if (pthread_cond_timedwait(&j->cond, &j->lock, &ts) == ETIMEDOUT)
             break;
     bool done = j->done;
     if (!done)
         j->abandoned = true;
-    (void)pthread_mutex_unlock(&j->lock);
+    (void) pthread_mutex_unlock(&j->lock);
 
     if (done)
-        (void)pthread_join(thread, NULL);
+        (void) pthread_join(thread, NULL);
     else
-        (void)pthread_detach(thread); /* j now belongs to the thread */
+        (void) pthread_detach(thread); /* j now belongs to the thread */
     return done;
 }
 
@@ -227,8 +227,8 @@ static int result_finish(struct posture_result *result, const char *name, int rc
  */
 static int run_exec_check(const struct posture_check *c, struct posture_result *result)
 {
-    (void)c;
-    (void)posture_host_api_get()->set_reason(result, "exec checks are not supported yet");
+    (void) c;
+    (void) posture_host_api_get()->set_reason(result, "exec checks are not supported yet");
     return -EOPNOTSUPP;
 }
 
@@ -379,7 +379,7 @@ struct posture_run *posture_run_free(struct posture_run *run)
     if (!run)
         return NULL;
     for (size_t i = 0; i < run->n_results; i++)
-        (void)posture_result_free(run->results[i]);
+        (void) posture_result_free(run->results[i]);
     free(run->results);
     free(run);
     return NULL;
@@ -474,7 +474,7 @@ static bool hostname_is_plausible(const char *s)
     if (n == 0 || n > HOST_NAME_MAX)
         return false;
     for (size_t i = 0; i < n; i++)
-        if ((unsigned char)s[i] <= ' ' || (unsigned char)s[i] >= 0x7f)
+        if ((unsigned char) s[i] <= ' ' || (unsigned char) s[i] >= 0x7f)
             return false;
     return true;
 }
@@ -546,7 +546,7 @@ int posture_run_to_json(const struct posture_run *run, int root_fd, cJSON **ret)
     if (k >= 0)
         k = posture_json_add_str(host, "machine_id", machine_id);
     if (k >= 0)
-        k = posture_json_add_int(doc, "collected_at", (int64_t)run->collected_at);
+        k = posture_json_add_int(doc, "collected_at", (int64_t) run->collected_at);
     if (k >= 0)
         k = posture_json_add_str(doc, "overall", overall);
     if (k < 0)

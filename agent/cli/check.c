@@ -19,22 +19,22 @@ static const char command[] = "check";
 
 static void help(FILE *f)
 {
-    (void)fprintf(f,
-                  "Usage: " POSTURE_CLI_PROGRAM " check [--json] [--only ID[,ID...]] [--root DIR]\n"
-                  "                        [--config FILE]\n"
-                  "\n"
-                  "Run the posture checks once, in this process, and print the results.\n"
-                  "\n"
-                  "Options:\n"
-                  "  --json           print the result document as JSON instead of a table\n"
-                  "  --only ID,...    run only these checks (repeatable; 'posturectl list-checks'\n"
-                  "                   lists the ids)\n"
-                  "  --root DIR       read host state under DIR instead of / (like dpkg --root)\n"
-                  "  --config FILE    agent configuration (default " POSTURE_AGENT_CONFIG_PATH ")\n"
-                  "  -h, --help       show this help\n"
-                  "\n"
-                  "Exit status: 0 no check failed, 1 a check failed, 2 usage or configuration\n"
-                  "error, 3 nothing failed but a check could not decide.\n");
+    (void) fprintf(
+        f, "Usage: " POSTURE_CLI_PROGRAM " check [--json] [--only ID[,ID...]] [--root DIR]\n"
+           "                        [--config FILE]\n"
+           "\n"
+           "Run the posture checks once, in this process, and print the results.\n"
+           "\n"
+           "Options:\n"
+           "  --json           print the result document as JSON instead of a table\n"
+           "  --only ID,...    run only these checks (repeatable; 'posturectl list-checks'\n"
+           "                   lists the ids)\n"
+           "  --root DIR       read host state under DIR instead of / (like dpkg --root)\n"
+           "  --config FILE    agent configuration (default " POSTURE_AGENT_CONFIG_PATH ")\n"
+           "  -h, --help       show this help\n"
+           "\n"
+           "Exit status: 0 no check failed, 1 a check failed, 2 usage or configuration\n"
+           "error, 3 nothing failed but a check could not decide.\n");
 }
 
 struct check_args {
@@ -78,7 +78,7 @@ static int parse_args(int argc, char **argv, struct check_args *a)
 
             r = posture_strv_split(optarg, ",", &ids);
             if (r < 0) {
-                (void)log_error_errno(r, "--only: %m");
+                (void) log_error_errno(r, "--only: %m");
                 return POSTURE_EXIT_USAGE;
             }
             if (r == 0) {
@@ -89,7 +89,7 @@ static int parse_args(int argc, char **argv, struct check_args *a)
             POSTURE_FOREACH_STRV (id, ids) {
                 r = posture_strv_extend(&a->only, id);
                 if (r < 0) {
-                    (void)log_error_errno(r, "--only: %m");
+                    (void) log_error_errno(r, "--only: %m");
                     return POSTURE_EXIT_USAGE;
                 }
             }
@@ -153,7 +153,7 @@ int posture_cli_check(int argc, char **argv)
 
     r = posture_root_open(args.root, &root_fd);
     if (r < 0) {
-        (void)log_error_errno(r, "--root %s: %m", args.root ? args.root : "/");
+        (void) log_error_errno(r, "--root %s: %m", args.root ? args.root : "/");
         return POSTURE_EXIT_USAGE;
     }
 
@@ -161,7 +161,7 @@ int posture_cli_check(int argc, char **argv)
     if (r >= 0)
         r = posture_registry_add_builtins(reg);
     if (r < 0) {
-        (void)log_error_errno(r, "Failed to register the built-in checks: %m");
+        (void) log_error_errno(r, "Failed to register the built-in checks: %m");
         return POSTURE_EXIT_USAGE;
     }
 
@@ -192,7 +192,7 @@ int posture_cli_check(int argc, char **argv)
         return POSTURE_EXIT_USAGE;
     }
     if (r < 0) {
-        (void)log_error_errno(r, "Failed to run the checks: %m");
+        (void) log_error_errno(r, "Failed to run the checks: %m");
         return POSTURE_EXIT_USAGE;
     }
 
@@ -201,7 +201,7 @@ int posture_cli_check(int argc, char **argv)
     else {
         r = posture_cli_print_run_table(stdout, &style, run);
         if (r < 0)
-            (void)log_error_errno(r, "Failed to print the results: %m");
+            (void) log_error_errno(r, "Failed to print the results: %m");
     }
     if (r < 0)
         return POSTURE_EXIT_USAGE;

@@ -41,8 +41,8 @@ config_diag(int level, const char *file, unsigned line, const char *message, voi
 {
     unsigned *n_errors = userdata;
 
-    (void)file; /* already part of message */
-    (void)line;
+    (void) file; /* already part of message */
+    (void) line;
     if (level <= LOG_ERR)
         (*n_errors)++;
     log_full(level, "%s", message);

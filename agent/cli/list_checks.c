@@ -16,17 +16,17 @@ static const char command[] = "list-checks";
 
 static void help(FILE *f)
 {
-    (void)fprintf(f,
-                  "Usage: " POSTURE_CLI_PROGRAM " list-checks [--json] [--config FILE]\n"
-                  "\n"
-                  "List the checks this agent knows: id, version, source (built-in, .so, exec),\n"
-                  "what they need (root, tpm, net, slow) and a summary. --json adds each check's\n"
-                  "options.\n"
-                  "\n"
-                  "Options:\n"
-                  "  --json           print a JSON array instead of a table\n"
-                  "  --config FILE    agent configuration (default " POSTURE_AGENT_CONFIG_PATH ")\n"
-                  "  -h, --help       show this help\n");
+    (void) fprintf(
+        f, "Usage: " POSTURE_CLI_PROGRAM " list-checks [--json] [--config FILE]\n"
+           "\n"
+           "List the checks this agent knows: id, version, source (built-in, .so, exec),\n"
+           "what they need (root, tpm, net, slow) and a summary. --json adds each check's\n"
+           "options.\n"
+           "\n"
+           "Options:\n"
+           "  --json           print a JSON array instead of a table\n"
+           "  --config FILE    agent configuration (default " POSTURE_AGENT_CONFIG_PATH ")\n"
+           "  -h, --help       show this help\n");
 }
 
 struct list_args {
@@ -93,7 +93,7 @@ int posture_cli_list_checks(int argc, char **argv)
     if (r >= 0)
         r = posture_registry_add_builtins(reg);
     if (r < 0) {
-        (void)log_error_errno(r, "Failed to register the built-in checks: %m");
+        (void) log_error_errno(r, "Failed to register the built-in checks: %m");
         return POSTURE_EXIT_USAGE;
     }
 
@@ -110,7 +110,7 @@ int posture_cli_list_checks(int argc, char **argv)
         r = posture_cli_print_check_table(stdout, &style, reg);
     }
     if (r < 0) {
-        (void)log_error_errno(r, "Failed to print the list of checks: %m");
+        (void) log_error_errno(r, "Failed to print the list of checks: %m");
         return POSTURE_EXIT_USAGE;
     }
     return POSTURE_EXIT_OK;

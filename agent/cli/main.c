@@ -34,19 +34,19 @@ static const struct posture_cli_command *command_find(const char *name)
 
 static void usage(FILE *f)
 {
-    (void)fprintf(f, "Usage: " POSTURE_CLI_PROGRAM " [--help] [--version] COMMAND [OPTIONS]\n"
-                     "\n"
-                     "Check this device's security posture.\n"
-                     "\n"
-                     "Commands:\n");
+    (void) fprintf(f, "Usage: " POSTURE_CLI_PROGRAM " [--help] [--version] COMMAND [OPTIONS]\n"
+                      "\n"
+                      "Check this device's security posture.\n"
+                      "\n"
+                      "Commands:\n");
     for (size_t i = 0; i < POSTURE_ELEMENTSOF(commands); i++)
-        (void)fprintf(f, "  %-13s %s\n", commands[i].name, commands[i].help);
-    (void)fprintf(f, "\n"
-                     "Options:\n"
-                     "  -h, --help     show this help\n"
-                     "  -V, --version  show the version\n"
-                     "\n"
-                     "Run '" POSTURE_CLI_PROGRAM " help COMMAND' for the options of a command.\n");
+        (void) fprintf(f, "  %-13s %s\n", commands[i].name, commands[i].help);
+    (void) fprintf(f, "\n"
+                      "Options:\n"
+                      "  -h, --help     show this help\n"
+                      "  -V, --version  show the version\n"
+                      "\n"
+                      "Run '" POSTURE_CLI_PROGRAM " help COMMAND' for the options of a command.\n");
 }
 
 static int command_help(int argc, char **argv)
@@ -63,9 +63,9 @@ static int command_help(int argc, char **argv)
     while ((c = getopt_long(argc, argv, ":h", options, NULL)) >= 0) {
         switch (c) {
         case 'h':
-            (void)printf("Usage: " POSTURE_CLI_PROGRAM " help [COMMAND]\n"
-                         "\n"
-                         "Show the list of commands, or the help of COMMAND.\n");
+            (void) printf("Usage: " POSTURE_CLI_PROGRAM " help [COMMAND]\n"
+                          "\n"
+                          "Show the list of commands, or the help of COMMAND.\n");
             return POSTURE_EXIT_OK;
         default:
             return posture_cli_option_error("help", c, argv);
@@ -83,7 +83,7 @@ static int command_help(int argc, char **argv)
         log_error("unknown command '%s' (see '" POSTURE_CLI_PROGRAM " --help')", argv[optind]);
         return POSTURE_EXIT_USAGE;
     }
-    char *help_argv[] = { (char *)cmd->name, (char *)"--help", NULL };
+    char *help_argv[] = { (char *) cmd->name, (char *) "--help", NULL };
     return cmd->fn(2, help_argv);
 }
 
@@ -106,7 +106,7 @@ static int run(int argc, char **argv)
             usage(stdout);
             return POSTURE_EXIT_OK;
         case 'V':
-            (void)printf(POSTURE_CLI_PROGRAM " " POSTURE_VERSION "\n");
+            (void) printf(POSTURE_CLI_PROGRAM " " POSTURE_VERSION "\n");
             return POSTURE_EXIT_OK;
         default:
             return posture_cli_option_error(NULL, c, argv);
@@ -131,7 +131,7 @@ int main(int argc, char **argv)
     int status;
 
     /* Only the character set: it decides between "→" and "->". Messages and numbers stay C. */
-    (void)setlocale(LC_CTYPE, ""); /* NOLINT(concurrency-mt-unsafe): no thread exists yet */
+    (void) setlocale(LC_CTYPE, ""); /* NOLINT(concurrency-mt-unsafe): no thread exists yet */
     posture_log_set_program(POSTURE_CLI_PROGRAM);
     posture_log_setup_from_env();
 
@@ -141,7 +141,7 @@ int main(int argc, char **argv)
      * --version too. */
     errno = 0;
     if (fflush(stdout) != 0 || ferror(stdout)) {
-        (void)log_error_errno(posture_negative_errno(), "Failed to write to standard output: %m");
+        (void) log_error_errno(posture_negative_errno(), "Failed to write to standard output: %m");
         return POSTURE_EXIT_USAGE;
     }
     return status;

@@ -29,7 +29,7 @@
 /* Wrapped text gets at least this many columns, even when the id column is very wide. */
 #define TEXT_WIDTH_MIN 30u
 /* A reason or summary longer than this is cut (sanitising bound; reasons are one sentence). */
-#define TEXT_MAX ((size_t)16 * 1024)
+#define TEXT_MAX ((size_t) 16 * 1024)
 /* Width of the status column: the longest word, "ERROR". */
 #define STATUS_WIDTH 5u
 #define GAP          "  "
@@ -163,7 +163,7 @@ static bool is_unprintable(uint32_t cp)
  */
 static int sanitise(struct posture_strbuf *sb, const char *s)
 {
-    const unsigned char *p = (const unsigned char *)(s ? s : "");
+    const unsigned char *p = (const unsigned char *) (s ? s : "");
     size_t done = 0;
     int r;
 
@@ -176,7 +176,7 @@ static int sanitise(struct posture_strbuf *sb, const char *s)
         else if (n == 0 || is_unprintable(cp))
             r = posture_strbuf_putc(sb, '?');
         else
-            r = posture_strbuf_append(sb, (const char *)p + done, n);
+            r = posture_strbuf_append(sb, (const char *) p + done, n);
         if (r < 0)
             return r;
         done += n == 0 ? 1 : n;
@@ -196,7 +196,7 @@ static unsigned text_width(const char *s, size_t len)
     unsigned w = 0;
 
     for (size_t i = 0; i < len; i++)
-        if (((unsigned char)s[i] & 0xc0) != 0x80)
+        if (((unsigned char) s[i] & 0xc0) != 0x80)
             w++;
     return w;
 }
@@ -204,7 +204,7 @@ static unsigned text_width(const char *s, size_t len)
 static void put_spaces(FILE *f, unsigned n)
 {
     while (n-- > 0)
-        (void)fputc(' ', f);
+        (void) fputc(' ', f);
 }
 
 /* Print s padded with spaces to width columns (s is printed whole when wider). */
@@ -212,7 +212,7 @@ static void put_padded(FILE *f, const char *s, unsigned width)
 {
     unsigned w = text_width(s, strlen(s));
 
-    (void)fputs(s, f);
+    (void) fputs(s, f);
     if (w < width)
         put_spaces(f, width - w);
 }
@@ -241,19 +241,19 @@ static void put_wrapped(FILE *f, const char *text, unsigned indent, unsigned col
         word = p;
         while (*p != '\0' && *p != ' ')
             p++;
-        w = text_width(word, (size_t)(p - word));
+        w = text_width(word, (size_t) (p - word));
         if (used > 0 && used + 1 + w > avail) {
-            (void)fputc('\n', f);
+            (void) fputc('\n', f);
             put_spaces(f, indent);
             used = 0;
         } else if (used > 0) {
-            (void)fputc(' ', f);
+            (void) fputc(' ', f);
             used++;
         }
-        (void)fwrite(word, 1, (size_t)(p - word), f);
+        (void) fwrite(word, 1, (size_t) (p - word), f);
         used += w;
     }
-    (void)fputc('\n', f);
+    (void) fputc('\n', f);
 }
 
 static void put_status(FILE *f,
@@ -263,12 +263,12 @@ static void put_status(FILE *f,
                        unsigned width)
 {
     if (style->colour)
-        (void)fputs(s->colour, f);
-    (void)fputs(text, f);
+        (void) fputs(s->colour, f);
+    (void) fputs(text, f);
     if (style->colour)
-        (void)fputs(ANSI_RESET, f);
+        (void) fputs(ANSI_RESET, f);
     if (width > 0)
-        put_spaces(f, width - (unsigned)strlen(text));
+        put_spaces(f, width - (unsigned) strlen(text));
 }
 
 static bool status_shows_remediation(int status)
@@ -288,16 +288,16 @@ put_summary(FILE *f, const struct posture_cli_style *style, const struct posture
         counts[st >= 0 && st < POSTURE_STATUS__MAX ? st : POSTURE_STATUS_ERROR]++;
     }
 
-    (void)fprintf(f, "%zu %s", run->n_results, run->n_results == 1 ? "check" : "checks");
+    (void) fprintf(f, "%zu %s", run->n_results, run->n_results == 1 ? "check" : "checks");
     for (int st = 0; st < POSTURE_STATUS__MAX; st++) {
         if (counts[st] == 0)
             continue;
-        (void)fprintf(f, "%s%zu %s", first ? ": " : ", ", counts[st], status_styles[st].summary);
+        (void) fprintf(f, "%s%zu %s", first ? ": " : ", ", counts[st], status_styles[st].summary);
         first = false;
     }
-    (void)fputs(style->utf8 ? " · overall: " : "; overall: ", f);
+    (void) fputs(style->utf8 ? " · overall: " : "; overall: ", f);
     put_status(f, style, status_style_of(run->overall), status_style_of(run->overall)->summary, 0);
-    (void)fputc('\n', f);
+    (void) fputc('\n', f);
 }
 
 int posture_cli_print_run_table(FILE *f,
@@ -322,18 +322,18 @@ int posture_cli_print_run_table(FILE *f,
         const struct status_style *st = status_style_of(res->status);
 
         put_status(f, style, st, st->word, STATUS_WIDTH);
-        (void)fputs(GAP, f);
+        (void) fputs(GAP, f);
 
         posture_strbuf_done(&text);
         r = sanitise(&text, res->reason);
         if (r < 0)
             return r;
         if (text.len == 0) {
-            (void)fputs(res->id, f);
-            (void)fputc('\n', f);
+            (void) fputs(res->id, f);
+            (void) fputc('\n', f);
         } else {
             put_padded(f, res->id, id_width);
-            (void)fputs(GAP, f);
+            (void) fputs(GAP, f);
             put_wrapped(f, sb_str(&text), text_col, style->columns);
         }
 
@@ -345,12 +345,12 @@ int posture_cli_print_run_table(FILE *f,
         if (r < 0)
             return r;
         put_spaces(f, STATUS_WIDTH + GAP_WIDTH);
-        (void)fputs(arrow, f);
+        (void) fputs(arrow, f);
         put_wrapped(f, sb_str(&text), STATUS_WIDTH + GAP_WIDTH + arrow_width, style->columns);
     }
 
     if (run->n_results > 0)
-        (void)fputc('\n', f);
+        (void) fputc('\n', f);
     put_summary(f, style, run);
     return 0;
 }
@@ -419,7 +419,7 @@ int posture_cli_print_check_table(FILE *f,
     int r;
 
     for (size_t c = 0; c < COL__MAX; c++)
-        width[c] = (unsigned)strlen(column_names[c]);
+        width[c] = (unsigned) strlen(column_names[c]);
     for (size_t i = 0; i < n; i++) {
         r = check_row(posture_registry_at(reg, i), cells);
         if (r < 0)
@@ -434,15 +434,15 @@ int posture_cli_print_check_table(FILE *f,
         summary_col += width[c] + GAP_WIDTH;
 
     if (style->colour)
-        (void)fputs(ANSI_BOLD, f);
+        (void) fputs(ANSI_BOLD, f);
     for (size_t c = 0; c < COL_SUMMARY; c++) {
         put_padded(f, column_names[c], width[c]);
-        (void)fputs(GAP, f);
+        (void) fputs(GAP, f);
     }
-    (void)fputs(column_names[COL_SUMMARY], f);
+    (void) fputs(column_names[COL_SUMMARY], f);
     if (style->colour)
-        (void)fputs(ANSI_RESET, f);
-    (void)fputc('\n', f);
+        (void) fputs(ANSI_RESET, f);
+    (void) fputc('\n', f);
 
     for (size_t i = 0; i < n; i++) {
         r = check_row(posture_registry_at(reg, i), cells);
@@ -450,7 +450,7 @@ int posture_cli_print_check_table(FILE *f,
             goto out;
         for (size_t c = 0; c < COL_SUMMARY; c++) {
             put_padded(f, sb_str(&cells[c]), width[c]);
-            (void)fputs(GAP, f);
+            (void) fputs(GAP, f);
         }
         put_wrapped(f, cells[COL_SUMMARY].len > 0 ? sb_str(&cells[COL_SUMMARY]) : "-", summary_col,
                     style->columns);
@@ -563,6 +563,6 @@ int posture_cli_print_json(FILE *f, const cJSON *doc)
     r = posture_json_print(doc, true, &text);
     if (r < 0)
         return r;
-    (void)fputs(text, f);
+    (void) fputs(text, f);
     return 0;
 }

@@ -61,7 +61,7 @@ static int parse_tpm_mode(const char *value, void *data, const char **ret_why)
         *ret_why = "expected auto, yes or no";
         return -EINVAL;
     }
-    *(int *)data = m;
+    *(int *) data = m;
     return 0;
 }
 
@@ -102,7 +102,7 @@ static int parse_interval(const char *value, void *data, const char **ret_why)
         *ret_why = "the interval must be at least 10s";
         return -EINVAL;
     }
-    *(uint64_t *)data = u;
+    *(uint64_t *) data = u;
     return 0;
 }
 
@@ -116,7 +116,7 @@ static int parse_timeout(const char *value, void *data, const char **ret_why)
         *ret_why = "the timeout must be greater than 0";
         return -EINVAL;
     }
-    *(uint64_t *)data = u;
+    *(uint64_t *) data = u;
     return 0;
 }
 
@@ -153,8 +153,8 @@ void posture_agent_config_done(struct posture_agent_config *cfg)
     free(cfg->server_ca);
     free(cfg->tpm_tcti);
     free(cfg->tpm_event_log);
-    (void)posture_strv_free(cfg->plugin_dirs);
-    (void)posture_strv_free(cfg->exec_dirs);
+    (void) posture_strv_free(cfg->plugin_dirs);
+    (void) posture_strv_free(cfg->exec_dirs);
     *cfg = (struct posture_agent_config){ .tpm_mode = POSTURE_TPM_AUTO };
 }
 

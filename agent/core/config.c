@@ -31,7 +31,7 @@
 /* How much of a line or value a diagnostic quotes before cutting it with "...". */
 #define DIAG_QUOTE_MAX 120
 /* Room for a quoted text: 4 bytes per escaped byte, "..." and the NUL. */
-#define DIAG_QUOTE_SIZE ((size_t)DIAG_QUOTE_MAX * 4 + 8)
+#define DIAG_QUOTE_SIZE ((size_t) DIAG_QUOTE_MAX * 4 + 8)
 
 struct entry {
     struct posture_config_entry pub;
@@ -97,11 +97,11 @@ static void diag_emit(const struct posture_config *c,
     else if (file)
         n = snprintf(buf, sizeof(buf), "%s: ", file);
     if (n > 0)
-        off = (size_t)n < sizeof(buf) ? (size_t)n : sizeof(buf) - 1;
+        off = (size_t) n < sizeof(buf) ? (size_t) n : sizeof(buf) - 1;
     n = vsnprintf(buf + off, sizeof(buf) - off, format, ap);
     if (n < 0)
         buf[off] = '\0';
-    else if ((size_t)n >= sizeof(buf) - off) /* truncated: say so */
+    else if ((size_t) n >= sizeof(buf) - off) /* truncated: say so */
         memcpy(buf + sizeof(buf) - 4, "...", 4);
 
     if (c && c->diag)
@@ -134,17 +134,17 @@ static const char *diag_quote(char *buf, size_t size, const char *s, size_t n)
     size_t shown = 0;
 
     for (size_t i = 0; i < n; i++) {
-        unsigned char ch = (unsigned char)s[i];
+        unsigned char ch = (unsigned char) s[i];
         if (shown >= DIAG_QUOTE_MAX || o + 8 >= size) {
             memcpy(buf + o, "...", 3);
             o += 3;
             break;
         }
         if (ch < 0x20 || ch == 0x7f) {
-            (void)snprintf(buf + o, size - o, "\\x%02x", ch);
+            (void) snprintf(buf + o, size - o, "\\x%02x", ch);
             o += 4;
         } else {
-            buf[o++] = (char)ch;
+            buf[o++] = (char) ch;
         }
         shown++;
     }
@@ -283,7 +283,7 @@ static int parse_section(struct parse_state *st, const char *s, size_t n)
         return -EBADMSG;
     }
     const char *name = s + 1;
-    size_t name_len = (size_t)(close - name);
+    size_t name_len = (size_t) (close - name);
     trim(&name, &name_len);
     if (!name_is_valid(name, name_len, is_section_char)) {
         posture_config_diag(st->c, LOG_ERR, st->file, st->line, "invalid section name '%s'",
@@ -292,12 +292,12 @@ static int parse_section(struct parse_state *st, const char *s, size_t n)
     }
 
     const char *rest = close + 1;
-    size_t rest_len = n - (size_t)(rest - s);
+    size_t rest_len = n - (size_t) (rest - s);
     trim(&rest, &rest_len);
     if (rest_len > 0 && rest[0] != '#' && rest[0] != ';') {
         posture_config_diag(st->c, LOG_ERR, st->file, st->line,
                             "unexpected text '%s' after section header [%.*s]",
-                            diag_quote(q, sizeof(q), rest, rest_len), (int)name_len, name);
+                            diag_quote(q, sizeof(q), rest, rest_len), (int) name_len, name);
         return -EBADMSG;
     }
 
@@ -378,7 +378,7 @@ static int parse_assignment(struct parse_state *st, const char *s, size_t n)
         return -EBADMSG;
     }
     const char *key = s;
-    size_t key_len = (size_t)(eq - s);
+    size_t key_len = (size_t) (eq - s);
     trim(&key, &key_len);
     if (key_len == 0) {
         posture_config_diag(st->c, LOG_ERR, st->file, st->line, "empty key in '%s'",
@@ -393,12 +393,12 @@ static int parse_assignment(struct parse_state *st, const char *s, size_t n)
     }
     if (!st->have_section) {
         posture_config_diag(st->c, LOG_ERR, st->file, st->line, "key '%.*s' outside of any section",
-                            (int)key_len, key);
+                            (int) key_len, key);
         return -EBADMSG;
     }
 
     const char *v = eq + 1;
-    size_t v_len = n - (size_t)(v - s);
+    size_t v_len = n - (size_t) (v - s);
     bool ws_before = false;
     while (v_len > 0 && is_ws(*v)) {
         v++;
@@ -424,7 +424,7 @@ static int parse_text(struct parse_state *st, const char *text, size_t len)
     while (pos < len) {
         const char *l = text + pos;
         const char *nl = memchr(l, '\n', len - pos);
-        size_t n = nl ? (size_t)(nl - l) : len - pos;
+        size_t n = nl ? (size_t) (nl - l) : len - pos;
         pos += n + (nl ? 1 : 0);
         st->line++;
 
@@ -436,7 +436,7 @@ static int parse_text(struct parse_state *st, const char *text, size_t len)
         }
         if (n > POSTURE_CONFIG_LINE_MAX) {
             posture_config_diag(st->c, LOG_ERR, st->file, st->line, "line longer than %u bytes",
-                                (unsigned)POSTURE_CONFIG_LINE_MAX);
+                                (unsigned) POSTURE_CONFIG_LINE_MAX);
             return -EBADMSG;
         }
 
@@ -446,7 +446,7 @@ static int parse_text(struct parse_state *st, const char *text, size_t len)
         if (++content_lines > POSTURE_CONFIG_LINES_MAX) {
             posture_config_diag(st->c, LOG_ERR, st->file, st->line,
                                 "more than %u lines with content",
-                                (unsigned)POSTURE_CONFIG_LINES_MAX);
+                                (unsigned) POSTURE_CONFIG_LINES_MAX);
             return -E2BIG;
         }
         int r = l[0] == '[' ? parse_section(st, l, n) : parse_assignment(st, l, n);
@@ -470,7 +470,7 @@ int posture_config_parse_string(struct posture_config *c,
         filename = DEFAULT_NAME;
     if (len > POSTURE_CONFIG_FILE_MAX) {
         posture_config_diag(c, LOG_ERR, filename, 0, "larger than %u bytes",
-                            (unsigned)POSTURE_CONFIG_FILE_MAX);
+                            (unsigned) POSTURE_CONFIG_FILE_MAX);
         return -E2BIG;
     }
 
@@ -522,15 +522,15 @@ read_config_file(const struct posture_config *c, const char *path, char **ret_bu
         posture_config_diag(c, LOG_ERR, path, 0, "not a regular file");
         return -EINVAL;
     }
-    if (st.st_size > (off_t)POSTURE_CONFIG_FILE_MAX) {
+    if (st.st_size > (off_t) POSTURE_CONFIG_FILE_MAX) {
         posture_config_diag(c, LOG_ERR, path, 0, "file larger than %u bytes",
-                            (unsigned)POSTURE_CONFIG_FILE_MAX);
+                            (unsigned) POSTURE_CONFIG_FILE_MAX);
         return -E2BIG;
     }
 
     /* The size may change under us (or be reported as 0): read until EOF, one byte past the
      * limit at most. */
-    size_t cap = (size_t)st.st_size + 1;
+    size_t cap = (size_t) st.st_size + 1;
     size_t len = 0;
     posture_autofree char *buf = malloc(cap);
     if (!buf)
@@ -539,7 +539,7 @@ read_config_file(const struct posture_config *c, const char *path, char **ret_bu
         if (len == cap) {
             if (cap > POSTURE_CONFIG_FILE_MAX) {
                 posture_config_diag(c, LOG_ERR, path, 0, "file larger than %u bytes",
-                                    (unsigned)POSTURE_CONFIG_FILE_MAX);
+                                    (unsigned) POSTURE_CONFIG_FILE_MAX);
                 return -E2BIG;
             }
             size_t ncap =
@@ -560,11 +560,11 @@ read_config_file(const struct posture_config *c, const char *path, char **ret_bu
         }
         if (k == 0)
             break;
-        len += (size_t)k;
+        len += (size_t) k;
     }
     if (len > POSTURE_CONFIG_FILE_MAX) {
         posture_config_diag(c, LOG_ERR, path, 0, "file larger than %u bytes",
-                            (unsigned)POSTURE_CONFIG_FILE_MAX);
+                            (unsigned) POSTURE_CONFIG_FILE_MAX);
         return -E2BIG;
     }
     *ret_buf = POSTURE_TAKE_PTR(buf);
@@ -615,7 +615,7 @@ static int list_dropins(const struct posture_config *c, const char *dir, char **
     DIR *d = fdopendir(fd);
     if (!d) {
         int r = -errno;
-        (void)close(fd);
+        (void) close(fd);
         posture_config_diag(c, LOG_ERR, dir, 0, "cannot read drop-in directory: %s",
                             strerrordesc_np(-r));
         return r;
@@ -645,7 +645,7 @@ static int list_dropins(const struct posture_config *c, const char *dir, char **
         }
         if (n >= POSTURE_CONFIG_DROPINS_MAX) {
             posture_config_diag(c, LOG_ERR, dir, 0, "more than %u drop-in files",
-                                (unsigned)POSTURE_CONFIG_DROPINS_MAX);
+                                (unsigned) POSTURE_CONFIG_DROPINS_MAX);
             r = -E2BIG;
             break;
         }
@@ -654,7 +654,7 @@ static int list_dropins(const struct posture_config *c, const char *dir, char **
             break;
         n++;
     }
-    (void)closedir(d);
+    (void) closedir(d);
     if (r < 0)
         return r;
     posture_strv_sort(names);
@@ -749,7 +749,7 @@ int posture_config_parse_string_item(const char *value, void *data, const char *
     char **p = data;
     char *copy = NULL;
 
-    (void)ret_why; /* cannot fail but for memory */
+    (void) ret_why; /* cannot fail but for memory */
     if (value[0] != '\0') {
         copy = strdup(value);
         if (!copy)
@@ -767,7 +767,7 @@ int posture_config_parse_bool_item(const char *value, void *data, const char **r
         *ret_why = "expected a boolean (yes/no)";
         return -EINVAL;
     }
-    *(bool *)data = b;
+    *(bool *) data = b;
     return 0;
 }
 
@@ -784,7 +784,7 @@ int posture_config_parse_u32_item(const char *value, void *data, const char **re
         *ret_why = number_why(r);
         return -EINVAL;
     }
-    *(uint32_t *)data = u;
+    *(uint32_t *) data = u;
     return 0;
 }
 
@@ -796,7 +796,7 @@ int posture_config_parse_u64_item(const char *value, void *data, const char **re
         *ret_why = number_why(r);
         return -EINVAL;
     }
-    *(uint64_t *)data = u;
+    *(uint64_t *) data = u;
     return 0;
 }
 
@@ -808,7 +808,7 @@ int posture_config_parse_duration_item(const char *value, void *data, const char
         *ret_why = r == -ERANGE ? "duration out of range" : "expected a duration like 30s, 5m, 1h";
         return -EINVAL;
     }
-    *(uint64_t *)data = u;
+    *(uint64_t *) data = u;
     return 0;
 }
 
@@ -820,7 +820,7 @@ int posture_config_parse_size_item(const char *value, void *data, const char **r
         *ret_why = r == -ERANGE ? "size out of range" : "expected a size like 512K, 8M, 1G";
         return -EINVAL;
     }
-    *(uint64_t *)data = u;
+    *(uint64_t *) data = u;
     return 0;
 }
 
@@ -835,7 +835,7 @@ int posture_config_parse_strv_item(const char *value, void *data, const char **r
             *ret_why = "expected a whitespace-separated list";
         return r;
     }
-    (void)posture_strv_free(*p);
+    (void) posture_strv_free(*p);
     *p = l;
     return 0;
 }
@@ -920,7 +920,7 @@ int posture_config_apply(const struct posture_config *c,
             continue;
         }
         const char *why = NULL;
-        int r = it->parse(e->value, (uint8_t *)base + it->offset, &why);
+        int r = it->parse(e->value, (uint8_t *) base + it->offset, &why);
         if (r == -ENOMEM)
             return r;
         if (r < 0) {
@@ -948,7 +948,7 @@ struct dump_row {
 static int cmp_by_name(const void *a, const void *b, void *userdata)
 {
     const struct posture_config *c = userdata;
-    size_t i = *(const size_t *)a, j = *(const size_t *)b;
+    size_t i = *(const size_t *) a, j = *(const size_t *) b;
     const struct posture_config_entry *x = &c->entries[i].pub;
     const struct posture_config_entry *y = &c->entries[j].pub;
     int d = strcmp(x->section, y->section);
@@ -1030,7 +1030,7 @@ static int dump_line(struct posture_strbuf *sb, const char *key, const char *val
 
 int posture_config_dump(const struct posture_config *c, char **ret)
 {
-    struct posture_strbuf sb = POSTURE_STRBUF_INIT((size_t)64 * 1024 * 1024);
+    struct posture_strbuf sb = POSTURE_STRBUF_INIT((size_t) 64 * 1024 * 1024);
     posture_autofree size_t *idx = NULL;
     posture_autofree struct dump_row *rows = NULL;
     size_t n_rows = 0;
@@ -1046,7 +1046,7 @@ int posture_config_dump(const struct posture_config *c, char **ret)
             return -ENOMEM;
         for (size_t i = 0; i < c->n_entries; i++)
             idx[i] = i;
-        qsort_r(idx, c->n_entries, sizeof(size_t), cmp_by_name, (void *)c);
+        qsort_r(idx, c->n_entries, sizeof(size_t), cmp_by_name, (void *) c);
 
         /* Sorted by section, key and position: one row per run of equal section and key. */
         for (size_t i = 0; i < c->n_entries; i++) {

@@ -20,7 +20,7 @@ const char *posture_errno_name(int err)
         if (name)
             return name;
     }
-    (void)snprintf(buf, sizeof(buf), "E%d", err);
+    (void) snprintf(buf, sizeof(buf), "E%d", err);
     return buf;
 }
 
@@ -28,7 +28,7 @@ void posture_log_assert_failed(const char *expr, const char *file, int line, con
 {
     if (!posture_log_level_enabled(LOG_DEBUG))
         return;
-    (void)posture_log_internal(LOG_DEBUG, 0, file, line, func,
-                               "%s(): argument check '%s' failed (%s:%d)", func ? func : "?",
-                               expr ? expr : "?", file ? file : "?", line);
+    (void) posture_log_internal(LOG_DEBUG, 0, file, line, func,
+                                "%s(): argument check '%s' failed (%s:%d)", func ? func : "?",
+                                expr ? expr : "?", file ? file : "?", line);
 }

@@ -31,7 +31,7 @@
 /* Read sizes: the first read of a file that reports no size, and the largest max we honour
  * (max + 1 bytes plus the NUL must fit in size_t and in ssize_t for read()). */
 #define READ_CHUNK_DEFAULT 4096u
-#define READ_MAX_LIMIT     ((size_t)SSIZE_MAX - 2)
+#define READ_MAX_LIMIT     ((size_t) SSIZE_MAX - 2)
 
 /* Flags that open() keeps next to O_PATH; openat2() refuses any other. */
 #define O_PATH_FLAGS (O_PATH | O_DIRECTORY | O_NOFOLLOW)
@@ -75,7 +75,7 @@ static int normalize_flags(int flags, int *ret_flags)
 static int open_with_openat2(int root_fd, const char *rel, int flags)
 {
     struct open_how how = {
-        .flags = (uint64_t)(unsigned int)flags,
+        .flags = (uint64_t) (unsigned int) flags,
         .mode = 0,
         .resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS,
     };
@@ -83,7 +83,7 @@ static int open_with_openat2(int root_fd, const char *rel, int flags)
     for (unsigned int i = 0; i < OPENAT2_RETRIES; i++) {
         long fd = syscall(SYS_openat2, root_fd, *rel ? rel : ".", &how, sizeof(how));
         if (fd >= 0)
-            return (int)fd;
+            return (int) fd;
         if (errno != EAGAIN)
             return posture_negative_errno();
     }
@@ -128,7 +128,7 @@ static int walk_push(struct walk *w, int fd, const struct stat *st)
     }
     w->ids[w->depth++] = (struct dir_id){ .dev = st->st_dev, .ino = st->st_ino };
     if (fd >= 0) {
-        (void)posture_close_safe(w->dir);
+        (void) posture_close_safe(w->dir);
         w->dir = fd;
     }
     return 0;
@@ -155,16 +155,16 @@ static int walk_up(struct walk *w)
     struct stat st;
     if (fstat(fd, &st) < 0) {
         int r = posture_negative_errno();
-        (void)posture_close_safe(fd);
+        (void) posture_close_safe(fd);
         return r;
     }
     const struct dir_id *parent = &w->ids[w->depth - 2];
     if (st.st_dev != parent->dev || st.st_ino != parent->ino) {
         /* The tree changed under us (the same condition makes openat2() return EAGAIN). */
-        (void)posture_close_safe(fd);
+        (void) posture_close_safe(fd);
         return -EAGAIN;
     }
-    (void)posture_close_safe(w->dir);
+    (void) posture_close_safe(w->dir);
     w->dir = fd;
     w->depth--;
     return 0;
@@ -178,7 +178,7 @@ static bool proc_link_is_plain(const char *target)
     if (target[0] == '/')
         return false;
     for (const char *p = target; *p; p++)
-        if (!isalnum((unsigned char)*p) && !strchr("._-/", *p))
+        if (!isalnum((unsigned char) *p) && !strchr("._-/", *p))
             return false;
     return true;
 }
@@ -277,19 +277,19 @@ static int open_with_walk(int root_fd, const char *path, int flags)
         }
         if (fstat(fd, &st) < 0) {
             r = posture_negative_errno();
-            (void)posture_close_safe(fd);
+            (void) posture_close_safe(fd);
             goto out;
         }
 
         if (S_ISLNK(st.st_mode)) {
             posture_autofree char *target = NULL;
             if (++links > POSTURE_SYMLINK_MAX) {
-                (void)posture_close_safe(fd);
+                (void) posture_close_safe(fd);
                 r = -ELOOP;
                 goto out;
             }
             r = read_link_target(fd, &target);
-            (void)posture_close_safe(fd);
+            (void) posture_close_safe(fd);
             if (r < 0)
                 goto out;
 
@@ -308,25 +308,25 @@ static int open_with_walk(int root_fd, const char *path, int flags)
         }
 
         if (last) {
-            (void)posture_close_safe(fd);
+            (void) posture_close_safe(fd);
             r = open_last(walk_cur(&w), comp, flags | (trailing_slash ? O_DIRECTORY : 0));
             goto out;
         }
         if (!S_ISDIR(st.st_mode)) {
-            (void)posture_close_safe(fd);
+            (void) posture_close_safe(fd);
             r = -ENOTDIR;
             goto out;
         }
         r = walk_push(&w, fd, &st);
         if (r < 0) {
-            (void)posture_close_safe(fd);
+            (void) posture_close_safe(fd);
             goto out;
         }
         p = rest;
     }
 
 out:
-    (void)posture_close_safe(w.dir);
+    (void) posture_close_safe(w.dir);
     free(w.ids);
     return r;
 }
@@ -384,8 +384,8 @@ static int read_bounded(int fd, size_t max, bool first_line, char **ret_buf, siz
     size_t cap = READ_CHUNK_DEFAULT;
     /* procfs and sysfs report size 0; for a regular file with a size, read it in one go and
      * have room for the byte that proves it did not grow. */
-    if (S_ISREG(st.st_mode) && st.st_size > 0 && (uintmax_t)st.st_size < want)
-        cap = (size_t)st.st_size + 1;
+    if (S_ISREG(st.st_mode) && st.st_size > 0 && (uintmax_t) st.st_size < want)
+        cap = (size_t) st.st_size + 1;
     if (cap > want)
         cap = want;
 
@@ -412,9 +412,9 @@ static int read_bounded(int fd, size_t max, bool first_line, char **ret_buf, siz
         }
         if (n == 0)
             break;
-        if (first_line && memchr(buf + len, '\n', (size_t)n))
+        if (first_line && memchr(buf + len, '\n', (size_t) n))
             newline = true;
-        len += (size_t)n;
+        len += (size_t) n;
         if (newline)
             break;
     }
@@ -422,10 +422,10 @@ static int read_bounded(int fd, size_t max, bool first_line, char **ret_buf, siz
     if (first_line) {
         char *nl = memchr(buf, '\n', len);
         if (nl)
-            len = (size_t)(nl - buf);
+            len = (size_t) (nl - buf);
         else if (len > max)
             return -EFBIG; /* the line goes on past max */
-        while (len > 0 && isspace((unsigned char)buf[len - 1]))
+        while (len > 0 && isspace((unsigned char) buf[len - 1]))
             len--;
     }
     if (len > max)

@@ -18,8 +18,8 @@
  * posture_json_add_int refuses values beyond +-2^52 rather than emit a wrong number; larger
  * quantities belong in strings.
  */
-#define JSON_INT_MAX     ((int64_t)1 << 53)
-#define JSON_INT_ADD_MAX ((int64_t)1 << 52)
+#define JSON_INT_MAX     ((int64_t) 1 << 53)
+#define JSON_INT_ADD_MAX ((int64_t) 1 << 52)
 
 /* Length of the valid UTF-8 sequence at p (at most n bytes available); 0 if invalid
  * (overlong forms, surrogates, code points above U+10FFFF, truncated sequences). */
@@ -111,7 +111,7 @@ static size_t json_number_length(const unsigned char *p, size_t n)
  */
 static int json_prescan(const char *buf, size_t len, unsigned max_depth)
 {
-    const unsigned char *p = (const unsigned char *)buf;
+    const unsigned char *p = (const unsigned char *) buf;
     bool in_string = false;
     unsigned depth = 0;
 
@@ -189,7 +189,7 @@ struct key_scratch {
 
 static int compare_keys(const void *a, const void *b)
 {
-    return strcmp(*(const char *const *)a, *(const char *const *)b);
+    return strcmp(*(const char *const *) a, *(const char *const *) b);
 }
 
 /* Sorts the object's keys and compares neighbours: O(n log n) per object. */
@@ -317,7 +317,7 @@ int posture_json_add_int(cJSON *obj, const char *key, int64_t value)
 {
     if (value > JSON_INT_ADD_MAX || value < -JSON_INT_ADD_MAX)
         return -ERANGE;
-    return posture_json_add_item(obj, key, cJSON_CreateNumber((double)value));
+    return posture_json_add_item(obj, key, cJSON_CreateNumber((double) value));
 }
 
 int posture_json_add_bool(cJSON *obj, const char *key, bool value)
@@ -375,11 +375,11 @@ int posture_json_get_int(const cJSON *obj, const char *key, int64_t *ret)
     double d = item->valuedouble;
     if (isnan(d))
         return -EINVAL;
-    if (d > (double)JSON_INT_MAX || d < -(double)JSON_INT_MAX)
+    if (d > (double) JSON_INT_MAX || d < -(double) JSON_INT_MAX)
         return -ERANGE;
     /* In range, so the conversion is defined; it is exact only for integral values. */
-    int64_t v = (int64_t)d;
-    if ((double)v != d)
+    int64_t v = (int64_t) d;
+    if ((double) v != d)
         return -EINVAL;
     *ret = v;
     return 0;

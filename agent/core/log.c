@@ -71,10 +71,10 @@ void posture_log_set_journal(bool on)
 
 void posture_log_set_sink(posture_log_sink_fn sink, void *userdata)
 {
-    (void)pthread_mutex_lock(&sink_lock);
+    (void) pthread_mutex_lock(&sink_lock);
     sink_fn = sink;
     sink_userdata = userdata;
-    (void)pthread_mutex_unlock(&sink_lock);
+    (void) pthread_mutex_unlock(&sink_lock);
 }
 
 int posture_log_level_from_string(const char *s)
@@ -109,7 +109,7 @@ static bool journal_stream_is_stderr(const char *value)
 
     if (!colon)
         return false;
-    size_t dev_len = (size_t)(colon - value);
+    size_t dev_len = (size_t) (colon - value);
     size_t ino_len = strlen(colon + 1);
     if (dev_len == 0 || dev_len >= sizeof(dev_str) || ino_len == 0 || ino_len >= sizeof(ino_str))
         return false;
@@ -120,7 +120,7 @@ static bool journal_stream_is_stderr(const char *value)
         return false;
     if (fstat(STDERR_FILENO, &st) < 0)
         return false;
-    return (uint64_t)st.st_dev == dev && (uint64_t)st.st_ino == ino;
+    return (uint64_t) st.st_dev == dev && (uint64_t) st.st_ino == ino;
 }
 
 void posture_log_setup_from_env(void)
@@ -154,7 +154,7 @@ static void sanitize(char *msg, size_t *len)
     while (*len > 0 && (msg[*len - 1] == '\n' || msg[*len - 1] == '\r'))
         msg[--*len] = '\0';
     for (size_t i = 0; i < *len; i++) {
-        unsigned char c = (unsigned char)msg[i];
+        unsigned char c = (unsigned char) msg[i];
         if ((c < 0x20 && c != '\t') || c == 0x7f)
             msg[i] = ' ';
     }
@@ -165,7 +165,7 @@ static size_t truncate_with_ellipsis(char *msg, size_t size)
 {
     size_t cut = size - sizeof(LOG_ELLIPSIS);
     /* Step back over continuation bytes to the start of the character at cut. */
-    while (cut > 0 && ((unsigned char)msg[cut] & 0xc0) == 0x80)
+    while (cut > 0 && ((unsigned char) msg[cut] & 0xc0) == 0x80)
         cut--;
     memcpy(msg + cut, LOG_ELLIPSIS, sizeof(LOG_ELLIPSIS));
     return cut + sizeof(LOG_ELLIPSIS) - 1;
@@ -181,7 +181,7 @@ static void write_all(int fd, const char *p, size_t n)
             return;
         }
         p += k;
-        n -= (size_t)k;
+        n -= (size_t) k;
     }
 }
 
@@ -192,14 +192,14 @@ static void emit(int level, const char *msg, size_t msg_len)
 
     if (!in_sink) {
         bool done = false;
-        (void)pthread_mutex_lock(&sink_lock);
+        (void) pthread_mutex_lock(&sink_lock);
         if (sink_fn) {
             in_sink = true;
             sink_fn(level, msg, sink_userdata);
             in_sink = false;
             done = true;
         }
-        (void)pthread_mutex_unlock(&sink_lock);
+        (void) pthread_mutex_unlock(&sink_lock);
         if (done)
             return;
     }
@@ -217,8 +217,8 @@ static void emit(int level, const char *msg, size_t msg_len)
     else if (n >= LOG_PREFIX_ROOM)
         n = LOG_PREFIX_ROOM - 1;
     memcpy(line + n, msg, msg_len);
-    line[(size_t)n + msg_len] = '\n';
-    write_all(STDERR_FILENO, line, (size_t)n + msg_len + 1);
+    line[(size_t) n + msg_len] = '\n';
+    write_all(STDERR_FILENO, line, (size_t) n + msg_len + 1);
 }
 
 int posture_log_internalv(int level,
@@ -232,9 +232,9 @@ int posture_log_internalv(int level,
     int ret = error < 0 ? error : -error;
     char msg[LOG_LINE_MAX];
 
-    (void)file;
-    (void)line;
-    (void)func;
+    (void) file;
+    (void) line;
+    (void) func;
 
     level = clamp_level(level);
     if (!posture_log_level_enabled(level) || !format)
@@ -249,10 +249,10 @@ int posture_log_internalv(int level,
     if (k < 0) {
         msg[0] = '\0';
         len = 0;
-    } else if ((size_t)k >= sizeof(msg)) {
+    } else if ((size_t) k >= sizeof(msg)) {
         len = truncate_with_ellipsis(msg, sizeof(msg));
     } else {
-        len = (size_t)k;
+        len = (size_t) k;
     }
     sanitize(msg, &len);
     emit(level, msg, len);

@@ -35,7 +35,7 @@ static int parse_digits(const char **p, uint64_t *ret)
     if (!is_digit(*s))
         return -EINVAL;
     for (; is_digit(*s); s++) {
-        unsigned d = (unsigned)(*s - '0');
+        unsigned d = (unsigned) (*s - '0');
         if (v > (UINT64_MAX - d) / 10)
             return -ERANGE;
         v = v * 10 + d;
@@ -71,7 +71,7 @@ int posture_parse_u32(const char *s, uint32_t *ret)
         return r;
     if (v > UINT32_MAX)
         return -ERANGE;
-    *ret = (uint32_t)v;
+    *ret = (uint32_t) v;
     return 0;
 }
 
@@ -92,13 +92,13 @@ int posture_parse_i64(const char *s, int64_t *ret)
     if (*s != '\0')
         return -EINVAL;
     if (negative) {
-        if (v > (uint64_t)INT64_MAX + 1)
+        if (v > (uint64_t) INT64_MAX + 1)
             return -ERANGE;
-        *ret = v == (uint64_t)INT64_MAX + 1 ? INT64_MIN : -(int64_t)v;
+        *ret = v == (uint64_t) INT64_MAX + 1 ? INT64_MIN : -(int64_t) v;
     } else {
         if (v > INT64_MAX)
             return -ERANGE;
-        *ret = (int64_t)v;
+        *ret = (int64_t) v;
     }
     return 0;
 }
@@ -186,7 +186,7 @@ int posture_parse_duration_usec(const char *s, uint64_t *ret)
         const char *u = p;
         while (is_alpha(*p))
             p++;
-        size_t ulen = (size_t)(p - u);
+        size_t ulen = (size_t) (p - u);
         for (size_t i = 0; ulen > 0 && i < sizeof(duration_units) / sizeof(duration_units[0]); i++)
             if (strlen(duration_units[i].name) == ulen &&
                 strncmp(duration_units[i].name, u, ulen) == 0) {
@@ -231,7 +231,7 @@ int posture_parse_size(const char *s, uint64_t *ret)
     if (*p != '\0') {
         char c = *p;
         if (c >= 'a' && c <= 'z')
-            c = (char)(c - 'a' + 'A');
+            c = (char) (c - 'a' + 'A');
         const char *m = strchr(multipliers, c);
         if (m && c != '\0') {
             for (const char *q = multipliers; q <= m; q++)
@@ -256,10 +256,10 @@ static bool append_part(char *buf, size_t len, size_t *pos, uint64_t v, const ch
 {
     char part[48];
     int k = snprintf(part, sizeof(part), "%s%" PRIu64 "%s", *pos > 0 ? " " : "", v, unit);
-    if (k < 0 || (size_t)k >= sizeof(part) || *pos + (size_t)k >= len)
+    if (k < 0 || (size_t) k >= sizeof(part) || *pos + (size_t) k >= len)
         return false;
-    memcpy(buf + *pos, part, (size_t)k + 1);
-    *pos += (size_t)k;
+    memcpy(buf + *pos, part, (size_t) k + 1);
+    *pos += (size_t) k;
     return true;
 }
 
@@ -276,11 +276,11 @@ const char *posture_format_duration(char *buf, size_t len, uint64_t usec)
         return buf;
     buf[0] = '\0';
     if (usec == POSTURE_USEC_INFINITY) {
-        (void)snprintf(buf, len, "infinity");
+        (void) snprintf(buf, len, "infinity");
         return buf;
     }
     if (usec == 0) {
-        (void)snprintf(buf, len, "0");
+        (void) snprintf(buf, len, "0");
         return buf;
     }
     /* Largest units first; a part that does not fit whole ends the text (finer parts are

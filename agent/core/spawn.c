@@ -28,15 +28,15 @@
 
 #define DEFAULT_TIMEOUT_USEC (10 * POSTURE_USEC_PER_SEC)
 #define DEFAULT_GRACE_USEC   POSTURE_USEC_PER_SEC
-#define DEFAULT_STDOUT_MAX   ((size_t)64 * 1024)
-#define DEFAULT_STDERR_MAX   ((size_t)16 * 1024)
+#define DEFAULT_STDOUT_MAX   ((size_t) 64 * 1024)
+#define DEFAULT_STDERR_MAX   ((size_t) 16 * 1024)
 #define DEFAULT_PATH         "/usr/sbin:/usr/bin:/sbin:/bin"
 /* Without a pidfd we look for the child's exit this often. */
 #define TICK_USEC (50 * POSTURE_USEC_PER_MSEC)
 /* After the child exited and its process group was killed, how long we wait for the pipes to
  * reach EOF (a straggler outside the group may hold them forever). */
 #define LINGER_USEC (200 * POSTURE_USEC_PER_MSEC)
-#define READ_CHUNK  ((size_t)16 * 1024)
+#define READ_CHUNK  ((size_t) 16 * 1024)
 /* Reads per drain call, so a fast writer cannot keep us from looking at the clock. */
 #define DRAIN_READS_MAX 64
 
@@ -134,7 +134,7 @@ static int move_above_stdio(int *fd)
     int n = fcntl(*fd, F_DUPFD_CLOEXEC, STDERR_FILENO + 1);
     if (n < 0)
         return posture_negative_errno();
-    (void)posture_close_safe(*fd);
+    (void) posture_close_safe(*fd);
     *fd = n;
     return 0;
 }
@@ -152,8 +152,8 @@ static int make_pipe(int *ret_read, int *ret_write)
     if (r == 0 && fcntl(p[0], F_SETFL, O_NONBLOCK) < 0)
         r = posture_negative_errno();
     if (r < 0) {
-        (void)posture_close_safe(p[0]);
-        (void)posture_close_safe(p[1]);
+        (void) posture_close_safe(p[0]);
+        (void) posture_close_safe(p[1]);
         return r;
     }
     *ret_read = p[0];
@@ -179,14 +179,14 @@ static int start_child(const char *file,
         return -r;
     r = posix_spawnattr_init(&attr);
     if (r != 0) {
-        (void)posix_spawn_file_actions_destroy(&fa);
+        (void) posix_spawn_file_actions_destroy(&fa);
         return -r;
     }
 
     /* An empty mask, and default dispositions for every signal (SIGPIPE, SIGTERM, SIGINT,
      * SIGCHLD, SIGHUP, ...), whatever the caller ignores or blocks. */
-    (void)sigemptyset(&mask);
-    (void)sigfillset(&dflt);
+    (void) sigemptyset(&mask);
+    (void) sigfillset(&dflt);
 
     r = posix_spawn_file_actions_addopen(&fa, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
     if (r == 0)
@@ -206,10 +206,10 @@ static int start_child(const char *file,
         r = posix_spawnattr_setsigdefault(&attr, &dflt);
     if (r == 0)
         /* glibc reports exec failures (ENOENT, EACCES, ENOEXEC) here and reaps the child. */
-        r = posix_spawn(&pid, file, &fa, &attr, (char *const *)opts->argv, (char *const *)envp);
+        r = posix_spawn(&pid, file, &fa, &attr, (char *const *) opts->argv, (char *const *) envp);
 
-    (void)posix_spawnattr_destroy(&attr);
-    (void)posix_spawn_file_actions_destroy(&fa);
+    (void) posix_spawnattr_destroy(&attr);
+    (void) posix_spawn_file_actions_destroy(&fa);
     if (r != 0)
         return -r;
     *ret_pid = pid;
@@ -220,7 +220,7 @@ static int start_child(const char *file,
 static void signal_group(const struct child *c, int sig)
 {
     if (kill(-c->pid, sig) < 0)
-        (void)kill(c->pid, sig);
+        (void) kill(c->pid, sig);
 }
 
 /* Read what is available; bytes past the cap are read and dropped. */
@@ -242,8 +242,8 @@ static int drain(struct stream *s)
             return 0;
         }
         size_t room = s->max - s->sb.len;
-        size_t take = (size_t)n < room ? (size_t)n : room;
-        if (take < (size_t)n)
+        size_t take = (size_t) n < room ? (size_t) n : room;
+        if (take < (size_t) n)
             s->truncated = true;
         if (take > 0) {
             int r = posture_strbuf_append(&s->sb, chunk, take);
@@ -260,7 +260,7 @@ static int check_exited(struct child *c)
 {
     siginfo_t si = { 0 };
 
-    if (waitid(P_PID, (id_t)c->pid, &si, WEXITED | WNOHANG | WNOWAIT) < 0) {
+    if (waitid(P_PID, (id_t) c->pid, &si, WEXITED | WNOHANG | WNOWAIT) < 0) {
         if (errno == EINTR)
             return 0;
         if (errno == ECHILD) {
@@ -305,7 +305,7 @@ static int child_exited(struct child *c, uint64_t now)
         r = drain(&c->err);
     if (r == 0 && streams_open(c)) {
         log_debug("spawn: pid %d exited, its pipes are still open; killing process group",
-                  (int)c->pid);
+                  (int) c->pid);
         signal_group(c, SIGKILL);
         c->linger_until = add_sat(now, LINGER_USEC);
     }
@@ -332,7 +332,7 @@ static int poll_timeout_ms(const struct child *c, uint64_t now)
     if (next <= now)
         return 0;
     uint64_t ms = (next - now + POSTURE_USEC_PER_MSEC - 1) / POSTURE_USEC_PER_MSEC;
-    return ms > INT_MAX ? INT_MAX : (int)ms;
+    return ms > INT_MAX ? INT_MAX : (int) ms;
 }
 
 /* Collect output until the child exited and both pipes are at EOF, enforcing the deadline.
@@ -346,13 +346,13 @@ static int supervise(struct child *c)
 
         if (!c->exited) {
             if (c->phase == PHASE_RUNNING && now >= c->deadline) {
-                log_debug("spawn: pid %d timed out, sending SIGTERM", (int)c->pid);
+                log_debug("spawn: pid %d timed out, sending SIGTERM", (int) c->pid);
                 signal_group(c, SIGTERM);
                 c->timed_out = true;
                 c->phase = PHASE_TERM_SENT;
                 c->kill_at = add_sat(now, c->grace);
             } else if (c->phase == PHASE_TERM_SENT && now >= c->kill_at) {
-                log_debug("spawn: pid %d survived SIGTERM, sending SIGKILL", (int)c->pid);
+                log_debug("spawn: pid %d survived SIGTERM, sending SIGKILL", (int) c->pid);
                 signal_group(c, SIGKILL);
                 c->phase = PHASE_KILL_SENT;
             }
@@ -461,9 +461,9 @@ int posture_spawn_run(const struct posture_spawn_opts *opts, struct posture_spaw
     if (!atomic_load(&pidfd_disabled)) {
         long fd = syscall(SYS_pidfd_open, pid, 0); /* O_CLOEXEC is implied */
         if (fd >= 0)
-            c.pidfd = (int)fd;
+            c.pidfd = (int) fd;
         else
-            (void)log_debug_errno(errno, "spawn: pidfd_open() failed (%m), polling instead");
+            (void) log_debug_errno(errno, "spawn: pidfd_open() failed (%m), polling instead");
     }
 
     r = supervise(&c);

@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define STRBUF_DEFAULT_MAX ((size_t)16 * 1024 * 1024)
+#define STRBUF_DEFAULT_MAX ((size_t) 16 * 1024 * 1024)
 #define STRBUF_MIN_CAP     64
 
 static size_t effective_max(const struct posture_strbuf *sb)
@@ -57,7 +57,7 @@ int posture_strbuf_append(struct posture_strbuf *sb, const char *s, size_t n)
     /* s may point into our own buffer, which reserve() can move. */
     size_t self_off = SIZE_MAX;
     if (s && sb->buf && s >= sb->buf && s < sb->buf + sb->cap)
-        self_off = (size_t)(s - sb->buf);
+        self_off = (size_t) (s - sb->buf);
 
     int r = reserve(sb, n);
     if (r < 0)
@@ -95,7 +95,7 @@ int posture_strbuf_vprintf(struct posture_strbuf *sb, const char *format, va_lis
     va_end(aq);
     if (k < 0)
         return -EINVAL;
-    size_t n = (size_t)k;
+    size_t n = (size_t) k;
     if (n > room(sb))
         return -E2BIG;
 
@@ -105,7 +105,7 @@ int posture_strbuf_vprintf(struct posture_strbuf *sb, const char *format, va_lis
     va_copy(aq, ap);
     k = vsnprintf(sb->buf + sb->len, n + 1, format, aq);
     va_end(aq);
-    if (k < 0 || (size_t)k != n) {
+    if (k < 0 || (size_t) k != n) {
         sb->buf[sb->len] = '\0';
         return -EINVAL;
     }

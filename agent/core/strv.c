@@ -91,19 +91,19 @@ int posture_strv_split(const char *s, const char *separators, char ***ret)
         size_t n = strcspn(p, separators);
         l[i] = strndup(p, n);
         if (!l[i]) {
-            (void)posture_strv_free(l);
+            (void) posture_strv_free(l);
             return -ENOMEM;
         }
         i++;
         p += n;
     }
     *ret = l;
-    return (int)count;
+    return (int) count;
 }
 
 static int compare_strings(const void *a, const void *b)
 {
-    return strcmp(*(char *const *)a, *(char *const *)b);
+    return strcmp(*(char *const *) a, *(char *const *) b);
 }
 
 void posture_strv_sort(char **l)

@@ -5,8 +5,8 @@
 
 static uint64_t timespec_to_usec(const struct timespec *ts)
 {
-    return (uint64_t)ts->tv_sec * POSTURE_USEC_PER_SEC +
-           (uint64_t)ts->tv_nsec / POSTURE_NSEC_PER_USEC;
+    return (uint64_t) ts->tv_sec * POSTURE_USEC_PER_SEC +
+           (uint64_t) ts->tv_nsec / POSTURE_NSEC_PER_USEC;
 }
 
 uint64_t posture_now_usec(clockid_t clock)

@@ -101,17 +101,17 @@ static int read_os_release(const struct posture_check_ctx *ctx,
         if (r == -ENOENT)
             continue;
         if (r == -EFBIG)
-            (void)api->set_reason(result, "%s is larger than %u KiB; it is not an os-release file",
-                                  paths[i], (unsigned)(POSTURE_OS_RELEASE_FILE_MAX / 1024));
+            (void) api->set_reason(result, "%s is larger than %u KiB; it is not an os-release file",
+                                   paths[i], (unsigned) (POSTURE_OS_RELEASE_FILE_MAX / 1024));
         else
-            (void)api->set_reason(result, "Could not read %s: %s", paths[i], error_text(r));
-        (void)api->evidence_add_str(result, "source", paths[i]);
+            (void) api->set_reason(result, "Could not read %s: %s", paths[i], error_text(r));
+        (void) api->evidence_add_str(result, "source", paths[i]);
         return r;
     }
 
-    (void)api->set_reason(result, "Neither " OS_RELEASE_ETC " nor " OS_RELEASE_USR " exists");
-    (void)api->set_remediation(result, "Install the distribution's base-files (or system-release) "
-                                       "package, which provides " OS_RELEASE_USR ".");
+    (void) api->set_reason(result, "Neither " OS_RELEASE_ETC " nor " OS_RELEASE_USR " exists");
+    (void) api->set_remediation(result, "Install the distribution's base-files (or system-release) "
+                                        "package, which provides " OS_RELEASE_USR ".");
     return -ENOENT;
 }
 
@@ -139,7 +139,7 @@ static int add_evidence(const struct posture_check_ctx *ctx,
     if (r >= 0)
         r = api->evidence_add_str(result, "version_codename", os->version_codename);
     if (r >= 0)
-        r = api->evidence_add_strv(result, "id_like", (const char *const *)id_like, (size_t)n);
+        r = api->evidence_add_strv(result, "id_like", (const char *const *) id_like, (size_t) n);
     if (r >= 0)
         r = api->evidence_add_str(result, "kernel", kernel);
     if (r >= 0)
@@ -161,26 +161,26 @@ os_release_run(const struct posture_check_ctx *ctx, void *state, struct posture_
     char *buf = NULL;
     size_t len = 0;
 
-    (void)state;
+    (void) state;
     int r = read_os_release(ctx, result, &buf, &len, &source);
     if (r < 0)
         return r;
     r = posture_os_release_parse(buf, len, &os);
     api->free_buf(buf);
     if (r == -EBADMSG) {
-        (void)api->set_reason(result, "%s contains a NUL byte; it is not an os-release file",
-                              source);
-        (void)api->set_remediation(result, REMEDIATION_RESTORE);
-        (void)api->evidence_add_str(result, "source", source);
+        (void) api->set_reason(result, "%s contains a NUL byte; it is not an os-release file",
+                               source);
+        (void) api->set_remediation(result, REMEDIATION_RESTORE);
+        (void) api->evidence_add_str(result, "source", source);
         return r;
     }
     if (r < 0)
         return r;
     if (r == 0) {
-        (void)api->set_reason(result, "%s contains no KEY=value assignments", source);
-        (void)api->set_remediation(result, REMEDIATION_RESTORE);
-        (void)api->evidence_add_str(result, "source", source);
-        (void)api->evidence_add_int(result, "ignored_lines", os.n_ignored);
+        (void) api->set_reason(result, "%s contains no KEY=value assignments", source);
+        (void) api->set_remediation(result, REMEDIATION_RESTORE);
+        (void) api->evidence_add_str(result, "source", source);
+        (void) api->evidence_add_int(result, "ignored_lines", os.n_ignored);
         posture_os_release_done(&os);
         return -EBADMSG;
     }

@@ -24,8 +24,8 @@
 
 #include <stddef.h>
 
-#define POSTURE_OS_RELEASE_FILE_MAX  ((size_t)64 * 1024)
-#define POSTURE_OS_RELEASE_VALUE_MAX ((size_t)1024)
+#define POSTURE_OS_RELEASE_FILE_MAX  ((size_t) 64 * 1024)
+#define POSTURE_OS_RELEASE_VALUE_MAX ((size_t) 1024)
 
 struct posture_os_release {
     char *id;

@@ -27,7 +27,7 @@ static const struct {
 
 static char **field(struct posture_os_release *o, size_t offset)
 {
-    return (char **)(void *)((char *)o + offset);
+    return (char **) (void *) ((char *) o + offset);
 }
 
 void posture_os_release_done(struct posture_os_release *o)
@@ -121,7 +121,7 @@ static int decode_value(const char *p, const char *end, char *out)
         }
     }
     out[n] = '\0';
-    return (int)n;
+    return (int) n;
 }
 
 /* Handle one line without its terminator. Returns 1 for an assignment, 0 for a blank or
@@ -144,7 +144,7 @@ static int parse_line(struct posture_os_release *o, const char *line, const char
         ;
     if (p == key || p >= end || *p != '=')
         return -EBADMSG;
-    size_t key_len = (size_t)(p - key);
+    size_t key_len = (size_t) (p - key);
 
     int n = decode_value(p + 1, end, value);
     if (n < 0)
@@ -189,7 +189,7 @@ int posture_os_release_parse(const char *buf, size_t len, struct posture_os_rele
 
     const char *end = len > 0 ? buf + len : buf; /* no arithmetic on a NULL buf */
     for (const char *line = buf; line && line < end;) {
-        const char *eol = memchr(line, '\n', (size_t)(end - line));
+        const char *eol = memchr(line, '\n', (size_t) (end - line));
         r = parse_line(&o, line, eol ? eol : end);
         if (r == -ENOMEM)
             goto fail;
@@ -209,7 +209,7 @@ int posture_os_release_parse(const char *buf, size_t len, struct posture_os_rele
         goto fail;
 
     *ret = o;
-    return (int)o.n_assignments;
+    return (int) o.n_assignments;
 
 fail:
     posture_os_release_done(&o);

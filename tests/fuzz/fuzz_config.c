@@ -19,11 +19,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static void discard(int level, const char *file, unsigned line, const char *message, void *userdata)
 {
-    (void)level;
-    (void)file;
-    (void)line;
-    (void)message;
-    (void)userdata;
+    (void) level;
+    (void) file;
+    (void) line;
+    (void) message;
+    (void) userdata;
 }
 
 static bool str_eq(const char *a, const char *b)
@@ -54,7 +54,7 @@ static void exercise_apply(const struct posture_config *c)
 
     if (posture_agent_config_init(&cfg) < 0)
         return;
-    (void)posture_agent_config_apply(&cfg, c);
+    (void) posture_agent_config_apply(&cfg, c);
     posture_agent_config_done(&cfg);
 }
 
@@ -67,7 +67,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
     if (posture_config_new(discard, NULL, &c) < 0)
         return 0;
-    if (posture_config_parse_string(c, (const char *)data, size, "fuzz.conf") < 0)
+    if (posture_config_parse_string(c, (const char *) data, size, "fuzz.conf") < 0)
         return 0;
     exercise_apply(c);
 

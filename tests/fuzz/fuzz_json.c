@@ -52,7 +52,7 @@ static void exercise_getters(const cJSON *obj)
     for (const cJSON *c = obj->child; c; c = c->next) {
         int64_t i;
         bool b;
-        (void)posture_json_get_str(obj, c->string);
+        (void) posture_json_get_str(obj, c->string);
         int r = posture_json_get_int(obj, c->string, &i);
         if (r == -ENOENT)
             abort(); /* every key we iterate exists */
@@ -66,7 +66,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     cJSON *root = NULL;
 
-    int r = posture_json_parse((const char *)data, size, FUZZ_MAX_LEN, FUZZ_MAX_DEPTH, &root);
+    int r = posture_json_parse((const char *) data, size, FUZZ_MAX_LEN, FUZZ_MAX_DEPTH, &root);
     if (r < 0) {
         if (r != -EBADMSG && r != -E2BIG && r != -ENOMEM)
             abort();

@@ -12,7 +12,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     struct posture_os_release o;
 
-    int r = posture_os_release_parse((const char *)data, size, &o);
+    int r = posture_os_release_parse((const char *) data, size, &o);
     if (r < 0)
         return 0;
     /* Touch every string so a bad pointer or a missing terminator shows up under ASan. */
@@ -23,7 +23,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     for (size_t i = 0; i < sizeof(fields) / sizeof(fields[0]); i++)
         if (fields[i])
             total += strlen(fields[i]);
-    (void)total;
+    (void) total;
     posture_os_release_done(&o);
     return 0;
 }

@@ -25,12 +25,12 @@ static int replay_file(const char *path, unsigned *count)
     }
     uint8_t *buf = malloc(REPLAY_MAX_INPUT);
     if (!buf) {
-        (void)fclose(f);
+        (void) fclose(f);
         return -1;
     }
     size_t n = fread(buf, 1, REPLAY_MAX_INPUT, f);
     int bad = ferror(f);
-    (void)fclose(f);
+    (void) fclose(f);
     if (bad) {
         fprintf(stderr, "replay: %s: read error\n", path);
         free(buf);
@@ -44,7 +44,7 @@ static int replay_file(const char *path, unsigned *count)
     }
     memcpy(exact, buf, n);
     free(buf);
-    (void)LLVMFuzzerTestOneInput(exact, n);
+    (void) LLVMFuzzerTestOneInput(exact, n);
     free(exact);
     (*count)++;
     return 0;
@@ -52,7 +52,7 @@ static int replay_file(const char *path, unsigned *count)
 
 static int compare_names(const void *a, const void *b)
 {
-    return strcmp(*(char *const *)a, *(char *const *)b);
+    return strcmp(*(char *const *) a, *(char *const *) b);
 }
 
 static int replay_path(const char *path, unsigned *count)
@@ -71,7 +71,7 @@ static int replay_path(const char *path, unsigned *count)
         fprintf(stderr, "replay: %s: %s\n", path, strerror(errno));
         return -1;
     }
-    char **names = calloc((size_t)n + 1, sizeof(char *));
+    char **names = calloc((size_t) n + 1, sizeof(char *));
     int r = names ? 0 : -1;
     size_t k = 0;
     for (int i = 0; i < n; i++) {
@@ -79,7 +79,7 @@ static int replay_path(const char *path, unsigned *count)
             size_t len = strlen(path) + strlen(entries[i]->d_name) + 2;
             names[k] = malloc(len);
             if (names[k])
-                (void)snprintf(names[k++], len, "%s/%s", path, entries[i]->d_name);
+                (void) snprintf(names[k++], len, "%s/%s", path, entries[i]->d_name);
             else
                 r = -1;
         }

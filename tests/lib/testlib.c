@@ -14,7 +14,7 @@ const char *posture_test_path(const char *rel)
 {
     static char buf[4096];
     int n = snprintf(buf, sizeof(buf), "%s/%s", POSTURE_TEST_SRCDIR, rel);
-    assert_true(n > 0 && (size_t)n < sizeof(buf));
+    assert_true(n > 0 && (size_t) n < sizeof(buf));
     return buf;
 }
 
@@ -23,7 +23,7 @@ char *posture_test_mkdtemp(void)
     const char *tmp = getenv("TMPDIR");
     char buf[4096];
     int n = snprintf(buf, sizeof(buf), "%s/posture-test-XXXXXX", tmp && *tmp ? tmp : "/tmp");
-    assert_true(n > 0 && (size_t)n < sizeof(buf));
+    assert_true(n > 0 && (size_t) n < sizeof(buf));
     assert_non_null(mkdtemp(buf));
     char *r = strdup(buf);
     assert_non_null(r);
@@ -32,8 +32,8 @@ char *posture_test_mkdtemp(void)
 
 static int rm_one(const char *path, const struct stat *st, int type, struct FTW *ftw)
 {
-    (void)st;
-    (void)ftw;
+    (void) st;
+    (void) ftw;
     return (type == FTW_DP ? rmdir(path) : unlink(path)) < 0 ? -1 : 0;
 }
 
@@ -48,7 +48,7 @@ static int mkdir_parents(const char *dir, const char *rel)
 {
     char buf[4096];
     int n = snprintf(buf, sizeof(buf), "%s/%s", dir, rel);
-    if (n < 0 || (size_t)n >= sizeof(buf))
+    if (n < 0 || (size_t) n >= sizeof(buf))
         return -ENAMETOOLONG;
     for (char *p = buf + strlen(dir) + 1; (p = strchr(p, '/')); p++) {
         *p = '\0';
@@ -66,14 +66,14 @@ int posture_test_write_file(const char *dir, const char *rel, const char *conten
     if (r < 0)
         return r;
     int n = snprintf(path, sizeof(path), "%s/%s", dir, rel);
-    if (n < 0 || (size_t)n >= sizeof(path))
+    if (n < 0 || (size_t) n >= sizeof(path))
         return -ENAMETOOLONG;
     FILE *f = fopen(path, "we");
     if (!f)
         return -errno;
     size_t len = strlen(content);
     if (fwrite(content, 1, len, f) != len) {
-        (void)fclose(f);
+        (void) fclose(f);
         return -EIO;
     }
     return fclose(f) == 0 ? 0 : -errno;
@@ -86,7 +86,7 @@ int posture_test_symlink(const char *dir, const char *rel, const char *target)
     if (r < 0)
         return r;
     int n = snprintf(path, sizeof(path), "%s/%s", dir, rel);
-    if (n < 0 || (size_t)n >= sizeof(path))
+    if (n < 0 || (size_t) n >= sizeof(path))
         return -ENAMETOOLONG;
     return symlink(target, path) < 0 ? -errno : 0;
 }

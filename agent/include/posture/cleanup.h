@@ -21,19 +21,19 @@
     static inline void func##p(type *p)                 \
     {                                                   \
         if (*p)                                         \
-            (void)func(*p);                             \
+            (void) func(*p);                            \
     }
 
 static inline void posture_freep(void *p)
 {
-    free(*(void **)p);
+    free(*(void **) p);
 }
 
 static inline void posture_closep(int *fd)
 {
     if (*fd >= 0) {
         int saved = errno;
-        (void)close(*fd);
+        (void) close(*fd);
         errno = saved;
     }
 }
@@ -42,7 +42,7 @@ static inline void posture_fclosep(FILE **f)
 {
     if (*f) {
         int saved = errno;
-        (void)fclose(*f);
+        (void) fclose(*f);
         errno = saved;
     }
 }
@@ -75,7 +75,7 @@ static inline int posture_close_safe(int fd)
 {
     if (fd >= 0) {
         int saved = errno;
-        (void)close(fd);
+        (void) close(fd);
         errno = saved;
     }
     return -1;

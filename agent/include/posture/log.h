@@ -48,10 +48,10 @@ int posture_log_internalv(int level,
                           const char *format,
                           va_list ap) __attribute__((format(printf, 6, 0)));
 
-#define log_full(level, ...)                                                                   \
-    do {                                                                                       \
-        if (posture_log_level_enabled(level))                                                  \
-            (void)posture_log_internal((level), 0, __FILE__, __LINE__, __func__, __VA_ARGS__); \
+#define log_full(level, ...)                                                                    \
+    do {                                                                                        \
+        if (posture_log_level_enabled(level))                                                   \
+            (void) posture_log_internal((level), 0, __FILE__, __LINE__, __func__, __VA_ARGS__); \
     } while (0)
 
 #define log_full_errno(level, error, ...) \

@@ -27,7 +27,7 @@ void posture_strv_sort(char **l);
 
 static inline void posture_strv_freep(char ***l)
 {
-    (void)posture_strv_free(*l);
+    (void) posture_strv_free(*l);
 }
 #define posture_auto_strv POSTURE_CLEANUP(posture_strv_freep)
 

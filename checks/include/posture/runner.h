@@ -26,7 +26,7 @@
 #include "posture/registry.h"
 #include "posture/result.h"
 
-#define POSTURE_CHECK_TIMEOUT_DEFAULT_USEC ((uint64_t)10 * 1000 * 1000)
+#define POSTURE_CHECK_TIMEOUT_DEFAULT_USEC ((uint64_t) 10 * 1000 * 1000)
 
 struct posture_run_opts {
     int root_fd;           /* borrowed; host root or --root DIR */

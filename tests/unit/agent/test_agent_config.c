@@ -27,11 +27,11 @@ struct diags {
 static void capture(int level, const char *file, unsigned line, const char *message, void *userdata)
 {
     struct diags *d = userdata;
-    (void)file;
-    (void)line;
+    (void) file;
+    (void) line;
     if (d->n < DIAG_MAX) {
         d->level[d->n] = level;
-        (void)snprintf(d->msg[d->n], sizeof(d->msg[0]), "%s", message);
+        (void) snprintf(d->msg[d->n], sizeof(d->msg[0]), "%s", message);
     }
     d->n++;
 }
@@ -50,7 +50,7 @@ static int apply_text(const char *text, struct posture_agent_config *cfg, struct
 
 static void test_defaults(void **state)
 {
-    (void)state;
+    (void) state;
     struct posture_agent_config cfg;
 
     assert_int_equal(posture_agent_config_init(&cfg), 0);
@@ -87,7 +87,7 @@ static void test_defaults(void **state)
 
 static void test_design_example(void **state)
 {
-    (void)state;
+    (void) state;
     struct posture_agent_config cfg;
     struct diags d;
 
@@ -138,14 +138,14 @@ static void test_design_example(void **state)
 
 static void test_drop_in_overrides(void **state)
 {
-    (void)state;
+    (void) state;
     struct posture_agent_config cfg;
     struct diags d = { 0 };
     char *dir = posture_test_mkdtemp();
     char main_path[4096];
     posture_auto_config struct posture_config *c = NULL;
 
-    (void)snprintf(main_path, sizeof(main_path), "%s/agent.conf", dir);
+    (void) snprintf(main_path, sizeof(main_path), "%s/agent.conf", dir);
     assert_int_equal(posture_test_write_file(dir, "agent.conf",
                                              "[server]\nurl = https://main\n[schedule]\n"
                                              "interval = 1m\n"),
@@ -166,7 +166,7 @@ static void test_drop_in_overrides(void **state)
 
 static void test_tpm_mode(void **state)
 {
-    (void)state;
+    (void) state;
     static const struct {
         const char *s;
         int mode;
@@ -181,7 +181,7 @@ static void test_tpm_mode(void **state)
         struct posture_agent_config cfg;
         struct diags d;
         char text[64];
-        (void)snprintf(text, sizeof(text), "[tpm]\nenabled = %s\n", cases[i].s);
+        (void) snprintf(text, sizeof(text), "[tpm]\nenabled = %s\n", cases[i].s);
         assert_int_equal(apply_text(text, &cfg, &d), 0);
         assert_int_equal(cfg.tpm_mode, cases[i].mode);
         posture_agent_config_done(&cfg);
@@ -212,7 +212,7 @@ static void expect_invalid(const char *text, const char *expected)
 
 static void test_validation(void **state)
 {
-    (void)state;
+    (void) state;
     expect_invalid("[server]\nurl = http://verifier.example\n",
                    "agent.conf:2: invalid value 'http://verifier.example' for key 'url' in "
                    "[server]: the verifier is reached over TLS only");
@@ -268,7 +268,7 @@ static void test_validation(void **state)
 
 static void test_unknown(void **state)
 {
-    (void)state;
+    (void) state;
     struct posture_agent_config cfg;
     struct diags d;
 

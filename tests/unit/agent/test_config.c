@@ -37,8 +37,8 @@ static void capture(int level, const char *file, unsigned line, const char *mess
         d->level[d->n] = level;
         d->line[d->n] = line;
         d->has_file[d->n] = file != NULL;
-        (void)snprintf(d->file[d->n], sizeof(d->file[0]), "%s", file ? file : "");
-        (void)snprintf(d->msg[d->n], sizeof(d->msg[0]), "%s", message);
+        (void) snprintf(d->file[d->n], sizeof(d->file[0]), "%s", file ? file : "");
+        (void) snprintf(d->msg[d->n], sizeof(d->msg[0]), "%s", message);
     }
     d->n++;
 }
@@ -86,7 +86,7 @@ static void expect_bad(const char *text, const char *expected)
 
 static void test_basic(void **state)
 {
-    (void)state;
+    (void) state;
     struct diags d;
     posture_auto_config struct posture_config *c = new_config(&d);
 
@@ -154,7 +154,7 @@ static void test_basic(void **state)
 
 static void test_comments(void **state)
 {
-    (void)state;
+    (void) state;
     struct diags d;
     posture_auto_config struct posture_config *c = new_config(&d);
 
@@ -194,7 +194,7 @@ static void test_comments(void **state)
 
 static void test_quotes(void **state)
 {
-    (void)state;
+    (void) state;
     struct diags d;
     posture_auto_config struct posture_config *c = new_config(&d);
 
@@ -225,7 +225,7 @@ static void test_quotes(void **state)
 
 static void test_line_endings(void **state)
 {
-    (void)state;
+    (void) state;
     struct diags d;
     posture_auto_config struct posture_config *c = new_config(&d);
 
@@ -258,7 +258,7 @@ static void test_line_endings(void **state)
 
 static void test_sections(void **state)
 {
-    (void)state;
+    (void) state;
     struct diags d;
     posture_auto_config struct posture_config *c = new_config(&d);
 
@@ -276,7 +276,7 @@ static void test_sections(void **state)
 
 static void test_syntax_errors(void **state)
 {
-    (void)state;
+    (void) state;
     expect_bad("url = https://x\n", "test.conf:1: key 'url' outside of any section");
     expect_bad("# header comment\n\n  url = x\n[s]\n",
                "test.conf:3: key 'url' outside of any section");
@@ -293,16 +293,16 @@ static void test_syntax_errors(void **state)
     memset(line, 'x', sizeof(line) - 1);
     line[sizeof(line) - 1] = '\0';
     char text[400];
-    (void)snprintf(text, sizeof(text), "[s]\n%s\n", line);
+    (void) snprintf(text, sizeof(text), "[s]\n%s\n", line);
     char expected[400];
-    (void)snprintf(expected, sizeof(expected),
-                   "test.conf:2: expected 'key = value' or '[section]', got '%.120s...'", line);
+    (void) snprintf(expected, sizeof(expected),
+                    "test.conf:2: expected 'key = value' or '[section]', got '%.120s...'", line);
     expect_bad(text, expected);
 }
 
 static void test_nul(void **state)
 {
-    (void)state;
+    (void) state;
     static const char text[] = "[a]\nx = 1\ny = a\0b\n";
     expect_error(text, sizeof(text) - 1, -EBADMSG, "test.conf:3: NUL byte in line");
     static const char text2[] = "[a]\n\0";
@@ -323,7 +323,7 @@ static void test_nul(void **state)
 
 static void test_long_lines(void **state)
 {
-    (void)state;
+    (void) state;
     struct diags d;
     posture_auto_config struct posture_config *c = new_config(&d);
     size_t max = POSTURE_CONFIG_LINE_MAX;
@@ -349,7 +349,7 @@ static void test_long_lines(void **state)
 
 static void test_limits(void **state)
 {
-    (void)state;
+    (void) state;
     struct diags d;
     struct posture_strbuf sb = POSTURE_STRBUF_INIT(0);
 
@@ -381,7 +381,7 @@ static void test_limits(void **state)
 
 static void test_error_keeps_nothing(void **state)
 {
-    (void)state;
+    (void) state;
     struct diags d;
     posture_auto_config struct posture_config *c = new_config(&d);
 
@@ -402,7 +402,7 @@ static void test_error_keeps_nothing(void **state)
 
 static void test_diag(void **state)
 {
-    (void)state;
+    (void) state;
     struct diags d;
     posture_auto_config struct posture_config *c = new_config(&d);
 
@@ -435,13 +435,13 @@ static void sink(int level, const char *message, void *userdata)
     struct sink_capture *s = userdata;
     if (level == LOG_DEBUG && strstr(message, "outside of any section")) {
         s->n++;
-        (void)snprintf(s->last, sizeof(s->last), "%s", message);
+        (void) snprintf(s->last, sizeof(s->last), "%s", message);
     }
 }
 
 static void test_diag_without_callback(void **state)
 {
-    (void)state;
+    (void) state;
     struct sink_capture s = { 0 };
     struct posture_config *c = NULL;
     int saved = posture_log_get_max_level();
@@ -468,15 +468,15 @@ struct tmp {
 static void tmp_setup(struct tmp *t)
 {
     t->dir = posture_test_mkdtemp();
-    (void)snprintf(t->main, sizeof(t->main), "%s/agent.conf", t->dir);
+    (void) snprintf(t->main, sizeof(t->main), "%s/agent.conf", t->dir);
 }
 
 static void tmp_teardown(struct tmp *t)
 {
     /* Restore permissions a test may have removed, then delete. */
     char path[4096];
-    (void)snprintf(path, sizeof(path), "%s/agent.conf.d/20-b.conf", t->dir);
-    (void)chmod(path, 0644);
+    (void) snprintf(path, sizeof(path), "%s/agent.conf.d/20-b.conf", t->dir);
+    (void) chmod(path, 0644);
     assert_int_equal(posture_test_rmdir_r(t->dir), 0);
     free(t->dir);
 }
@@ -488,7 +488,7 @@ static void put(struct tmp *t, const char *rel, const char *content)
 
 static void test_load_dropins(void **state)
 {
-    (void)state;
+    (void) state;
     struct tmp t;
     struct diags d;
     tmp_setup(&t);
@@ -530,7 +530,7 @@ static void test_load_dropins(void **state)
     assert_int_equal(posture_config_file_count(c), POSTURE_ELEMENTSOF(order));
     for (size_t i = 0; i < POSTURE_ELEMENTSOF(order); i++) {
         char path[4096];
-        (void)snprintf(path, sizeof(path), "%s/%s", t.dir, order[i]);
+        (void) snprintf(path, sizeof(path), "%s/%s", t.dir, order[i]);
         assert_string_equal(posture_config_file_at(c, i), path);
     }
     const struct posture_config_entry *e = posture_config_lookup(c, "a", "y");
@@ -541,7 +541,7 @@ static void test_load_dropins(void **state)
 
 static void test_load_missing(void **state)
 {
-    (void)state;
+    (void) state;
     struct tmp t;
     struct diags d;
     tmp_setup(&t);
@@ -552,9 +552,9 @@ static void test_load_missing(void **state)
     assert_int_equal(d.n, 1);
     assert_int_equal(d.level[0], LOG_ERR);
     char expected[4200];
-    (void)snprintf(expected, sizeof(expected), "%s: No such file or directory", t.main);
+    (void) snprintf(expected, sizeof(expected), "%s: No such file or directory", t.main);
     assert_string_equal(d.msg[0], expected);
-    (void)posture_config_free(c);
+    (void) posture_config_free(c);
 
     /* Optional, and no drop-in directory either: nothing, quietly. */
     c = new_config(&d);
@@ -562,7 +562,7 @@ static void test_load_missing(void **state)
     assert_int_equal(d.n, 0);
     assert_int_equal(posture_config_count(c), 0);
     assert_int_equal(posture_config_file_count(c), 0);
-    (void)posture_config_free(c);
+    (void) posture_config_free(c);
 
     /* Optional main missing, but a drop-in present: it is read. */
     put(&t, "agent.conf.d/50-fleet.conf", "[server]\nurl = https://fleet\n");
@@ -570,7 +570,7 @@ static void test_load_missing(void **state)
     assert_int_equal(posture_config_load(c, t.main, false), 0);
     assert_string_equal(posture_config_get(c, "server", "url"), "https://fleet");
     assert_int_equal(posture_config_file_count(c), 1);
-    (void)posture_config_free(c);
+    (void) posture_config_free(c);
 
     /* Main present, drop-in directory missing: fine. */
     assert_int_equal(posture_test_rmdir_r(t.dir), 0);
@@ -580,21 +580,21 @@ static void test_load_missing(void **state)
     assert_int_equal(posture_config_load(c, t.main, true), 0);
     assert_int_equal(d.n, 0);
     assert_string_equal(posture_config_get(c, "s", "k"), "v");
-    (void)posture_config_free(c);
+    (void) posture_config_free(c);
 
     /* load_file: -ENOENT without a diagnostic. */
     c = new_config(&d);
     char missing[4200];
-    (void)snprintf(missing, sizeof(missing), "%s/nope.conf", t.dir);
+    (void) snprintf(missing, sizeof(missing), "%s/nope.conf", t.dir);
     assert_int_equal(posture_config_load_file(c, missing), -ENOENT);
     assert_int_equal(d.n, 0);
-    (void)posture_config_free(c);
+    (void) posture_config_free(c);
     tmp_teardown(&t);
 }
 
 static void test_load_bad_dropin(void **state)
 {
-    (void)state;
+    (void) state;
     struct tmp t;
     struct diags d;
     char path[4200], expected[4400];
@@ -609,25 +609,25 @@ static void test_load_bad_dropin(void **state)
     struct posture_config *c = new_config(&d);
     assert_int_equal(posture_config_load(c, t.main, true), -EBADMSG);
     assert_int_equal(d.n, 1);
-    (void)snprintf(expected, sizeof(expected),
-                   "%s/agent.conf.d/20-b.conf:3: expected 'key = value' or '[section]', got "
-                   "'nonsense'",
-                   t.dir);
+    (void) snprintf(expected, sizeof(expected),
+                    "%s/agent.conf.d/20-b.conf:3: expected 'key = value' or '[section]', got "
+                    "'nonsense'",
+                    t.dir);
     assert_string_equal(d.msg[0], expected);
     assert_string_equal(posture_config_get(c, "a", "x"), "a");
-    (void)posture_config_free(c);
+    (void) posture_config_free(c);
 
     /* Unreadable (as non-root; root reads anything). */
     put(&t, "agent.conf.d/20-b.conf", "[a]\nx = b\n");
-    (void)snprintf(path, sizeof(path), "%s/agent.conf.d/20-b.conf", t.dir);
+    (void) snprintf(path, sizeof(path), "%s/agent.conf.d/20-b.conf", t.dir);
     if (geteuid() != 0) {
         assert_int_equal(chmod(path, 0), 0);
         c = new_config(&d);
         assert_int_equal(posture_config_load(c, t.main, true), -EACCES);
         assert_int_equal(d.n, 1);
-        (void)snprintf(expected, sizeof(expected), "%s: cannot open: Permission denied", path);
+        (void) snprintf(expected, sizeof(expected), "%s: cannot open: Permission denied", path);
         assert_string_equal(d.msg[0], expected);
-        (void)posture_config_free(c);
+        (void) posture_config_free(c);
         assert_int_equal(chmod(path, 0644), 0);
     }
 
@@ -636,11 +636,11 @@ static void test_load_bad_dropin(void **state)
     c = new_config(&d);
     assert_int_equal(posture_config_load(c, t.main, true), -ENOENT);
     assert_int_equal(d.n, 1);
-    (void)snprintf(expected, sizeof(expected),
-                   "%s/agent.conf.d/25-dangling.conf: cannot open: No such file or directory",
-                   t.dir);
+    (void) snprintf(expected, sizeof(expected),
+                    "%s/agent.conf.d/25-dangling.conf: cannot open: No such file or directory",
+                    t.dir);
     assert_string_equal(d.msg[0], expected);
-    (void)posture_config_free(c);
+    (void) posture_config_free(c);
 
     /* A drop-in "directory" that is a file. */
     assert_int_equal(posture_test_rmdir_r(t.dir), 0);
@@ -651,13 +651,13 @@ static void test_load_bad_dropin(void **state)
     assert_int_equal(posture_config_load(c, t.main, true), -ENOTDIR);
     assert_int_equal(d.n, 1);
     assert_non_null(strstr(d.msg[0], "agent.conf.d: cannot open drop-in directory"));
-    (void)posture_config_free(c);
+    (void) posture_config_free(c);
     tmp_teardown(&t);
 }
 
 static void test_load_file_checks(void **state)
 {
-    (void)state;
+    (void) state;
     struct tmp t;
     struct diags d;
     char path[4200];
@@ -667,7 +667,7 @@ static void test_load_file_checks(void **state)
     /* Not a regular file. */
     assert_int_equal(posture_config_load_file(c, t.dir), -EINVAL);
     assert_int_equal(d.n, 1);
-    (void)snprintf(path, sizeof(path), "%s: not a regular file", t.dir);
+    (void) snprintf(path, sizeof(path), "%s: not a regular file", t.dir);
     assert_string_equal(d.msg[0], path);
     assert_int_equal(posture_config_load_file(c, "/dev/null"), -EINVAL);
     assert_string_equal(d.msg[1], "/dev/null: not a regular file");
@@ -682,18 +682,18 @@ static void test_load_file_checks(void **state)
     text[big - 1] = '\0';
     put(&t, "max.conf", text);
     free(text);
-    (void)snprintf(path, sizeof(path), "%s/big.conf", t.dir);
+    (void) snprintf(path, sizeof(path), "%s/big.conf", t.dir);
     assert_int_equal(posture_config_load_file(c, path), -E2BIG);
     assert_int_equal(d.n, 3);
     assert_non_null(strstr(d.msg[2], "big.conf: file larger than 1048576 bytes"));
-    (void)snprintf(path, sizeof(path), "%s/max.conf", t.dir);
+    (void) snprintf(path, sizeof(path), "%s/max.conf", t.dir);
     assert_int_equal(posture_config_load_file(c, path), 0);
 
     /* Too many drop-ins. */
     put(&t, "agent.conf", "");
     for (unsigned i = 0; i <= POSTURE_CONFIG_DROPINS_MAX; i++) {
         char rel[64];
-        (void)snprintf(rel, sizeof(rel), "agent.conf.d/%03u.conf", i);
+        (void) snprintf(rel, sizeof(rel), "agent.conf.d/%03u.conf", i);
         put(&t, rel, "[s]\nk = v\n");
     }
     posture_auto_config struct posture_config *c2 = new_config(&d);
@@ -729,7 +729,7 @@ static const struct posture_config_item sample_items[] = {
 static void sample_done(struct sample *s)
 {
     free(s->name);
-    (void)posture_strv_free(s->list);
+    (void) posture_strv_free(s->list);
     memset(s, 0, sizeof(*s));
 }
 
@@ -743,7 +743,7 @@ static void sample_init(struct sample *s)
 
 static void test_apply(void **state)
 {
-    (void)state;
+    (void) state;
     struct diags d;
     struct sample s;
     posture_auto_config struct posture_config *c = new_config(&d);
@@ -830,7 +830,7 @@ static void expect_apply_error(const char *text, const char *expected)
 
 static void test_apply_errors(void **state)
 {
-    (void)state;
+    (void) state;
     expect_apply_error("[main]\nflag = maybe\ncount = 3\n",
                        "test.conf:2: invalid value 'maybe' for key 'flag' in [main]: expected a "
                        "boolean (yes/no)");
@@ -873,7 +873,7 @@ static void assert_same_effective(const struct posture_config *a, const struct p
 
 static void test_dump(void **state)
 {
-    (void)state;
+    (void) state;
     struct diags d;
     posture_auto_config struct posture_config *c = new_config(&d);
     posture_autofree char *out = NULL;
@@ -931,7 +931,7 @@ static void test_dump(void **state)
 
 static void test_dump_round_trip_nasty(void **state)
 {
-    (void)state;
+    (void) state;
     struct diags d;
     posture_auto_config struct posture_config *c = new_config(&d);
     posture_auto_config struct posture_config *c2 = NULL;

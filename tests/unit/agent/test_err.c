@@ -13,7 +13,7 @@
 
 static void test_errno_name(void **state)
 {
-    (void)state;
+    (void) state;
     assert_string_equal(posture_errno_name(ENOENT), "ENOENT");
     assert_string_equal(posture_errno_name(-ENOENT), "ENOENT");
     assert_string_equal(posture_errno_name(EBADMSG), "EBADMSG");
@@ -27,9 +27,9 @@ static void test_errno_name(void **state)
 
 static void *other_thread(void *arg)
 {
-    (void)arg;
+    (void) arg;
     /* Fills this thread's buffer; must not disturb the main thread's. */
-    return (void *)(strcmp(posture_errno_name(4242), "E4242") == 0 ? arg : NULL);
+    return (void *) (strcmp(posture_errno_name(4242), "E4242") == 0 ? arg : NULL);
 }
 
 static void test_errno_name_per_thread(void **state)
@@ -37,7 +37,7 @@ static void test_errno_name_per_thread(void **state)
     pthread_t t;
     static int token;
     void *res = NULL;
-    (void)state;
+    (void) state;
 
     const char *mine = posture_errno_name(1234);
     assert_int_equal(pthread_create(&t, NULL, other_thread, &token), 0);
@@ -48,7 +48,7 @@ static void test_errno_name_per_thread(void **state)
 
 static void test_negative_errno(void **state)
 {
-    (void)state;
+    (void) state;
     errno = EACCES;
     assert_int_equal(posture_negative_errno(), -EACCES);
     errno = 0;
@@ -70,7 +70,7 @@ static void sink(int level, const char *message, void *userdata)
     struct capture *c = userdata;
     c->count++;
     c->level = level;
-    (void)snprintf(c->message, sizeof(c->message), "%s", message);
+    (void) snprintf(c->message, sizeof(c->message), "%s", message);
 }
 
 static int guarded(int x)
@@ -82,7 +82,7 @@ static int guarded(int x)
 static void test_return_if_fail(void **state)
 {
     struct capture c = { 0 };
-    (void)state;
+    (void) state;
 
     posture_log_set_sink(sink, &c);
     posture_log_set_max_level(LOG_INFO);

@@ -44,7 +44,7 @@ static int setup(void **state)
     assert_non_null(f);
     f->top = posture_test_mkdtemp();
     int n = snprintf(f->root_path, sizeof(f->root_path), "%s/root", f->top);
-    assert_true(n > 0 && (size_t)n < sizeof(f->root_path));
+    assert_true(n > 0 && (size_t) n < sizeof(f->root_path));
     assert_int_equal(posture_test_write_file(f->top, "marker", "OUTSIDE\n"), 0);
     assert_int_equal(mkdir(f->root_path, 0755), 0);
 
@@ -63,7 +63,7 @@ static int setup(void **state)
     make_link(f, "etc/hop2", "../../../marker");
     make_link(f, "etc/passwd-link", "../../../../etc/passwd");
     n = snprintf(buf, sizeof(buf), "%s/marker", f->top);
-    assert_true(n > 0 && (size_t)n < sizeof(buf));
+    assert_true(n > 0 && (size_t) n < sizeof(buf));
     make_link(f, "etc/escape-abs", buf);
 
     make_link(f, "loop-a", "loop-b");
@@ -86,7 +86,7 @@ static int teardown(void **state)
 {
     struct fixture *f = *state;
 
-    (void)posture_close_safe(f->root);
+    (void) posture_close_safe(f->root);
     assert_int_equal(posture_test_rmdir_r(f->top), 0);
     free(f->top);
     free(f);
@@ -155,10 +155,10 @@ static void test_root_open(void **state)
 
     char path[4096];
     int n = snprintf(path, sizeof(path), "%s/nonexistent", f->root_path);
-    assert_true(n > 0 && (size_t)n < sizeof(path));
+    assert_true(n > 0 && (size_t) n < sizeof(path));
     assert_int_equal(posture_root_open(path, &fd), -ENOENT);
     n = snprintf(path, sizeof(path), "%s/empty", f->root_path);
-    assert_true(n > 0 && (size_t)n < sizeof(path));
+    assert_true(n > 0 && (size_t) n < sizeof(path));
     assert_int_equal(posture_root_open(path, &fd), -ENOTDIR);
     assert_int_equal(fd, -7);
     assert_int_equal(posture_root_open("/", NULL), -EINVAL);
@@ -249,7 +249,7 @@ static void test_escape_lands_inside_root(void **state)
     assert_read_fails(f->root, "etc/escape-abs", -ENOENT);
     char rel[4096];
     int n = snprintf(rel, sizeof(rel), "%s/marker", f->top);
-    assert_true(n > 0 && (size_t)n < sizeof(rel));
+    assert_true(n > 0 && (size_t) n < sizeof(rel));
     make_file(f, rel + 1, "INSIDE AGAIN\n");
     assert_reads(f->root, "etc/escape-abs", "INSIDE AGAIN\n");
 
@@ -279,10 +279,10 @@ static void test_symlink_chain(void **state)
     /* 20 links, well below both limits (ours and the kernel's 40). */
     for (int i = 0; i < 20; i++) {
         int n = snprintf(name, sizeof(name), "chain/%d", i);
-        assert_true(n > 0 && (size_t)n < sizeof(name));
+        assert_true(n > 0 && (size_t) n < sizeof(name));
         n = i < 19 ? snprintf(target, sizeof(target), "%d", i + 1)
                    : snprintf(target, sizeof(target), "/usr/lib/os-release");
-        assert_true(n > 0 && (size_t)n < sizeof(target));
+        assert_true(n > 0 && (size_t) n < sizeof(target));
         make_link(f, name, target);
     }
     assert_reads(f->root, "chain/0", OS_RELEASE);
@@ -409,7 +409,7 @@ static char *pattern(size_t n)
     char *s = malloc(n + 1);
     assert_non_null(s);
     for (size_t i = 0; i < n; i++)
-        s[i] = (char)('a' + i % 26);
+        s[i] = (char) ('a' + i % 26);
     s[n] = '\0';
     return s;
 }
@@ -485,20 +485,20 @@ static void test_read_fd(void **state)
     /* A pipe has no size: read to EOF. */
     assert_int_equal(pipe2(p, O_CLOEXEC), 0);
     assert_int_equal(write(p[1], "abc\0def", 7), 7);
-    (void)close(p[1]);
+    (void) close(p[1]);
     assert_int_equal(posture_read_fd(p[0], 100, &buf, &len), 0);
     assert_int_equal(len, 7);
     assert_memory_equal(buf, "abc\0def", 8);
     free(buf);
     buf = NULL;
-    (void)close(p[0]);
+    (void) close(p[0]);
 
     assert_int_equal(pipe2(p, O_CLOEXEC), 0);
     assert_int_equal(write(p[1], "0123456789", 10), 10);
-    (void)close(p[1]);
+    (void) close(p[1]);
     assert_int_equal(posture_read_fd(p[0], 9, &buf, &len), -EFBIG);
     assert_null(buf);
-    (void)close(p[0]);
+    (void) close(p[0]);
 
     /* From the current offset. */
     posture_autoclose int fd = -1;
@@ -522,14 +522,14 @@ static void test_read_fifo(void **state)
 
     /* A FIFO without a writer must not block: it reads as empty. */
     int n = snprintf(path, sizeof(path), "%s/fifo", f->root_path);
-    assert_true(n > 0 && (size_t)n < sizeof(path));
+    assert_true(n > 0 && (size_t) n < sizeof(path));
     assert_int_equal(mkfifo(path, 0600), 0);
     assert_reads(f->root, "fifo", "");
 }
 
 static void test_read_proc(void **state)
 {
-    (void)state;
+    (void) state;
     posture_autoclose int host = -1;
     char *buf = NULL;
     size_t len = 0;
@@ -638,7 +638,7 @@ static void test_permission_denied(void **state)
         skip(); /* root reads anything */
     make_file(f, "locked/secret", "x");
     int n = snprintf(path, sizeof(path), "%s/locked", f->root_path);
-    assert_true(n > 0 && (size_t)n < sizeof(path));
+    assert_true(n > 0 && (size_t) n < sizeof(path));
     assert_int_equal(chmod(path, 0), 0);
     assert_read_fails(f->root, "locked/secret", -EACCES);
     assert_int_equal(posture_exists_at_root(f->root, "locked/secret"), -EACCES);

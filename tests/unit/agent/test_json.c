@@ -40,7 +40,7 @@ static void test_parse_basic(void **state)
     posture_auto_cjson cJSON *j = NULL;
     int64_t i = 0;
     bool b = false;
-    (void)state;
+    (void) state;
 
     assert_int_equal(parse_exact(" \n{\"name\": \"x\", \"n\": -12, \"ok\": true, \"list\": [1, "
                                  "\"\\u00e9\\n\"], \"nothing\": null}\r\n\t ",
@@ -105,7 +105,7 @@ static void test_parse_syntax_errors(void **state)
         "1.5.5",
         "\xef\xbb\xbf{}",
     };
-    (void)state;
+    (void) state;
 
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         int r = parse_str(bad[i]);
@@ -120,7 +120,7 @@ static void test_parse_trailing(void **state)
         "{} x",      "{}{}",       "1 2",    "[]]",  "{}}",  "truex",
         "null null", "\"a\"\"b\"", "{}\x01", "{}\f", "{}\v",
     };
-    (void)state;
+    (void) state;
 
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         int r = parse_str(bad[i]);
@@ -159,7 +159,7 @@ static void test_parse_bytes(void **state)
         "\"a\\u0000b\"",
         "{\"k\\u0000x\":1}",
     };
-    (void)state;
+    (void) state;
 
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         int r = parse_str(bad[i]);
@@ -174,7 +174,7 @@ static void test_parse_bytes(void **state)
 static void test_parse_size_limit(void **state)
 {
     cJSON *j = NULL;
-    (void)state;
+    (void) state;
 
     assert_int_equal(parse_exact("[1,2,3]", 7, 0, &j), 0);
     cJSON_Delete(j);
@@ -218,7 +218,7 @@ static void expect_depth(char open, char close, size_t n, unsigned max_depth, in
 
 static void test_parse_depth(void **state)
 {
-    (void)state;
+    (void) state;
 
     expect_depth('[', ']', 3, 3, 0);
     expect_depth('[', ']', 4, 3, -EBADMSG);
@@ -263,7 +263,7 @@ static void test_parse_duplicates(void **state)
         "{\"\":1,\"\":2}",
         "{\"\\u0061\":1,\"a\":2}",
     };
-    (void)state;
+    (void) state;
 
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         int r = parse_str(bad[i]);
@@ -279,7 +279,7 @@ static void test_parse_duplicates(void **state)
 static void test_parse_many_keys(void **state)
 {
     struct posture_strbuf sb = POSTURE_STRBUF_INIT(0);
-    (void)state;
+    (void) state;
 
     assert_int_equal(posture_strbuf_putc(&sb, '{'), 0);
     for (int i = 0; i < 20000; i++)
@@ -305,7 +305,7 @@ static void test_adders(void **state)
 {
     posture_auto_cjson cJSON *o = cJSON_CreateObject();
     posture_auto_cjson cJSON *not_obj = cJSON_CreateArray();
-    (void)state;
+    (void) state;
 
     assert_non_null(o);
     assert_int_equal(posture_json_add_str(o, "s", "v"), 0);
@@ -357,7 +357,7 @@ static void test_getters(void **state)
     posture_auto_cjson cJSON *j = NULL;
     int64_t i = 7;
     bool b = true;
-    (void)state;
+    (void) state;
 
     assert_int_equal(
         parse_exact("{\"s\":\"str\",\"i\":5,\"neg\":-9007199254740992,\"f\":1.5,\"big\":1e300,"
@@ -412,7 +412,7 @@ static void test_print(void **state)
 {
     posture_auto_cjson cJSON *j = NULL;
     char *s = NULL;
-    (void)state;
+    (void) state;
 
     assert_int_equal(parse_exact("{\"a\":1,\"b\":[1,2,{\"x\":null}],\"c\":{\"d\":\"x\\ty:\"},"
                                  "\"e\":[],\"f\":{},\"g\":\"caf\\u00e9\"}",

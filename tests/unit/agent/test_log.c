@@ -27,7 +27,7 @@ static void capture_sink(int level, const char *message, void *userdata)
     struct capture *c = userdata;
     c->count++;
     c->level = level;
-    (void)snprintf(c->message, sizeof(c->message), "%s", message);
+    (void) snprintf(c->message, sizeof(c->message), "%s", message);
 }
 
 /* ---- capture of the real stderr output ---- */
@@ -53,19 +53,19 @@ static void stderr_begin(struct stderr_capture *c)
 static char *stderr_end(struct stderr_capture *c)
 {
     assert_int_equal(dup2(c->saved, STDERR_FILENO), STDERR_FILENO);
-    (void)close(c->saved);
+    (void) close(c->saved);
     off_t size = lseek(c->fd, 0, SEEK_END);
     assert_true(size >= 0);
-    char *buf = calloc((size_t)size + 1, 1);
+    char *buf = calloc((size_t) size + 1, 1);
     assert_non_null(buf);
-    assert_int_equal(pread(c->fd, buf, (size_t)size, 0), size);
-    (void)close(c->fd);
+    assert_int_equal(pread(c->fd, buf, (size_t) size, 0), size);
+    (void) close(c->fd);
     return buf;
 }
 
 static int setup(void **state)
 {
-    (void)state;
+    (void) state;
     posture_log_set_sink(NULL, NULL);
     posture_log_set_max_level(LOG_INFO);
     posture_log_set_journal(false);
@@ -81,7 +81,7 @@ static int teardown(void **state)
 static void test_sink_and_levels(void **state)
 {
     struct capture c = { 0 };
-    (void)state;
+    (void) state;
 
     assert_int_equal(posture_log_get_max_level(), LOG_INFO);
     posture_log_set_sink(capture_sink, &c);
@@ -132,7 +132,7 @@ static int side_effect(void)
 static void test_filtered_args_not_evaluated(void **state)
 {
     struct capture c = { 0 };
-    (void)state;
+    (void) state;
 
     posture_log_set_sink(capture_sink, &c);
     side_effects = 0;
@@ -146,7 +146,7 @@ static void test_filtered_args_not_evaluated(void **state)
 static void test_errno_forms(void **state)
 {
     struct capture c = { 0 };
-    (void)state;
+    (void) state;
 
     posture_log_set_sink(capture_sink, &c);
 
@@ -181,7 +181,7 @@ static void test_errno_forms(void **state)
 static void test_one_line(void **state)
 {
     struct capture c = { 0 };
-    (void)state;
+    (void) state;
 
     posture_log_set_sink(capture_sink, &c);
     log_info("first\nsecond\r\nthird\x1b[31m\ttab\n\n");
@@ -192,7 +192,7 @@ static void test_truncation(void **state)
 {
     struct capture c = { 0 };
     char *big = malloc(10001);
-    (void)state;
+    (void) state;
 
     assert_non_null(big);
     memset(big, 'x', 10000);
@@ -215,14 +215,14 @@ static void test_truncation(void **state)
     assert_string_equal(c.message + n - 3, "\xe2\x80\xa6");
     /* Before the ellipsis: "x" then whole "é" pairs. */
     assert_int_equal((n - 3 - 1) % 2, 0);
-    assert_int_equal((unsigned char)c.message[n - 4], 0xa9);
+    assert_int_equal((unsigned char) c.message[n - 4], 0xa9);
     free(big);
 }
 
 static void test_interactive_format(void **state)
 {
     struct stderr_capture sc;
-    (void)state;
+    (void) state;
 
     posture_log_set_max_level(LOG_DEBUG);
     stderr_begin(&sc);
@@ -231,7 +231,7 @@ static void test_interactive_format(void **state)
     log_notice("n1");
     log_info("i1");
     log_debug("d1");
-    (void)log_error_errno(ENOENT, "missing: %m");
+    (void) log_error_errno(ENOENT, "missing: %m");
     posture_log_set_program("other");
     log_info("renamed");
     char *out = stderr_end(&sc);
@@ -248,7 +248,7 @@ static void test_interactive_format(void **state)
 static void test_journal_format(void **state)
 {
     struct stderr_capture sc;
-    (void)state;
+    (void) state;
 
     posture_log_set_max_level(LOG_DEBUG);
     posture_log_set_journal(true);
@@ -266,7 +266,7 @@ static void test_journal_format(void **state)
 
 static void test_level_from_string(void **state)
 {
-    (void)state;
+    (void) state;
     assert_int_equal(posture_log_level_from_string("debug"), LOG_DEBUG);
     assert_int_equal(posture_log_level_from_string("INFO"), LOG_INFO);
     assert_int_equal(posture_log_level_from_string("notice"), LOG_NOTICE);
@@ -288,7 +288,7 @@ static void test_setup_from_env(void **state)
     struct stat st;
     char value[64];
     struct stderr_capture sc;
-    (void)state;
+    (void) state;
 
     assert_int_equal(setenv("POSTURE_LOG_LEVEL", "debug", 1), 0);
     assert_int_equal(unsetenv("JOURNAL_STREAM"), 0);
@@ -308,14 +308,14 @@ static void test_setup_from_env(void **state)
      * redirect first. */
     stderr_begin(&sc);
     assert_int_equal(fstat(STDERR_FILENO, &st), 0);
-    (void)snprintf(value, sizeof(value), "%llu:%llu", (unsigned long long)st.st_dev,
-                   (unsigned long long)st.st_ino);
+    (void) snprintf(value, sizeof(value), "%llu:%llu", (unsigned long long) st.st_dev,
+                    (unsigned long long) st.st_ino);
     assert_int_equal(setenv("JOURNAL_STREAM", value, 1), 0);
     posture_log_setup_from_env();
     log_error("to journal");
 
-    (void)snprintf(value, sizeof(value), "%llu:%llu", (unsigned long long)st.st_dev,
-                   (unsigned long long)st.st_ino + 1);
+    (void) snprintf(value, sizeof(value), "%llu:%llu", (unsigned long long) st.st_dev,
+                    (unsigned long long) st.st_ino + 1);
     assert_int_equal(setenv("JOURNAL_STREAM", value, 1), 0);
     posture_log_setup_from_env();
     log_error("to terminal");
@@ -343,14 +343,14 @@ static void logging_sink(int level, const char *message, void *userdata)
     (*calls)++;
     /* Logging from the sink must not deadlock; it goes to stderr. */
     log_error("nested %s", message);
-    (void)level;
+    (void) level;
 }
 
 static void test_sink_may_log(void **state)
 {
     struct stderr_capture sc;
     int calls = 0;
-    (void)state;
+    (void) state;
 
     posture_log_set_sink(logging_sink, &calls);
     stderr_begin(&sc);
@@ -366,7 +366,7 @@ static void test_sink_may_log(void **state)
 
 static void *log_thread(void *arg)
 {
-    long id = (long)(intptr_t)arg;
+    long id = (long) (intptr_t) arg;
     for (int i = 0; i < LINES_PER_THR; i++)
         log_info("thread %ld line %d %s", id, i,
                  "padding padding padding padding padding padding padding padding");
@@ -377,11 +377,11 @@ static void test_concurrent_lines(void **state)
 {
     struct stderr_capture sc;
     pthread_t t[THREADS];
-    (void)state;
+    (void) state;
 
     stderr_begin(&sc);
     for (long i = 0; i < THREADS; i++)
-        assert_int_equal(pthread_create(&t[i], NULL, log_thread, (void *)(intptr_t)i), 0);
+        assert_int_equal(pthread_create(&t[i], NULL, log_thread, (void *) (intptr_t) i), 0);
     for (int i = 0; i < THREADS; i++)
         assert_int_equal(pthread_join(t[i], NULL), 0);
     char *out = stderr_end(&sc);

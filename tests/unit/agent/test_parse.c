@@ -15,7 +15,7 @@
 static void test_u64(void **state)
 {
     uint64_t v = 42;
-    (void)state;
+    (void) state;
 
     assert_int_equal(posture_parse_u64("0", &v), 0);
     assert_true(v == 0);
@@ -44,7 +44,7 @@ static void test_u64(void **state)
 static void test_u32(void **state)
 {
     uint32_t v = 42;
-    (void)state;
+    (void) state;
 
     assert_int_equal(posture_parse_u32("4294967295", &v), 0);
     assert_true(v == UINT32_MAX);
@@ -61,7 +61,7 @@ static void test_u32(void **state)
 static void test_i64(void **state)
 {
     int64_t v = 42;
-    (void)state;
+    (void) state;
 
     assert_int_equal(posture_parse_i64("-1", &v), 0);
     assert_true(v == -1);
@@ -91,7 +91,7 @@ static void test_bool(void **state)
     static const char *const no[] = { "0", "no", "No", "false", "FALSE", "off", "Off" };
     static const char *const bad[] = { "", " yes", "yes ", "2", "y", "n", "enable", "onn", "-1" };
     bool b;
-    (void)state;
+    (void) state;
 
     for (size_t i = 0; i < sizeof(yes) / sizeof(yes[0]); i++) {
         b = false;
@@ -141,13 +141,13 @@ static void test_duration_ok(void **state)
         { "18446744073709", 18446744073709 * SEC },
         { "18446744073709551615us", UINT64_MAX },
     };
-    (void)state;
+    (void) state;
 
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         uint64_t v = 1;
         int r = posture_parse_duration_usec(cases[i].s, &v);
         if (r != 0 || v != cases[i].usec)
-            fail_msg("\"%s\": r=%d v=%llu", cases[i].s, r, (unsigned long long)v);
+            fail_msg("\"%s\": r=%d v=%llu", cases[i].s, r, (unsigned long long) v);
     }
 }
 
@@ -179,14 +179,14 @@ static void test_duration_bad(void **state)
         { "18446744073709551615us 1us", -ERANGE },
         { "300000000d", -ERANGE },
     };
-    (void)state;
+    (void) state;
 
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         uint64_t v = 7;
         int r = posture_parse_duration_usec(cases[i].s, &v);
         if (r != cases[i].err || v != 7)
             fail_msg("\"%s\": r=%d (want %d) v=%llu", cases[i].s, r, cases[i].err,
-                     (unsigned long long)v);
+                     (unsigned long long) v);
     }
 }
 
@@ -233,13 +233,13 @@ static void test_size(void **state)
         { "17179869184G", -ERANGE },
         { "18446744073709551616", -ERANGE },
     };
-    (void)state;
+    (void) state;
 
     for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
         uint64_t v = 1;
         int r = posture_parse_size(ok[i].s, &v);
         if (r != 0 || v != ok[i].v)
-            fail_msg("\"%s\": r=%d v=%llu", ok[i].s, r, (unsigned long long)v);
+            fail_msg("\"%s\": r=%d v=%llu", ok[i].s, r, (unsigned long long) v);
     }
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         uint64_t v = 7;
@@ -266,7 +266,7 @@ static void test_format_duration(void **state)
         { POSTURE_USEC_INFINITY, "infinity" },
     };
     char buf[64];
-    (void)state;
+    (void) state;
 
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
         assert_string_equal(posture_format_duration(buf, sizeof(buf), cases[i].usec), cases[i].s);
@@ -322,7 +322,7 @@ static void test_check_name(void **state)
         "a\n",
         "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", /* 65 */
     };
-    (void)state;
+    (void) state;
 
     for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++)
         if (!posture_check_name_is_valid(good[i]))
@@ -335,7 +335,7 @@ static void test_check_name(void **state)
 
 static void test_time(void **state)
 {
-    (void)state;
+    (void) state;
     uint64_t a = posture_now_usec(CLOCK_MONOTONIC);
     uint64_t b = posture_now_usec(CLOCK_MONOTONIC);
     assert_true(a > 0);

@@ -54,7 +54,7 @@ static void run_sh(const char *script, uint64_t timeout_usec, struct posture_spa
 
 static void test_exit_codes(void **state)
 {
-    (void)state;
+    (void) state;
     struct posture_spawn_result res;
     const char *const t[] = { "/bin/true", NULL };
     const char *const f[] = { "/bin/false", NULL };
@@ -89,7 +89,7 @@ static void test_exit_codes(void **state)
 
 static void test_signal_termination(void **state)
 {
-    (void)state;
+    (void) state;
     struct posture_spawn_result res;
 
     run_sh("echo before; kill -KILL $$; echo after", 0, &res);
@@ -107,7 +107,7 @@ static void test_signal_termination(void **state)
 
 static void test_signal_state_reset(void **state)
 {
-    (void)state;
+    (void) state;
     struct posture_spawn_result res;
     struct sigaction ign = { .sa_handler = SIG_IGN }, old_term, old_pipe, old_int;
     sigset_t block, old_mask;
@@ -152,7 +152,7 @@ static void test_signal_state_reset(void **state)
 
 static void test_capture_separation(void **state)
 {
-    (void)state;
+    (void) state;
     struct posture_spawn_result res;
 
     run_sh("echo out; echo err >&2; printf 'a\\000b'; printf 'e2' >&2", 0, &res);
@@ -168,7 +168,7 @@ static void test_capture_separation(void **state)
 
 static void test_output_caps(void **state)
 {
-    (void)state;
+    (void) state;
     struct posture_spawn_result res;
     const char *const yes[] = { "/bin/sh", "-c", "yes | head -c 1000000", NULL };
     const char *const err[] = { "/bin/sh", "-c", "head -c 100000 /dev/zero >&2; echo ok", NULL };
@@ -218,7 +218,7 @@ static void test_output_caps(void **state)
 
 static void test_timeout(void **state)
 {
-    (void)state;
+    (void) state;
     struct posture_spawn_result res;
     const char *const argv[] = { "/bin/sleep", "30", NULL };
 
@@ -234,7 +234,7 @@ static void test_timeout(void **state)
 
 static void test_timeout_ignores_sigterm(void **state)
 {
-    (void)state;
+    (void) state;
     struct posture_spawn_result res;
     const char *const argv[] = { "/bin/sh", "-c", "trap '' TERM; echo started; sleep 30; echo no",
                                  NULL };
@@ -254,13 +254,13 @@ static void test_timeout_ignores_sigterm(void **state)
 static bool process_gone(pid_t pid)
 {
     char path[64], buf[512];
-    int n = snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
-    assert_true(n > 0 && (size_t)n < sizeof(path));
+    int n = snprintf(path, sizeof(path), "/proc/%d/stat", (int) pid);
+    assert_true(n > 0 && (size_t) n < sizeof(path));
     FILE *f = fopen(path, "re");
     if (!f)
         return true;
     size_t len = fread(buf, 1, sizeof(buf) - 1, f);
-    (void)fclose(f);
+    (void) fclose(f);
     buf[len] = '\0';
     const char *p = strrchr(buf, ')');
     return p && p[1] == ' ' && (p[2] == 'Z' || p[2] == 'X'); /* dead, waiting for its reaper */
@@ -268,7 +268,7 @@ static bool process_gone(pid_t pid)
 
 static void test_grandchild_holds_pipe(void **state)
 {
-    (void)state;
+    (void) state;
     struct posture_spawn_result res;
     const char *const argv[] = { "/bin/sh", "-c", "sleep 30 & echo $!", NULL };
 
@@ -285,9 +285,9 @@ static void test_grandchild_holds_pipe(void **state)
     assert_string_equal(end, "\n");
     bool gone = false;
     for (int i = 0; i < 200 && !gone; i++) {
-        gone = process_gone((pid_t)pid);
+        gone = process_gone((pid_t) pid);
         if (!gone)
-            (void)usleep(10000);
+            (void) usleep(10000);
     }
     assert_true(gone);
     posture_spawn_result_done(&res);
@@ -295,7 +295,7 @@ static void test_grandchild_holds_pipe(void **state)
 
 static void test_environment_scrubbed(void **state)
 {
-    (void)state;
+    (void) state;
     struct posture_spawn_result res;
     const char *const argv[] = { "/usr/bin/env", NULL };
     const char *const envp[] = { "FOO=bar", "X=1", NULL };
@@ -313,7 +313,7 @@ static void test_environment_scrubbed(void **state)
 
 static void test_stdin_dev_null(void **state)
 {
-    (void)state;
+    (void) state;
     struct posture_spawn_result res;
     const char *const cat[] = { "/bin/cat", NULL };
     int p[2];
@@ -344,7 +344,7 @@ static void test_stdin_dev_null(void **state)
 
 static void test_cwd(void **state)
 {
-    (void)state;
+    (void) state;
     struct posture_spawn_result res;
     const char *const pwd[] = { "/bin/sh", "-c", "pwd -P", NULL };
     posture_autofree char *dir = posture_test_mkdtemp();
@@ -358,7 +358,7 @@ static void test_cwd(void **state)
 
     assert_int_equal(run_opts(&(struct posture_spawn_opts){ .argv = pwd, .cwd = dir }, &res), 0);
     int n = snprintf(expected, sizeof(expected), "%s\n", real);
-    assert_true(n > 0 && (size_t)n < sizeof(expected));
+    assert_true(n > 0 && (size_t) n < sizeof(expected));
     assert_string_equal(res.out, expected);
     posture_spawn_result_done(&res);
 
@@ -369,7 +369,7 @@ static void test_cwd(void **state)
 
 static void test_process_group(void **state)
 {
-    (void)state;
+    (void) state;
     struct posture_spawn_result res;
 
     /* The child leads a new process group: pgrp (field 5 of stat) equals its pid. */
@@ -386,14 +386,14 @@ static void write_exec(const char *dir, const char *name, const char *content, m
 {
     char path[PATH_MAX];
     int n = snprintf(path, sizeof(path), "%s/%s", dir, name);
-    assert_true(n > 0 && (size_t)n < sizeof(path));
+    assert_true(n > 0 && (size_t) n < sizeof(path));
     assert_int_equal(posture_test_write_file(dir, name, content), 0);
     assert_int_equal(chmod(path, mode), 0);
 }
 
 static void test_exec_errors(void **state)
 {
-    (void)state;
+    (void) state;
     struct posture_spawn_result res = { .exit_code = 4242 };
     posture_autofree char *dir = posture_test_mkdtemp();
     char noexec[PATH_MAX], badformat[PATH_MAX];
@@ -401,9 +401,9 @@ static void test_exec_errors(void **state)
     write_exec(dir, "noexec", "#!/bin/sh\necho hi\n", 0644);
     write_exec(dir, "badformat", "this is not a program\n", 0755);
     int n = snprintf(noexec, sizeof(noexec), "%s/noexec", dir);
-    assert_true(n > 0 && (size_t)n < sizeof(noexec));
+    assert_true(n > 0 && (size_t) n < sizeof(noexec));
     n = snprintf(badformat, sizeof(badformat), "%s/badformat", dir);
-    assert_true(n > 0 && (size_t)n < sizeof(badformat));
+    assert_true(n > 0 && (size_t) n < sizeof(badformat));
 
     const char *const missing[] = { "/nonexistent/posture-test-prog", NULL };
     const char *const denied[] = { noexec, NULL };
@@ -423,7 +423,7 @@ static void test_exec_errors(void **state)
 
 static void test_search_path(void **state)
 {
-    (void)state;
+    (void) state;
     struct posture_spawn_result res;
     posture_autofree char *dir = posture_test_mkdtemp();
     char path_env[PATH_MAX + 64];
@@ -431,7 +431,7 @@ static void test_search_path(void **state)
     write_exec(dir, "posture-test-prog", "#!/bin/sh\necho found \"$@\"\n", 0755);
     write_exec(dir, "posture-test-noexec", "#!/bin/sh\necho hi\n", 0644);
     int n = snprintf(path_env, sizeof(path_env), "PATH=relative:/nonexistent::%s", dir);
-    assert_true(n > 0 && (size_t)n < sizeof(path_env));
+    assert_true(n > 0 && (size_t) n < sizeof(path_env));
     const char *const envp[] = { path_env, NULL };
 
     const char *const t[] = { "true", NULL };
@@ -472,7 +472,7 @@ static void test_search_path(void **state)
 
 static void test_bad_arguments(void **state)
 {
-    (void)state;
+    (void) state;
     struct posture_spawn_result res;
     const char *const none[] = { NULL };
     const char *const empty[] = { "", NULL };
@@ -496,7 +496,7 @@ static int count_fds(void)
     assert_non_null(d);
     while (readdir(d))
         n++;
-    (void)closedir(d);
+    (void) closedir(d);
     return n;
 }
 
@@ -514,11 +514,11 @@ static int count_inheritable_fds(void)
         long fd = strtol(de->d_name, &end, 10);
         if (end == de->d_name || *end || fd <= 2 || fd == dirfd(d))
             continue;
-        int fl = fcntl((int)fd, F_GETFD);
+        int fl = fcntl((int) fd, F_GETFD);
         if (fl >= 0 && !(fl & FD_CLOEXEC))
             n++;
     }
-    (void)closedir(d);
+    (void) closedir(d);
     return n;
 }
 
@@ -533,7 +533,7 @@ static bool has_line(const char *text, const char *line)
 
 static void test_no_fd_leaks(void **state)
 {
-    (void)state;
+    (void) state;
     struct posture_spawn_result res;
     const char *const ls[] = { "/bin/ls", "/proc/self/fd", NULL };
     const char *const missing[] = { "/nonexistent/prog", NULL };
@@ -568,7 +568,7 @@ static void test_no_fd_leaks(void **state)
 
 static void test_closed_stdin_in_caller(void **state)
 {
-    (void)state;
+    (void) state;
     struct posture_spawn_result res;
 
     /* With fd 0 free, a pipe end lands on it; the child's stdio must still be right. */
@@ -586,7 +586,7 @@ static void test_closed_stdin_in_caller(void **state)
 
 static void test_duration(void **state)
 {
-    (void)state;
+    (void) state;
     struct posture_spawn_result res;
     const char *const argv[] = { "/bin/sleep", "0.2", NULL };
 
@@ -600,7 +600,7 @@ static void test_duration(void **state)
 
 static void test_sigchld_ignored_by_caller(void **state)
 {
-    (void)state;
+    (void) state;
     struct posture_spawn_result res;
     struct sigaction ign = { .sa_handler = SIG_IGN }, old;
 
@@ -623,7 +623,7 @@ static void test_sigchld_ignored_by_caller(void **state)
 
 static void test_no_zombies(void **state)
 {
-    (void)state;
+    (void) state;
     assert_no_children();
 }
 

@@ -10,7 +10,7 @@
 static void test_append(void **state)
 {
     posture_auto_strbuf struct posture_strbuf sb = POSTURE_STRBUF_INIT(0);
-    (void)state;
+    (void) state;
 
     assert_null(sb.buf);
     assert_int_equal(posture_strbuf_append(&sb, "abcdef", 3), 0);
@@ -27,7 +27,7 @@ static void test_append(void **state)
 
     /* Growth across many reallocations. */
     for (int i = 0; i < 10000; i++)
-        assert_int_equal(posture_strbuf_putc(&sb, (char)('a' + i % 26)), 0);
+        assert_int_equal(posture_strbuf_putc(&sb, (char) ('a' + i % 26)), 0);
     assert_int_equal(sb.len, 10006);
     assert_int_equal(strlen(sb.buf), 10006);
     assert_int_equal(sb.buf[6], 'a');
@@ -43,7 +43,7 @@ static void test_append(void **state)
 static void test_empty_append_allocates(void **state)
 {
     struct posture_strbuf sb = POSTURE_STRBUF_INIT(0);
-    (void)state;
+    (void) state;
 
     assert_int_equal(posture_strbuf_append(&sb, "", 0), 0);
     assert_non_null(sb.buf);
@@ -57,7 +57,7 @@ static void test_empty_append_allocates(void **state)
 static void test_limit(void **state)
 {
     posture_auto_strbuf struct posture_strbuf sb = POSTURE_STRBUF_INIT(5);
-    (void)state;
+    (void) state;
 
     assert_int_equal(posture_strbuf_puts(&sb, "abc"), 0);
     assert_int_equal(posture_strbuf_puts(&sb, "def"), -E2BIG);
@@ -84,7 +84,7 @@ static void test_default_limit(void **state)
     posture_auto_strbuf struct posture_strbuf sb = POSTURE_STRBUF_INIT(0);
     size_t chunk = 1024 * 1024;
     char *block = malloc(chunk);
-    (void)state;
+    (void) state;
 
     assert_non_null(block);
     memset(block, 'z', chunk);
@@ -100,7 +100,7 @@ static void test_default_limit(void **state)
 static void test_printf_steal(void **state)
 {
     struct posture_strbuf sb = POSTURE_STRBUF_INIT(1000);
-    (void)state;
+    (void) state;
 
     char *empty = posture_strbuf_steal(&sb);
     assert_non_null(empty);

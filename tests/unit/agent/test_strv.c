@@ -10,7 +10,7 @@
 static void test_extend_contains(void **state)
 {
     posture_auto_strv char **l = NULL;
-    (void)state;
+    (void) state;
 
     assert_int_equal(posture_strv_length(NULL), 0);
     assert_false(posture_strv_contains(NULL, "a"));
@@ -34,14 +34,14 @@ static void test_extend_contains(void **state)
     POSTURE_FOREACH_STRV (s, l)
         n += strlen(s);
     assert_int_equal(n, 4);
-    POSTURE_FOREACH_STRV (s, (char **)NULL)
+    POSTURE_FOREACH_STRV (s, (char **) NULL)
         fail();
 }
 
 static void test_consume(void **state)
 {
     posture_auto_strv char **l = NULL;
-    (void)state;
+    (void) state;
 
     char *s = strdup("owned");
     assert_non_null(s);
@@ -54,7 +54,7 @@ static void test_consume(void **state)
 static void test_split(void **state)
 {
     char **l = NULL;
-    (void)state;
+    (void) state;
 
     assert_int_equal(posture_strv_split("  a b\t\tc  ", " \t", &l), 3);
     assert_string_equal(l[0], "a");
@@ -96,7 +96,7 @@ static void test_split(void **state)
 static void test_sort(void **state)
 {
     posture_auto_strv char **l = NULL;
-    (void)state;
+    (void) state;
 
     posture_strv_sort(NULL);
     assert_int_equal(posture_strv_split("pear apple fig Apple apple", " ", &l), 5);

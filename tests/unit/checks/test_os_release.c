@@ -29,7 +29,7 @@ static int parse(const char *text, struct posture_os_release *ret)
 
 static void test_parse_debian(void **state)
 {
-    (void)state;
+    (void) state;
     struct posture_os_release o;
     assert_int_equal(parse("PRETTY_NAME=\"Debian GNU/Linux 12 (bookworm)\"\n"
                            "NAME=\"Debian GNU/Linux\"\n"
@@ -59,7 +59,7 @@ static void test_parse_debian(void **state)
 
 static void test_parse_quoting(void **state)
 {
-    (void)state;
+    (void) state;
     struct posture_os_release o;
     assert_int_equal(parse("NAME=\"a \\\"q\\\" \\\\ \\$HOME \\` \\n \\x\"\n"
                            "VERSION='single \\\" $x \"q\"'\n"
@@ -85,7 +85,7 @@ static void test_parse_quoting(void **state)
 
 static void test_parse_comments_blank_crlf(void **state)
 {
-    (void)state;
+    (void) state;
     struct posture_os_release o;
     assert_int_equal(parse("# comment\r\n"
                            "\r\n"
@@ -105,7 +105,7 @@ static void test_parse_comments_blank_crlf(void **state)
 
 static void test_parse_duplicates_and_defaults(void **state)
 {
-    (void)state;
+    (void) state;
     struct posture_os_release o;
     assert_int_equal(parse("ID=first\nID=second\nVERSION_ID=1\nVERSION_ID=\n", &o), 4);
     assert_string_equal(o.id, "second"); /* later assignments win */
@@ -129,7 +129,7 @@ static void test_parse_duplicates_and_defaults(void **state)
 
 static void test_parse_invalid_lines(void **state)
 {
-    (void)state;
+    (void) state;
     static const char *const invalid[] = {
         "name=lower\n",        "ID =debian\n",       "ID= debian\n",  "export ID=debian\n",
         " ID=indented\n",      "=value\n",           "ID\n",          "ID:debian\n",
@@ -154,7 +154,7 @@ static void test_parse_invalid_lines(void **state)
 
 static void test_parse_limits(void **state)
 {
-    (void)state;
+    (void) state;
     struct posture_os_release o;
     size_t max = POSTURE_OS_RELEASE_VALUE_MAX;
     char *buf = malloc(POSTURE_OS_RELEASE_FILE_MAX + 2);
@@ -182,7 +182,7 @@ static void test_parse_limits(void **state)
     posture_os_release_done(&o);
 
     /* A NUL byte anywhere: not a text file. */
-    o.id = (char *)"untouched";
+    o.id = (char *) "untouched";
     assert_int_equal(posture_os_release_parse("ID=a\0b\n", 7, &o), -EBADMSG);
     assert_string_equal(o.id, "untouched");
 
@@ -328,7 +328,7 @@ static struct posture_result *run_check(const char *root, struct posture_run **r
     assert_int_equal(posture_root_open(root, &fd), 0);
     struct posture_run_opts opts = { .root_fd = fd, .root_path = root, .only = only };
     assert_int_equal(posture_runner_run(reg, &opts, ret_run, NULL), 0);
-    (void)close(fd);
+    (void) close(fd);
     assert_int_equal((*ret_run)->n_results, 1);
     struct posture_result *r = (*ret_run)->results[0];
     assert_string_equal(r->id, "os.release");
@@ -339,7 +339,7 @@ static struct posture_result *run_check(const char *root, struct posture_run **r
 static void check_fixture(const struct expect *x)
 {
     char rel[256];
-    (void)snprintf(rel, sizeof(rel), "fixtures/roots/os-release/%s", x->scenario);
+    (void) snprintf(rel, sizeof(rel), "fixtures/roots/os-release/%s", x->scenario);
     posture_auto_run struct posture_run *run = NULL;
 
     print_message("  %s\n", x->scenario);
@@ -381,7 +381,7 @@ static void check_fixture(const struct expect *x)
         n_like++;
     assert_int_equal(cJSON_GetArraySize(like), n_like);
     for (size_t i = 0; i < n_like; i++)
-        assert_string_equal(cJSON_GetArrayItem(like, (int)i)->valuestring, x->id_like[i]);
+        assert_string_equal(cJSON_GetArrayItem(like, (int) i)->valuestring, x->id_like[i]);
 
     /* The documented evidence keys, in order. */
     static const char *const keys[] = {
@@ -398,28 +398,28 @@ static void check_fixture(const struct expect *x)
 
 static int use_openat2(void **state)
 {
-    (void)state;
+    (void) state;
     posture_fileio_force_fallback(false);
     return 0;
 }
 
 static int use_fallback(void **state)
 {
-    (void)state;
+    (void) state;
     posture_fileio_force_fallback(true);
     return 0;
 }
 
 static int reset_fileio(void **state)
 {
-    (void)state;
+    (void) state;
     posture_fileio_force_fallback(false);
     return 0;
 }
 
 static void test_fixtures(void **state)
 {
-    (void)state;
+    (void) state;
     for (size_t i = 0; i < sizeof(fixtures) / sizeof(fixtures[0]); i++)
         check_fixture(&fixtures[i]);
 }
@@ -437,8 +437,8 @@ static void copy_tree(const char *src, const char *dst)
         if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
             continue;
         char from[PATH_MAX], to[PATH_MAX];
-        assert_true(snprintf(from, sizeof(from), "%s/%s", src, de->d_name) < (int)sizeof(from));
-        assert_true(snprintf(to, sizeof(to), "%s/%s", dst, de->d_name) < (int)sizeof(to));
+        assert_true(snprintf(from, sizeof(from), "%s/%s", src, de->d_name) < (int) sizeof(from));
+        assert_true(snprintf(to, sizeof(to), "%s/%s", dst, de->d_name) < (int) sizeof(to));
 
         struct stat st;
         assert_int_equal(lstat(from, &st), 0);
@@ -456,12 +456,12 @@ static void copy_tree(const char *src, const char *dst)
             assert_true(in >= 0 && out >= 0);
             char buf[4096];
             for (ssize_t n; (n = read(in, buf, sizeof(buf))) > 0;)
-                assert_int_equal(write(out, buf, (size_t)n), n);
-            (void)close(in);
-            (void)close(out);
+                assert_int_equal(write(out, buf, (size_t) n), n);
+            (void) close(in);
+            (void) close(out);
         }
     }
-    (void)closedir(d);
+    (void) closedir(d);
 }
 
 /* Copy the scenario to <tmp>/root and plant <tmp>/outside-marker/os-release next to it. */
@@ -470,8 +470,8 @@ static char *escape_setup(const char *scenario, char **ret_root)
     char rel[256], root[PATH_MAX];
     char *tmp = posture_test_mkdtemp();
 
-    (void)snprintf(rel, sizeof(rel), "fixtures/roots/os-release/%s", scenario);
-    (void)snprintf(root, sizeof(root), "%s/root", tmp);
+    (void) snprintf(rel, sizeof(rel), "fixtures/roots/os-release/%s", scenario);
+    (void) snprintf(root, sizeof(root), "%s/root", tmp);
     copy_tree(posture_test_path(rel), root);
     assert_int_equal(posture_test_write_file(tmp, "outside-marker/os-release",
                                              "ID=escaped\nNAME=\"Escaped\"\nVERSION_ID=666\n"),
@@ -500,17 +500,17 @@ static void expect_contained(const char *scenario)
 
 static void test_symlink_escape_relative(void **state)
 {
-    (void)state;
+    (void) state;
     posture_autofree char *root = NULL;
     posture_autofree char *tmp = escape_setup("symlink-escape-relative", &root);
     char path[PATH_MAX + 32], buf[64] = { 0 };
 
     /* The marker is real: followed naively, the link reads it. */
-    (void)snprintf(path, sizeof(path), "%s/etc/os-release", root);
+    (void) snprintf(path, sizeof(path), "%s/etc/os-release", root);
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     assert_true(fd >= 0);
     assert_true(read(fd, buf, sizeof(buf) - 1) > 0);
-    (void)close(fd);
+    (void) close(fd);
     assert_non_null(strstr(buf, "ID=escaped"));
     assert_int_equal(posture_test_rmdir_r(tmp), 0);
 
@@ -519,13 +519,13 @@ static void test_symlink_escape_relative(void **state)
 
 static void test_symlink_escape_absolute(void **state)
 {
-    (void)state;
+    (void) state;
     expect_contained("symlink-escape-absolute");
 }
 
 static void test_symlink_escape_loop(void **state)
 {
-    (void)state;
+    (void) state;
     posture_autofree char *root = NULL;
     posture_autofree char *tmp = escape_setup("symlink-escape", &root);
     posture_auto_run struct posture_run *run = NULL;
@@ -553,7 +553,7 @@ static void reset_dir(const char *dir)
 
 static void test_empty_files_and_bounds(void **state)
 {
-    (void)state;
+    (void) state;
     posture_autofree char *tmp = posture_test_mkdtemp();
     posture_auto_run struct posture_run *run = NULL;
 
@@ -600,7 +600,7 @@ static void test_empty_files_and_bounds(void **state)
 
 static void test_host_root(void **state)
 {
-    (void)state;
+    (void) state;
     posture_auto_run struct posture_run *run = NULL;
 
     /* The real host: whatever it runs, the kernel facts come from procfs or uname(). */

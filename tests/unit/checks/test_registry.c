@@ -7,7 +7,7 @@
 
 static int run_pass(const struct posture_check_ctx *ctx, void *state, struct posture_result *r)
 {
-    (void)state;
+    (void) state;
     return ctx->api->set_status(r, POSTURE_STATUS_PASS);
 }
 
@@ -38,7 +38,7 @@ static void expect_refused(const struct posture_check_desc *d, int error)
 
 static void test_valid_template(void **state)
 {
-    (void)state;
+    (void) state;
     const char *why = "untouched";
     assert_int_equal(try_add(&template, &why), 0);
     assert_string_equal(why, "untouched");
@@ -46,7 +46,7 @@ static void test_valid_template(void **state)
 
 static void test_refuses_abi_major(void **state)
 {
-    (void)state;
+    (void) state;
     struct posture_check_desc d = template;
     d.abi_major = POSTURE_CHECK_ABI_MAJOR + 1;
     expect_refused(&d, -EPROTO);
@@ -56,7 +56,7 @@ static void test_refuses_abi_major(void **state)
 
 static void test_struct_size(void **state)
 {
-    (void)state;
+    (void) state;
     struct posture_check_desc d = template;
     d.struct_size = sizeof(struct posture_check_desc) - 1;
     expect_refused(&d, -EPROTO);
@@ -70,7 +70,7 @@ static void test_struct_size(void **state)
 
 static void test_refuses_bad_names(void **state)
 {
-    (void)state;
+    (void) state;
     static const char *const bad[] = { "Foo", "a..b", ".a", "a.", "", "a b", "a-b", "a/b", "é" };
     struct posture_check_desc d = template;
 
@@ -95,7 +95,7 @@ static void test_refuses_bad_names(void **state)
 
 static void test_refuses_bad_version(void **state)
 {
-    (void)state;
+    (void) state;
     struct posture_check_desc d = template;
     d.version = NULL;
     expect_refused(&d, -EINVAL);
@@ -110,7 +110,7 @@ static void test_refuses_bad_version(void **state)
 
 static void test_refuses_no_run(void **state)
 {
-    (void)state;
+    (void) state;
     struct posture_check_desc d = template;
     d.run = NULL;
     expect_refused(&d, -EPROTO);
@@ -118,7 +118,7 @@ static void test_refuses_no_run(void **state)
 
 static void test_option_tables(void **state)
 {
-    (void)state;
+    (void) state;
     struct posture_check_desc d = template;
 
     static const struct posture_option good[] = {
@@ -145,7 +145,7 @@ static void test_option_tables(void **state)
     expect_refused(&d, -EINVAL);
 
     static const struct posture_option bad_type[] = {
-        { (enum posture_option_type)POSTURE_OPTION__MAX, "mode", NULL, NULL },
+        { (enum posture_option_type) POSTURE_OPTION__MAX, "mode", NULL, NULL },
         { 0 },
     };
     d.options = bad_type;
@@ -169,7 +169,7 @@ static void test_option_tables(void **state)
 
 static void test_refuses_duplicates(void **state)
 {
-    (void)state;
+    (void) state;
     posture_auto_registry struct posture_registry *reg = NULL;
     struct posture_check_desc other = template;
     const char *why = NULL;
@@ -187,7 +187,7 @@ static void test_refuses_duplicates(void **state)
 
 static void test_sorted_and_find(void **state)
 {
-    (void)state;
+    (void) state;
     static const char *const names[] = { "zeta", "alpha.b", "m.x", "alpha", "alpha_b", "b" };
     static const char *const sorted[] = { "alpha", "alpha.b", "alpha_b", "b", "m.x", "zeta" };
     struct posture_check_desc d[6];
@@ -227,7 +227,7 @@ static void test_sorted_and_find(void **state)
 
 static void test_argument_checks(void **state)
 {
-    (void)state;
+    (void) state;
     posture_auto_registry struct posture_registry *reg = NULL;
     assert_int_equal(posture_registry_new(NULL), -EINVAL);
     assert_int_equal(posture_registry_new(&reg), 0);
@@ -242,7 +242,7 @@ static void test_argument_checks(void **state)
 
 static void test_builtins(void **state)
 {
-    (void)state;
+    (void) state;
     posture_auto_registry struct posture_registry *reg = NULL;
 
     assert_true(posture_builtin_count() >= 1);
@@ -264,7 +264,7 @@ static void test_builtins(void **state)
 
 static void test_string_tables(void **state)
 {
-    (void)state;
+    (void) state;
     static const char *const statuses[] = { "pass", "warn", "fail", "not_applicable", "error" };
 
     for (int i = 0; i < POSTURE_STATUS__MAX; i++) {
@@ -295,7 +295,7 @@ static void test_string_tables(void **state)
 
 static void test_find_option(void **state)
 {
-    (void)state;
+    (void) state;
     static const struct posture_option options[] = {
         { POSTURE_OPTION_STRING, "mode", "strict", NULL },
         { POSTURE_OPTION_INT, "limit", NULL, NULL },

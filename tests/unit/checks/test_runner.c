@@ -24,64 +24,64 @@
 
 static int run_pass(const struct posture_check_ctx *ctx, void *state, struct posture_result *r)
 {
-    (void)state;
-    (void)ctx->api->set_reason(r, "all good");
-    (void)ctx->api->evidence_add_int(r, "answer", 42);
+    (void) state;
+    (void) ctx->api->set_reason(r, "all good");
+    (void) ctx->api->evidence_add_int(r, "answer", 42);
     return ctx->api->set_status(r, POSTURE_STATUS_PASS);
 }
 
 static int run_fail(const struct posture_check_ctx *ctx, void *state, struct posture_result *r)
 {
-    (void)state;
-    (void)ctx->api->set_reason(r, "the %s is off", "firewall");
-    (void)ctx->api->set_remediation(r, "Turn it on.");
+    (void) state;
+    (void) ctx->api->set_reason(r, "the %s is off", "firewall");
+    (void) ctx->api->set_remediation(r, "Turn it on.");
     return ctx->api->set_status(r, POSTURE_STATUS_FAIL);
 }
 
 static int run_warn(const struct posture_check_ctx *ctx, void *state, struct posture_result *r)
 {
-    (void)state;
-    (void)ctx->api->set_reason(r, "stale");
+    (void) state;
+    (void) ctx->api->set_reason(r, "stale");
     return ctx->api->set_status(r, POSTURE_STATUS_WARN);
 }
 
 static int run_error(const struct posture_check_ctx *ctx, void *state, struct posture_result *r)
 {
-    (void)state;
-    (void)ctx->api->set_reason(r, "could not tell");
+    (void) state;
+    (void) ctx->api->set_reason(r, "could not tell");
     return ctx->api->set_status(r, POSTURE_STATUS_ERROR);
 }
 
 static int run_na(const struct posture_check_ctx *ctx, void *state, struct posture_result *r)
 {
-    (void)state;
-    (void)ctx->api->set_reason(r, "no TPM here");
-    (void)ctx->api->set_remediation(r, "ignored for not_applicable");
+    (void) state;
+    (void) ctx->api->set_reason(r, "no TPM here");
+    (void) ctx->api->set_remediation(r, "ignored for not_applicable");
     return ctx->api->set_status(r, POSTURE_STATUS_NOT_APPLICABLE);
 }
 
 static int run_eacces(const struct posture_check_ctx *ctx, void *state, struct posture_result *r)
 {
-    (void)state;
-    (void)ctx->api->set_status(r, POSTURE_STATUS_PASS); /* overridden: run() failed */
-    (void)ctx->api->set_reason(r, "cannot read /etc/shadow");
-    (void)ctx->api->evidence_add_str(r, "errno", "set by the check");
-    (void)ctx->api->evidence_begin_object(r, "left_open");
+    (void) state;
+    (void) ctx->api->set_status(r, POSTURE_STATUS_PASS); /* overridden: run() failed */
+    (void) ctx->api->set_reason(r, "cannot read /etc/shadow");
+    (void) ctx->api->evidence_add_str(r, "errno", "set by the check");
+    (void) ctx->api->evidence_begin_object(r, "left_open");
     return -EACCES;
 }
 
 static int run_eio(const struct posture_check_ctx *ctx, void *state, struct posture_result *r)
 {
-    (void)ctx;
-    (void)state;
-    (void)r;
+    (void) ctx;
+    (void) state;
+    (void) r;
     return -EIO;
 }
 
 static int run_nostatus(const struct posture_check_ctx *ctx, void *state, struct posture_result *r)
 {
-    (void)state;
-    (void)ctx->api->set_reason(r, "forgot the status");
+    (void) state;
+    (void) ctx->api->set_reason(r, "forgot the status");
     return 0;
 }
 
@@ -90,14 +90,14 @@ static atomic_int slow_fini_called;
 
 static int run_slow(const struct posture_check_ctx *ctx, void *state, struct posture_result *r)
 {
-    (void)state;
+    (void) state;
     /* Keep going 500 ms past the deadline, then report as if nothing happened. */
     while (ctx->api->now_usec() < ctx->deadline_usec + 500 * POSTURE_USEC_PER_MSEC) {
         struct timespec ts = { .tv_sec = 0, .tv_nsec = 10 * 1000 * 1000 };
-        (void)nanosleep(&ts, NULL);
+        (void) nanosleep(&ts, NULL);
     }
-    (void)ctx->api->set_reason(r, "late");
-    (void)ctx->api->set_status(r, POSTURE_STATUS_PASS);
+    (void) ctx->api->set_reason(r, "late");
+    (void) ctx->api->set_status(r, POSTURE_STATUS_PASS);
     atomic_store(&slow_finished, 1);
     return 0;
 }
@@ -110,7 +110,7 @@ static void fini_slow(void *state)
 
 static int init_slow(const struct posture_check_ctx *ctx, void **ret_state)
 {
-    (void)ctx;
+    (void) ctx;
     *ret_state = malloc(64); /* freed by fini, on the abandoned thread */
     return *ret_state ? 0 : -ENOMEM;
 }
@@ -119,7 +119,7 @@ static int init_calls, fini_calls;
 
 static int init_counting(const struct posture_check_ctx *ctx, void **ret_state)
 {
-    (void)ctx;
+    (void) ctx;
     init_calls++;
     *ret_state = &init_calls;
     return 0;
@@ -127,8 +127,8 @@ static int init_counting(const struct posture_check_ctx *ctx, void **ret_state)
 
 static int init_failing(const struct posture_check_ctx *ctx, void **ret_state)
 {
-    (void)ctx;
-    (void)ret_state;
+    (void) ctx;
+    (void) ret_state;
     init_calls++;
     return -ENODEV;
 }
@@ -145,7 +145,7 @@ run_with_state(const struct posture_check_ctx *ctx, void *state, struct posture_
     assert_ptr_equal(state, &init_calls);
     /* A little work so duration_usec is measurable. */
     struct timespec ts = { .tv_sec = 0, .tv_nsec = 5 * 1000 * 1000 };
-    (void)nanosleep(&ts, NULL);
+    (void) nanosleep(&ts, NULL);
     return ctx->api->set_status(r, POSTURE_STATUS_PASS);
 }
 
@@ -160,19 +160,19 @@ static int run_options(const struct posture_check_ctx *ctx, void *state, struct 
     const char *const *v = NULL, *const *v2 = NULL;
     size_t n = 0, n2 = 0;
 
-    (void)state;
+    (void) state;
     assert_int_equal(api->option_get_str(ctx, "greeting", &s), 0);
-    (void)api->evidence_add_str(r, "greeting", s);
+    (void) api->evidence_add_str(r, "greeting", s);
     assert_int_equal(api->option_get_bool(ctx, "strict", &b), 0);
-    (void)api->evidence_add_bool(r, "strict", b);
-    (void)api->evidence_add_int(r, "limit_rc", api->option_get_int(ctx, "limit", &i));
-    (void)api->evidence_add_int(r, "limit", i);
+    (void) api->evidence_add_bool(r, "strict", b);
+    (void) api->evidence_add_int(r, "limit_rc", api->option_get_int(ctx, "limit", &i));
+    (void) api->evidence_add_int(r, "limit", i);
     assert_int_equal(api->option_get_u64(ctx, "timeout", &u), 0);
-    (void)api->evidence_add_int(r, "timeout", (int64_t)u);
+    (void) api->evidence_add_int(r, "timeout", (int64_t) u);
     assert_int_equal(api->option_get_u64(ctx, "max", &u), 0);
-    (void)api->evidence_add_int(r, "max", (int64_t)u);
+    (void) api->evidence_add_int(r, "max", (int64_t) u);
     assert_int_equal(api->option_get_strv(ctx, "names", &v, &n), 0);
-    (void)api->evidence_add_strv(r, "names", v, n);
+    (void) api->evidence_add_strv(r, "names", v, n);
     /* The split vector is cached: the same pointer until run() returns. */
     assert_int_equal(api->option_get_strv(ctx, "names", &v2, &n2), 0);
     assert_ptr_equal(v, v2);
@@ -180,13 +180,13 @@ static int run_options(const struct posture_check_ctx *ctx, void *state, struct 
     assert_null(v[n]);
 
     /* Type mismatches, unknown keys, no value. */
-    (void)api->evidence_add_int(r, "str_as_int", api->option_get_int(ctx, "greeting", &i));
-    (void)api->evidence_add_int(r, "int_as_str", api->option_get_str(ctx, "limit", &s));
-    (void)api->evidence_add_int(r, "bool_as_u64", api->option_get_u64(ctx, "strict", &u));
-    (void)api->evidence_add_int(r, "strv_as_str", api->option_get_str(ctx, "names", &s));
-    (void)api->evidence_add_int(r, "unknown", api->option_get_str(ctx, "nope", &s));
-    (void)api->evidence_add_int(r, "unset", api->option_get_str(ctx, "unset", &s));
-    (void)api->evidence_add_int(r, "null_ret", api->option_get_str(ctx, "greeting", NULL));
+    (void) api->evidence_add_int(r, "str_as_int", api->option_get_int(ctx, "greeting", &i));
+    (void) api->evidence_add_int(r, "int_as_str", api->option_get_str(ctx, "limit", &s));
+    (void) api->evidence_add_int(r, "bool_as_u64", api->option_get_u64(ctx, "strict", &u));
+    (void) api->evidence_add_int(r, "strv_as_str", api->option_get_str(ctx, "names", &s));
+    (void) api->evidence_add_int(r, "unknown", api->option_get_str(ctx, "nope", &s));
+    (void) api->evidence_add_int(r, "unset", api->option_get_str(ctx, "unset", &s));
+    (void) api->evidence_add_int(r, "null_ret", api->option_get_str(ctx, "greeting", NULL));
     return api->set_status(r, POSTURE_STATUS_PASS);
 }
 
@@ -261,8 +261,8 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     struct env *e = *state;
-    (void)posture_registry_free(e->reg);
-    (void)close(e->root_fd);
+    (void) posture_registry_free(e->reg);
+    (void) close(e->root_fd);
     free(e);
     return 0;
 }
@@ -288,7 +288,7 @@ run_only(struct env *e, char *const *only, const struct posture_config *config, 
 
 static struct posture_result *run_one(struct env *e, const char *id, struct posture_run **ret_run)
 {
-    char *only[] = { (char *)id, NULL };
+    char *only[] = { (char *) id, NULL };
     struct posture_run *run = run_only(e, only, NULL, 0);
     assert_int_equal(run->n_results, 1);
     assert_string_equal(run->results[0]->id, id);
@@ -309,7 +309,7 @@ static int64_t evidence_int(const struct posture_result *r, const char *key)
     const cJSON *item = cJSON_GetObjectItemCaseSensitive(r->evidence, key);
     assert_non_null(item);
     assert_true(cJSON_IsNumber(item));
-    return (int64_t)item->valuedouble;
+    return (int64_t) item->valuedouble;
 }
 
 /* ---- Runner rules ---- */
@@ -446,7 +446,7 @@ static void test_timeout(void **state)
      * result is not touched by its late PASS. */
     for (int i = 0; i < 500 && !atomic_load(&slow_fini_called); i++) {
         struct timespec ts = { .tv_sec = 0, .tv_nsec = 10 * 1000 * 1000 };
-        (void)nanosleep(&ts, NULL);
+        (void) nanosleep(&ts, NULL);
     }
     assert_int_equal(atomic_load(&slow_finished), 1);
     assert_int_equal(atomic_load(&slow_fini_called), 1);
@@ -454,7 +454,7 @@ static void test_timeout(void **state)
     assert_string_equal(r->reason, "t.slow did not finish within 200ms");
     /* Let it free its job before the leak checker looks. */
     struct timespec ts = { .tv_sec = 0, .tv_nsec = 100 * 1000 * 1000 };
-    (void)nanosleep(&ts, NULL);
+    (void) nanosleep(&ts, NULL);
 }
 
 static void test_only_selection(void **state)
@@ -506,7 +506,7 @@ static void test_overall_and_exit_status(void **state)
 
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         posture_auto_run struct posture_run *run =
-            run_only(e, (char *const *)cases[i].ids, NULL, 0);
+            run_only(e, (char *const *) cases[i].ids, NULL, 0);
         assert_int_equal(run->overall, cases[i].overall);
         assert_int_equal(posture_run_exit_status(run), cases[i].exit_status);
     }
@@ -526,11 +526,11 @@ struct diags {
 static void capture(int level, const char *file, unsigned line, const char *message, void *userdata)
 {
     struct diags *d = userdata;
-    (void)file;
+    (void) file;
     if (d->n < DIAG_MAX) {
         d->level[d->n] = level;
         d->line[d->n] = line;
-        (void)snprintf(d->msg[d->n], sizeof(d->msg[0]), "%s", message);
+        (void) snprintf(d->msg[d->n], sizeof(d->msg[0]), "%s", message);
     }
     d->n++;
 }
@@ -551,7 +551,7 @@ static void check_names(const struct posture_result *r, const char *const *expec
     assert_true(cJSON_IsArray(names));
     assert_int_equal(cJSON_GetArraySize(names), n);
     for (size_t i = 0; i < n; i++)
-        assert_string_equal(cJSON_GetArrayItem(names, (int)i)->valuestring, expected[i]);
+        assert_string_equal(cJSON_GetArrayItem(names, (int) i)->valuestring, expected[i]);
 }
 
 static void test_options_defaults(void **state)
@@ -668,7 +668,7 @@ static void test_validate_config(void **state)
 
 static void test_evidence_builder(void **state)
 {
-    (void)state;
+    (void) state;
     const struct posture_host_api *api = posture_host_api_get();
     posture_auto_result struct posture_result *r = NULL;
 
@@ -728,7 +728,7 @@ static void test_evidence_builder(void **state)
 
 static void test_evidence_bounds(void **state)
 {
-    (void)state;
+    (void) state;
     const struct posture_host_api *api = posture_host_api_get();
     posture_auto_result struct posture_result *r = NULL;
     assert_int_equal(posture_result_new("t.x", "1", &r), 0);
@@ -773,7 +773,7 @@ static void test_evidence_bounds(void **state)
 
 static void test_text_and_utf8(void **state)
 {
-    (void)state;
+    (void) state;
     const struct posture_host_api *api = posture_host_api_get();
     posture_auto_result struct posture_result *r = NULL;
     assert_int_equal(posture_result_new("t.x", "1", &r), 0);
@@ -790,8 +790,8 @@ static void test_text_and_utf8(void **state)
     char *long_text = malloc(2 * POSTURE_RESULT_TEXT_MAX);
     assert_non_null(long_text);
     memset(long_text, 'a', POSTURE_RESULT_TEXT_MAX - 2);
-    (void)snprintf(long_text + POSTURE_RESULT_TEXT_MAX - 2, POSTURE_RESULT_TEXT_MAX + 2,
-                   "\xc3\xa9\xc3\xa9 tail");
+    (void) snprintf(long_text + POSTURE_RESULT_TEXT_MAX - 2, POSTURE_RESULT_TEXT_MAX + 2,
+                    "\xc3\xa9\xc3\xa9 tail");
     assert_int_equal(api->set_reason(r, "%s", long_text), 0);
     assert_int_equal(strlen(r->reason), POSTURE_RESULT_TEXT_MAX - 2);
     assert_null(strchr(r->reason, '\xc3'));
@@ -856,7 +856,7 @@ static void test_read_file_and_log(void **state)
 
 static void test_result_json(void **state)
 {
-    (void)state;
+    (void) state;
     const struct posture_host_api *api = posture_host_api_get();
     posture_auto_result struct posture_result *r = NULL;
     posture_auto_cjson cJSON *j = NULL;
@@ -929,7 +929,7 @@ static void test_run_json(void **state)
                         "3f1c9a4e7b2d4c8e9a0b1c2d3e4f5a6b");
     int64_t collected_at;
     assert_int_equal(posture_json_get_int(doc, "collected_at", &collected_at), 0);
-    assert_int_equal(collected_at, (int64_t)run->collected_at);
+    assert_int_equal(collected_at, (int64_t) run->collected_at);
     assert_string_equal(posture_json_get_str(doc, "overall"), "fail");
     const cJSON *checks = cJSON_GetObjectItemCaseSensitive(doc, "checks");
     assert_int_equal(cJSON_GetArraySize(checks), 2);
@@ -950,7 +950,7 @@ static void test_run_json(void **state)
     assert_true(cJSON_IsNull(cJSON_GetObjectItemCaseSensitive(host, "machine_id")));
     cJSON_Delete(doc);
     doc = NULL;
-    (void)close(fd);
+    (void) close(fd);
 
     /* hostname(5) comments before the name are skipped. */
     assert_int_equal(posture_test_write_file(tmp, "etc/hostname", "# set by installer\n  box7  \n"),
@@ -959,7 +959,7 @@ static void test_run_json(void **state)
     assert_int_equal(posture_run_to_json(run, fd, &doc), 0);
     host = cJSON_GetObjectItemCaseSensitive(doc, "host");
     assert_string_equal(posture_json_get_str(host, "hostname"), "box7");
-    (void)close(fd);
+    (void) close(fd);
     assert_int_equal(posture_test_rmdir_r(tmp), 0);
 
     assert_int_equal(posture_run_to_json(NULL, e->root_fd, &doc), -EINVAL);
@@ -975,7 +975,7 @@ static void test_run_json_host_root(void **state)
 
     assert_int_equal(posture_root_open("/", &fd), 0);
     assert_int_equal(posture_run_to_json(run, fd, &doc), 0);
-    (void)close(fd);
+    (void) close(fd);
 
     char expected[256] = { 0 };
     assert_int_equal(gethostname(expected, sizeof(expected) - 1), 0);
