@@ -8,11 +8,18 @@ set -eu
 
 # Build toolchain.
 BUILD="build-essential cmake pkg-config ninja-build git"
-# Libraries linked by posture (DESIGN.md §3). cJSON: reports, evidence, exec-check output.
-LIBS="libcjson-dev"
+# Libraries linked by posture (DESIGN.md §3). cJSON: reports, evidence, exec-check output;
+# lz4/zlib/xz: apt lists kept compressed (os.patch_level); libudev: the block-device graph
+# (disk.encryption); libnftables: the kernel ruleset as JSON (net.firewall).
+LIBS="libcjson-dev liblz4-dev zlib1g-dev liblzma-dev libudev-dev libnftables-dev"
 # Tests: cmocka unit tests, clang for libFuzzer and sanitizers, clang-format for the lint
 # test, jq and python3 as independent JSON parsers, GNU time for footprint figures.
 TESTS="libcmocka-dev clang libclang-rt-14-dev clang-format jq python3 time"
+# Real components the check tests run against: apt/dpkg (oracle for pending updates),
+# umockdev (libudev on recorded device trees), nftables + iproute2 + iptables (rulesets in
+# private network namespaces; iptables-legacy-save), util-linux (unshare), lz4/xz-utils/gzip
+# (compressed fixture lists).
+TESTS="$TESTS apt dpkg umockdev libumockdev-dev nftables iproute2 iptables util-linux lz4 xz-utils gzip"
 
 missing=""
 for p in $BUILD $LIBS $TESTS; do
