@@ -94,7 +94,7 @@ no_such_option = 1
 [check.no.such.check]
 x = 1
 EOF
-run check --json --root "$good_root" --config "$tmp/unknown.conf"
+run check --json --only os.release --root "$good_root" --config "$tmp/unknown.conf"
 expect_status 0 "check with unknown keys"
 expect_stderr_contains "posturectl: warning: $tmp/unknown.conf:2:" "unknown key [agent] frobnicate"
 expect_stderr_contains "ignoring" "unknown key warning says ', ignoring'"
@@ -109,8 +109,8 @@ fi
 
 # Output that cannot be written (a full disk) is an error, not a silent success.
 if [ -w /dev/full ]; then
-    for args in "check --config $empty_conf --root $good_root" \
-        "check --json --config $empty_conf --root $good_root" "list-checks --config $empty_conf" \
+    for args in "check --only os.release --config $empty_conf --root $good_root" \
+        "check --json --only os.release --config $empty_conf --root $good_root" "list-checks --config $empty_conf" \
         "list-checks --json --config $empty_conf" --help --version "check --help"; do
         last_cmd="posturectl $args >/dev/full"
         # shellcheck disable=SC2086
@@ -124,7 +124,7 @@ fi
 
 # The default configuration file may be missing (this machine may not have /etc/posture).
 if [ ! -e /etc/posture/agent.conf ]; then
-    run check --root "$good_root"
+    run check --only os.release --root "$good_root"
     expect_status 0 "check without /etc/posture/agent.conf"
     expect_empty "$err" "check without /etc/posture/agent.conf: stderr"
 else

@@ -64,7 +64,7 @@ PY
 }
 
 # A passing check: one PASS row, a blank line and the summary; no escapes in a pipe.
-run check --config "$empty_conf" --root "$pass_root"
+run check --only os.release --config "$empty_conf" --root "$pass_root"
 expect_status 0 "table on debian-12"
 expect_empty "$err" "table on debian-12: stderr"
 expect_no_escapes "$out" "table on debian-12 (piped)"
@@ -77,9 +77,9 @@ fi
 expect_max_width 80 "table on debian-12"
 
 # An undecided check: ERROR, its remediation (if it has one) under it, exit status 3.
-run check --json --config "$empty_conf" --root "$error_root"
+run check --json --only os.release --config "$empty_conf" --root "$error_root"
 remediation=$(jq -r '.checks[0].remediation // empty' "$out")
-run check --config "$empty_conf" --root "$error_root"
+run check --only os.release --config "$empty_conf" --root "$error_root"
 expect_status 3 "table on missing"
 expect_no_escapes "$out" "table on missing (piped)"
 expect_stdout_matches '^ERROR  os\.release  [^ ]' "table on missing: the ERROR row"
@@ -98,7 +98,7 @@ for root in "$pass_root" "$error_root" "$garbage_root"; do
 done
 
 # A binary os-release: nothing from it may reach the terminal as a control character.
-run check --config "$empty_conf" --root "$garbage_root"
+run check --only os.release --config "$empty_conf" --root "$garbage_root"
 expect_status 3 "table on garbage"
 checks=$((checks + 1))
 if tr -d '\n' <"$out" | LC_ALL=C grep -q '[[:cntrl:]]'; then
@@ -113,11 +113,11 @@ hostile=$tmp/hostile-root
 mkdir -p "$hostile/etc"
 printf 'ID=hostile\nPRETTY_NAME="Evil\033[31m Linux\033]0;title\007 \302\233 bidi\342\200\256x"\n' \
     >"$hostile/etc/os-release"
-run check --json --config "$empty_conf" --root "$hostile"
+run check --json --only os.release --config "$empty_conf" --root "$hostile"
 expect_status 0 "check --json on a hostile os-release"
 expect_json "$out" '.checks[0].evidence.pretty_name' \
     '"Evil\u001b[31m Linux\u001b]0;title\u0007 \u009b bidi\u202ex"' "hostile pretty_name in JSON"
-run check --config "$empty_conf" --root "$hostile"
+run check --only os.release --config "$empty_conf" --root "$hostile"
 expect_status 0 "table on a hostile os-release"
 expect_no_escapes "$out" "table on a hostile os-release"
 expect_stdout_contains 'PASS   os.release  Evil?[31m Linux?]0;title? ? bidi?x' \
@@ -132,10 +132,10 @@ sys.exit(any(ord(c) < 32 and c != "\n" or 0x7f <= ord(c) < 0xa0 or 0x202a <= ord
 fi
 
 # A locale that is explicitly not UTF-8 gets ASCII punctuation.
-run_env LC_ALL=C check --config "$empty_conf" --root "$pass_root"
+run_env LC_ALL=C check --only os.release --config "$empty_conf" --root "$pass_root"
 expect_last_line "1 check: 1 pass; overall: pass" "LC_ALL=C summary"
 if [ -n "$remediation" ]; then
-    run_env LC_ALL=C check --config "$empty_conf" --root "$error_root"
+    run_env LC_ALL=C check --only os.release --config "$empty_conf" --root "$error_root"
     expect_stdout_matches '^       -> ' "LC_ALL=C remediation arrow"
 fi
 
@@ -147,7 +147,7 @@ if command -v script >/dev/null 2>&1; then
         tty_root=$1
         shift
         last_cmd="$* script -qec 'posturectl check --root $tty_root' /dev/null"
-        env "$@" script -qec "'$posturectl' check --config '$empty_conf' --root '$tty_root'" \
+        env "$@" script -qec "'$posturectl' check --only os.release --config '$empty_conf' --root '$tty_root'" \
             /dev/null </dev/null >"$out" 2>"$err"
         status=$?
     }
@@ -167,7 +167,7 @@ if command -v script >/dev/null 2>&1; then
     expect_no_escapes "$out" "TERM=dumb on a terminal"
     # --json is data: never colour, even on a terminal.
     last_cmd="script -qec 'posturectl check --json' /dev/null"
-    env TERM=xterm script -qec "'$posturectl' check --json --config '$empty_conf' --root '$pass_root'" \
+    env TERM=xterm script -qec "'$posturectl' check --json --only os.release --config '$empty_conf' --root '$pass_root'" \
         /dev/null </dev/null >"$out" 2>"$err"
     status=$?
     expect_no_escapes "$out" "check --json on a terminal"
