@@ -16,12 +16,13 @@
 
 #define POSTURE_CLEANUP(fn) __attribute__((cleanup(fn)))
 
-/* Define "static inline void <func>p(type *p)" calling func(*p) when *p is non-NULL. */
-#define POSTURE_DEFINE_TRIVIAL_CLEANUP_FUNC(type, func) \
-    static inline void func##p(type *p)                 \
-    {                                                   \
-        if (*p)                                         \
-            (void) func(*p);                            \
+/* Define "static inline void <func>p(type *p)" calling func(*p) when *p is non-NULL.
+ * `type` is a type name, which cannot be parenthesised (hence the NOLINT). */
+#define POSTURE_DEFINE_TRIVIAL_CLEANUP_FUNC(type, func)                                  \
+    static inline void func##p(type *p) /* NOLINT(bugprone-macro-parentheses): a type */ \
+    {                                                                                    \
+        if (*p)                                                                          \
+            (void) func(*p);                                                             \
     }
 
 static inline void posture_freep(void *p)
@@ -29,7 +30,7 @@ static inline void posture_freep(void *p)
     free(*(void **) p);
 }
 
-static inline void posture_closep(int *fd)
+static inline void posture_closep(const int *fd)
 {
     if (*fd >= 0) {
         int saved = errno;
@@ -51,14 +52,6 @@ static inline void posture_fclosep(FILE **f)
 #define posture_autoclose  POSTURE_CLEANUP(posture_closep)
 #define posture_autofclose POSTURE_CLEANUP(posture_fclosep)
 
-static inline void *posture_take_ptr(void *pp)
-{
-    void **p = pp;
-    void *t = *p;
-    *p = NULL;
-    return t;
-}
-
 static inline int posture_take_fd(int *fd)
 {
     int t = *fd;
@@ -66,8 +59,17 @@ static inline int posture_take_fd(int *fd)
     return t;
 }
 
-/* Move ownership out of a cleanup variable: the variable becomes NULL / -1. */
-#define POSTURE_TAKE_PTR(p) posture_take_ptr(&(p))
+/* Move ownership out of a cleanup variable: the variable becomes NULL / -1.
+ * TAKE_PTR is typed (a GNU statement expression) rather than a void ** helper: gcc 12's
+ * -fanalyzer loses a NULL stored through a void ** into a typed pointer variable, and
+ * then reports the cleanup's free as a double free. */
+#define POSTURE_TAKE_PTR(p)                                     \
+    ({                                                          \
+        __typeof__(p) *posture_take_ptr_p = &(p);               \
+        __typeof__(p) posture_take_ptr_v = *posture_take_ptr_p; \
+        *posture_take_ptr_p = NULL;                             \
+        posture_take_ptr_v;                                     \
+    })
 #define POSTURE_TAKE_FD(fd) posture_take_fd(&(fd))
 
 /* Close and reset; NULL-safe. Returns -1 so "fd = posture_close_safe(fd);" reads well. */

@@ -16,7 +16,13 @@
 /* The current errno as a negative value; -EIO if errno was not set (never returns 0). */
 static inline int posture_negative_errno(void)
 {
-    return errno > 0 ? -errno : -EIO;
+    int r = errno > 0 ? -errno : -EIO;
+#ifdef __clang_analyzer__
+    /* The analyzer does not carry "errno > 0" over to "-errno < 0" and would explore a success
+     * path after every failed call. */
+    __builtin_assume(r < 0);
+#endif
+    return r;
 }
 
 /* Convert a libc style return value (-1 + errno) to our convention. */

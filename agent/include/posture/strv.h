@@ -31,5 +31,7 @@ static inline void posture_strv_freep(char ***l)
 }
 #define posture_auto_strv POSTURE_CLEANUP(posture_strv_freep)
 
-#define POSTURE_FOREACH_STRV(s, l) \
+/* s names the loop variable the macro declares: a declarator cannot be parenthesised. */
+#define POSTURE_FOREACH_STRV(s, l)                                  \
+    /* NOLINTNEXTLINE(bugprone-macro-parentheses): s is declared */ \
     for (char *const *s##_i = (l), *s; s##_i && (s = *s##_i); s##_i++)
