@@ -411,15 +411,14 @@ int posture_host_data_init(struct posture_host_data *h,
         const char *value = config ? posture_config_get(config, section, row->key) : NULL;
         if (!value)
             value = row->default_value;
-        h->options[i].row = row;
-        h->n_options = i + 1;
-        if (value) {
-            h->options[i].value = strdup(value);
-            if (!h->options[i].value) {
-                r = -ENOMEM;
-                goto fail;
-            }
+        char *copy = NULL;
+        if (value && !(copy = strdup(value))) {
+            r = -ENOMEM;
+            goto fail;
         }
+        h->options[i].row = row;
+        h->options[i].value = copy;
+        h->n_options = i + 1;
     }
     return 0;
 

@@ -279,9 +279,9 @@ int posture_registry_add(struct posture_registry *reg,
     reg->entries[at] = (struct posture_check){
         .desc = desc,
         .source = source,
-        .path = POSTURE_TAKE_PTR(path_copy),
         .loader_data = NULL,
     };
+    reg->entries[at].path = POSTURE_TAKE_PTR(path_copy);
     reg->n++;
     return 0;
 }

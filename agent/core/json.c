@@ -360,7 +360,7 @@ static const cJSON *get_member(const cJSON *obj, const char *key)
 const char *posture_json_get_str(const cJSON *obj, const char *key)
 {
     const cJSON *item = get_member(obj, key);
-    return cJSON_IsString(item) ? item->valuestring : NULL;
+    return item && cJSON_IsString(item) ? item->valuestring : NULL;
 }
 
 int posture_json_get_int(const cJSON *obj, const char *key, int64_t *ret)

@@ -147,9 +147,9 @@ static const struct unit duration_units[] = {
     { "d", 86400 * POSTURE_USEC_PER_SEC },
     { "day", 86400 * POSTURE_USEC_PER_SEC },
     { "days", 86400 * POSTURE_USEC_PER_SEC },
-    { "w", 7 * 86400 * POSTURE_USEC_PER_SEC },
-    { "week", 7 * 86400 * POSTURE_USEC_PER_SEC },
-    { "weeks", 7 * 86400 * POSTURE_USEC_PER_SEC },
+    { "w", 7 * (86400 * POSTURE_USEC_PER_SEC) },
+    { "week", 7 * (86400 * POSTURE_USEC_PER_SEC) },
+    { "weeks", 7 * (86400 * POSTURE_USEC_PER_SEC) },
 };
 
 /*

@@ -25,7 +25,10 @@ static size_t room(const struct posture_strbuf *sb)
 /* Make room for len + extra bytes plus the NUL. The caller checked the limit. */
 static int reserve(struct posture_strbuf *sb, size_t extra)
 {
-    size_t need = sb->len + extra + 1;
+    size_t need = sb->len + extra;
+    if (need < sb->len || need == SIZE_MAX)
+        return -E2BIG; /* len + extra + NUL would wrap (only with max_len near SIZE_MAX) */
+    need++;
     if (sb->buf && need <= sb->cap)
         return 0;
 

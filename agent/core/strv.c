@@ -89,12 +89,12 @@ int posture_strv_split(const char *s, const char *separators, char ***ret)
     for (const char *p = s; i < count;) {
         p += strspn(p, separators);
         size_t n = strcspn(p, separators);
-        l[i] = strndup(p, n);
-        if (!l[i]) {
+        char *w = strndup(p, n);
+        if (!w) {
             (void) posture_strv_free(l);
             return -ENOMEM;
         }
-        i++;
+        l[i++] = w;
         p += n;
     }
     *ret = l;
