@@ -16,80 +16,21 @@
 #include "posture/parse.h"
 #include "posture/registry.h"
 #include "posture/result.h"
+#include "posture/strbuf.h"
 #include "posture/strv.h"
 #include "posture/time_util.h"
+#include "posture/utf8.h"
 
 #include "host.h"
 
-/* ---- UTF-8: check text leaves the agent as JSON, which must be valid UTF-8 ---- */
-
-/* Length of the valid UTF-8 sequence at s (at most n bytes), or 0 if it is not one. */
-static size_t utf8_sequence_len(const unsigned char *s, size_t n)
-{
-    unsigned char c = s[0];
-    size_t len;
-    uint32_t cp;
-
-    if (c < 0x80)
-        return 1;
-    if (c >= 0xc2 && c <= 0xdf) {
-        len = 2;
-        cp = c & 0x1f;
-    } else if (c >= 0xe0 && c <= 0xef) {
-        len = 3;
-        cp = c & 0x0f;
-    } else if (c >= 0xf0 && c <= 0xf4) {
-        len = 4;
-        cp = c & 0x07;
-    } else
-        return 0;
-    if (len > n)
-        return 0;
-    for (size_t i = 1; i < len; i++) {
-        if ((s[i] & 0xc0) != 0x80)
-            return 0;
-        cp = (cp << 6) | (s[i] & 0x3f);
-    }
-    if ((len == 3 && cp < 0x800) || (len == 4 && cp < 0x10000) || cp > 0x10ffff ||
-        (cp >= 0xd800 && cp <= 0xdfff))
-        return 0;
-    return len;
-}
-
-/* A NUL-terminated copy of s[0..n) with every invalid byte replaced by U+FFFD. */
+/* A NUL-terminated copy of s[0..n) with every invalid UTF-8 byte replaced by U+FFFD: check text
+ * leaves the agent as JSON, which must be valid UTF-8. */
 static char *utf8_sanitized(const char *s, size_t n)
 {
-    static const char replacement[] = "\xef\xbf\xbd";
-    char *out = malloc(n * 3 + 1);
-    if (!out)
+    posture_auto_strbuf struct posture_strbuf sb = POSTURE_STRBUF_INIT(0);
+    if (posture_utf8_append_sanitized(&sb, s, n) < 0)
         return NULL;
-
-    size_t o = 0;
-    for (size_t i = 0; i < n;) {
-        size_t len = utf8_sequence_len((const unsigned char *) s + i, n - i);
-        if (len == 0) {
-            memcpy(out + o, replacement, 3);
-            o += 3;
-            i++;
-        } else {
-            memcpy(out + o, s + i, len);
-            o += len;
-            i += len;
-        }
-    }
-    out[o] = '\0';
-    return out;
-}
-
-static bool utf8_is_valid(const char *s, size_t n)
-{
-    for (size_t i = 0; i < n;) {
-        size_t len = utf8_sequence_len((const unsigned char *) s + i, n - i);
-        if (len == 0)
-            return false;
-        i += len;
-    }
-    return true;
+    return posture_strbuf_steal(&sb);
 }
 
 /* ---- Result text ---- */
@@ -109,7 +50,7 @@ set_text(char **slot, const char *format, va_list ap)
         while (start > 0 && ((unsigned char) buf[start - 1] & 0xc0) == 0x80 && len - start < 3)
             start--;
         if (start > 0 && (unsigned char) buf[start - 1] >= 0xc0 &&
-            utf8_sequence_len((unsigned char *) buf + start - 1, len - start + 1) == 0)
+            posture_utf8_sequence_length(buf + start - 1, len - start + 1) == 0)
             len = start - 1;
     }
 
@@ -173,7 +114,7 @@ evidence_slot(struct posture_result *r, const char *key, size_t items, cJSON **r
         if (!key)
             return -EINVAL;
         size_t n = strnlen(key, POSTURE_EVIDENCE_KEY_MAX + 1);
-        if (n == 0 || n > POSTURE_EVIDENCE_KEY_MAX || !utf8_is_valid(key, n))
+        if (n == 0 || n > POSTURE_EVIDENCE_KEY_MAX || !posture_utf8_is_valid(key, n))
             return -EINVAL;
         if (cJSON_GetObjectItemCaseSensitive(container, key))
             return -EEXIST;

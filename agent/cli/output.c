@@ -14,6 +14,7 @@
 #include "posture/json.h"
 #include "posture/parse.h"
 #include "posture/strbuf.h"
+#include "posture/utf8.h"
 
 #define ANSI_RESET    "\033[0m"
 #define ANSI_BOLD     "\033[1m"
@@ -115,42 +116,6 @@ void posture_cli_style_init(struct posture_cli_style *ret, int fd)
     };
 }
 
-/* Length of the valid UTF-8 sequence at p (1..4), with its code point; 0 when invalid. */
-static size_t utf8_decode(const unsigned char *p, uint32_t *ret_cp)
-{
-    uint32_t cp, min;
-    size_t n;
-
-    if (p[0] < 0x80) {
-        *ret_cp = p[0];
-        return 1;
-    }
-    if ((p[0] & 0xe0) == 0xc0) {
-        n = 2;
-        cp = p[0] & 0x1fu;
-        min = 0x80;
-    } else if ((p[0] & 0xf0) == 0xe0) {
-        n = 3;
-        cp = p[0] & 0x0fu;
-        min = 0x800;
-    } else if ((p[0] & 0xf8) == 0xf0) {
-        n = 4;
-        cp = p[0] & 0x07u;
-        min = 0x10000;
-    } else {
-        return 0;
-    }
-    for (size_t i = 1; i < n; i++) {
-        if ((p[i] & 0xc0) != 0x80) /* also stops at the terminating NUL */
-            return 0;
-        cp = (cp << 6) | (p[i] & 0x3fu);
-    }
-    if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
-        return 0;
-    *ret_cp = cp;
-    return n;
-}
-
 static bool is_unprintable(uint32_t cp)
 {
     return cp < 0x20 || cp == 0x7f || (cp >= 0x80 && cp < 0xa0) ||           /* C0, DEL, C1 */
@@ -163,20 +128,21 @@ static bool is_unprintable(uint32_t cp)
  */
 static int sanitise(struct posture_strbuf *sb, const char *s)
 {
-    const unsigned char *p = (const unsigned char *) (s ? s : "");
+    const char *p = s ? s : "";
+    size_t len = strnlen(p, TEXT_MAX + 3); /* the last character may start before TEXT_MAX */
     size_t done = 0;
     int r;
 
-    while (p[done] != '\0' && done < TEXT_MAX) {
+    while (done < len && done < TEXT_MAX) {
         uint32_t cp = 0;
-        size_t n = utf8_decode(p + done, &cp);
+        size_t n = posture_utf8_decode(p + done, len - done, &cp);
 
         if (n > 0 && (cp == '\t' || cp == '\n' || cp == '\r' || cp == 0x2028 || cp == 0x2029))
             r = posture_strbuf_putc(sb, ' ');
         else if (n == 0 || is_unprintable(cp))
             r = posture_strbuf_putc(sb, '?');
         else
-            r = posture_strbuf_append(sb, (const char *) p + done, n);
+            r = posture_strbuf_append(sb, p + done, n);
         if (r < 0)
             return r;
         done += n == 0 ? 1 : n;

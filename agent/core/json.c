@@ -9,6 +9,8 @@
 
 #include <cjson/cJSON.h>
 
+#include "posture/utf8.h"
+
 /*
  * cJSON stores every number as a double: integers beyond +-2^53 cannot be represented
  * exactly, so posture_json_get_int refuses them (-ERANGE) along with non-integral values
@@ -20,41 +22,6 @@
  */
 #define JSON_INT_MAX     ((int64_t) 1 << 53)
 #define JSON_INT_ADD_MAX ((int64_t) 1 << 52)
-
-/* Length of the valid UTF-8 sequence at p (at most n bytes available); 0 if invalid
- * (overlong forms, surrogates, code points above U+10FFFF, truncated sequences). */
-static size_t utf8_sequence_length(const unsigned char *p, size_t n)
-{
-    unsigned char c = p[0];
-    size_t len;
-    uint32_t cp;
-
-    if (c < 0x80)
-        return 1;
-    if (c >= 0xc2 && c <= 0xdf) {
-        len = 2;
-        cp = c & 0x1fu;
-    } else if (c >= 0xe0 && c <= 0xef) {
-        len = 3;
-        cp = c & 0x0fu;
-    } else if (c >= 0xf0 && c <= 0xf4) {
-        len = 4;
-        cp = c & 0x07u;
-    } else {
-        return 0;
-    }
-    if (n < len)
-        return 0;
-    for (size_t i = 1; i < len; i++) {
-        if ((p[i] & 0xc0) != 0x80)
-            return 0;
-        cp = (cp << 6) | (p[i] & 0x3fu);
-    }
-    if ((len == 3 && cp < 0x800) || (len == 4 && cp < 0x10000) || cp > 0x10ffff ||
-        (cp >= 0xd800 && cp <= 0xdfff))
-        return 0;
-    return len;
-}
 
 static bool is_digit(unsigned char c)
 {
@@ -133,7 +100,7 @@ static int json_prescan(const char *buf, size_t len, unsigned max_depth)
             } else if (c < 0x20) {
                 return -EBADMSG;
             } else {
-                size_t k = utf8_sequence_length(p + i, len - i);
+                size_t k = posture_utf8_sequence_length(buf + i, len - i);
                 if (k == 0)
                     return -EBADMSG;
                 i += k;
