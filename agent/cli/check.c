@@ -38,10 +38,9 @@ static void help(FILE *f)
 }
 
 struct check_args {
-    bool json;
-    char **only; /* NULL: every check */
+    struct posture_cli_common_args common; /* --json, --config */
+    char **only;                           /* NULL: every check */
     const char *root;
-    const char *config;
 };
 
 static void check_args_done(struct check_args *a)
@@ -52,12 +51,12 @@ static void check_args_done(struct check_args *a)
 /* POSTURE_CLI_RUN to go on, or the exit status to return (POSTURE_EXIT_OK after --help). */
 static int parse_args(int argc, char **argv, struct check_args *a)
 {
-    enum { ARG_JSON = 0x100, ARG_ONLY, ARG_ROOT, ARG_CONFIG };
+    enum { ARG_ONLY = POSTURE_CLI_OPT__MAX, ARG_ROOT };
     static const struct option options[] = {
-        { "json", no_argument, NULL, ARG_JSON },
+        { "json", no_argument, NULL, POSTURE_CLI_OPT_JSON },
         { "only", required_argument, NULL, ARG_ONLY },
         { "root", required_argument, NULL, ARG_ROOT },
-        { "config", required_argument, NULL, ARG_CONFIG },
+        { "config", required_argument, NULL, POSTURE_CLI_OPT_CONFIG },
         { "help", no_argument, NULL, 'h' },
         {},
     };
@@ -67,12 +66,6 @@ static int parse_args(int argc, char **argv, struct check_args *a)
     /* NOLINTNEXTLINE(concurrency-mt-unsafe): options are parsed before any thread starts */
     while ((c = getopt_long(argc, argv, ":h", options, NULL)) >= 0) {
         switch (c) {
-        case 'h':
-            help(stdout);
-            return POSTURE_EXIT_OK;
-        case ARG_JSON:
-            a->json = true;
-            break;
         case ARG_ONLY: {
             posture_auto_strv char **ids = NULL;
 
@@ -102,15 +95,10 @@ static int parse_args(int argc, char **argv, struct check_args *a)
             }
             a->root = optarg;
             break;
-        case ARG_CONFIG:
-            if (optarg[0] == '\0') {
-                log_error("--config needs a file");
-                return POSTURE_EXIT_USAGE;
-            }
-            a->config = optarg;
-            break;
         default:
-            return posture_cli_option_error(command, c, argv);
+            r = posture_cli_common_option(command, c, argv, help, &a->common);
+            if (r != POSTURE_CLI_RUN)
+                return r;
         }
     }
     if (optind < argc)
@@ -147,7 +135,7 @@ int posture_cli_check(int argc, char **argv)
     if (r != POSTURE_CLI_RUN)
         return r;
 
-    r = posture_cli_config_load(args.config, &cfg);
+    r = posture_cli_config_load(args.common.config, &cfg);
     if (r < 0)
         return POSTURE_EXIT_USAGE;
 
@@ -157,13 +145,9 @@ int posture_cli_check(int argc, char **argv)
         return POSTURE_EXIT_USAGE;
     }
 
-    r = posture_registry_new(&reg);
-    if (r >= 0)
-        r = posture_registry_add_builtins(reg);
-    if (r < 0) {
-        (void) log_error_errno(r, "Failed to register the built-in checks: %m");
+    r = posture_cli_registry_load(&reg);
+    if (r < 0)
         return POSTURE_EXIT_USAGE;
-    }
 
     r = posture_runner_validate_config(reg, cfg.config);
     if (r < 0)
@@ -196,7 +180,7 @@ int posture_cli_check(int argc, char **argv)
         return POSTURE_EXIT_USAGE;
     }
 
-    if (args.json)
+    if (args.common.json)
         r = print_json(run, root_fd);
     else {
         r = posture_cli_print_run_table(stdout, &style, run);

@@ -9,9 +9,11 @@
  */
 
 #include <stdbool.h>
+#include <stdio.h>
 
 #include "posture/agent_config.h"
 #include "posture/config.h"
+#include "posture/registry.h"
 
 #define POSTURE_CLI_PROGRAM "posturectl"
 
@@ -46,6 +48,30 @@ int posture_cli_option_error(const char *command, int c, char **argv);
 /* "unexpected argument 'x'" for the first non-option argument. Returns POSTURE_EXIT_USAGE. */
 int posture_cli_extra_argument(const char *command, const char *arg);
 
+/* getopt_long() values of the options every command takes: --json, --config FILE and
+ * -h/--help ('h'). A command numbers its own options from POSTURE_CLI_OPT__MAX on. */
+enum {
+    POSTURE_CLI_OPT_JSON = 0x100,
+    POSTURE_CLI_OPT_CONFIG,
+    POSTURE_CLI_OPT__MAX,
+};
+
+struct posture_cli_common_args {
+    bool json;          /* --json */
+    const char *config; /* --config FILE; NULL: POSTURE_AGENT_CONFIG_PATH */
+};
+
+/*
+ * Handle getopt_long()'s result c for command when it is none of the command's own options: a
+ * common option is stored in a, -h prints help(stdout), and anything else is reported through
+ * posture_cli_option_error(). Returns POSTURE_CLI_RUN to go on, else the exit status.
+ */
+int posture_cli_common_option(const char *command,
+                              int c,
+                              char **argv,
+                              void (*help)(FILE *f),
+                              struct posture_cli_common_args *a);
+
 /* The configuration every command reads (--config FILE). */
 struct posture_cli_config {
     struct posture_config *config;     /* every assignment, for [check.*] validation */
@@ -63,3 +89,7 @@ struct posture_cli_config {
  */
 int posture_cli_config_load(const char *path, struct posture_cli_config *c);
 void posture_cli_config_done(struct posture_cli_config *c);
+
+/* A new registry holding every check this agent knows. Errors are logged; the caller exits with
+ * POSTURE_EXIT_USAGE. */
+int posture_cli_registry_load(struct posture_registry **ret);

@@ -1,10 +1,11 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* Helpers shared by the posturectl commands: option errors and the configuration. */
+/* Helpers shared by the posturectl commands: options, the configuration and the registry. */
 
 #include <getopt.h>
 #include <string.h>
 
 #include "posture/log.h"
+#include "posture/registry.h"
 
 #include "cli.h"
 
@@ -33,6 +34,31 @@ int posture_cli_extra_argument(const char *command, const char *arg)
     log_error("%s: unexpected argument '%s' (see '" POSTURE_CLI_PROGRAM " %s --help')", command,
               arg, command);
     return POSTURE_EXIT_USAGE;
+}
+
+int posture_cli_common_option(const char *command,
+                              int c,
+                              char **argv,
+                              void (*help)(FILE *f),
+                              struct posture_cli_common_args *a)
+{
+    switch (c) {
+    case 'h':
+        help(stdout);
+        return POSTURE_EXIT_OK;
+    case POSTURE_CLI_OPT_JSON:
+        a->json = true;
+        return POSTURE_CLI_RUN;
+    case POSTURE_CLI_OPT_CONFIG:
+        if (optarg[0] == '\0') {
+            log_error("--config needs a file");
+            return POSTURE_EXIT_USAGE;
+        }
+        a->config = optarg;
+        return POSTURE_CLI_RUN;
+    default:
+        return posture_cli_option_error(command, c, argv);
+    }
 }
 
 /* The message already starts with "file:line: " when it has a location (config.h). */
@@ -91,4 +117,17 @@ void posture_cli_config_done(struct posture_cli_config *c)
         posture_agent_config_done(&c->agent);
     c->agent_initialised = false;
     c->config = posture_config_free(c->config);
+}
+
+int posture_cli_registry_load(struct posture_registry **ret)
+{
+    posture_auto_registry struct posture_registry *reg = NULL;
+
+    int r = posture_registry_new(&reg);
+    if (r >= 0)
+        r = posture_registry_add_builtins(reg);
+    if (r < 0)
+        return log_error_errno(r, "Failed to register the built-in checks: %m");
+    *ret = POSTURE_TAKE_PTR(reg);
+    return 0;
 }

@@ -29,43 +29,23 @@ static void help(FILE *f)
            "  -h, --help       show this help\n");
 }
 
-struct list_args {
-    bool json;
-    const char *config;
-};
-
 /* POSTURE_CLI_RUN to go on, or the exit status to return. */
-static int parse_args(int argc, char **argv, struct list_args *a)
+static int parse_args(int argc, char **argv, struct posture_cli_common_args *a)
 {
-    enum { ARG_JSON = 0x100, ARG_CONFIG };
     static const struct option options[] = {
-        { "json", no_argument, NULL, ARG_JSON },
-        { "config", required_argument, NULL, ARG_CONFIG },
+        { "json", no_argument, NULL, POSTURE_CLI_OPT_JSON },
+        { "config", required_argument, NULL, POSTURE_CLI_OPT_CONFIG },
         { "help", no_argument, NULL, 'h' },
         {},
     };
-    int c;
+    int c, r;
 
     optind = 0;
     /* NOLINTNEXTLINE(concurrency-mt-unsafe): options are parsed before any thread starts */
     while ((c = getopt_long(argc, argv, ":h", options, NULL)) >= 0) {
-        switch (c) {
-        case 'h':
-            help(stdout);
-            return POSTURE_EXIT_OK;
-        case ARG_JSON:
-            a->json = true;
-            break;
-        case ARG_CONFIG:
-            if (optarg[0] == '\0') {
-                log_error("--config needs a file");
-                return POSTURE_EXIT_USAGE;
-            }
-            a->config = optarg;
-            break;
-        default:
-            return posture_cli_option_error(command, c, argv);
-        }
+        r = posture_cli_common_option(command, c, argv, help, a);
+        if (r != POSTURE_CLI_RUN)
+            return r;
     }
     if (optind < argc)
         return posture_cli_extra_argument(command, argv[optind]);
@@ -74,7 +54,7 @@ static int parse_args(int argc, char **argv, struct list_args *a)
 
 int posture_cli_list_checks(int argc, char **argv)
 {
-    struct list_args args = { 0 };
+    struct posture_cli_common_args args = { 0 };
     POSTURE_CLEANUP(posture_cli_config_done) struct posture_cli_config cfg = { 0 };
     posture_auto_registry struct posture_registry *reg = NULL;
     int r;
@@ -89,13 +69,9 @@ int posture_cli_list_checks(int argc, char **argv)
     if (r < 0)
         return POSTURE_EXIT_USAGE;
 
-    r = posture_registry_new(&reg);
-    if (r >= 0)
-        r = posture_registry_add_builtins(reg);
-    if (r < 0) {
-        (void) log_error_errno(r, "Failed to register the built-in checks: %m");
+    r = posture_cli_registry_load(&reg);
+    if (r < 0)
         return POSTURE_EXIT_USAGE;
-    }
 
     if (args.json) {
         posture_auto_cjson cJSON *doc = NULL;
