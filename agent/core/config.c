@@ -21,6 +21,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "posture/fileio.h"
 #include "posture/log.h"
 #include "posture/parse.h"
 #include "posture/strbuf.h"
@@ -522,50 +523,24 @@ read_config_file(const struct posture_config *c, const char *path, char **ret_bu
         posture_config_diag(c, LOG_ERR, path, 0, "not a regular file");
         return -EINVAL;
     }
-    if (st.st_size > (off_t) POSTURE_CONFIG_FILE_MAX) {
-        posture_config_diag(c, LOG_ERR, path, 0, "file larger than %u bytes",
-                            (unsigned) POSTURE_CONFIG_FILE_MAX);
-        return -E2BIG;
-    }
 
-    /* The size may change under us (or be reported as 0): read until EOF, one byte past the
-     * limit at most. */
-    size_t cap = (size_t) st.st_size + 1;
+    /* The size may change under us (or be reported as 0): posture_read_fd() reads until EOF,
+     * one byte past the limit at most. */
+    posture_autofree char *buf = NULL;
     size_t len = 0;
-    posture_autofree char *buf = malloc(cap);
-    if (!buf)
-        return -ENOMEM;
-    for (;;) {
-        if (len == cap) {
-            if (cap > POSTURE_CONFIG_FILE_MAX) {
-                posture_config_diag(c, LOG_ERR, path, 0, "file larger than %u bytes",
-                                    (unsigned) POSTURE_CONFIG_FILE_MAX);
-                return -E2BIG;
-            }
-            size_t ncap =
-                cap * 2 > POSTURE_CONFIG_FILE_MAX + 1 ? POSTURE_CONFIG_FILE_MAX + 1 : cap * 2;
-            char *nbuf = realloc(buf, ncap);
-            if (!nbuf)
-                return -ENOMEM;
-            buf = nbuf;
-            cap = ncap;
-        }
-        ssize_t k = read(fd, buf + len, cap - len);
-        if (k < 0) {
-            if (errno == EINTR)
-                continue;
-            int r = -errno;
-            posture_config_diag(c, LOG_ERR, path, 0, "cannot read: %s", strerrordesc_np(-r));
-            return r;
-        }
-        if (k == 0)
-            break;
-        len += (size_t) k;
-    }
-    if (len > POSTURE_CONFIG_FILE_MAX) {
+    int r = st.st_size > (off_t) POSTURE_CONFIG_FILE_MAX
+                ? -EFBIG
+                : posture_read_fd(fd, POSTURE_CONFIG_FILE_MAX, &buf, &len);
+    if (r == -EFBIG) {
         posture_config_diag(c, LOG_ERR, path, 0, "file larger than %u bytes",
                             (unsigned) POSTURE_CONFIG_FILE_MAX);
         return -E2BIG;
+    }
+    if (r == -ENOMEM)
+        return r;
+    if (r < 0) {
+        posture_config_diag(c, LOG_ERR, path, 0, "cannot read: %s", strerrordesc_np(-r));
+        return r;
     }
     *ret_buf = POSTURE_TAKE_PTR(buf);
     *ret_len = len;
