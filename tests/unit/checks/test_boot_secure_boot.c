@@ -285,8 +285,7 @@ static void expect_str(const cJSON *evidence, const char *key, const char *value
 static void expect_tristate(const cJSON *evidence, const char *key, int value)
 {
     const cJSON *item = cJSON_GetObjectItemCaseSensitive(evidence, key);
-    if (!item)
-        fail_msg("evidence has no %s", key);
+    assert_non_null(item);
     if (value == NUL) {
         if (!cJSON_IsNull(item))
             fail_msg("%s: expected null", key);
