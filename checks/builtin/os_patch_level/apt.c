@@ -276,25 +276,25 @@ enum { ST_PACKAGE, ST_STATUS, ST_VERSION, ST_ARCH, ST__MAX };
 static const char *const status_fields[ST__MAX] = { "Package", "Status", "Version",
                                                     "Architecture" };
 
-/* "want flag status": the package is unpacked on the system in the status "installed". */
+/*
+ * "want flag status": is the package on the system as apt sees it (a "current version")?
+ * apt-get upgrade acts on the status words below whatever the selection (deinstall and purge
+ * included; hold only keeps it from acting) and the flag; half-installed, config-files and
+ * not-installed packages have no current version worth upgrading.
+ */
 static bool status_is_installed(const char *s, size_t len)
 {
-    /* The last word is the status; the first (want) does not matter: apt upgrades a package
-     * selected for deinstall too, and "hold" only keeps apt-get upgrade from acting. */
-    const char *sp = NULL;
-    for (size_t i = len; i > 0; i--)
-        if (s[i - 1] == ' ') {
-            sp = s + i;
-            break;
-        }
-    if (!sp)
-        return false;
-    size_t n = len - (size_t) (sp - s);
-    if (n != strlen("installed") || memcmp(sp, "installed", n) != 0)
-        return false;
-    /* The flag must be "ok": "reinstreq" marks a broken half-installed package. */
-    const char *flag = memchr(s, ' ', len);
-    return flag && (size_t) (sp - flag) == strlen(" ok ") && memcmp(flag, " ok ", 4) == 0;
+    static const char *const states[] = { "installed", "triggers-pending", "triggers-awaited",
+                                          "half-configured", "unpacked" };
+    size_t i = len;
+    while (i > 0 && s[i - 1] != ' ')
+        i--;
+    if (i == 0)
+        return false; /* not three words */
+    for (size_t k = 0; k < POSTURE_ELEMENTSOF(states); k++)
+        if (len - i == strlen(states[k]) && memcmp(s + i, states[k], len - i) == 0)
+            return true;
+    return false;
 }
 
 static int on_status(const struct posture_deb822_value *v, void *userdata)
