@@ -1,0 +1,284 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* RPM family: dnf / yum run cache-only with a timeout, their metadata age, installed kernels. */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "posture/cleanup.h"
+#include "posture/err.h"
+#include "posture/fileio.h"
+#include "posture/spawn.h"
+#include "posture/strv.h"
+
+#include "dnf.h"
+#include "patch.h"
+
+/* updateinfo of an old RHEL can list thousands of advisories (about 80 bytes each). */
+#define DNF_STDOUT_MAX ((size_t) 8 * 1024 * 1024)
+/* Directory entries looked at per directory level. */
+#define DIR_ENTRIES_MAX 1024
+
+void posture_dnf_facts_done(struct posture_dnf_facts *f)
+{
+    if (!f)
+        return;
+    f->security_names = posture_strv_free(f->security_names);
+    f->pending = 0;
+    f->pending_security = 0;
+}
+
+static void set_why(char **why, const char *format, ...) __attribute__((format(printf, 2, 3)));
+static void set_why(char **why, const char *format, ...)
+{
+    va_list ap;
+    char *s = NULL;
+
+    va_start(ap, format);
+    if (vasprintf(&s, format, ap) < 0)
+        s = NULL;
+    va_end(ap);
+    free(*why);
+    *why = s;
+}
+
+/* The first non-empty line of s, at most 200 bytes, for messages. */
+static char *first_line(const char *s)
+{
+    s += strspn(s, " \t\r\n");
+    size_t n = strcspn(s, "\r\n");
+    if (n > 200)
+        n = 200;
+    return strndup(s, n);
+}
+
+static int run_tool(const char *const *argv,
+                    uint64_t timeout_usec,
+                    struct posture_spawn_result *ret,
+                    char **ret_why)
+{
+    struct posture_spawn_opts o = {
+        .argv = argv,
+        .envp = NULL, /* PATH and LANG=C only */
+        .search_path = true,
+        .timeout_usec = timeout_usec,
+        .stdout_max = DNF_STDOUT_MAX,
+        .stderr_max = 16 * 1024,
+    };
+    struct posture_spawn_result res = { 0 };
+
+    int r = posture_spawn_run(&o, &res);
+    if (r < 0) {
+        if (r != -ENOMEM)
+            set_why(ret_why, "cannot run %s (%s)", argv[0], posture_errno_name(r));
+        return r;
+    }
+    if (res.timed_out) {
+        set_why(ret_why, "%s %s did not finish within %llu s", argv[0], argv[3],
+                (unsigned long long) ((timeout_usec + 999999) / 1000000));
+        posture_spawn_result_done(&res);
+        return -ETIMEDOUT;
+    }
+    if (res.stdout_truncated) {
+        set_why(ret_why, "%s %s printed more than %zu MiB", argv[0], argv[3], DNF_STDOUT_MAX >> 20);
+        posture_spawn_result_done(&res);
+        return -E2BIG;
+    }
+    *ret = res;
+    return 0;
+}
+
+static int exit_error(const char *const *argv, const struct posture_spawn_result *res, char **why)
+{
+    posture_autofree char *line = first_line(res->err[0] ? res->err : res->out);
+    if (res->term_signal)
+        set_why(why, "%s %s was killed by signal %d", argv[0], argv[3], res->term_signal);
+    else
+        set_why(why, "%s %s exited with status %d%s%s", argv[0], argv[3], res->exit_code,
+                line && *line ? ": " : "", line ? line : "");
+    return -EIO;
+}
+
+int posture_dnf_collect(const char *tool,
+                        uint64_t timeout_usec,
+                        const char *native_arch,
+                        struct posture_dnf_facts *ret,
+                        char **ret_why)
+{
+    /* yum 3 (RHEL 7) takes the advisory type as a word; dnf 4 and 5 as an option. */
+    bool yum3 = strcmp(tool, "yum") == 0;
+    const char *const info_argv[] = { tool,         "-C",   "-q",
+                                      "updateinfo", "list", yum3 ? "security" : "--security",
+                                      NULL };
+    const char *const check_argv[] = { tool, "-C", "-q", "check-update", NULL };
+    struct posture_spawn_result res = { 0 };
+    struct posture_dnf_updateinfo info = { 0 };
+    size_t ignored = 0;
+
+    *ret_why = NULL;
+    int r = run_tool(info_argv, timeout_usec, &res, ret_why);
+    if (r < 0)
+        return r;
+    if (res.exit_code != 0) {
+        r = exit_error(info_argv, &res, ret_why);
+        posture_spawn_result_done(&res);
+        return r;
+    }
+    r = posture_dnf_parse_updateinfo(res.out, res.out_len, native_arch, &info);
+    if (r == -EBADMSG) {
+        posture_autofree char *line = first_line(res.out);
+        set_why(ret_why, "the output of %s updateinfo was not understood (\"%s\")", tool,
+                line ? line : "");
+    }
+    posture_spawn_result_done(&res);
+    if (r < 0)
+        return r;
+
+    r = run_tool(check_argv, timeout_usec, &res, ret_why);
+    if (r < 0) {
+        posture_dnf_updateinfo_done(&info);
+        return r;
+    }
+    /* check-update: 100 updates available, 0 none, anything else an error. */
+    int pending = 0;
+    if (res.exit_code == 100) {
+        pending = posture_dnf_parse_check_update(res.out, res.out_len, &ignored);
+        if (pending == 0)
+            pending = -EBADMSG;
+        if (pending == -EBADMSG) {
+            posture_autofree char *line = first_line(res.out);
+            set_why(ret_why, "the output of %s check-update was not understood (\"%s\")", tool,
+                    line ? line : "");
+        }
+    } else if (res.exit_code != 0) {
+        pending = exit_error(check_argv, &res, ret_why);
+    }
+    posture_spawn_result_done(&res);
+    if (pending < 0) {
+        posture_dnf_updateinfo_done(&info);
+        return pending;
+    }
+
+    *ret = (struct posture_dnf_facts){
+        .pending = (size_t) pending,
+        .pending_security = info.n_names,
+        .security_names = info.names,
+    };
+    /* updateinfo names every binary package of an advisory; check-update may group them
+     * differently. Security updates are updates. */
+    if (ret->pending < ret->pending_security)
+        ret->pending = ret->pending_security;
+    return 0;
+}
+
+/* ---- Metadata age ---- */
+
+static uint64_t mtime_at(int dfd, const char *path)
+{
+    struct stat st;
+    if (fstatat(dfd, path, &st, 0) < 0 || !S_ISREG(st.st_mode) || st.st_mtim.tv_sec < 0)
+        return 0;
+    return (uint64_t) st.st_mtim.tv_sec;
+}
+
+/* Newest <dir>/<entry>/<leaf> (depth 1) or <dir>/<a>/<b>/<entry>/<leaf> (depth 3, yum 3's
+ * var/cache/yum/<basearch>/<releasever>/<repo>/repomd.xml). */
+static uint64_t newest_below(int dfd, const char *leaf, unsigned depth)
+{
+    posture_autoclose int fd = openat(dfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    uint64_t best = 0;
+    if (fd < 0)
+        return 0;
+    DIR *d = fdopendir(fd);
+    if (!d)
+        return 0;
+    fd = -1;
+    struct dirent *de;
+    unsigned seen = 0;
+    while ((de = readdir(d)) && seen++ < DIR_ENTRIES_MAX) {
+        if (de->d_name[0] == '.')
+            continue;
+        posture_autoclose int sub =
+            openat(dirfd(d), de->d_name, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        if (sub < 0)
+            continue;
+        uint64_t t = depth <= 1 ? mtime_at(sub, leaf) : newest_below(sub, leaf, depth - 1);
+        if (t > best)
+            best = t;
+    }
+    (void) closedir(d);
+    return best;
+}
+
+uint64_t posture_dnf_metadata_mtime(int root_fd)
+{
+    static const struct {
+        const char *dir;
+        unsigned depth;
+    } caches[] = {
+        { "var/cache/dnf", 1 },     /* dnf 4: <repo>-<hash>/repodata/repomd.xml */
+        { "var/cache/libdnf5", 1 }, /* dnf 5 */
+        { "var/cache/yum", 3 },     /* yum 3: <basearch>/<releasever>/<repo>/repomd.xml */
+    };
+    uint64_t best = 0;
+
+    for (size_t i = 0; i < POSTURE_ELEMENTSOF(caches); i++) {
+        posture_autoclose int fd = -1;
+        if (posture_open_at_root(root_fd, caches[i].dir, O_PATH | O_DIRECTORY, &fd) < 0)
+            continue;
+        uint64_t t = newest_below(fd, caches[i].depth == 1 ? "repodata/repomd.xml" : "repomd.xml",
+                                  caches[i].depth);
+        if (t > best)
+            best = t;
+    }
+    return best;
+}
+
+/* ---- Installed kernels ---- */
+
+int posture_rpm_kernels(int root_fd, char ***ret)
+{
+    posture_autoclose int fd = -1;
+    posture_auto_strv char **l = NULL;
+    int n = 0;
+
+    if (!(l = calloc(1, sizeof(char *))))
+        return -ENOMEM;
+    int r = posture_open_at_root(root_fd, "usr/lib/modules", O_RDONLY | O_DIRECTORY, &fd);
+    if (r < 0) {
+        *ret = POSTURE_TAKE_PTR(l);
+        return 0;
+    }
+    DIR *d = fdopendir(fd);
+    if (!d)
+        return posture_negative_errno();
+    fd = -1;
+    struct dirent *de;
+    unsigned seen = 0;
+    r = 0;
+    while ((de = readdir(d)) && seen++ < DIR_ENTRIES_MAX) {
+        char path[300];
+        struct stat st;
+        if (de->d_name[0] == '.' || de->d_name[0] < '0' || de->d_name[0] > '9')
+            continue;
+        if (snprintf(path, sizeof(path), "%s/vmlinuz", de->d_name) >= (int) sizeof(path))
+            continue;
+        if (fstatat(dirfd(d), path, &st, 0) < 0 || !S_ISREG(st.st_mode))
+            continue;
+        r = posture_strv_extend(&l, de->d_name);
+        if (r < 0)
+            break;
+        n++;
+    }
+    (void) closedir(d);
+    if (r < 0)
+        return r;
+    posture_strv_sort(l);
+    *ret = POSTURE_TAKE_PTR(l);
+    return n;
+}
