@@ -20,20 +20,25 @@
  *  - The clock is the running kernel's, whatever --root says: there is one CLOCK_REALTIME per
  *    kernel (time namespaces do not virtualise it), and it is the clock that stamps reports.
  *    With a root that is not the host the reason says so. The other evidence is read inside the
- *    root: the clock source (sysfs) and the time daemons seen in the root's /proc (evidence
- *    only; with hidepid= or in a container the list can be incomplete).
+ *    root: the clock source (sysfs) and the time daemons that run (evidence only, and the
+ *    remediation names the daemon). Daemons are found cheaply first: systemd service cgroups
+ *    with processes (cgroup v2, hybrid or v1) and pid files whose pid has the daemon's comm.
+ *    Only when those show none is every /proc/<pid>/comm read (about 5 µs per process), so
+ *    "no time daemon is running" is a full answer; with a managed daemon found, an extra
+ *    unmanaged one is not listed. With hidepid= or in a container /proc can hide processes.
  *  - adjtimex() failing is ERROR with the errno: EPERM comes from a seccomp filter, such as
  *    systemd's ProtectClock=yes or a SystemCallFilter= without clock_adjtime (which
  *    @system-service does not include).
  *
  * Evidence: synchronized, max_error_us, est_error_us, max_error_threshold_us, clock_state,
- * status (the raw STA_* word), status_flags, clocksource, time_daemons (null when the root has no
- * readable /proc).
+ * status (the raw STA_* word), status_flags, clocksource, time_daemons (null when the root has
+ * neither a systemd system.slice nor /proc).
  */
 #include <dirent.h>
 #include <fcntl.h>
 #include <inttypes.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/timex.h>
 #include <unistd.h>
@@ -42,25 +47,48 @@
 #include "posture/cleanup.h"
 #include "posture/err.h"
 #include "posture/fileio.h"
+#include "posture/parse.h"
 
 #define CLOCKSOURCE_FILE "/sys/devices/system/clocksource/clocksource0/current_clocksource"
 #define COMM_MAX         64u     /* /proc/<pid>/comm is at most 16 bytes with the newline */
 #define PROC_ENTRIES_MAX 262144u /* more than pid_max allows by default (4194304 is the cap) */
 #define DEADLINE_EVERY   256u    /* /proc entries between deadline checks */
+#define PATH_BUF         512u
 
-/* Time daemons by /proc/<pid>/comm (15 characters at most) and the name we report. */
+/*
+ * Time daemons: the name we report, their /proc/<pid>/comm (15 characters at most), their
+ * systemd units (a name ending in '@' matches every instance "<name>*.service") and pid files.
+ */
 enum { D_CHRONYD, D_TIMESYNCD, D_NTPD, D_PHC2SYS, D_PTP4L, D_TIMEMASTER, D_HTPDATE, D__MAX };
 static const struct {
-    const char *comm;
     const char *name;
+    const char *comm;
+    const char *units[5];
+    const char *pidfiles[3];
 } daemons[D__MAX] = {
-    [D_CHRONYD] = { "chronyd", "chronyd" },
-    [D_TIMESYNCD] = { "systemd-timesyn", "systemd-timesyncd" },
-    [D_NTPD] = { "ntpd", "ntpd" }, /* ntp, NTPsec, OpenNTPD and busybox all run as "ntpd" */
-    [D_PHC2SYS] = { "phc2sys", "phc2sys" },
-    [D_PTP4L] = { "ptp4l", "ptp4l" },
-    [D_TIMEMASTER] = { "timemaster", "timemaster" },
-    [D_HTPDATE] = { "htpdate", "htpdate" },
+    [D_CHRONYD] = { "chronyd",
+                    "chronyd",
+                    { "chrony.service", "chronyd.service" },
+                    { "/run/chrony/chronyd.pid", "/run/chronyd.pid" } },
+    [D_TIMESYNCD] = { "systemd-timesyncd",
+                      "systemd-timesyn",
+                      { "systemd-timesyncd.service" },
+                      { 0 } },
+    /* ntp, NTPsec, OpenNTPD and busybox all run as "ntpd" */
+    [D_NTPD] = { "ntpd",
+                 "ntpd",
+                 { "ntp.service", "ntpd.service", "ntpsec.service", "openntpd.service" },
+                 { "/run/ntpd.pid" } },
+    [D_PHC2SYS] = { "phc2sys", "phc2sys", { "phc2sys.service", "phc2sys@" }, { 0 } },
+    [D_PTP4L] = { "ptp4l", "ptp4l", { "ptp4l.service", "ptp4l@" }, { 0 } },
+    [D_TIMEMASTER] = { "timemaster", "timemaster", { "timemaster.service" }, { 0 } },
+    [D_HTPDATE] = { "htpdate", "htpdate", { "htpdate.service" }, { "/run/htpdate.pid" } },
+};
+/* Where systemd keeps its service cgroups: cgroup v2, hybrid, v1. The first found is used. */
+static const char *const system_slices[] = {
+    "/sys/fs/cgroup/system.slice",
+    "/sys/fs/cgroup/unified/system.slice",
+    "/sys/fs/cgroup/systemd/system.slice",
 };
 #define N_DAEMONS ((size_t) D__MAX)
 
@@ -160,11 +188,72 @@ static int read_comm(int proc_fd, const char *pid, char *buf, size_t size)
     return 0;
 }
 
-/*
- * Which known time daemons run, from the root's /proc: found[i] for daemons[i]. 0 on success,
- * -ENOENT when the root has no /proc, -ETIMEDOUT at the deadline.
- */
-static int find_daemons(const struct posture_check_ctx *ctx, bool found[N_DAEMONS])
+static bool unit_matches(const char *unit, const char *entry)
+{
+    size_t n = strlen(unit);
+    if (n > 0 && unit[n - 1] == '@') {
+        size_t m = strlen(entry);
+        return m > n + 8 && strncmp(entry, unit, n) == 0 && strcmp(entry + m - 8, ".service") == 0;
+    }
+    return strcmp(entry, unit) == 0;
+}
+
+/* Running systemd services: a unit's cgroup.procs is non-empty while it has processes.
+ * 1 when a system.slice was found, 0 when none exists in the root. */
+static int find_units(const struct posture_check_ctx *ctx, bool found[N_DAEMONS])
+{
+    for (size_t s = 0; s < sizeof(system_slices) / sizeof(system_slices[0]); s++) {
+        int fd = -1;
+        if (posture_open_at_root(ctx->root_fd, system_slices[s], O_RDONLY | O_DIRECTORY, &fd) < 0)
+            continue;
+        DIR *d = fdopendir(fd);
+        if (!d) {
+            (void) close(fd);
+            continue;
+        }
+        size_t n = 0;
+        for (struct dirent *de; (de = readdir(d)) && n < PROC_ENTRIES_MAX; n++)
+            for (size_t i = 0; i < N_DAEMONS; i++)
+                for (size_t u = 0; u < 5 && daemons[i].units[u]; u++) {
+                    if (found[i] || !unit_matches(daemons[i].units[u], de->d_name))
+                        continue;
+                    char path[PATH_BUF];
+                    char *buf = NULL;
+                    size_t len = 0;
+                    (void) snprintf(path, sizeof(path), "%s/%s/cgroup.procs", system_slices[s],
+                                    de->d_name);
+                    int r = posture_read_file_at(ctx->root_fd, path, 64, &buf, &len);
+                    free(buf);
+                    /* -EFBIG: more than 64 bytes of pids, so not empty either */
+                    found[i] = (r >= 0 && len > 0) || r == -EFBIG;
+                }
+        (void) closedir(d);
+        return 1;
+    }
+    return 0;
+}
+
+/* Pid files whose pid is alive with the daemon's comm (a stale file does not count). */
+static void find_pidfiles(const struct posture_check_ctx *ctx, bool found[N_DAEMONS])
+{
+    for (size_t i = 0; i < N_DAEMONS; i++)
+        for (size_t p = 0; p < 3 && daemons[i].pidfiles[p] && !found[i]; p++) {
+            posture_autofree char *line = NULL, *comm = NULL;
+            char path[PATH_BUF];
+            uint32_t pid;
+            if (posture_read_line_at(ctx->root_fd, daemons[i].pidfiles[p], 32, &line) < 0 ||
+                posture_parse_u32(line + strspn(line, " \t"), &pid) < 0 || pid == 0)
+                continue;
+            (void) snprintf(path, sizeof(path), "/proc/%" PRIu32 "/comm", pid);
+            if (posture_read_line_at(ctx->root_fd, path, COMM_MAX, &comm) >= 0 &&
+                strcmp(comm, daemons[i].comm) == 0)
+                found[i] = true;
+        }
+}
+
+/* Every process of the root's /proc by comm: -ENOENT without /proc, -ETIMEDOUT at the
+ * deadline. About 5 µs per process, so only when the cheap sources found nothing. */
+static int scan_proc(const struct posture_check_ctx *ctx, bool found[N_DAEMONS])
 {
     int proc_fd = -1;
 
@@ -198,6 +287,25 @@ static int find_daemons(const struct posture_check_ctx *ctx, bool found[N_DAEMON
     }
     (void) closedir(d);
     return r;
+}
+
+/*
+ * Which time daemons run in the root: systemd service cgroups and verified pid files first
+ * (a few reads), and only when they show none, every /proc/<pid>/comm (so "none" is a full
+ * answer). 0 on success, -ENOENT when the root has neither a system.slice nor /proc (unknown),
+ * -ETIMEDOUT at the deadline.
+ */
+static int find_daemons(const struct posture_check_ctx *ctx, bool found[N_DAEMONS])
+{
+    int have_units = find_units(ctx, found);
+    find_pidfiles(ctx, found);
+    for (size_t i = 0; i < N_DAEMONS; i++)
+        if (found[i])
+            return 0;
+    int r = scan_proc(ctx, found);
+    if (r == -ETIMEDOUT)
+        return r;
+    return r < 0 && !have_units ? r : 0;
 }
 
 /* "chronyd" or "chronyd and ntpd" or "chronyd, ntpd and ptp4l" for a reason. */
