@@ -1,0 +1,26 @@
+#!/bin/sh
+# Regenerate tests/fixtures/roots/net.firewall/ from the scenarios (run as root, by hand):
+# each scenario is loaded into a fresh network namespace and the kernel's answer is saved as
+#   <scenario>.json              nft -j -s list ruleset (what libnftables prints for the check)
+#   <scenario>.iptables-save     iptables-legacy-save, when the namespace has legacy tables
+#   <scenario>.ip6tables-save    ip6tables-legacy-save, likewise
+#   <scenario>.ipv6-disabled     present when net.ipv6.conf.all.disable_ipv6 = 1
+# The unit tests (tests/unit/checks/test_net_firewall.c) evaluate these captures.
+set -eu
+here=$(cd "$(dirname "$0")" && pwd)
+out=${1:-$here/../../../fixtures/roots/net.firewall}
+mkdir -p "$out"
+export SCENARIO_DIR="$here/scenarios"
+for f in "$SCENARIO_DIR"/*.sh; do
+    name=$(basename "$f" .sh)
+    rm -f "$out/$name".*
+    unshare -n sh -e -c '
+        ip link set lo up
+        . "$1"
+        nft -j -s list ruleset >"$2.json"
+        if grep -q . /proc/net/ip_tables_names 2>/dev/null; then iptables-legacy-save | grep -v "^#" >"$2.iptables-save"; fi
+        if grep -q . /proc/net/ip6_tables_names 2>/dev/null; then ip6tables-legacy-save | grep -v "^#" >"$2.ip6tables-save"; fi
+        if [ "$(cat /proc/sys/net/ipv6/conf/all/disable_ipv6)" = 1 ]; then : >"$2.ipv6-disabled"; fi
+    ' sh "$f" "$out/$name"
+    echo "captured $name"
+done

@@ -1,0 +1,2 @@
+# No ruleset at all (fail).
+nft flush ruleset
