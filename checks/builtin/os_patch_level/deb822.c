@@ -313,6 +313,17 @@ int posture_deb822_parse(struct posture_stream *s, const struct posture_deb822_o
         r = parse_line(&p, line, len);
         if (r < 0)
             break;
+        if (p.skip && p.armor == ARMOR_NONE) {
+            /* The fast path: find the end of an unwanted stanza without looking at its lines. */
+            r = posture_stream_skip_paragraph(s);
+            if (r < 0)
+                break;
+            int e = stanza_end(&p);
+            if (e < 0 || r == 0) {
+                r = e;
+                break;
+            }
+        }
     }
     if (r == 0) {
         if (p.armor == ARMOR_HEADERS || p.armor == ARMOR_BODY)

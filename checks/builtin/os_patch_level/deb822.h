@@ -11,9 +11,10 @@
  *
  * Field names are case-insensitive. A line that only holds blanks separates stanzas (Debian
  * policy §5.1). The caller names the fields it wants; the parser hands over only those, once
- * per stanza, and does not copy anything else, so a 50 MB Packages list costs little more than
- * finding its line ends. '#' comment lines are accepted only with the comments option (dpkg
- * accepts them in source control files, not in status, Packages or Release files).
+ * per stanza, and does not copy anything else; a stanza the key callback does not want is
+ * skipped by scanning for its end (posture_stream_skip_paragraph), so a 50 MB Packages list
+ * costs little more than its decompression. '#' comment lines are accepted only with the comments
+ * option (dpkg accepts them in source control files, not in status, Packages or Release files).
  *
  * InRelease (the armored option): the OpenPGP cleartext signature framework (RFC 4880 §7) is
  * removed: the body between the armor headers ("Hash: ...", up to the first blank line) and
@@ -23,7 +24,8 @@
  *
  * Malformed input is -EBADMSG: a line without a colon, an empty or invalid field name, a
  * continuation line with no field before it, a field wanted twice in one stanza, a NUL byte
- * in a wanted value, or (armored) missing armor lines.
+ * in a wanted value, or (armored) missing armor lines. The lines of a stanza skipped by the key
+ * callback are not looked at beyond finding its end.
  */
 
 #include <stdbool.h>

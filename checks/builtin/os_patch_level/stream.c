@@ -12,6 +12,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
+
 #include <lz4frame.h>
 #include <lzma.h>
 #include <zlib.h>
@@ -21,9 +25,12 @@
 #include "posture/fileio.h"
 
 /* Compressed input is read in chunks of this size. */
-#define IN_CHUNK ((size_t) 128 * 1024)
+#define IN_CHUNK ((size_t) 256 * 1024)
 /* Initial size of the line buffer; it doubles while a line does not fit, up to the limit. */
-#define BUF_INITIAL ((size_t) 256 * 1024)
+#define BUF_INITIAL ((size_t) 1024 * 1024)
+/* The text is kept in place while this much room is left behind it: decompressors write where
+ * they stopped, so LZ4's linked blocks find their history without copying it. */
+#define BUF_ROOM_MIN ((size_t) 256 * 1024)
 /* Memory liblzma may use (xz -9 needs 65 MiB). */
 #define XZ_MEMLIMIT (UINT64_C(256) * 1024 * 1024)
 
@@ -59,7 +66,7 @@ struct posture_stream {
 
     uint64_t total, max_total;
     size_t max_line;
-    uint64_t line_no;
+    size_t max_fill;
 };
 
 enum posture_stream_compression posture_stream_compression_from_name(const char *name)
@@ -201,9 +208,10 @@ void posture_stream_set_limits(struct posture_stream *s, uint64_t max_total, siz
         s->max_line = max_line;
 }
 
-uint64_t posture_stream_line_number(const struct posture_stream *s)
+void posture_stream_set_max_fill(struct posture_stream *s, size_t max_fill)
 {
-    return s ? s->line_no : 0;
+    if (s)
+        s->max_fill = max_fill;
 }
 
 uint64_t posture_stream_mtime(const struct posture_stream *s)
@@ -387,6 +395,42 @@ static ssize_t fill(struct posture_stream *s, uint8_t *dst, size_t size)
     return n;
 }
 
+/* Move the partial line at start to the front, grow the buffer when the line fills it, and
+ * read more: 0 (eof set at the end) or an error. */
+static int refill(struct posture_stream *s)
+{
+    if (s->end - s->start > s->max_line)
+        return s->error = -E2BIG;
+    if (s->start > 0 && (s->cap - s->end < BUF_ROOM_MIN || s->start == s->end)) {
+        memmove(s->buf, s->buf + s->start, s->end - s->start);
+        s->end -= s->start;
+        s->scan -= s->start;
+        s->start = 0;
+    }
+    if (s->cap - s->end < 2) {
+        size_t limit = s->max_line + 2, ncap = s->cap * 2;
+        if (ncap > limit && s->cap < limit)
+            ncap = limit;
+        if (ncap <= s->cap)
+            return s->error = -E2BIG;
+        char *nbuf = realloc(s->buf, ncap);
+        if (!nbuf)
+            return s->error = -ENOMEM;
+        s->buf = nbuf;
+        s->cap = ncap;
+    }
+    size_t room = s->cap - s->end - 1;
+    if (s->max_fill > 0 && room > s->max_fill)
+        room = s->max_fill;
+    ssize_t n = fill(s, (uint8_t *) s->buf + s->end, room);
+    if (n < 0)
+        return (int) n;
+    if (n == 0)
+        s->eof = true;
+    s->end += (size_t) n;
+    return 0;
+}
+
 int posture_stream_read_line(struct posture_stream *s, const char **ret_line, size_t *ret_len)
 {
     if (!s || !ret_line)
@@ -403,7 +447,6 @@ int posture_stream_read_line(struct posture_stream *s, const char **ret_line, si
             if (ret_len)
                 *ret_len = len;
             s->start = s->scan = (size_t) (nl - s->buf) + 1;
-            s->line_no++;
             return 1;
         }
         s->scan = s->end;
@@ -420,35 +463,12 @@ int posture_stream_read_line(struct posture_stream *s, const char **ret_line, si
             if (ret_len)
                 *ret_len = s->end - s->start;
             s->start = s->scan = s->end;
-            s->line_no++;
             return 1;
         }
 
-        /* Move the partial line to the front, grow when it fills the buffer, refill. */
-        if (s->start > 0) {
-            memmove(s->buf, s->buf + s->start, s->end - s->start);
-            s->end -= s->start;
-            s->scan -= s->start;
-            s->start = 0;
-        }
-        if (s->cap - s->end < 2) {
-            size_t limit = s->max_line + 2, ncap = s->cap * 2;
-            if (ncap > limit && s->cap < limit)
-                ncap = limit;
-            if (ncap <= s->cap)
-                return s->error = -E2BIG;
-            char *nbuf = realloc(s->buf, ncap);
-            if (!nbuf)
-                return s->error = -ENOMEM;
-            s->buf = nbuf;
-            s->cap = ncap;
-        }
-        ssize_t n = fill(s, (uint8_t *) s->buf + s->end, s->cap - s->end - 1);
-        if (n < 0)
-            return (int) n;
-        if (n == 0)
-            s->eof = true;
-        s->end += (size_t) n;
+        int r = refill(s);
+        if (r < 0)
+            return r;
     }
 }
 
@@ -475,4 +495,108 @@ int posture_stream_read(struct posture_stream *s, void *buf, size_t size)
     if (n == 0)
         s->eof = true;
     return (int) n;
+}
+
+static bool is_blank_byte(char c)
+{
+    return c == ' ' || c == '\t' || c == '\r';
+}
+
+enum line_kind { LINE_BLANK, LINE_TEXT, LINE_INCOMPLETE };
+
+/* Classify the line starting at buf[q]; for a blank one, *ret_next is the offset after it. */
+static enum line_kind classify(const struct posture_stream *s, size_t q, size_t *ret_next)
+{
+    while (q < s->end && is_blank_byte(s->buf[q]))
+        q++;
+    if (q == s->end)
+        return LINE_INCOMPLETE;
+    if (s->buf[q] != '\n')
+        return LINE_TEXT;
+    *ret_next = q + 1;
+    return LINE_BLANK;
+}
+
+/*
+ * Find a blank line that starts after a newline in [from, end): a newline followed by a blank
+ * byte or another newline is a candidate, checked whole. Returns the offset after the blank
+ * line, or 0 with *ret_resume set to where the search must resume after a refill (a line start
+ * whose end was not seen yet).
+ */
+static size_t find_blank_line(const struct posture_stream *s, size_t from, size_t *ret_resume)
+{
+    const char *b = s->buf;
+    size_t i = from, next;
+
+#ifdef __SSE2__
+    const __m128i nl = _mm_set1_epi8('\n'), sp = _mm_set1_epi8(' '), tab = _mm_set1_epi8('\t'),
+                  cr = _mm_set1_epi8('\r');
+    for (; i + 17 <= s->end; i += 16) {
+        __m128i v = _mm_loadu_si128((const __m128i *) (const void *) (b + i));
+        __m128i w = _mm_loadu_si128((const __m128i *) (const void *) (b + i + 1));
+        __m128i blankish = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(w, sp), _mm_cmpeq_epi8(w, tab)),
+                                        _mm_or_si128(_mm_cmpeq_epi8(w, cr), _mm_cmpeq_epi8(w, nl)));
+        unsigned m = (unsigned) _mm_movemask_epi8(_mm_and_si128(_mm_cmpeq_epi8(v, nl), blankish));
+        while (m) {
+            size_t q = i + (size_t) __builtin_ctz(m) + 1;
+            enum line_kind k = classify(s, q, &next);
+            if (k == LINE_BLANK)
+                return next;
+            if (k == LINE_INCOMPLETE) {
+                *ret_resume = q;
+                return 0;
+            }
+            m &= m - 1;
+        }
+    }
+#endif
+    for (;;) {
+        const char *p = i < s->end ? memchr(b + i, '\n', s->end - i) : NULL;
+        if (!p) {
+            /* Resume at the start of the last, unfinished line. */
+            const char *last = s->end > from ? memrchr(b + from, '\n', s->end - from) : NULL;
+            *ret_resume = last ? (size_t) (last - b) + 1 : from;
+            return 0;
+        }
+        size_t q = (size_t) (p - b) + 1;
+        enum line_kind k = classify(s, q, &next);
+        if (k == LINE_BLANK)
+            return next;
+        if (k == LINE_INCOMPLETE) {
+            *ret_resume = q;
+            return 0;
+        }
+        i = q;
+    }
+}
+
+int posture_stream_skip_paragraph(struct posture_stream *s)
+{
+    if (!s)
+        return -EINVAL;
+
+    for (;;) {
+        size_t next = 0, resume = s->start;
+        /* s->start is a line start: that line first, then those after newlines. */
+        enum line_kind k = classify(s, s->start, &next);
+        if (k == LINE_TEXT) {
+            next = find_blank_line(s, s->start, &resume);
+            k = next > 0 ? LINE_BLANK : LINE_INCOMPLETE;
+        }
+        if (k == LINE_BLANK) {
+            s->start = s->scan = next;
+            return 1;
+        }
+        /* Keep the unfinished line, drop what was seen, and read more. */
+        s->start = s->scan = resume;
+        if (s->error < 0)
+            return s->error;
+        if (s->eof) {
+            s->start = s->scan = s->end;
+            return 0;
+        }
+        int r = refill(s);
+        if (r < 0)
+            return r;
+    }
 }

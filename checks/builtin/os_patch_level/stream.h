@@ -51,6 +51,10 @@ struct posture_stream *posture_stream_free(struct posture_stream *s);
 /* Change the bounds (before the first read). 0 keeps the current value. */
 void posture_stream_set_limits(struct posture_stream *s, uint64_t max_total, size_t max_line);
 
+/* Testing seam: read at most max_fill bytes per refill (0: as much as fits), so that tests and
+ * fuzzers reach every buffer boundary with small inputs. */
+void posture_stream_set_max_fill(struct posture_stream *s, size_t max_fill);
+
 /*
  * The next line, without its "\n" (a "\r" before it is kept). *ret_line points into the
  * stream's buffer, is NUL-terminated and stays valid until the next call. The last line needs
@@ -61,8 +65,12 @@ int posture_stream_read_line(struct posture_stream *s, const char **ret_line, si
 /* Read up to size decompressed bytes; returns the count (0 at the end) or an error as above. */
 int posture_stream_read(struct posture_stream *s, void *buf, size_t size);
 
-/* 1-based number of the line read last (for messages). */
-uint64_t posture_stream_line_number(const struct posture_stream *s);
+/*
+ * Skip the lines up to and including the next blank line (empty or only blanks: space, tab,
+ * CR), without handing them over: the fast path for deb822 stanzas nobody wants. Returns 1
+ * when a blank line was consumed, 0 at the end, or an error as above.
+ */
+int posture_stream_skip_paragraph(struct posture_stream *s);
 /* The mtime (seconds since the epoch) of the file, 0 for memory streams. */
 uint64_t posture_stream_mtime(const struct posture_stream *s);
 
