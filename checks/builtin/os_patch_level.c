@@ -267,6 +267,24 @@ static int read_reboot_pkgs(const struct posture_check_ctx *ctx, char ***ret)
     return 0;
 }
 
+/* "a, b, c, …" from the first REASON_NAMES_MAX names. */
+static int names_clause(char *const *names, size_t total, struct posture_strbuf *sb)
+{
+    size_t i = 0;
+    int r = 0;
+    POSTURE_FOREACH_STRV (n, names) {
+        if (i == REASON_NAMES_MAX)
+            break;
+        r = posture_strbuf_printf(sb, "%s%s", i ? ", " : "", n);
+        if (r < 0)
+            return r;
+        i++;
+    }
+    if (i < total)
+        r = posture_strbuf_puts(sb, i ? ", …" : "…");
+    return r;
+}
+
 /* f->running_kernel and f->kernel_releases are set (either may be empty). */
 static int decide_reboot(const struct posture_check_ctx *ctx, struct facts *f)
 {
@@ -283,7 +301,15 @@ static int decide_reboot(const struct posture_check_ctx *ctx, struct facts *f)
         r = read_reboot_pkgs(ctx, &f->reboot_pkgs);
         if (r < 0)
             return r;
-        r = set_str(&f->reboot_reason, "/" REBOOT_REQUIRED " exists");
+        if (posture_strv_length(f->reboot_pkgs) > 0) {
+            posture_auto_strbuf struct posture_strbuf sb = POSTURE_STRBUF_INIT(1024);
+            size_t total = posture_strv_length(f->reboot_pkgs);
+            r = names_clause(f->reboot_pkgs, total, &sb);
+            if (r >= 0)
+                r = set_str(&f->reboot_reason, "/" REBOOT_REQUIRED " names %s", sb.buf);
+        } else {
+            r = set_str(&f->reboot_reason, "/" REBOOT_REQUIRED " exists");
+        }
         if (r < 0)
             return r;
     }
@@ -612,24 +638,6 @@ static int add_evidence(const struct posture_check_ctx *ctx,
         r = api->evidence_add_strv(result, "reboot_required_packages",
                                    (const char *const *) f->reboot_pkgs,
                                    posture_strv_length(f->reboot_pkgs));
-    return r;
-}
-
-/* "a, b, c, …" from the first REASON_NAMES_MAX names. */
-static int names_clause(char *const *names, size_t total, struct posture_strbuf *sb)
-{
-    size_t i = 0;
-    int r = 0;
-    POSTURE_FOREACH_STRV (n, names) {
-        if (i == REASON_NAMES_MAX)
-            break;
-        r = posture_strbuf_printf(sb, "%s%s", i ? ", " : "", n);
-        if (r < 0)
-            return r;
-        i++;
-    }
-    if (i < total)
-        r = posture_strbuf_puts(sb, i ? ", …" : "…");
     return r;
 }
 
