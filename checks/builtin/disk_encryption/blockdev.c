@@ -487,7 +487,7 @@ static int walk_below(struct posture_blk_graph *g,
         posture_blk_result_done(&child);
         return r;
     }
-    if (slaves[0])
+    if (slaves && slaves[0])
         return walk_names(g, slaves, "device", depth, a);
 
     /* A leaf. */
