@@ -25,9 +25,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     char **vdevs = NULL;
     size_t total = 0;
 
-    char *dataset = strndup(text, name_len);
+    char *dataset = malloc(name_len + 1); /* the input is not NUL-terminated: no strndup() */
     if (!dataset)
         return 0;
+    memcpy(dataset, text, name_len);
+    dataset[name_len] = '\0';
     if (posture_zfs_parse_get(body, rest, dataset, &c) == 0) {
         total += strlen(c.encryption) + posture_zfs_encryption_is_on(c.encryption);
         if (c.keystatus)

@@ -54,10 +54,21 @@ static bool span_is(const char *p, size_t n, const char *s)
     return strlen(s) == n && memcmp(p, s, n) == 0;
 }
 
+/* A NUL-terminated copy of [p, p+n); the input need not be terminated (strndup may read on). */
+static char *dup_span(const char *p, size_t n)
+{
+    char *s = malloc(n + 1);
+    if (!s)
+        return NULL;
+    memcpy(s, p, n);
+    s[n] = '\0';
+    return s;
+}
+
 /* Replace *slot with a copy of [p, p+n). */
 static int set_span(char **slot, const char *p, size_t n)
 {
-    char *s = strndup(p, n);
+    char *s = dup_span(p, n);
     if (!s)
         return -ENOMEM;
     free(*slot);
@@ -157,7 +168,7 @@ int posture_zfs_parse_vdevs(const char *buf, size_t len, char ***ret)
             return -EBADMSG;
         if (n >= POSTURE_ZFS_VDEVS_MAX)
             return -E2BIG;
-        char *s = strndup(name, (size_t) (name_end - name));
+        char *s = dup_span(name, (size_t) (name_end - name));
         if (!s)
             return -ENOMEM;
         if (posture_strv_contains(paths, s)) {
