@@ -85,6 +85,10 @@ void posture_disk_encryption_assume_host(bool on)
     atomic_store(&assume_host, on);
 }
 
+#define REMEDIATION_TOO_MANY                                                                   \
+    "Check the remaining filesystems by hand ('lsblk -o NAME,TYPE,MOUNTPOINTS' shows a crypt " \
+    "layer under each encrypted one), or mount fewer separate filesystems below /home and /var."
+
 static const char *const relevant_mountpoints[] = { "/", "/home", "/var", "/tmp" };
 static const char *const boot_mountpoints[] = { "/boot", "/boot/efi", "/efi" };
 
@@ -618,8 +622,18 @@ static int evaluate_mounts(struct state *st)
     }
     if (r >= 0)
         r = api->evidence_end(result);
-    if (r >= 0 && st->n_not_checked > 0)
+    if (r >= 0 && st->n_not_checked > 0) {
+        /* Never a silent pass over what was not looked at. */
+        struct posture_blk_result res = { .state = POSTURE_BLK_UNKNOWN, .error = -E2BIG };
         r = api->evidence_add_int(result, "mounts_not_checked", st->n_not_checked);
+        if (r >= 0 && asprintf(&res.why, "%u of them were not checked (at most %u filesystems are)",
+                               st->n_not_checked, TARGETS_MAX) < 0)
+            r = -ENOMEM;
+        if (r >= 0)
+            r = note_unknown(st, "every filesystem below /home and /var", &res,
+                             REMEDIATION_TOO_MANY);
+        posture_blk_result_done(&res);
+    }
     return r;
 }
 

@@ -685,6 +685,52 @@ static void test_fan_out(void **state)
     g_object_unref(tb);
 }
 
+static void test_too_many_filesystems(void **state)
+{
+    (void) state;
+    UMockdevTestbed *tb = umockdev_testbed_new();
+    struct posture_strbuf mi = POSTURE_STRBUF_INIT(0);
+    const char *const none[] = { NULL };
+    const unsigned n = 70;
+
+    /* / and /home/u1 ... /home/u69, each on a LUKS2 device of its own. */
+    print_message("  %u encrypted filesystems\n", n);
+    for (unsigned i = 0; i < n; i++) {
+        char uuid[64];
+        (void) snprintf(uuid, sizeof(uuid), "CRYPT-LUKS2-%08u-home%u", i, i);
+        add_dm(tb, i, uuid, none);
+        if (i == 0)
+            assert_int_equal(posture_strbuf_puts(&mi, "29 1 254:0 / / rw - ext4 /dev/dm-0 rw\n"),
+                             0);
+        else
+            assert_int_equal(posture_strbuf_printf(&mi,
+                                                   "%u 29 254:%u / /home/u%u rw - ext4 /dev/dm-%u "
+                                                   "rw\n",
+                                                   100 + i, i, i, i),
+                             0);
+    }
+    char *root = posture_test_mkdtemp();
+    char *text = posture_strbuf_steal(&mi);
+    assert_int_equal(posture_test_write_file(root, "proc/self/mountinfo", text), 0);
+    free(text);
+
+    posture_auto_run struct posture_run *run = NULL;
+    struct posture_result *r = run_check(root, NULL, &run);
+    print_message("    %s\n", r->reason);
+    assert_int_equal(r->status, POSTURE_STATUS_ERROR);
+    assert_string_equal(get(r->evidence, "errno")->valuestring, "E2BIG");
+    assert_string_equal(r->reason,
+                        "Could not tell whether every filesystem below /home and /var is "
+                        "encrypted: 6 of them were not checked (at most 64 filesystems "
+                        "are)");
+    assert_int_equal(get(r->evidence, "mounts_not_checked")->valueint, 6);
+    assert_int_equal(cJSON_GetArraySize(get(r->evidence, "mounts")), 64);
+    assert_false(cJSON_IsTrue(get(r->evidence, "swap_supported")));
+    assert_int_equal(posture_test_rmdir_r(root), 0);
+    free(root);
+    g_object_unref(tb);
+}
+
 /* ---- ZFS, with stand-in zfs and zpool tools ---- */
 
 struct tools {
@@ -837,6 +883,7 @@ int main(void)
         cmocka_unit_test(test_deep_stack),
         cmocka_unit_test(test_cycle),
         cmocka_unit_test(test_fan_out),
+        cmocka_unit_test(test_too_many_filesystems),
         cmocka_unit_test_setup_teardown(test_zfs, assume_host, stop_assuming_host),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
