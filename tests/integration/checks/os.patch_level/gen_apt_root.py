@@ -170,6 +170,9 @@ def stanza_packages(p, rng):
         lines.append("Multi-Arch: " + p.ma)
     if p.depends:
         lines.append("Depends: " + p.depends)
+    if getattr(p, "long", False):
+        lines += ["Recommends: " + ", ".join(rng.sample(DEPS, 2)), "Suggests: " + rng.choice(DEPS),
+                  "Breaks: %s-old (<< 1.0)" % p.name]
     lines += [
         "Description: " + words(rng, 5),
         "Homepage: https://%s.example.org/" % p.name,
@@ -336,11 +339,20 @@ def add_random(s, rng, n, offers=("bookworm", "bookworm-updates", "bookworm-secu
             s.offer("bookworm", name, arch, v)
 
 
+DEPS = ["libc6 (>= 2.34)", "libgcc-s1 (>= 3.0)", "libstdc++6 (>= 12)", "zlib1g (>= 1:1.2.0)",
+        "libssl3 (>= 3.0.0)", "python3:any", "perl:any", "debconf (>= 0.5) | debconf-2.0",
+        "libglib2.0-0 (>= 2.75.3)", "fonts-dejavu-core"]
+
+
 def add_filler_offers(s, rng, n, suite="bookworm"):
-    """List entries for packages that are not installed (a realistic list is mostly those)."""
+    """List entries for packages that are not installed (a realistic list is mostly those, with
+    dependencies and longer descriptions: about 800 bytes a stanza, like Debian's)."""
     for k in range(n):
-        s.offer(suite, "avail-%s%d" % (rng.choice(["lib", "py", "go", "node", "fonts"]), k),
-                rng.choice(["amd64"] * 5 + ["all"]), random_version(rng))
+        p = Pkg("avail-%s%d" % (rng.choice(["lib", "py", "go", "node", "fonts"]), k),
+                rng.choice(["amd64"] * 5 + ["all"]), random_version(rng),
+                depends=", ".join(rng.sample(DEPS, rng.randint(1, 5))))
+        p.long = True
+        s.offers[suite].append(p)
 
 
 def scenario(name, rng, installed_n, stanzas_n):
