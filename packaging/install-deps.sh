@@ -10,8 +10,9 @@ set -eu
 BUILD="build-essential cmake pkg-config ninja-build git"
 # Libraries linked by posture (DESIGN.md §3). cJSON: reports, evidence, exec-check output;
 # lz4/zlib/xz: apt lists kept compressed (os.patch_level); libudev: the block-device graph
-# (disk.encryption); libnftables: the kernel ruleset as JSON (net.firewall).
-LIBS="libcjson-dev liblz4-dev zlib1g-dev liblzma-dev libudev-dev libnftables-dev"
+# (disk.encryption); libnftables: the kernel ruleset as JSON (net.firewall); OpenSSL: hashes
+# now, keys, JWS and TLS later.
+LIBS="libcjson-dev libssl-dev liblz4-dev zlib1g-dev liblzma-dev libudev-dev libnftables-dev"
 # Tests: cmocka unit tests, clang for libFuzzer and sanitizers, clang-format for the lint
 # test, jq and python3 as independent JSON parsers, GNU time for footprint figures.
 TESTS="libcmocka-dev clang libclang-rt-14-dev clang-format jq python3 time"
