@@ -447,13 +447,17 @@ collect_dpkg(const struct posture_check_ctx *ctx, struct posture_result *result,
         else if (r == -EBADMSG)
             (void) api->set_reason(result, "/%s is malformed; pending updates cannot be computed",
                                    file[0] == '/' ? file + 1 : file);
+        else if (r == -EOPNOTSUPP)
+            (void) api->set_reason(result,
+                                   "/%s is compressed in a format the apt reader does not support",
+                                   file[0] == '/' ? file + 1 : file);
         else if (r == -E2BIG)
             (void) api->set_reason(result, "/%s exceeds the size limits of the apt reader",
                                    file[0] == '/' ? file + 1 : file);
         else
             (void) api->set_reason(result, "Cannot read /%s: %s", file[0] == '/' ? file + 1 : file,
                                    error_text(r));
-        if (r == -EBADMSG || r == -E2BIG)
+        if (r == -EBADMSG || r == -E2BIG || r == -EOPNOTSUPP)
             (void) api->set_remediation(result, where && strstr(where, "lists")
                                                     ? REMEDIATION_APT_UPDATE
                                                     : "Run: sudo dpkg --audit");
@@ -669,14 +673,14 @@ static int verdict(const struct posture_check_ctx *ctx,
             r = names_clause(f->security_names, f->pending_security, &reason);
         if (r >= 0)
             r = posture_strbuf_putc(&reason, ')');
-        if (r >= 0 && f->reboot_required)
+        if (r >= 0 && f->reboot_required && cfg->warn_reboot)
             r = posture_strbuf_puts(&reason, "; a reboot is also required");
         if (r < 0)
             return r;
         (void) api->set_reason(result, "%s", reason.buf);
         (void) api->set_remediation(result, "%s%s",
                                     dpkg ? REMEDIATION_APT_UPGRADE : REMEDIATION_DNF_UPGRADE,
-                                    f->reboot_required ? ", then reboot" : "");
+                                    f->reboot_required && cfg->warn_reboot ? ", then reboot" : "");
         return api->set_status(result, POSTURE_STATUS_FAIL);
     }
 

@@ -53,9 +53,10 @@ cold_opts="$apt_opts -o Dir::Cache=$tmp/cache-cold -o Dir::Cache::pkgcache= -o D
 warm_opts="$apt_opts -o Dir::Cache=$tmp/cache-warm"
 export APT_CONFIG="$tmp/apt.conf"
 # shellcheck disable=SC2086
-APT_CONFIG="$tmp/apt.conf" apt-get -s $warm_opts upgrade >"$tmp/apt.out" 2>&1 # builds pkgcache.bin
+apt-get -s $warm_opts upgrade >"$tmp/apt.out" 2>&1 # builds pkgcache.bin
 
-# Loop bodies: $1 runs, then the command. Word splitting of $3.. is intended (options).
+# Loop body for sh -c: $1 runs, then the command and its arguments.
+# shellcheck disable=SC2016
 loop='n=$1; shift; i=0; while [ $i -lt "$n" ]; do "$@" >/dev/null 2>&1 || true; i=$((i+1)); done'
 cpu_ms() { # runs command... -> total user+sys ms
     /usr/bin/time -f '%U %S' -o "$tmp/t" sh -c "$loop" sh "$@" || true
@@ -72,7 +73,7 @@ apt_warm=$(cpu_ms "$apt_runs" apt-get -s $warm_opts upgrade)
 
 rss_ours=0
 rss_all=0
-for i in 1 2 3 4 5; do
+for _ in 1 2 3 4 5; do
     /usr/bin/time -f '%M' -o "$tmp/m1" "$bin" check --only os.patch_level --root "$root" \
         --config "$tmp/empty.conf" >/dev/null 2>&1 || true
     /usr/bin/time -f '%M' -o "$tmp/m2" "$bin" check --root "$root" --config "$tmp/empty.conf" \

@@ -89,6 +89,7 @@ uint64_t posture_dnf_metadata_mtime(int root_fd);
 
 /*
  * Kernel releases installed on an RPM-family root: the names of usr/lib/modules/<release>/
- * directories that contain a vmlinuz (Fedora, RHEL 8+). Returns the count (strv in *ret).
+ * directories that contain a vmlinuz (Fedora, RHEL 8+), else of boot/vmlinuz-<release> files
+ * (RHEL 7; rescue images excluded). Returns the count (strv in *ret).
  */
 int posture_rpm_kernels(int root_fd, char ***ret);

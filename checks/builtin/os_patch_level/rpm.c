@@ -241,19 +241,15 @@ uint64_t posture_dnf_metadata_mtime(int root_fd)
 
 /* ---- Installed kernels ---- */
 
-int posture_rpm_kernels(int root_fd, char ***ret)
+/* Append the releases found in one directory: entries "<prefix><release>" (boot/) or
+ * "<release>/vmlinuz" (usr/lib/modules/). */
+static int scan_kernels(int root_fd, const char *dir, const char *prefix, char ***l)
 {
     posture_autoclose int fd = -1;
-    posture_auto_strv char **l = NULL;
-    int n = 0;
+    int n = 0, r;
 
-    if (!(l = calloc(1, sizeof(char *))))
-        return -ENOMEM;
-    int r = posture_open_at_root(root_fd, "usr/lib/modules", O_RDONLY | O_DIRECTORY, &fd);
-    if (r < 0) {
-        *ret = POSTURE_TAKE_PTR(l);
+    if (posture_open_at_root(root_fd, dir, O_RDONLY | O_DIRECTORY, &fd) < 0)
         return 0;
-    }
     DIR *d = fdopendir(fd);
     if (!d)
         return posture_negative_errno();
@@ -262,22 +258,43 @@ int posture_rpm_kernels(int root_fd, char ***ret)
     unsigned seen = 0;
     r = 0;
     while ((de = readdir(d)) && seen++ < DIR_ENTRIES_MAX) {
-        char path[300];
+        const char *rel = de->d_name;
         struct stat st;
-        if (de->d_name[0] == '.' || de->d_name[0] < '0' || de->d_name[0] > '9')
+        char path[300];
+        if (prefix) {
+            if (strncmp(rel, prefix, strlen(prefix)) != 0)
+                continue;
+            rel += strlen(prefix);
+            if (strstr(rel, "rescue") || fstatat(dirfd(d), de->d_name, &st, 0) < 0 ||
+                !S_ISREG(st.st_mode))
+                continue;
+        } else if (snprintf(path, sizeof(path), "%s/vmlinuz", rel) >= (int) sizeof(path) ||
+                   fstatat(dirfd(d), path, &st, 0) < 0 || !S_ISREG(st.st_mode)) {
             continue;
-        if (snprintf(path, sizeof(path), "%s/vmlinuz", de->d_name) >= (int) sizeof(path))
+        }
+        if (rel[0] < '0' || rel[0] > '9' || posture_strv_contains(*l, rel))
             continue;
-        if (fstatat(dirfd(d), path, &st, 0) < 0 || !S_ISREG(st.st_mode))
-            continue;
-        r = posture_strv_extend(&l, de->d_name);
+        r = posture_strv_extend(l, rel);
         if (r < 0)
             break;
         n++;
     }
     (void) closedir(d);
-    if (r < 0)
-        return r;
+    return r < 0 ? r : n;
+}
+
+int posture_rpm_kernels(int root_fd, char ***ret)
+{
+    posture_auto_strv char **l = calloc(1, sizeof(char *));
+
+    if (!l)
+        return -ENOMEM;
+    /* Fedora and RHEL 8+ keep the image beside the modules; RHEL 7 only in /boot. */
+    int n = scan_kernels(root_fd, "usr/lib/modules", NULL, &l);
+    if (n == 0)
+        n = scan_kernels(root_fd, "boot", "vmlinuz-", &l);
+    if (n < 0)
+        return n;
     posture_strv_sort(l);
     *ret = POSTURE_TAKE_PTR(l);
     return n;

@@ -511,6 +511,46 @@ static void test_kernel_newest(void **state)
     assert_int_equal(posture_kernel_newest(rels, 0, "6.1.0-17-amd64", &comparable), -ENOENT);
 }
 
+static void test_rpm_kernels(void **state)
+{
+    (void) state;
+    char *dir = posture_test_mkdtemp();
+    char **l = NULL;
+    int fd = -1;
+
+    assert_int_equal(posture_root_open(dir, &fd), 0);
+    assert_int_equal(posture_rpm_kernels(fd, &l), 0);
+    assert_non_null(l);
+    assert_null(l[0]);
+    l = posture_strv_free(l);
+    /* RHEL 7: images in /boot only, the rescue image is not a kernel one boots into. */
+    assert_int_equal(posture_test_write_file(dir, "boot/vmlinuz-3.10.0-1160.el7.x86_64", "x"), 0);
+    assert_int_equal(posture_test_write_file(dir, "boot/vmlinuz-3.10.0-1160.105.1.el7.x86_64", "x"),
+                     0);
+    assert_int_equal(posture_test_write_file(dir, "boot/vmlinuz-0-rescue-0123456789abcdef", "x"),
+                     0);
+    assert_int_equal(posture_test_write_file(dir, "boot/config-3.10.0-1160.el7.x86_64", "x"), 0);
+    assert_int_equal(posture_rpm_kernels(fd, &l), 2);
+    assert_string_equal(l[0], "3.10.0-1160.105.1.el7.x86_64");
+    assert_string_equal(l[1], "3.10.0-1160.el7.x86_64");
+    l = posture_strv_free(l);
+    /* Fedora: usr/lib/modules/<release>/vmlinuz wins over /boot; leftovers are skipped. */
+    assert_int_equal(
+        posture_test_write_file(dir, "usr/lib/modules/6.8.5-301.fc40.x86_64/vmlinuz", "x"), 0);
+    assert_int_equal(
+        posture_test_write_file(dir, "usr/lib/modules/6.8.9-300.fc40.x86_64/vmlinuz", "x"), 0);
+    assert_int_equal(
+        posture_test_write_file(dir, "usr/lib/modules/6.7.0-1.fc40.x86_64/extra/x.ko", "x"), 0);
+    assert_int_equal(posture_rpm_kernels(fd, &l), 2);
+    assert_string_equal(l[0], "6.8.5-301.fc40.x86_64");
+    assert_string_equal(l[1], "6.8.9-300.fc40.x86_64");
+    l = posture_strv_free(l);
+
+    (void) close(fd);
+    assert_int_equal(posture_test_rmdir_r(dir), 0);
+    free(dir);
+}
+
 /* ---- INI, systemd units, automatic updates ---- */
 
 static void test_ini_lookup(void **state)
@@ -1050,6 +1090,25 @@ static const struct scenario scenarios[] = {
       .reboot = true,
       .running_kernel = "6.1.0-18-amd64",
       .newest_kernel = "6.1.0-18-amd64" },
+    { .name = "Ubuntu: same release, newer package",
+      .fixture = "kernel-ubuntu",
+      .list_age_s = HOUR,
+      .status = POSTURE_STATUS_WARN,
+      .reason = "A reboot is required (the running kernel 6.8.0-31-generic was built from package "
+                "version 6.8.0-31.31 but 6.8.0-31.32 is installed)",
+      .remediation = "Reboot to run kernel 6.8.0-31-generic",
+      .package_manager = "dpkg",
+      .reboot = true,
+      .running_kernel = "6.8.0-31-generic",
+      .newest_kernel = "6.8.0-31-generic" },
+    { .name = "running the newest kernel",
+      .fixture = "kernel-current",
+      .list_age_s = HOUR,
+      .status = POSTURE_STATUS_PASS,
+      .reason = NOTHING_PENDING,
+      .package_manager = "dpkg",
+      .running_kernel = "6.1.0-18-amd64",
+      .newest_kernel = "6.1.0-18-amd64" },
     { .name = "unattended-upgrades on",
       .fixture = "auto-updates-on",
       .config = "require_auto_updates = yes\n",
@@ -1276,6 +1335,7 @@ int main(void)
         cmocka_unit_test(test_aptconf_helpers),
         cmocka_unit_test(test_kernel_releases),
         cmocka_unit_test(test_kernel_newest),
+        cmocka_unit_test(test_rpm_kernels),
         cmocka_unit_test(test_ini_lookup),
         cmocka_unit_test(test_unit_state),
         cmocka_unit_test(test_auto_updates_rpm),
