@@ -16,6 +16,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -111,9 +112,13 @@ static char *arena_strndup(struct arena *a, const char *s, size_t len)
 
 /* ---- Packages ---- */
 
+/* A version above the installed one, with the best priority of the lists offering it. */
 struct offer {
-    struct offer *next;
+    struct offer *next; /* of the same package */
     const char *version;
+    uint32_t version_len;
+    uint32_t pkg;
+    uint32_t hash;
     int prio;
     bool security;
 };
@@ -147,6 +152,8 @@ struct ctx {
 
     struct pkg *pkgs;
     size_t n_pkgs, cap_pkgs;
+    struct offer **offers; /* hash table of all offers by (package, version string) */
+    size_t offers_size, n_offers;
     uint32_t *table; /* indices into pkgs, NONE for empty slots; power of two */
     size_t table_size;
 
@@ -154,10 +161,10 @@ struct ctx {
     size_t n_arches;
     uint64_t used_arches; /* bit per arch index that installed packages use */
 
-    struct release *releases;
-    size_t n_releases;
-    char **lists; /* file names */
-    size_t n_lists;
+    struct release *releases; /* sorted by name */
+    size_t n_releases, cap_releases;
+    char **lists; /* file names, sorted */
+    size_t n_lists, cap_lists;
     uint64_t newest_mtime;
 
     /* The list being read. */
@@ -435,12 +442,24 @@ static int release_cmp(const void *a, const void *b)
     return strcmp(((const struct release *) a)->name, ((const struct release *) b)->name);
 }
 
+/* Grow an array of elements of size elem to hold one more (doubling). */
+static int grow(void **array, size_t *cap, size_t n, size_t elem)
+{
+    if (n < *cap)
+        return 0;
+    size_t ncap = *cap ? *cap * 2 : 16;
+    void *a = reallocarray(*array, ncap, elem);
+    if (!a)
+        return -ENOMEM;
+    *array = a;
+    *cap = ncap;
+    return 0;
+}
+
 static int add_release(struct ctx *c, const char *name, size_t len, bool inrelease)
 {
-    struct release *n = realloc(c->releases, (c->n_releases + 1) * sizeof(*n));
-    if (!n)
+    if (grow((void **) &c->releases, &c->cap_releases, c->n_releases, sizeof(*c->releases)) < 0)
         return -ENOMEM;
-    c->releases = n;
     char *copy = strdup(name);
     if (!copy)
         return -ENOMEM;
@@ -454,10 +473,8 @@ static int add_release(struct ctx *c, const char *name, size_t len, bool inrelea
 
 static int add_list(struct ctx *c, const char *name)
 {
-    char **n = realloc(c->lists, (c->n_lists + 1) * sizeof(*n));
-    if (!n)
+    if (grow((void **) &c->lists, &c->cap_lists, c->n_lists, sizeof(*c->lists)) < 0)
         return -ENOMEM;
-    c->lists = n;
     c->lists[c->n_lists] = strdup(name);
     if (!c->lists[c->n_lists])
         return -ENOMEM;
@@ -541,18 +558,37 @@ static int scan_lists_dir(struct ctx *c)
 }
 
 /* The Release file of a list: the longest name prefix, InRelease over Release. */
+static int release_name_cmp(const void *key, const void *elem)
+{
+    return strcmp(key, ((const struct release *) elem)->name);
+}
+
+static struct release *
+release_find(struct ctx *c, const char *list, size_t prefix_len, const char *suffix)
+{
+    char name[NAME_MAX + 1];
+    size_t n = strlen(suffix);
+    if (c->n_releases == 0 || prefix_len + n >= sizeof(name))
+        return NULL;
+    memcpy(name, list, prefix_len);
+    memcpy(name + prefix_len, suffix, n + 1);
+    return bsearch(name, c->releases, c->n_releases, sizeof(*c->releases), release_name_cmp);
+}
+
+/* The Release file of a list: the longest name prefix (Release file names end in "_InRelease"
+ * or "_Release", so prefixes end at a '_'), InRelease over Release. */
 static struct release *release_of(struct ctx *c, const char *list)
 {
-    struct release *best = NULL;
-    for (size_t i = 0; i < c->n_releases; i++) {
-        struct release *rel = &c->releases[i];
-        if (strncmp(rel->name, list, rel->prefix_len) != 0)
+    for (size_t len = strlen(list); len > 0; len--) {
+        if (list[len - 1] != '_')
             continue;
-        if (!best || rel->prefix_len > best->prefix_len ||
-            (rel->prefix_len == best->prefix_len && rel->inrelease && !best->inrelease))
-            best = rel;
+        struct release *rel = release_find(c, list, len, "InRelease");
+        if (!rel)
+            rel = release_find(c, list, len, "Release");
+        if (rel)
+            return rel;
     }
-    return best;
+    return NULL;
 }
 
 enum { RE_ORIGIN, RE_LABEL, RE_SUITE, RE_CODENAME, RE_NOTAUTO, RE_BUTAUTO, RE__MAX };
@@ -638,6 +674,73 @@ static int on_list_key(const char *value, size_t len, void *userdata)
     return c->cur_pkg == NONE ? POSTURE_DEB822_SKIP : 0;
 }
 
+static int offers_grow(struct ctx *c)
+{
+    size_t size = c->offers_size ? c->offers_size * 2 : 1024;
+    struct offer **t = calloc(size, sizeof(*t));
+    if (!t)
+        return -ENOMEM;
+    for (size_t i = 0; i < c->offers_size; i++) {
+        struct offer *o = c->offers[i];
+        if (!o)
+            continue;
+        size_t k = o->hash & (size - 1);
+        while (t[k])
+            k = (k + 1) & (size - 1);
+        t[k] = o;
+    }
+    free(c->offers);
+    c->offers = t;
+    c->offers_size = size;
+    return 0;
+}
+
+/* Record that a list offers version (above the installed one) of package pkg: one entry per
+ * distinct version string, found through a hash table (repositories such as Docker's or
+ * VS Code's list hundreds of versions of one package). */
+static int
+add_offer(struct ctx *c, uint32_t pkg, const char *version, size_t len, int prio, bool security)
+{
+    if (len > NAME_MAX_LEN)
+        return -EBADMSG;
+    uint32_t h = hash_name(version, len) ^ (pkg * 0x9e3779b1u);
+    if ((c->n_offers + 1) * 2 > c->offers_size) {
+        int r = offers_grow(c);
+        if (r < 0)
+            return r;
+    }
+    size_t mask = c->offers_size - 1, k = h & mask;
+    for (; c->offers[k]; k = (k + 1) & mask) {
+        struct offer *o = c->offers[k];
+        if (o->hash == h && o->pkg == pkg && o->version_len == len &&
+            memcmp(o->version, version, len) == 0) {
+            if (prio > o->prio)
+                o->prio = prio;
+            o->security = o->security || security;
+            return 0;
+        }
+    }
+    struct pkg *p = &c->pkgs[pkg];
+    struct offer *o = arena_alloc(&c->arena, sizeof(*o));
+    if (!o)
+        return -ENOMEM;
+    *o = (struct offer){
+        .next = p->offers,
+        .version = arena_strndup(&c->arena, version, len),
+        .version_len = (uint32_t) len,
+        .pkg = pkg,
+        .hash = h,
+        .prio = prio,
+        .security = security,
+    };
+    if (!o->version)
+        return -ENOMEM;
+    p->offers = o;
+    c->offers[k] = o;
+    c->n_offers++;
+    return 0;
+}
+
 static int on_list_stanza(const struct posture_deb822_value *v, void *userdata)
 {
     struct ctx *c = userdata;
@@ -676,26 +779,7 @@ static int on_list_stanza(const struct posture_deb822_value *v, void *userdata)
             p->installed_prio = prio;
         return 0;
     }
-    for (struct offer *o = p->offers; o; o = o->next)
-        if (posture_debversion_compare(o->version, version) == 0) {
-            if (prio > o->prio)
-                o->prio = prio;
-            o->security = o->security || security;
-            return 0;
-        }
-    struct offer *o = arena_alloc(&c->arena, sizeof(*o));
-    if (!o)
-        return -ENOMEM;
-    *o = (struct offer){
-        .next = p->offers,
-        .version = arena_strndup(&c->arena, version, v[PK_VERSION].len),
-        .prio = prio,
-        .security = security,
-    };
-    if (!o->version)
-        return -ENOMEM;
-    p->offers = o;
-    return 0;
+    return add_offer(c, (uint32_t) (p - c->pkgs), version, v[PK_VERSION].len, prio, security);
 }
 
 /* The architecture of a list from its name (…_binary-<arch>_Packages…): true when the list
@@ -793,43 +877,56 @@ static int kernel_cmp(const void *a, const void *b)
     return r != 0 ? r : strcmp(x->release, y->release);
 }
 
+static bool is_kernel(const struct pkg *p)
+{
+    return p->name_len > strlen("linux-image-") && memcmp(p->name, "linux-image-", 12) == 0 &&
+           p->name[12] >= '0' && p->name[12] <= '9';
+}
+
+/* apt's candidate: the offer with the best (priority, version), if it beats the installed
+ * version (its own priority, at least 100); NULL when the installed version stays. */
+static const struct offer *candidate(const struct pkg *p)
+{
+    int best_prio = p->installed_prio;
+    const struct offer *best = NULL;
+    for (const struct offer *o = p->offers; o; o = o->next)
+        if (o->prio > best_prio ||
+            (o->prio == best_prio &&
+             posture_debversion_compare(o->version, best ? best->version : p->version) > 0)) {
+            best = o;
+            best_prio = o->prio;
+        }
+    return best;
+}
+
 static int collect(struct ctx *c, struct posture_apt_result *res)
 {
+    size_t n_kernels = 0, n_updates = 0;
+    for (size_t i = 0; i < c->n_pkgs; i++) {
+        n_kernels += is_kernel(&c->pkgs[i]);
+        n_updates += candidate(&c->pkgs[i]) != NULL;
+    }
     res->installed = c->n_pkgs;
+    res->kernels = calloc(n_kernels ? n_kernels : 1, sizeof(*res->kernels));
+    res->updates = calloc(n_updates ? n_updates : 1, sizeof(*res->updates));
+    if (!res->kernels || !res->updates)
+        return -ENOMEM;
+
     for (size_t i = 0; i < c->n_pkgs; i++) {
         const struct pkg *p = &c->pkgs[i];
 
-        if (p->name_len > strlen("linux-image-") && memcmp(p->name, "linux-image-", 12) == 0 &&
-            p->name[12] >= '0' && p->name[12] <= '9') {
-            struct posture_apt_kernel *k = realloc(res->kernels, (res->n_kernels + 1) * sizeof(*k));
-            if (!k)
-                return -ENOMEM;
-            res->kernels = k;
-            k[res->n_kernels] =
-                (struct posture_apt_kernel){ strdup(p->name + 12), strdup(p->version) };
-            res->n_kernels++;
-            if (!k[res->n_kernels - 1].release || !k[res->n_kernels - 1].version)
+        if (is_kernel(p)) {
+            struct posture_apt_kernel *k = &res->kernels[res->n_kernels++];
+            k->release = strdup(p->name + 12);
+            k->version = strdup(p->version);
+            if (!k->release || !k->version)
                 return -ENOMEM;
         }
 
-        int best_prio = p->installed_prio;
-        const struct offer *best = NULL;
-        for (const struct offer *o = p->offers; o; o = o->next)
-            if (o->prio > best_prio ||
-                (o->prio == best_prio &&
-                 posture_debversion_compare(o->version, best ? best->version : p->version) > 0)) {
-                best = o;
-                best_prio = o->prio;
-            }
+        const struct offer *best = candidate(p);
         if (!best)
             continue;
-
-        struct posture_apt_update *u = realloc(res->updates, (res->n_updates + 1) * sizeof(*u));
-        if (!u)
-            return -ENOMEM;
-        res->updates = u;
-        u = &res->updates[res->n_updates++];
-        *u = (struct posture_apt_update){ 0 };
+        struct posture_apt_update *u = &res->updates[res->n_updates++];
         int n = p->arch == 0 ? asprintf(&u->name, "%s", p->name)
                              : asprintf(&u->name, "%s:%s", p->name, c->arches[p->arch]);
         if (n < 0) {
@@ -885,6 +982,7 @@ static void ctx_done(struct ctx *c)
     arena_done(&c->arena);
     free(c->pkgs);
     free(c->table);
+    free(c->offers);
     for (size_t i = 0; i < c->n_releases; i++)
         free(c->releases[i].name);
     free(c->releases);

@@ -763,6 +763,65 @@ static void test_release_mapping(void **state)
     posture_apt_result_done(&r);
 }
 
+/* Repositories like Docker's or VS Code's list every version ever published. */
+static void test_many_versions(void **state)
+{
+    struct fixture *f = *state;
+    struct posture_strbuf sb = { 0 };
+    status_add(&sb, "code", "install ok installed", "amd64", "1.50.0-1600000000");
+    write_sb(f->root, "var/lib/dpkg/status", &sb);
+    sb.max_len = 64u * 1024 * 1024;
+    for (int i = 0; i < 3000; i++) {
+        char v[64];
+        (void) snprintf(v, sizeof(v), "1.%d.%d-%d", 40 + i / 100, i % 100, 1600000000 + i);
+        pkg_add(&sb, "code", "amd64", v);
+        pkg_add(&sb, "code", "arm64", v);
+    }
+    write_sb(f->root,
+             LISTS "packages.microsoft.com_repos_code_dists_stable_main_binary-amd64_Packages",
+             &sb);
+    struct posture_apt_opts o = { .native_arch = "amd64" };
+    struct posture_apt_result r;
+    uint64_t t0 = posture_now_usec(CLOCK_MONOTONIC);
+    assert_int_equal(compute(f, &o, &r, NULL), 0);
+    uint64_t t = posture_now_usec(CLOCK_MONOTONIC) - t0;
+    expect_update(&r, "code", "1.50.0-1600000000", "1.69.99-1600002999", false);
+    assert_int_equal(r.pending, 1);
+    assert_true(t < 5 * POSTURE_USEC_PER_SEC); /* no quadratic work */
+    posture_apt_result_done(&r);
+}
+
+/* A flat repository ("deb URI ./"): no dists/, no binary-<arch> in the names; stanzas without
+ * an Architecture are native; an installed package without one (old dpkg) is native too. */
+static void test_flat_repository(void **state)
+{
+    struct fixture *f = *state;
+    struct posture_strbuf sb = { 0 };
+    assert_int_equal(posture_strbuf_puts(&sb, "Package: old\nStatus: install ok installed\n"
+                                              "Version: 1.0\n\n"),
+                     0);
+    status_add(&sb, "tool", "install ok installed", "amd64", "1.0");
+    write_sb(f->root, "var/lib/dpkg/status", &sb);
+    posture_autofree char *rel = release_text("Vendor", "Vendor", "./", "", NULL);
+    posture_autofree char *inrel = inrelease_text(rel);
+    write_file(f->root, LISTS "vendor.example_repo_._InRelease", inrel);
+    write_file(f->root, LISTS "vendor.example_repo_._Packages",
+               "Package: old\nVersion: 1.1\n\nPackage: tool\nVersion: 2.0\n"
+               "Architecture: amd64\n\nPackage: tool\nVersion: 3.0\nArchitecture: arm64\n");
+    struct posture_apt_opts o = { .native_arch = "amd64" };
+    struct posture_apt_result r;
+    assert_int_equal(compute(f, &o, &r, NULL), 0);
+    assert_int_equal(r.lists, 1);
+    expect_update(&r, "old", "1.0", "1.1", false);
+    expect_update(&r, "tool", "1.0", "2.0", false);
+    assert_int_equal(r.pending, 2);
+    posture_apt_result_done(&r);
+
+    /* bzip2 and zstd lists are refused, not skipped. */
+    write_file(f->root, LISTS "vendor.example_repo_._Packages.bz2", "BZh");
+    expect_bad(f, -EOPNOTSUPP, LISTS "vendor.example_repo_._Packages.bz2");
+}
+
 static void test_deadline(void **state)
 {
     struct fixture *f = *state;
@@ -813,6 +872,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_missing_lists, setup, teardown),
         cmocka_unit_test_setup_teardown(test_native_from_dpkg, setup, teardown),
         cmocka_unit_test_setup_teardown(test_release_mapping, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_many_versions, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_flat_repository, setup, teardown),
         cmocka_unit_test_setup_teardown(test_deadline, setup, teardown),
         cmocka_unit_test(test_bad_args),
     };
