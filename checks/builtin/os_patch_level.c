@@ -48,7 +48,7 @@
 #define SMALL_FILE_MAX     ((size_t) 64 * 1024)
 #define REASON_NAMES_MAX   5 /* package names spelled out in a reason */
 #define DNF_TIMEOUT_MARGIN (500 * POSTURE_USEC_PER_MSEC)
-#define SEC_PER_DAY        86400
+#define SEC_PER_DAY        UINT64_C(86400)
 
 #define REMEDIATION_APT_UPGRADE "Run: sudo apt-get update && sudo apt-get upgrade"
 #define REMEDIATION_APT_UPDATE  "Run: sudo apt-get update"
@@ -80,26 +80,26 @@ struct config {
 /* What one run found. */
 struct facts {
     const char *package_manager; /* "dpkg", "dnf", "yum"; static */
-    bool have_counts;
     size_t pending;
     size_t pending_security;
     char **security_names; /* at most POSTURE_PATCH_SECURITY_NAMES_MAX */
-    bool have_installed;
     size_t installed;
-    bool have_lists;
     size_t lists;
     uint64_t lists_updated_at; /* epoch s; 0 unknown */
     char *running_kernel;
     char *newest_kernel;
     char **kernel_releases;
-    bool reboot_required;
     char *reboot_reason;  /* clause */
     char *reboot_kernel;  /* the kernel a reboot would start, when known */
     char **reboot_pkgs;   /* run/reboot-required.pkgs */
     char *kernel_pkg_ver; /* installed version of linux-image-<running> (dpkg) */
-    bool uu_installed;    /* unattended-upgrades (dpkg) */
-    bool have_auto;
     struct posture_auto_updates auto_updates;
+    bool have_counts; /* pending, pending_security, security_names, lists_updated_at */
+    bool have_installed;
+    bool have_lists;
+    bool reboot_required;
+    bool uu_installed; /* unattended-upgrades (dpkg) */
+    bool have_auto;    /* reboot and kernels, auto_updates */
 };
 
 static void facts_done(struct facts *f)
@@ -147,7 +147,7 @@ static void read_config(const struct posture_check_ctx *ctx, struct config *c)
 static int read_line_opt(const struct posture_check_ctx *ctx, const char *path, char **ret)
 {
     *ret = NULL;
-    int r = posture_read_line_at(ctx->root_fd, path, POSTURE_KERNEL_RELEASE_MAX * 4, ret);
+    int r = posture_read_line_at(ctx->root_fd, path, (size_t) POSTURE_KERNEL_RELEASE_MAX * 4, ret);
     if (r == -ENOMEM || r == -ETIMEDOUT)
         return r;
     if (r < 0) {
@@ -649,7 +649,7 @@ static void age_text(uint64_t age_s, char *buf, size_t size)
 {
     if (age_s >= 2 * SEC_PER_DAY)
         (void) snprintf(buf, size, "%llu days", (unsigned long long) (age_s / SEC_PER_DAY));
-    else if (age_s >= 2 * 3600)
+    else if (age_s >= UINT64_C(2) * 3600)
         (void) snprintf(buf, size, "%llu hours", (unsigned long long) (age_s / 3600));
     else
         (void) snprintf(buf, size, "%llu minutes", (unsigned long long) (age_s / 60));

@@ -160,17 +160,19 @@ static int cmp_str(const void *a, const void *b)
 /* The apt.conf.d file names apt reads, sorted. -ENOENT when the directory is missing. */
 static int list_parts(int root_fd, const char *dir, char ***ret)
 {
-    posture_autoclose int fd = -1;
     posture_auto_strv char **names = NULL;
     size_t n = 0, cap = 0;
+    int fd = -1;
 
     int r = posture_open_at_root(root_fd, dir, O_RDONLY | O_DIRECTORY, &fd);
     if (r < 0)
         return r;
     DIR *d = fdopendir(fd);
-    if (!d)
-        return posture_negative_errno();
-    fd = -1; /* owned by d now */
+    if (!d) {
+        r = posture_negative_errno();
+        (void) close(fd);
+        return r;
+    }
 
     struct dirent *de;
     r = 0;

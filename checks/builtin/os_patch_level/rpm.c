@@ -68,7 +68,7 @@ static int run_tool(const char *const *argv,
         .search_path = true,
         .timeout_usec = timeout_usec,
         .stdout_max = DNF_STDOUT_MAX,
-        .stderr_max = 16 * 1024,
+        .stderr_max = (size_t) 16 * 1024,
     };
     struct posture_spawn_result res = { 0 };
 
@@ -178,6 +178,18 @@ int posture_dnf_collect(const char *tool,
 
 /* ---- Metadata age ---- */
 
+/* opendir() of path below dfd (which may be O_PATH); NULL on any error. */
+static DIR *opendir_at(int dfd, const char *path)
+{
+    int fd = openat(dfd, path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0)
+        return NULL;
+    DIR *d = fdopendir(fd);
+    if (!d)
+        (void) close(fd);
+    return d;
+}
+
 static uint64_t mtime_at(int dfd, const char *path)
 {
     struct stat st;
@@ -190,14 +202,10 @@ static uint64_t mtime_at(int dfd, const char *path)
  * var/cache/yum/<basearch>/<releasever>/<repo>/repomd.xml). */
 static uint64_t newest_below(int dfd, const char *leaf, unsigned depth)
 {
-    posture_autoclose int fd = openat(dfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     uint64_t best = 0;
-    if (fd < 0)
-        return 0;
-    DIR *d = fdopendir(fd);
+    DIR *d = opendir_at(dfd, ".");
     if (!d)
         return 0;
-    fd = -1;
     struct dirent *de;
     unsigned seen = 0;
     while ((de = readdir(d)) && seen++ < DIR_ENTRIES_MAX) {
@@ -245,15 +253,16 @@ uint64_t posture_dnf_metadata_mtime(int root_fd)
  * "<release>/vmlinuz" (usr/lib/modules/). */
 static int scan_kernels(int root_fd, const char *dir, const char *prefix, char ***l)
 {
-    posture_autoclose int fd = -1;
-    int n = 0, r;
+    int fd = -1, n = 0, r;
 
     if (posture_open_at_root(root_fd, dir, O_RDONLY | O_DIRECTORY, &fd) < 0)
         return 0;
     DIR *d = fdopendir(fd);
-    if (!d)
-        return posture_negative_errno();
-    fd = -1;
+    if (!d) {
+        r = posture_negative_errno();
+        (void) close(fd);
+        return r;
+    }
     struct dirent *de;
     unsigned seen = 0;
     r = 0;
