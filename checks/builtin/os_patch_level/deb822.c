@@ -303,6 +303,9 @@ int posture_deb822_parse(struct posture_stream *s, const struct posture_deb822_o
         p.name_len[i] = strlen(opts->fields[i]);
     }
 
+    if (opts->deadline_usec > 0)
+        posture_stream_set_deadline(s, opts->deadline_usec);
+
     int r;
     for (;;) {
         const char *line;

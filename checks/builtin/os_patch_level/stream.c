@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #ifdef __SSE2__
@@ -23,6 +24,7 @@
 #include "posture/cleanup.h"
 #include "posture/err.h"
 #include "posture/fileio.h"
+#include "posture/time_util.h"
 
 /* Compressed input is read in chunks of this size. */
 #define IN_CHUNK ((size_t) 256 * 1024)
@@ -67,6 +69,7 @@ struct posture_stream {
     uint64_t total, max_total;
     size_t max_line;
     size_t max_fill;
+    uint64_t deadline_usec;
 };
 
 enum posture_stream_compression posture_stream_compression_from_name(const char *name)
@@ -206,6 +209,12 @@ void posture_stream_set_limits(struct posture_stream *s, uint64_t max_total, siz
         s->max_total = max_total;
     if (max_line > 0)
         s->max_line = max_line;
+}
+
+void posture_stream_set_deadline(struct posture_stream *s, uint64_t deadline_usec)
+{
+    if (s)
+        s->deadline_usec = deadline_usec;
 }
 
 void posture_stream_set_max_fill(struct posture_stream *s, size_t max_fill)
@@ -371,6 +380,8 @@ static ssize_t fill(struct posture_stream *s, uint8_t *dst, size_t size)
 
     if (s->error < 0)
         return s->error;
+    if (s->deadline_usec > 0 && posture_now_usec(CLOCK_MONOTONIC) > s->deadline_usec)
+        return s->error = -ETIMEDOUT;
     switch (s->compression) {
     case POSTURE_STREAM_LZ4:
         n = fill_lz4(s, dst, size);

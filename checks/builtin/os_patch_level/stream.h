@@ -51,6 +51,10 @@ struct posture_stream *posture_stream_free(struct posture_stream *s);
 /* Change the bounds (before the first read). 0 keeps the current value. */
 void posture_stream_set_limits(struct posture_stream *s, uint64_t max_total, size_t max_line);
 
+/* Give up with -ETIMEDOUT once CLOCK_MONOTONIC passes deadline_usec (0: never), checked each
+ * time the buffer is refilled: a single huge stanza cannot outlast the deadline either. */
+void posture_stream_set_deadline(struct posture_stream *s, uint64_t deadline_usec);
+
 /* Testing seam: read at most max_fill bytes per refill (0: as much as fits), so that tests and
  * fuzzers reach every buffer boundary with small inputs. */
 void posture_stream_set_max_fill(struct posture_stream *s, size_t max_fill);
@@ -58,7 +62,8 @@ void posture_stream_set_max_fill(struct posture_stream *s, size_t max_fill);
 /*
  * The next line, without its "\n" (a "\r" before it is kept). *ret_line points into the
  * stream's buffer, is NUL-terminated and stays valid until the next call. The last line needs
- * no newline. Returns 1 with a line, 0 at the end, or -EBADMSG, -E2BIG, -EIO, -ENOMEM.
+ * no newline. Returns 1 with a line, 0 at the end, or -EBADMSG, -E2BIG, -EIO, -ENOMEM,
+ * -ETIMEDOUT.
  */
 int posture_stream_read_line(struct posture_stream *s, const char **ret_line, size_t *ret_len);
 

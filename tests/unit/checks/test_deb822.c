@@ -19,6 +19,7 @@
 #include "posture/fileio.h"
 #include "posture/spawn.h"
 #include "posture/strbuf.h"
+#include "posture/time_util.h"
 
 #include "os_patch_level/deb822.h"
 #include "os_patch_level/stream.h"
@@ -99,6 +100,12 @@ static void test_stream_bounds(void **state)
     assert_int_equal(posture_stream_read_line(s, &line, &len), 1);
     assert_int_equal(posture_stream_read_line(s, &line, &len), 1);
     assert_int_equal(len, sizeof(text) - 102);
+    s = posture_stream_free(s);
+
+    /* The deadline, checked when the buffer is refilled. */
+    assert_int_equal(posture_stream_open_mem(text, sizeof(text), POSTURE_STREAM_PLAIN, &s), 0);
+    posture_stream_set_deadline(s, 1);
+    assert_int_equal(posture_stream_read_line(s, &line, &len), -ETIMEDOUT);
     s = posture_stream_free(s);
 
     /* The total. */
@@ -313,7 +320,8 @@ struct collected {
     size_t n_fields;
     int fail_at; /* return -EIO at this stanza (1-based), 0: never */
     int stanzas;
-    uint32_t skip_mod; /* skip keys whose hash % skip_mod == 0, 0: skip none */
+    uint32_t skip_mod;         /* skip keys whose hash % skip_mod == 0, 0: skip none */
+    unsigned sleep_first_usec; /* sleep in the first stanza's callback */
 };
 
 static uint32_t key_hash(const char *s, size_t len)
@@ -336,6 +344,8 @@ static int collect(const struct posture_deb822_value *v, void *userdata)
 {
     struct collected *c = userdata;
     c->stanzas++;
+    if (c->stanzas == 1 && c->sleep_first_usec)
+        (void) usleep(c->sleep_first_usec);
     if (c->fail_at && c->stanzas == c->fail_at)
         return -EIO;
     for (size_t i = 0; i < c->n_fields; i++) {
@@ -488,6 +498,13 @@ static void test_deb822_comments_and_callbacks(void **state)
         .userdata = &c,
         .deadline_usec = 1,
     };
+    assert_int_equal(posture_deb822_parse_mem(sb.buf, sb.len, &o), -ETIMEDOUT);
+    assert_true(c.stanzas <= POSTURE_DEB822_DEADLINE_EVERY); /* refill or stanza count */
+    posture_strbuf_done(&c.out);
+    /* Passing while stanzas are parsed (the text is in the buffer already): noticed at the
+     * next multiple of POSTURE_DEB822_DEADLINE_EVERY stanzas. */
+    c = (struct collected){ .n_fields = 3, .sleep_first_usec = 300000 };
+    o.deadline_usec = posture_now_usec(CLOCK_MONOTONIC) + 150000;
     assert_int_equal(posture_deb822_parse_mem(sb.buf, sb.len, &o), -ETIMEDOUT);
     assert_int_equal(c.stanzas, POSTURE_DEB822_DEADLINE_EVERY);
     posture_strbuf_done(&c.out);
