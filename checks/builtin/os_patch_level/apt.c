@@ -43,7 +43,8 @@
 #define INSTALLED_MAX   1000000u
 #define DIR_ENTRIES_MAX 100000u
 #define ARCHES_MAX      64u
-#define NAME_MAX_LEN    4096u
+#define NAME_MAX_LEN    4096u /* package names and versions */
+#define ARCH_MAX_LEN    64u
 
 #define PRIO_DEFAULT       500
 #define PRIO_NOT_AUTOMATIC 1
@@ -277,6 +278,19 @@ static const char *build_arch(void)
 #endif
 }
 
+/* Make room for element n of an array of capacity *cap (doubling): the array, moved or not,
+ * or NULL (the old one untouched) when out of memory. */
+static void *grow(void *array, size_t *cap, size_t n, size_t elem)
+{
+    if (n < *cap)
+        return array;
+    size_t ncap = *cap ? *cap * 2 : 16;
+    void *a = reallocarray(array, ncap, elem);
+    if (a)
+        *cap = ncap;
+    return a;
+}
+
 /* ---- The dpkg status file ---- */
 
 enum { ST_PACKAGE, ST_STATUS, ST_VERSION, ST_ARCH, ST__MAX };
@@ -312,7 +326,9 @@ static int on_status(const struct posture_deb822_value *v, void *userdata)
         return -EBADMSG; /* dpkg refuses such a status file too */
     if (!status_is_installed(v[ST_STATUS].str, v[ST_STATUS].len))
         return 0;
-    if (!v[ST_VERSION].str || v[ST_PACKAGE].len == 0 || v[ST_PACKAGE].len > NAME_MAX_LEN)
+    if (v[ST_PACKAGE].len == 0 || v[ST_PACKAGE].len > NAME_MAX_LEN || !v[ST_VERSION].str ||
+        v[ST_VERSION].len == 0 || v[ST_VERSION].len > NAME_MAX_LEN ||
+        (v[ST_ARCH].str && v[ST_ARCH].len > ARCH_MAX_LEN))
         return -EBADMSG;
     if (c->n_pkgs >= INSTALLED_MAX)
         return -E2BIG;
@@ -325,14 +341,10 @@ static int on_status(const struct posture_deb822_value *v, void *userdata)
     }
     /* Without Architecture (dpkg before multiarch): the native one, index 0 (see parse). */
 
-    if (c->n_pkgs == c->cap_pkgs) {
-        size_t ncap = c->cap_pkgs ? c->cap_pkgs * 2 : 1024;
-        struct pkg *n = realloc(c->pkgs, ncap * sizeof(*n));
-        if (!n)
-            return -ENOMEM;
-        c->pkgs = n;
-        c->cap_pkgs = ncap;
-    }
+    struct pkg *a = grow(c->pkgs, &c->cap_pkgs, c->n_pkgs, sizeof(*a));
+    if (!a)
+        return -ENOMEM;
+    c->pkgs = a;
     struct pkg *p = &c->pkgs[c->n_pkgs];
     *p = (struct pkg){
         .name = arena_strndup(&c->arena, v[ST_PACKAGE].str, v[ST_PACKAGE].len),
@@ -442,24 +454,12 @@ static int release_cmp(const void *a, const void *b)
     return strcmp(((const struct release *) a)->name, ((const struct release *) b)->name);
 }
 
-/* Grow an array of elements of size elem to hold one more (doubling). */
-static int grow(void **array, size_t *cap, size_t n, size_t elem)
-{
-    if (n < *cap)
-        return 0;
-    size_t ncap = *cap ? *cap * 2 : 16;
-    void *a = reallocarray(*array, ncap, elem);
-    if (!a)
-        return -ENOMEM;
-    *array = a;
-    *cap = ncap;
-    return 0;
-}
-
 static int add_release(struct ctx *c, const char *name, size_t len, bool inrelease)
 {
-    if (grow((void **) &c->releases, &c->cap_releases, c->n_releases, sizeof(*c->releases)) < 0)
+    struct release *a = grow(c->releases, &c->cap_releases, c->n_releases, sizeof(*a));
+    if (!a)
         return -ENOMEM;
+    c->releases = a;
     char *copy = strdup(name);
     if (!copy)
         return -ENOMEM;
@@ -473,8 +473,10 @@ static int add_release(struct ctx *c, const char *name, size_t len, bool inrelea
 
 static int add_list(struct ctx *c, const char *name)
 {
-    if (grow((void **) &c->lists, &c->cap_lists, c->n_lists, sizeof(*c->lists)) < 0)
+    char **a = grow(c->lists, &c->cap_lists, c->n_lists, sizeof(*a));
+    if (!a)
         return -ENOMEM;
+    c->lists = a;
     c->lists[c->n_lists] = strdup(name);
     if (!c->lists[c->n_lists])
         return -ENOMEM;
@@ -557,7 +559,6 @@ static int scan_lists_dir(struct ctx *c)
     return 0;
 }
 
-/* The Release file of a list: the longest name prefix, InRelease over Release. */
 static int release_name_cmp(const void *key, const void *elem)
 {
     return strcmp(key, ((const struct release *) elem)->name);
@@ -677,7 +678,7 @@ static int on_list_key(const char *value, size_t len, void *userdata)
 static int offers_grow(struct ctx *c)
 {
     size_t size = c->offers_size ? c->offers_size * 2 : 1024;
-    struct offer **t = calloc(size, sizeof(*t));
+    struct offer **t = calloc(size, sizeof(struct offer *));
     if (!t)
         return -ENOMEM;
     for (size_t i = 0; i < c->offers_size; i++) {

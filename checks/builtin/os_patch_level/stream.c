@@ -19,6 +19,8 @@
 
 #include <lz4frame.h>
 #include <lzma.h>
+/* next_in points to const input. */
+#define ZLIB_CONST
 #include <zlib.h>
 
 #include "posture/cleanup.h"
@@ -308,7 +310,7 @@ static ssize_t fill_gzip(struct posture_stream *s, uint8_t *dst, size_t size)
                 return -EBADMSG;
             s->z_between = false;
         }
-        s->z.next_in = (Bytef *) (uintptr_t) s->in_next;
+        s->z.next_in = s->in_next;
         s->z.avail_in = s->in_avail > UINT_MAX ? UINT_MAX : (uInt) s->in_avail;
         s->z.next_out = dst;
         s->z.avail_out = size > UINT_MAX ? UINT_MAX : (uInt) size;
