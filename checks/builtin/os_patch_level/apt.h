@@ -39,10 +39,12 @@ struct posture_apt_kernel {
 };
 
 struct posture_apt_result {
-    size_t installed;                   /* packages in state "installed" */
-    size_t lists;                       /* Packages lists read */
-    size_t pending;                     /* installed packages whose candidate is newer */
-    size_t pending_security;            /* ... whose candidate comes from a security suite */
+    size_t installed;        /* packages apt counts as installed: dpkg status installed, unpacked,
+                                half-configured or triggers-*, whatever the selection (hold, deinstall
+                                and purge too: apt-get upgrade upgrades those) */
+    size_t lists;            /* Packages lists read (not those of other arches) */
+    size_t pending;          /* installed packages whose candidate is newer */
+    size_t pending_security; /* ... whose candidate comes from a security suite */
     struct posture_apt_update *updates; /* all pending, sorted by name */
     size_t n_updates;
     char *newest_kernel;         /* package version of the newest installed kernel, or NULL */
@@ -62,6 +64,13 @@ struct posture_apt_result {
  * A Release file is a security suite when its Suite or Codename ends in "-security" or its
  * Origin or Label contains "Security". InRelease signatures are not verified (apt did that
  * before it moved the file into its lists).
+ *
+ * Not applied (as of now): preferences files and APT::Default-Release (pins), Ubuntu's phased
+ * updates (a phased candidate counts as pending), and sources.list: every list in the lists
+ * directory is read, also one whose source was removed since the last `apt update` (which
+ * deletes such lists). Packages lists of architectures no installed package has are not read;
+ * a list's architecture comes from its name (binary-<arch>), a stanza's from its Architecture
+ * field ("all" is the native one).
  *
  * On success *ret is filled (the caller calls posture_apt_result_done()) and *ret_where, when
  * ret_where is not NULL, is set to NULL. On failure *ret is untouched and *ret_where is set to
