@@ -5,7 +5,10 @@
  * The verdict comes from the kernel's rulesets, never from a firewall manager's config: the
  * nftables ruleset, read in process with libnftables as JSON (this includes iptables-nft rules),
  * and, when the kernel has iptables-legacy tables (/proc/net/ip{,6}_tables_names), the output of
- * iptables-legacy-save and ip6tables-legacy-save. The evaluation is in net_firewall/ (see
+ * iptables-legacy-save and ip6tables-legacy-save. iptables-nft rules are in the nftables ruleset,
+ * but the matches nft cannot express natively show there as opaque "xt" statements: when there
+ * are any, the tables iptables-nft manages are read from iptables-nft-save / ip6tables-nft-save
+ * instead (same rules, readable). The evaluation is in net_firewall/ (see
  * firewall.h for the rule). IPv6 disabled (net.ipv6.conf.{all,default,<every interface but
  * lo>}.disable_ipv6 = 1, or no IPv6 in the kernel) counts as denied.
  *
@@ -50,7 +53,7 @@
 #define IPV6_CONF_DIR       "/proc/sys/net/ipv6/conf"
 #define INTERFACES_MAX      4096u
 #define PROC_ENTRIES_MAX    200000u
-#define LEGACY_TIMEOUT_USEC ((uint64_t) 5 * 1000 * 1000)
+#define TOOL_TIMEOUT_USEC   ((uint64_t) 5 * 1000 * 1000)
 #define EVIDENCE_CHAINS_MAX 32u
 #define ERROR_TEXT_MAX      200u
 #define REASON_MAX          1024u
@@ -80,6 +83,9 @@ struct fw_state {
     bool legacy_present[2];
     bool legacy_read[2];
     char legacy_error[2][ERROR_TEXT_MAX + 64];
+    struct posture_fw_ruleset xtsave[2]; /* iptables-nft-save, ip6tables-nft-save */
+    bool xtsave_read[2];
+    char xtsave_error[2][ERROR_TEXT_MAX + 64];
     bool ipv6_disabled;
     const char *ipv6_why;
     bool ufw_installed;
@@ -93,6 +99,8 @@ static void state_done(struct fw_state *s)
     posture_fw_ruleset_done(&s->nft);
     posture_fw_ruleset_done(&s->legacy[0]);
     posture_fw_ruleset_done(&s->legacy[1]);
+    posture_fw_ruleset_done(&s->xtsave[0]);
+    posture_fw_ruleset_done(&s->xtsave[1]);
     posture_fw_report_done(&s->report);
 }
 
@@ -225,21 +233,28 @@ static int legacy_tables_exist(const struct posture_check_ctx *ctx, int i)
     return any ? 1 : 0;
 }
 
-static int read_legacy(const struct posture_check_ctx *ctx, struct fw_state *s, int i)
+static const char *const xtsave_tool[2] = { "iptables-nft-save", "ip6tables-nft-save" };
+
+/* Run an iptables-save tool with a timeout and parse its output into *ret; on failure say why
+ * in msg. */
+static int run_save(const struct posture_check_ctx *ctx,
+                    const char *tool,
+                    enum posture_fw_source source,
+                    struct posture_fw_ruleset *ret,
+                    char *msg,
+                    size_t msg_len)
 {
-    const char *const argv[] = { legacy_tool[i], NULL };
+    const char *const argv[] = { tool, NULL };
     struct posture_spawn_result res = { 0 };
-    char *msg = s->legacy_error[i];
-    size_t msg_len = sizeof(s->legacy_error[i]);
 
     uint64_t now = ctx->api->now_usec();
-    if (now >= ctx->deadline_usec)
+    uint64_t timeout = now < ctx->deadline_usec ? (ctx->deadline_usec - now) / 2 : 0;
+    if (timeout > TOOL_TIMEOUT_USEC)
+        timeout = TOOL_TIMEOUT_USEC;
+    if (timeout < 1000) {
+        (void) snprintf(msg, msg_len, "no time left to run %s", tool);
         return -ETIMEDOUT;
-    uint64_t timeout = (ctx->deadline_usec - now) / 2;
-    if (timeout > LEGACY_TIMEOUT_USEC)
-        timeout = LEGACY_TIMEOUT_USEC;
-    if (timeout < 1000)
-        return -ETIMEDOUT;
+    }
 
     struct posture_spawn_opts opts = {
         .argv = argv,
@@ -249,7 +264,7 @@ static int read_legacy(const struct posture_check_ctx *ctx, struct fw_state *s, 
     };
     int r = posture_spawn_run(&opts, &res);
     if (r < 0) {
-        (void) snprintf(msg, msg_len, "%s could not be run: %s", legacy_tool[i], error_text(r));
+        (void) snprintf(msg, msg_len, "%s could not be run: %s", tool, error_text(r));
         return r;
     }
     if (res.timed_out)
@@ -262,27 +277,46 @@ static int read_legacy(const struct posture_check_ctx *ctx, struct fw_state *s, 
         char line[ERROR_TEXT_MAX + 1];
         first_line(res.err, line, sizeof(line));
         if (res.timed_out)
-            (void) snprintf(msg, msg_len, "%s did not finish in time", legacy_tool[i]);
+            (void) snprintf(msg, msg_len, "%s did not finish in time", tool);
         else if (res.stdout_truncated)
-            (void) snprintf(msg, msg_len, "%s printed more than %zu MiB", legacy_tool[i],
+            (void) snprintf(msg, msg_len, "%s printed more than %zu MiB", tool,
                             POSTURE_FW_SAVE_MAX >> 20);
         else
-            (void) snprintf(msg, msg_len, "%s failed (exit status %d): %s", legacy_tool[i],
-                            res.exit_code, line);
+            (void) snprintf(msg, msg_len, "%s failed (exit status %d): %s", tool, res.exit_code,
+                            line);
         posture_spawn_result_done(&res);
         return r;
     }
-    r = posture_fw_parse_iptables_save(res.out, res.out_len,
-                                       i == 0 ? POSTURE_FW_SOURCE_IPTABLES_LEGACY
-                                              : POSTURE_FW_SOURCE_IP6TABLES_LEGACY,
-                                       &s->legacy[i]);
+    r = posture_fw_parse_iptables_save(res.out, res.out_len, source, ret);
     posture_spawn_result_done(&res);
-    if (r < 0) {
-        (void) snprintf(msg, msg_len, "the output of %s cannot be parsed: %s", legacy_tool[i],
-                        error_text(r));
+    if (r < 0)
+        (void) snprintf(msg, msg_len, "the output of %s cannot be parsed: %s", tool, error_text(r));
+    return r;
+}
+
+static int read_legacy(const struct posture_check_ctx *ctx, struct fw_state *s, int i)
+{
+    int r =
+        run_save(ctx, legacy_tool[i],
+                 i == 0 ? POSTURE_FW_SOURCE_IPTABLES_LEGACY : POSTURE_FW_SOURCE_IP6TABLES_LEGACY,
+                 &s->legacy[i], s->legacy_error[i], sizeof(s->legacy_error[i]));
+    if (r >= 0)
+        s->legacy_read[i] = true;
+    return r;
+}
+
+/* The iptables-nft tables of family i, readable, in place of their opaque nft view. */
+static int read_xtsave(const struct posture_check_ctx *ctx, struct fw_state *s, int i)
+{
+    int r = run_save(ctx, xtsave_tool[i],
+                     i == 0 ? POSTURE_FW_SOURCE_IPTABLES_NFT : POSTURE_FW_SOURCE_IP6TABLES_NFT,
+                     &s->xtsave[i], s->xtsave_error[i], sizeof(s->xtsave_error[i]));
+    if (r < 0)
         return r;
-    }
-    s->legacy_read[i] = true;
+    s->xtsave_read[i] = true;
+    size_t n = posture_fw_ruleset_supersede(&s->nft, &s->xtsave[i]);
+    ctx->api->log_debug(ctx, "%s: %zu nftables chains read from its output instead", xtsave_tool[i],
+                        n);
     return 0;
 }
 
@@ -602,6 +636,10 @@ static int add_evidence(const struct posture_check_ctx *ctx,
     if (r >= 0)
         r = add_chains(ctx, result, &s->report);
     for (int i = 0; r >= 0 && i < 2; i++)
+        if (s->nft.has_xt[i] && !s->xtsave_read[i])
+            r = api->evidence_add_str(result, i == 0 ? "iptables_nft_error" : "ip6tables_nft_error",
+                                      s->xtsave_error[i]);
+    for (int i = 0; r >= 0 && i < 2; i++)
         if (s->legacy_present[i] && !s->legacy_read[i])
             r = api->evidence_add_str(result,
                                       i == 0 ? "iptables_legacy_error" : "ip6tables_legacy_error",
@@ -726,8 +764,12 @@ net_firewall_run(const struct posture_check_ctx *ctx, void *state, struct postur
     }
 
     r = posture_fw_parse_nft_json(json, strlen(json), &s.nft);
-    free(json); /* the largest buffer: release it before the legacy tables are read */
+    free(json); /* the largest buffer: release it before the tools run */
     json = NULL;
+
+    for (int i = 0; i < 2; i++)
+        if (s.nft.has_xt[i])
+            (void) read_xtsave(ctx, &s, i); /* on failure the opaque view stays; see evidence */
     if (r < 0) {
         (void) api->set_reason(result, "the ruleset libnftables printed cannot be parsed: %s",
                                error_text(r));
@@ -758,7 +800,8 @@ net_firewall_run(const struct posture_check_ctx *ctx, void *state, struct postur
         api->log_debug(ctx, "cannot look for firewalld in /proc (%s), ignoring",
                        posture_errno_name(r));
 
-    const struct posture_fw_ruleset *sets[] = { &s.nft, &s.legacy[0], &s.legacy[1] };
+    const struct posture_fw_ruleset *sets[] = { &s.nft, &s.xtsave[0], &s.xtsave[1], &s.legacy[0],
+                                                &s.legacy[1] };
     r = posture_fw_evaluate(sets, POSTURE_ELEMENTSOF(sets), s.ipv6_disabled, &s.report);
     if (r < 0)
         goto out;

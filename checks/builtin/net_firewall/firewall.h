@@ -3,20 +3,21 @@
 
 /*
  * The firewall model behind net.firewall: rulesets read from nftables (libnftables JSON) and
- * from iptables-legacy (iptables-save text) become chains of rules, and a pure evaluator decides
- * per address family whether new inbound traffic is denied by default. Unit tests and fuzz
- * targets call the parsers and the evaluator directly.
+ * from iptables (iptables-save text, legacy or nft) become chains of rules, and a pure evaluator
+ * decides per address family whether new inbound traffic is denied by default. Unit tests and
+ * fuzz targets call the parsers and the evaluator directly.
  *
- * What is evaluated (the "generic packet"): a new connection (ct state new) arriving from a
- * non-loopback interface at any address and port. Each rule is classified per address family as
- * NEVER matching that packet (ct state established, iifname "lo", an ip6 match in IPv4, ...),
- * ALWAYS matching it (no matches, only counter/log, ct state new, iifname != "lo", a /0 prefix,
- * meta nfproto of the family), or MAYBE (anything narrower or opaque: ports, addresses, sets,
+ * What is evaluated: four "generic packets", a new TCP connection and a new UDP flow for each of
+ * IPv4 and IPv6 (the probes), arriving from a non-loopback interface at any address and port.
+ * Each rule is classified per probe as NEVER matching it (ct state established, iifname "lo",
+ * an ip6 match in IPv4, a udp match for TCP, icmp, ...), ALWAYS matching it (no matches, only
+ * counter/log, ct state new, iifname != "lo", a /0 prefix, meta nfproto of the family, meta
+ * l4proto / -p of the protocol), or MAYBE (anything narrower or opaque: ports, addresses, sets,
  * iptables-nft "xt" matches, limits). A MAYBE rule that accepts is an exception (an open port,
  * a trusted interface) and does not make the chain open; a MAYBE rule that returns or jumps is
- * followed both ways. A base chain denies by default when no path of the generic packet reaches
- * an ALWAYS accept, and every path that returns to it meets policy drop or ends in an ALWAYS
- * drop/reject.
+ * followed both ways. A base chain denies a probe by default when no path of it reaches an
+ * ALWAYS accept, and every path that returns to the base chain meets policy drop or ends in an
+ * ALWAYS drop/reject. A family is denied when both its TCP and its UDP probe are.
  *
  * Which chains count: base chains of type "filter" on hook "input" in the families inet (both
  * address families), ip (IPv4) and ip6 (IPv6), from nftables and from iptables-legacy (the
@@ -50,6 +51,18 @@ enum posture_fw_af {
     POSTURE_FW_AF__MAX,
 };
 
+enum posture_fw_l4 {
+    POSTURE_FW_TCP,
+    POSTURE_FW_UDP,
+    POSTURE_FW_L4__MAX,
+};
+
+/* The probes: index af * POSTURE_FW_L4__MAX + l4. */
+#define POSTURE_FW_PROBES          (POSTURE_FW_AF__MAX * POSTURE_FW_L4__MAX)
+#define POSTURE_FW_PROBE(af, l4)   ((af) *POSTURE_FW_L4__MAX + (l4))
+#define POSTURE_FW_PROBE_AF(probe) ((enum posture_fw_af)((probe) / POSTURE_FW_L4__MAX))
+#define POSTURE_FW_PROBE_L4(probe) ((enum posture_fw_l4)((probe) % POSTURE_FW_L4__MAX))
+
 /* Whether a rule matches the generic packet (see above). */
 enum posture_fw_match {
     POSTURE_FW_NEVER,
@@ -69,10 +82,10 @@ enum posture_fw_verdict {
 };
 
 struct posture_fw_rule {
-    uint8_t match[POSTURE_FW_AF__MAX]; /* enum posture_fw_match */
-    uint8_t verdict;                   /* enum posture_fw_verdict */
-    uint32_t target;                   /* chain index, for JUMP and GOTO */
-    uint64_t handle;                   /* nft rule handle, or the line number of iptables-save */
+    uint8_t match[POSTURE_FW_PROBES]; /* enum posture_fw_match, per probe */
+    uint8_t verdict;                  /* enum posture_fw_verdict */
+    uint32_t target;                  /* chain index, for JUMP and GOTO */
+    uint64_t handle;                  /* nft rule handle, or the line number of iptables-save */
     char *label; /* jump/goto target name (until resolved) or the unknown target; may be NULL */
 };
 
@@ -83,7 +96,8 @@ struct posture_fw_chain {
     char *hook; /* base chains only, else NULL */
     char *type; /* base chains: "filter", "nat", ...; iptables-legacy: the table */
     int64_t prio;
-    uint8_t policy; /* base chains: POSTURE_FW_V_ACCEPT or POSTURE_FW_V_DROP */
+    uint8_t policy;  /* base chains: POSTURE_FW_V_ACCEPT or POSTURE_FW_V_DROP */
+    bool superseded; /* read better from iptables-nft-save: not evaluated here */
     struct posture_fw_rule *rules;
     size_t n_rules;
     size_t cap_rules;
@@ -93,6 +107,8 @@ enum posture_fw_source {
     POSTURE_FW_SOURCE_NFTABLES,
     POSTURE_FW_SOURCE_IPTABLES_LEGACY,  /* iptables-legacy-save */
     POSTURE_FW_SOURCE_IP6TABLES_LEGACY, /* ip6tables-legacy-save */
+    POSTURE_FW_SOURCE_IPTABLES_NFT,     /* iptables-nft-save: nftables tables, readable */
+    POSTURE_FW_SOURCE_IP6TABLES_NFT,    /* ip6tables-nft-save */
 };
 
 struct posture_fw_ruleset {
@@ -105,6 +121,8 @@ struct posture_fw_ruleset {
     size_t n_model_rules;     /* rules kept in chains (verdict maps expanded), internal */
     bool has_ufw_chains;      /* chains named ufw-* or ufw6-* */
     bool has_firewalld_table; /* a table named "firewalld" */
+    /* iptables-nft "xt" expressions (opaque in JSON) in tables of family ip / ip6 */
+    bool has_xt[POSTURE_FW_AF__MAX];
     uint8_t sha256[POSTURE_FW_SHA256_LEN]; /* of the canonical text, see the parsers */
     size_t *index;                         /* chains sorted by (family, table, name), internal */
 };
@@ -122,7 +140,8 @@ struct posture_fw_ruleset {
 int posture_fw_parse_nft_json(const char *buf, size_t len, struct posture_fw_ruleset *ret);
 
 /*
- * Parse iptables-save / ip6tables-save output (source says which). Every table is read and its
+ * Parse iptables-save / ip6tables-save output (source says which: legacy or nft). Every table is
+ * read and its
  * rules counted; builtin chains get hook = the lowercased chain name and type = the table.
  * Lines that are none of "*table", ":chain policy [p:b]", "-A chain ...", "COMMIT", comments or
  * blank are skipped. sha256 covers the text without comment lines and without the [p:b]
@@ -132,6 +151,16 @@ int posture_fw_parse_iptables_save(const char *buf,
                                    size_t len,
                                    enum posture_fw_source source,
                                    struct posture_fw_ruleset *ret);
+
+/*
+ * iptables-nft keeps its rules in nftables tables of family ip/ip6, where matches it could not
+ * express natively show as opaque "xt" statements. When the same tables were read from
+ * iptables-nft-save (save: source IPTABLES_NFT or IP6TABLES_NFT), mark the chains of those
+ * (family, table) pairs in nft as superseded so that only the readable copy is evaluated.
+ * Returns the number of chains marked.
+ */
+size_t posture_fw_ruleset_supersede(struct posture_fw_ruleset *nft,
+                                    const struct posture_fw_ruleset *save);
 
 /* Free the contents of rs and zero it. NULL-safe, idempotent. */
 void posture_fw_ruleset_done(struct posture_fw_ruleset *rs);
@@ -148,12 +177,14 @@ enum posture_fw_outcome {
 
 struct posture_fw_finding {
     uint8_t outcome;      /* enum posture_fw_outcome */
+    uint8_t open_l4;      /* OPEN_*: bit (1 << l4) for each protocol that is open */
     size_t at_chain;      /* OPEN_ACCEPT/OPEN_UNKNOWN: the chain of the rule; else the base chain */
     uint64_t at_handle;   /* OPEN_ACCEPT/OPEN_UNKNOWN: the rule's handle; else 0 */
     const char *at_label; /* OPEN_UNKNOWN: the target, borrowed from the ruleset; may be NULL */
 };
 
-/* One input base chain that counts (see above), in priority order. */
+/* One input base chain that counts (see above), in priority order. af[] combines the TCP and
+ * UDP probes of a family: open if either is. */
 struct posture_fw_chain_report {
     const struct posture_fw_ruleset *rs; /* borrowed */
     size_t chain;

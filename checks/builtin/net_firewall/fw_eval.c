@@ -39,7 +39,7 @@ struct memo {
 
 struct evaluator {
     const struct posture_fw_ruleset *rs;
-    enum posture_fw_af af;
+    unsigned probe;    /* POSTURE_FW_PROBE(af, l4) */
     struct memo *memo; /* [chain * 2 + constrained] */
 };
 
@@ -108,7 +108,7 @@ static struct summary walk(struct evaluator *ev, size_t chain, bool constrained,
 
     for (size_t i = 0; i < c->n_rules; i++) {
         const struct posture_fw_rule *r = &c->rules[i];
-        enum posture_fw_match m = r->match[ev->af];
+        enum posture_fw_match m = r->match[ev->probe];
         if (m == POSTURE_FW_NEVER)
             continue;
         bool always = m == POSTURE_FW_ALWAYS;
@@ -170,7 +170,8 @@ static struct summary walk(struct evaluator *ev, size_t chain, bool constrained,
 
 static bool chain_counts(const struct posture_fw_chain *c)
 {
-    return c->hook && strcmp(c->hook, "input") == 0 && c->type && strcmp(c->type, "filter") == 0;
+    return !c->superseded && c->hook && strcmp(c->hook, "input") == 0 && c->type &&
+           strcmp(c->type, "filter") == 0;
 }
 
 static bool chain_sees(const struct posture_fw_chain *c, enum posture_fw_af af)
@@ -187,7 +188,7 @@ static struct posture_fw_finding evaluate_chain(struct evaluator *ev, size_t cha
     const struct posture_fw_chain *c = &ev->rs->chains[chain];
     struct posture_fw_finding f = { .outcome = POSTURE_FW_NOT_APPLICABLE, .at_chain = chain };
 
-    if (!chain_sees(c, ev->af))
+    if (!chain_sees(c, POSTURE_FW_PROBE_AF(ev->probe)))
         return f;
     struct summary s = call(ev, chain, false, 0);
     if (s.open || s.unknown) {
@@ -200,12 +201,38 @@ static struct posture_fw_finding evaluate_chain(struct evaluator *ev, size_t cha
             c->policy == POSTURE_FW_V_DROP ? POSTURE_FW_DENY_POLICY : POSTURE_FW_OPEN_POLICY;
     else
         f.outcome = POSTURE_FW_DENY_RULE;
+    if (f.outcome >= POSTURE_FW_OPEN_ACCEPT)
+        f.open_l4 = (uint8_t) (1u << POSTURE_FW_PROBE_L4(ev->probe));
     return f;
 }
 
 static bool outcome_denies(uint8_t o)
 {
     return o == POSTURE_FW_DENY_POLICY || o == POSTURE_FW_DENY_RULE;
+}
+
+/* One finding for a family from its TCP and UDP findings: open if either is (TCP's first), and
+ * both protocols named when they are open at the same place. */
+static struct posture_fw_finding combine(const struct posture_fw_finding *tcp,
+                                         const struct posture_fw_finding *udp)
+{
+    bool open_tcp = tcp->outcome >= POSTURE_FW_OPEN_ACCEPT;
+    bool open_udp = udp->outcome >= POSTURE_FW_OPEN_ACCEPT;
+    struct posture_fw_finding f;
+
+    if (open_tcp) {
+        f = *tcp;
+        if (open_udp && udp->outcome == tcp->outcome && udp->at_chain == tcp->at_chain &&
+            udp->at_handle == tcp->at_handle)
+            f.open_l4 |= udp->open_l4;
+        return f;
+    }
+    if (open_udp)
+        return *udp;
+    f = *tcp;
+    if (udp->outcome == POSTURE_FW_DENY_POLICY)
+        f.outcome = POSTURE_FW_DENY_POLICY;
+    return f;
 }
 
 static int report_cmp(const void *a, const void *b)
@@ -252,16 +279,17 @@ int posture_fw_evaluate(const struct posture_fw_ruleset *const *rulesets,
         const struct posture_fw_ruleset *rs = rulesets[i];
         if (!rs || rs->n_chains == 0)
             continue;
-        posture_autofree struct memo *memo4 = calloc(rs->n_chains * 2, sizeof(struct memo));
-        posture_autofree struct memo *memo6 = calloc(rs->n_chains * 2, sizeof(struct memo));
-        if (!memo4 || !memo6) {
+        /* One memo per probe: [probe][chain * 2 + constrained]. */
+        size_t per = rs->n_chains * 2;
+        posture_autofree struct memo *memo =
+            calloc(per * (size_t) POSTURE_FW_PROBES, sizeof(struct memo));
+        if (!memo) {
             posture_fw_report_done(&rep);
             return -ENOMEM;
         }
-        struct evaluator ev[POSTURE_FW_AF__MAX] = {
-            { .rs = rs, .af = POSTURE_FW_IPV4, .memo = memo4 },
-            { .rs = rs, .af = POSTURE_FW_IPV6, .memo = memo6 },
-        };
+        struct evaluator ev[POSTURE_FW_PROBES];
+        for (unsigned p = 0; p < POSTURE_FW_PROBES; p++)
+            ev[p] = (struct evaluator){ .rs = rs, .probe = p, .memo = memo + per * p };
         for (size_t j = 0; j < rs->n_chains; j++) {
             if (!chain_counts(&rs->chains[j]))
                 continue;
@@ -269,8 +297,13 @@ int posture_fw_evaluate(const struct posture_fw_ruleset *const *rulesets,
             cr->rs = rs;
             cr->chain = j;
             cr->order = rep.n_chains - 1;
-            for (int af = 0; af < POSTURE_FW_AF__MAX; af++)
-                cr->af[af] = evaluate_chain(&ev[af], j);
+            for (int af = 0; af < POSTURE_FW_AF__MAX; af++) {
+                struct posture_fw_finding tcp =
+                    evaluate_chain(&ev[POSTURE_FW_PROBE(af, POSTURE_FW_TCP)], j);
+                struct posture_fw_finding udp =
+                    evaluate_chain(&ev[POSTURE_FW_PROBE(af, POSTURE_FW_UDP)], j);
+                cr->af[af] = combine(&tcp, &udp);
+            }
         }
     }
     if (rep.n_chains > 1)
@@ -331,11 +364,24 @@ posture_fw_explain(const struct posture_fw_report *r, enum posture_fw_af af, cha
     const struct posture_fw_chain_report *cr = &r->chains[v->decisive];
     const struct posture_fw_finding *f = &cr->af[af];
     (void) posture_fw_chain_name(cr->rs, cr->chain, name, sizeof(name));
-    const char *unit = cr->rs->source == POSTURE_FW_SOURCE_NFTABLES ? "rule handle" : "line";
+    const char *unit = "line"; /* of iptables-legacy-save, whose chain name says so */
+    if (cr->rs->source == POSTURE_FW_SOURCE_NFTABLES)
+        unit = "rule handle";
+    else if (cr->rs->source == POSTURE_FW_SOURCE_IPTABLES_NFT)
+        unit = "iptables-nft-save line";
+    else if (cr->rs->source == POSTURE_FW_SOURCE_IP6TABLES_NFT)
+        unit = "ip6tables-nft-save line";
     char others[96] = "";
     if (v->n_chains > 1)
         (void) snprintf(others, sizeof(others), "; none of the %zu input chains drops by default",
                         v->n_chains);
+
+    /* " TCP" or " UDP" when only one protocol is open, "" when both are. */
+    const char *proto = "";
+    if (f->open_l4 == 1u << POSTURE_FW_TCP)
+        proto = " TCP";
+    else if (f->open_l4 == 1u << POSTURE_FW_UDP)
+        proto = " UDP";
 
     switch ((enum posture_fw_outcome) f->outcome) {
     case POSTURE_FW_DENY_POLICY:
@@ -353,20 +399,20 @@ posture_fw_explain(const struct posture_fw_report *r, enum posture_fw_af af, cha
         if (f->at_chain != cr->chain) {
             (void) posture_fw_chain_name(cr->rs, f->at_chain, at, sizeof(at));
             (void) snprintf(buf, len,
-                            "%s inbound traffic is accepted: chain %s accepts all new traffic in "
-                            "chain %s (%s %llu) before any default drop%s",
-                            afn, name, at, unit, (unsigned long long) f->at_handle, others);
+                            "%s inbound traffic is accepted: chain %s accepts all new%s traffic "
+                            "in chain %s (%s %llu) before any default drop%s",
+                            afn, name, proto, at, unit, (unsigned long long) f->at_handle, others);
         } else
             (void) snprintf(buf, len,
-                            "%s inbound traffic is accepted: chain %s accepts all new traffic (%s "
-                            "%llu) before any default drop%s",
-                            afn, name, unit, (unsigned long long) f->at_handle, others);
+                            "%s inbound traffic is accepted: chain %s accepts all new%s traffic "
+                            "(%s %llu) before any default drop%s",
+                            afn, name, proto, unit, (unsigned long long) f->at_handle, others);
         break;
     case POSTURE_FW_OPEN_POLICY:
         (void) snprintf(buf, len,
                         "%s inbound traffic is accepted: chain %s has policy accept and no final "
-                        "drop or reject rule%s",
-                        afn, name, others);
+                        "drop or reject rule%s%s%s",
+                        afn, name, *proto ? " for" : "", proto, others);
         break;
     case POSTURE_FW_OPEN_UNKNOWN:
         (void) posture_fw_chain_name(cr->rs, f->at_chain, at, sizeof(at));

@@ -158,6 +158,26 @@ ssize_t posture_fw_ruleset_find(const struct posture_fw_ruleset *rs,
     return -ENOENT;
 }
 
+size_t posture_fw_ruleset_supersede(struct posture_fw_ruleset *nft,
+                                    const struct posture_fw_ruleset *save)
+{
+    size_t n = 0;
+
+    if (!nft || !save)
+        return 0;
+    for (size_t i = 0; i < nft->n_chains; i++) {
+        struct posture_fw_chain *c = &nft->chains[i];
+        for (size_t j = 0; j < save->n_chains && !c->superseded; j++) {
+            const struct posture_fw_chain *t = &save->chains[j];
+            if (strcmp(c->family, t->family) == 0 && strcmp(c->table, t->table) == 0) {
+                c->superseded = true;
+                n++;
+            }
+        }
+    }
+    return n;
+}
+
 void posture_fw_ruleset_resolve(struct posture_fw_ruleset *rs)
 {
     if (!rs)

@@ -12,9 +12,10 @@
  *   COMMIT
  *
  * A rule is ALWAYS when it has no options before its target other than module loads (-m x),
- * comments, "! -i lo" and conntrack/state lists holding NEW; "-i lo" and state lists without
- * NEW make it NEVER; any other option (addresses, protocols, ports, addrtype, limit, ...) makes
- * it MAYBE. Options after -j/-g belong to the target.
+ * comments, "! -i lo", conntrack/state lists holding NEW and, for the probe of that protocol,
+ * -p tcp / -p udp; "-i lo", state lists without NEW and other protocols make it NEVER; any other
+ * option (addresses, ports, addrtype, limit, ...) makes it MAYBE. Options after -j/-g belong to
+ * the target.
  */
 #include <ctype.h>
 #include <errno.h>
@@ -142,10 +143,12 @@ static int parse_chain_line(struct line_parser *lp, const char *s, const char *e
     for (size_t i = 0; i < n; i++)
         hook[i] = (char) tolower((unsigned char) name[i]);
     hook[n] = '\0';
-    c->hook = strdup(hook);
-    c->type = strdup(lp->table);
-    if (!c->hook || !c->type)
+    posture_autofree char *h = strdup(hook);
+    posture_autofree char *t = strdup(lp->table);
+    if (!h || !t)
         return -ENOMEM;
+    c->hook = POSTURE_TAKE_PTR(h);
+    c->type = POSTURE_TAKE_PTR(t);
     /* Anything but DROP lets packets through (ACCEPT; "-" is not valid for builtin chains). */
     c->policy = strcmp(policy, "DROP") == 0 ? POSTURE_FW_V_DROP : POSTURE_FW_V_ACCEPT;
     return 0;
@@ -175,7 +178,8 @@ static enum posture_fw_match from_bool(bool matches)
 static int parse_rule_line(struct line_parser *lp, const char *s, const char *end, uint64_t line)
 {
     char tok[TOKEN_MAX + 1], arg[TOKEN_MAX + 1];
-    enum posture_fw_match m = POSTURE_FW_ALWAYS;
+    enum posture_fw_match m = POSTURE_FW_ALWAYS; /* for both protocols */
+    enum posture_fw_match m_l4[POSTURE_FW_L4__MAX] = { POSTURE_FW_ALWAYS, POSTURE_FW_ALWAYS };
     bool neg = false;
     size_t chain;
 
@@ -220,6 +224,16 @@ static int parse_rule_line(struct line_parser *lp, const char *s, const char *en
             if (!next_token(&s, end, arg))
                 arg[0] = '\0';
             m = posture_fw_match_and(m, strcmp(arg, "lo") == 0 ? from_bool(neg) : POSTURE_FW_MAYBE);
+        } else if (strcmp(tok, "-p") == 0 || strcmp(tok, "--protocol") == 0) {
+            if (!next_token(&s, end, arg))
+                arg[0] = '\0';
+            bool all = strcmp(arg, "all") == 0 || strcmp(arg, "0") == 0;
+            bool tcp = all || strcmp(arg, "tcp") == 0 || strcmp(arg, "6") == 0;
+            bool udp = all || strcmp(arg, "udp") == 0 || strcmp(arg, "17") == 0;
+            m_l4[POSTURE_FW_TCP] =
+                posture_fw_match_and(m_l4[POSTURE_FW_TCP], from_bool(tcp != neg));
+            m_l4[POSTURE_FW_UDP] =
+                posture_fw_match_and(m_l4[POSTURE_FW_UDP], from_bool(udp != neg));
         } else if (strcmp(tok, "--ctstate") == 0 || strcmp(tok, "--state") == 0) {
             if (!next_token(&s, end, arg))
                 arg[0] = '\0';
@@ -230,8 +244,8 @@ static int parse_rule_line(struct line_parser *lp, const char *s, const char *en
         /* Other tokens are arguments of the option before them. */
         neg = false;
     }
-    rule.match[POSTURE_FW_IPV4] = (uint8_t) m;
-    rule.match[POSTURE_FW_IPV6] = (uint8_t) m;
+    for (unsigned p = 0; p < POSTURE_FW_PROBES; p++)
+        rule.match[p] = (uint8_t) posture_fw_match_and(m, m_l4[POSTURE_FW_PROBE_L4(p)]);
     if (rule.verdict == POSTURE_FW_V_NONE)
         return 0;
     r = posture_fw_ruleset_add_rule(lp->rs, chain, &rule);
@@ -267,15 +281,17 @@ int posture_fw_parse_iptables_save(const char *buf,
     uint64_t line = 0;
     int r = 0;
 
-    if (!buf || !ret ||
-        (source != POSTURE_FW_SOURCE_IPTABLES_LEGACY &&
-         source != POSTURE_FW_SOURCE_IP6TABLES_LEGACY))
+    if (!buf || !ret || source == POSTURE_FW_SOURCE_NFTABLES ||
+        source > POSTURE_FW_SOURCE_IP6TABLES_NFT)
         return -EINVAL;
     if (len > POSTURE_FW_SAVE_MAX)
         return -E2BIG;
     if (memchr(buf, '\0', len))
         return -EBADMSG;
-    lp.family = source == POSTURE_FW_SOURCE_IPTABLES_LEGACY ? "ip" : "ip6";
+    lp.family =
+        source == POSTURE_FW_SOURCE_IPTABLES_LEGACY || source == POSTURE_FW_SOURCE_IPTABLES_NFT
+            ? "ip"
+            : "ip6";
 
     for (const char *s = buf, *bufend = buf + len; s < bufend && r >= 0;) {
         const char *nl = memchr(s, '\n', (size_t) (bufend - s));

@@ -122,49 +122,28 @@ static int op_sign(const char *op)
     return -1;
 }
 
-static void set_both(uint8_t out[POSTURE_FW_AF__MAX], enum posture_fw_match m)
+static void set_all(uint8_t out[POSTURE_FW_PROBES], enum posture_fw_match m)
 {
-    out[POSTURE_FW_IPV4] = (uint8_t) m;
-    out[POSTURE_FW_IPV6] = (uint8_t) m;
+    for (unsigned p = 0; p < POSTURE_FW_PROBES; p++)
+        out[p] = (uint8_t) m;
+}
+
+/* Set the probes of one address family (or of one protocol) to m. */
+static void set_af(uint8_t out[POSTURE_FW_PROBES], enum posture_fw_af af, enum posture_fw_match m)
+{
+    for (unsigned l4 = 0; l4 < POSTURE_FW_L4__MAX; l4++)
+        out[POSTURE_FW_PROBE(af, l4)] = (uint8_t) m;
+}
+
+static void set_l4(uint8_t out[POSTURE_FW_PROBES], enum posture_fw_l4 l4, enum posture_fw_match m)
+{
+    for (unsigned af = 0; af < POSTURE_FW_AF__MAX; af++)
+        out[POSTURE_FW_PROBE(af, l4)] = (uint8_t) m;
 }
 
 static enum posture_fw_match from_bool(bool matches)
 {
     return matches ? POSTURE_FW_ALWAYS : POSTURE_FW_NEVER;
-}
-
-/*
- * ct state vs. the generic packet, which is "new". A plain list (op "in") is a bit mask: it
- * matches when any of its states is the packet's; a set ({"set": [...]}) or a single name is
- * compared for membership; "!=" negates either. "==" with a plain list compares the whole mask,
- * which no single state equals unless the list has one element: MAYBE, to be safe.
- */
-static void
-classify_ct_state(const char *op, int sign, const cJSON *right, uint8_t out[POSTURE_FW_AF__MAX])
-{
-    bool simple, list;
-    bool has_new = value_has(right, "new", &simple, &list);
-
-    if (!simple || (list && streq(op, "==") && cJSON_GetArraySize(right) > 1)) {
-        set_both(out, POSTURE_FW_MAYBE);
-        return;
-    }
-    set_both(out, from_bool(sign == 1 ? has_new : !has_new));
-}
-
-/* meta nfproto ipv4|ipv6 (and meta protocol ip|ip6) vs. each address family. */
-static void classify_proto(
-    int sign, const cJSON *right, const char *v4, const char *v6, uint8_t out[POSTURE_FW_AF__MAX])
-{
-    bool simple4, simple6, list;
-    bool has4 = value_has(right, v4, &simple4, &list);
-    bool has6 = value_has(right, v6, &simple6, &list);
-    if (!simple4 || !simple6) {
-        set_both(out, POSTURE_FW_MAYBE);
-        return;
-    }
-    out[POSTURE_FW_IPV4] = (uint8_t) from_bool(sign == 1 ? has4 : !has4);
-    out[POSTURE_FW_IPV6] = (uint8_t) from_bool(sign == 1 ? has6 : !has6);
 }
 
 /* A /0 prefix matches every address. */
@@ -177,15 +156,88 @@ static bool is_zero_prefix(const cJSON *right)
 }
 
 /*
- * Classify "left op right" per address family. Only a few forms are known to always or never
- * match the generic packet; everything else is MAYBE.
+ * ct state vs. the generic packet, which is "new". A plain list (op "in") is a bit mask: it
+ * matches when any of its states is the packet's; a set ({"set": [...]}) or a single name is
+ * compared for membership; "!=" negates either. "==" with a plain list compares the whole mask,
+ * which no single state equals unless the list has one element: MAYBE, to be safe.
+ */
+static void
+classify_ct_state(const char *op, int sign, const cJSON *right, uint8_t out[POSTURE_FW_PROBES])
+{
+    bool simple, list;
+    bool has_new = value_has(right, "new", &simple, &list);
+
+    if (!simple || (list && streq(op, "==") && cJSON_GetArraySize(right) > 1)) {
+        set_all(out, POSTURE_FW_MAYBE);
+        return;
+    }
+    set_all(out, from_bool(sign == 1 ? has_new : !has_new));
+}
+
+/* meta nfproto ipv4|ipv6 (and meta protocol ip|ip6) vs. each address family. */
+static void classify_family(
+    int sign, const cJSON *right, const char *v4, const char *v6, uint8_t out[POSTURE_FW_PROBES])
+{
+    bool simple4, simple6, list;
+    bool has4 = value_has(right, v4, &simple4, &list);
+    bool has6 = value_has(right, v6, &simple6, &list);
+    if (!simple4 || !simple6) {
+        set_all(out, POSTURE_FW_MAYBE);
+        return;
+    }
+    set_af(out, POSTURE_FW_IPV4, from_bool(sign == 1 ? has4 : !has4));
+    set_af(out, POSTURE_FW_IPV6, from_bool(sign == 1 ? has6 : !has6));
+}
+
+/* One protocol value: "tcp"/6, "udp"/17, or another protocol (name or number). False when v is
+ * neither a string nor an integer. */
+static bool l4_value(const cJSON *v, bool *tcp, bool *udp)
+{
+    if (cJSON_IsString(v)) {
+        *tcp = *tcp || streq(v->valuestring, "tcp");
+        *udp = *udp || streq(v->valuestring, "udp");
+        return true;
+    }
+    if (cJSON_IsNumber(v) && v->valuedouble == (double) (int) v->valuedouble) {
+        *tcp = *tcp || (int) v->valuedouble == 6;
+        *udp = *udp || (int) v->valuedouble == 17;
+        return true;
+    }
+    return false;
+}
+
+/* meta l4proto, ip protocol, ip6 nexthdr vs. the TCP and UDP probes (sets and lists too). */
+static void classify_l4(int sign, const cJSON *right, uint8_t out[POSTURE_FW_PROBES])
+{
+    bool tcp = false, udp = false, ok = true;
+    const cJSON *arr = cJSON_IsArray(right) ? right
+                       : cJSON_IsObject(right) && sole_member(right)
+                           ? cJSON_GetObjectItemCaseSensitive(right, "set")
+                           : NULL;
+    if (arr && cJSON_IsArray(arr)) {
+        for (const cJSON *e = arr->child; e && ok; e = e->next)
+            ok = l4_value(unwrap_elem(e), &tcp, &udp);
+    } else {
+        ok = l4_value(right, &tcp, &udp);
+    }
+    if (!ok) {
+        set_all(out, POSTURE_FW_MAYBE);
+        return;
+    }
+    set_l4(out, POSTURE_FW_TCP, from_bool(sign == 1 ? tcp : !tcp));
+    set_l4(out, POSTURE_FW_UDP, from_bool(sign == 1 ? udp : !udp));
+}
+
+/*
+ * Classify "left op right" per probe. Only a few forms are known to always or never match a
+ * generic packet; everything else is MAYBE.
  */
 static void classify_match(const char *op,
                            const cJSON *left,
                            const cJSON *right,
-                           uint8_t out[POSTURE_FW_AF__MAX])
+                           uint8_t out[POSTURE_FW_PROBES])
 {
-    set_both(out, POSTURE_FW_MAYBE);
+    set_all(out, POSTURE_FW_MAYBE);
     int sign = op_sign(op);
     const cJSON *l = sole_member(left);
     if (sign < 0 || !l || !right)
@@ -200,39 +252,58 @@ static void classify_match(const char *op,
     if (streq(l->string, "meta")) {
         const char *key = member_str(l, "key");
         if (streq(key, "nfproto"))
-            classify_proto(sign, right, "ipv4", "ipv6", out);
+            classify_family(sign, right, "ipv4", "ipv6", out);
         else if (streq(key, "protocol"))
-            classify_proto(sign, right, "ip", "ip6", out);
-        else if ((streq(key, "iifname") || streq(key, "iif")) && cJSON_IsString(right) &&
-                 streq(right->valuestring, "lo"))
-            set_both(out, from_bool(sign == 0)); /* the generic packet is not from lo */
-        else if (streq(key, "iiftype") && cJSON_IsString(right) &&
-                 streq(right->valuestring, "loopback"))
-            set_both(out, from_bool(sign == 0));
+            classify_family(sign, right, "ip", "ip6", out);
+        else if (streq(key, "l4proto"))
+            classify_l4(sign, right, out);
+        else if (cJSON_IsString(right) &&
+                 (((streq(key, "iifname") || streq(key, "iif")) &&
+                   streq(right->valuestring, "lo")) ||
+                  (streq(key, "iiftype") && streq(right->valuestring, "loopback"))))
+            set_all(out, from_bool(sign == 0)); /* the generic packet is not from lo */
         return;
     }
-    if (streq(l->string, "payload")) {
-        const char *proto = member_str(l, "protocol");
-        const char *field = member_str(l, "field");
-        enum posture_fw_af only;
-        if (streq(proto, "ip") || streq(proto, "icmp") || streq(proto, "igmp"))
-            only = POSTURE_FW_IPV4;
-        else if (streq(proto, "ip6") || streq(proto, "icmpv6"))
-            only = POSTURE_FW_IPV6;
-        else
-            return;
-        /* The implicit dependency (meta nfproto) fails for the other family, whatever op. */
-        out[only == POSTURE_FW_IPV4 ? POSTURE_FW_IPV6 : POSTURE_FW_IPV4] = POSTURE_FW_NEVER;
-        if ((streq(field, "saddr") || streq(field, "daddr")) && is_zero_prefix(right))
-            out[only] = (uint8_t) from_bool(sign == 1);
+    if (!streq(l->string, "payload"))
         return;
-    }
+
+    const char *proto = member_str(l, "protocol");
+    const char *field = member_str(l, "field");
+    /* Header matches imply a family and/or a protocol (nft adds the dependency), whatever op:
+     * the probes of another family or protocol never match. */
+    static const char *const not_tcp_udp[] = {
+        "icmp", "icmpv6", "igmp", "sctp", "dccp", "udplite", "esp", "ah", "comp", "gre",
+    };
+    if (streq(proto, "ip") || streq(proto, "icmp") || streq(proto, "igmp"))
+        set_af(out, POSTURE_FW_IPV6, POSTURE_FW_NEVER);
+    else if (streq(proto, "ip6") || streq(proto, "icmpv6"))
+        set_af(out, POSTURE_FW_IPV4, POSTURE_FW_NEVER);
+    if (streq(proto, "tcp"))
+        set_l4(out, POSTURE_FW_UDP, POSTURE_FW_NEVER);
+    else if (streq(proto, "udp"))
+        set_l4(out, POSTURE_FW_TCP, POSTURE_FW_NEVER);
+    for (size_t i = 0; i < POSTURE_ELEMENTSOF(not_tcp_udp); i++)
+        if (streq(proto, not_tcp_udp[i]))
+            set_all(out, POSTURE_FW_NEVER);
+
+    /* What the field itself says, for the probes still possible. */
+    uint8_t m[POSTURE_FW_PROBES];
+    set_all(m, POSTURE_FW_MAYBE);
+    if ((streq(proto, "ip") || streq(proto, "ip6")) &&
+        (streq(field, "saddr") || streq(field, "daddr")) && is_zero_prefix(right))
+        set_all(m, from_bool(sign == 1));
+    else if ((streq(proto, "ip") && streq(field, "protocol")) ||
+             (streq(proto, "ip6") && streq(field, "nexthdr")))
+        classify_l4(sign, right, m);
+    for (unsigned p = 0; p < POSTURE_FW_PROBES; p++)
+        if (out[p] != POSTURE_FW_NEVER)
+            out[p] = m[p];
 }
 
-static void and_into(uint8_t acc[POSTURE_FW_AF__MAX], const uint8_t m[POSTURE_FW_AF__MAX])
+static void and_into(uint8_t acc[POSTURE_FW_PROBES], const uint8_t m[POSTURE_FW_PROBES])
 {
-    for (int af = 0; af < POSTURE_FW_AF__MAX; af++)
-        acc[af] = (uint8_t) posture_fw_match_and(acc[af], m[af]);
+    for (unsigned p = 0; p < POSTURE_FW_PROBES; p++)
+        acc[p] = (uint8_t) posture_fw_match_and(acc[p], m[p]);
 }
 
 /* ---- Verdicts and statements ---- */
@@ -329,7 +400,7 @@ static int emit(struct parser *p, size_t chain, struct posture_fw_rule *rule)
 
 static bool same_rule(const struct posture_fw_rule *a, const struct posture_fw_rule *b)
 {
-    return a->match[0] == b->match[0] && a->match[1] == b->match[1] && a->verdict == b->verdict &&
+    return memcmp(a->match, b->match, sizeof(a->match)) == 0 && a->verdict == b->verdict &&
            (a->label == b->label || (a->label && b->label && strcmp(a->label, b->label) == 0));
 }
 
@@ -342,7 +413,7 @@ static int expand_vmap(struct parser *p,
                        const char *family,
                        const char *table,
                        const cJSON *vmap,
-                       const uint8_t prefix[POSTURE_FW_AF__MAX],
+                       const uint8_t prefix[POSTURE_FW_PROBES],
                        uint64_t handle)
 {
     const cJSON *key = cJSON_GetObjectItemCaseSensitive(vmap, "key");
@@ -371,7 +442,9 @@ static int expand_vmap(struct parser *p,
         (elems && (size_t) cJSON_GetArraySize(elems) > POSTURE_FW_VMAP_MAX)) {
         struct posture_fw_rule rule = { .verdict = POSTURE_FW_V_UNKNOWN, .handle = handle };
         memcpy(rule.match, prefix, sizeof(rule.match));
-        and_into(rule.match, (const uint8_t[]){ POSTURE_FW_MAYBE, POSTURE_FW_MAYBE });
+        uint8_t maybe[POSTURE_FW_PROBES];
+        set_all(maybe, POSTURE_FW_MAYBE);
+        and_into(rule.match, maybe);
         if (!(rule.label = strdup("a verdict map that cannot be read")))
             return -ENOMEM;
         return emit(p, chain, &rule);
@@ -390,10 +463,13 @@ static int expand_vmap(struct parser *p,
         const cJSON *v = sole_member(e->child->next);
         struct posture_fw_rule rule = { .handle = handle };
         memcpy(rule.match, prefix, sizeof(rule.match));
-        uint8_t m[POSTURE_FW_AF__MAX];
+        uint8_t m[POSTURE_FW_PROBES];
         classify_match("==", key, k, m);
         and_into(rule.match, m);
-        if (rule.match[0] == POSTURE_FW_NEVER && rule.match[1] == POSTURE_FW_NEVER)
+        bool never = true;
+        for (unsigned q = 0; q < POSTURE_FW_PROBES; q++)
+            never = never && rule.match[q] == POSTURE_FW_NEVER;
+        if (never)
             continue;
         int r = v ? verdict_of(v, &rule) : 0;
         if (r < 0) {
@@ -446,7 +522,7 @@ static int parse_rule(struct parser *p, const cJSON *rule_obj)
         handle = 0;
 
     struct posture_fw_rule rule = { .handle = (uint64_t) handle };
-    set_both(rule.match, POSTURE_FW_ALWAYS);
+    set_all(rule.match, POSTURE_FW_ALWAYS);
     const cJSON *expr = cJSON_GetObjectItemCaseSensitive(rule_obj, "expr");
     if (!cJSON_IsArray(expr))
         return 0;
@@ -454,13 +530,20 @@ static int parse_rule(struct parser *p, const cJSON *rule_obj)
     for (const cJSON *stmt = expr->child; stmt; stmt = stmt->next) {
         const cJSON *s = sole_member(stmt);
         const char *key = s ? s->string : NULL;
-        uint8_t m[POSTURE_FW_AF__MAX];
+        uint8_t m[POSTURE_FW_PROBES];
 
         if (!s) {
             rule.verdict = POSTURE_FW_V_UNKNOWN;
             if (!(rule.label = strdup("a statement that cannot be read")))
                 return -ENOMEM;
             return emit(p, (size_t) chain, &rule);
+        }
+        if (streq(key, "xt")) {
+            /* iptables-nft: the check reads these tables from iptables-nft-save instead. */
+            if (streq(family, "ip"))
+                p->rs->has_xt[POSTURE_FW_IPV4] = true;
+            else if (streq(family, "ip6"))
+                p->rs->has_xt[POSTURE_FW_IPV6] = true;
         }
         if (streq(key, "match")) {
             classify_match(member_str(s, "op"), cJSON_GetObjectItemCaseSensitive(s, "left"),
@@ -473,7 +556,7 @@ static int parse_rule(struct parser *p, const cJSON *rule_obj)
         if (streq(key, "xt") && streq(member_str(s, "type"), "match")) {
             /* iptables-nft matches nft cannot show: opaque, except that a comment matches all */
             if (!streq(member_str(s, "name"), "comment")) {
-                set_both(m, POSTURE_FW_MAYBE);
+                set_all(m, POSTURE_FW_MAYBE);
                 and_into(rule.match, m);
             }
             continue;
@@ -486,7 +569,7 @@ static int parse_rule(struct parser *p, const cJSON *rule_obj)
         if (streq(key, "xt") || is_noop_statement(key))
             continue;
         if (is_conditional_statement(key)) {
-            set_both(m, POSTURE_FW_MAYBE);
+            set_all(m, POSTURE_FW_MAYBE);
             and_into(rule.match, m);
             continue;
         }
@@ -520,10 +603,12 @@ static int parse_chain(struct parser *p, const cJSON *obj)
     int64_t prio = 0;
     if (posture_json_get_int(obj, "prio", &prio) < 0)
         prio = 0;
-    c->hook = strdup(hook);
-    c->type = type ? strdup(type) : NULL;
-    if (!c->hook || (type && !c->type))
+    posture_autofree char *h = strdup(hook);
+    posture_autofree char *t = type ? strdup(type) : NULL;
+    if (!h || (type && !t))
         return -ENOMEM;
+    c->hook = POSTURE_TAKE_PTR(h);
+    c->type = POSTURE_TAKE_PTR(t);
     c->prio = prio;
     c->policy = streq(policy, "drop") ? POSTURE_FW_V_DROP : POSTURE_FW_V_ACCEPT;
     return 0;

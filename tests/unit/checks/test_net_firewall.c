@@ -25,7 +25,8 @@
 /* ---- Helpers ---- */
 
 struct scenario {
-    struct posture_fw_ruleset sets[3]; /* nft, iptables-legacy, ip6tables-legacy */
+    /* nft, iptables-legacy, ip6tables-legacy, iptables-nft-save, ip6tables-nft-save */
+    struct posture_fw_ruleset sets[5];
     bool ipv6_disabled;
     struct posture_fw_report rep;
     char explain[2][1024];
@@ -54,24 +55,33 @@ static void load_scenario(const char *name, struct scenario *s)
     assert_int_equal(posture_fw_parse_nft_json(json, len, &s->sets[0]), 0);
     free(json);
 
-    static const char *const ext[2] = { "iptables-save", "ip6tables-save" };
-    for (int i = 0; i < 2; i++) {
-        (void) snprintf(rel, sizeof(rel), "fixtures/roots/net.firewall/%s.%s", name, ext[i]);
+    /* The check runs the save tools; the captures hold what they printed. */
+    static const struct {
+        const char *ext;
+        enum posture_fw_source source;
+    } saves[] = {
+        { "iptables-save", POSTURE_FW_SOURCE_IPTABLES_LEGACY },
+        { "ip6tables-save", POSTURE_FW_SOURCE_IP6TABLES_LEGACY },
+        { "iptables-nft-save", POSTURE_FW_SOURCE_IPTABLES_NFT },
+        { "ip6tables-nft-save", POSTURE_FW_SOURCE_IP6TABLES_NFT },
+    };
+    for (int i = 0; i < 4; i++) {
+        (void) snprintf(rel, sizeof(rel), "fixtures/roots/net.firewall/%s.%s", name, saves[i].ext);
         char *text = slurp(posture_test_path(rel), &len);
         if (!text)
             continue;
-        assert_int_equal(posture_fw_parse_iptables_save(text, len,
-                                                        i == 0 ? POSTURE_FW_SOURCE_IPTABLES_LEGACY
-                                                               : POSTURE_FW_SOURCE_IP6TABLES_LEGACY,
-                                                        &s->sets[1 + i]),
-                         0);
+        assert_int_equal(
+            posture_fw_parse_iptables_save(text, len, saves[i].source, &s->sets[1 + i]), 0);
         free(text);
+        if (i >= 2) /* as the check does */
+            assert_true(posture_fw_ruleset_supersede(&s->sets[0], &s->sets[1 + i]) > 0);
     }
     (void) snprintf(rel, sizeof(rel), "fixtures/roots/net.firewall/%s.ipv6-disabled", name);
     s->ipv6_disabled = access(posture_test_path(rel), F_OK) == 0;
 
-    const struct posture_fw_ruleset *sets[] = { &s->sets[0], &s->sets[1], &s->sets[2] };
-    assert_int_equal(posture_fw_evaluate(sets, 3, s->ipv6_disabled, &s->rep), 0);
+    const struct posture_fw_ruleset *sets[] = { &s->sets[0], &s->sets[1], &s->sets[2], &s->sets[3],
+                                                &s->sets[4] };
+    assert_int_equal(posture_fw_evaluate(sets, 5, s->ipv6_disabled, &s->rep), 0);
     for (int af = 0; af < POSTURE_FW_AF__MAX; af++)
         (void) posture_fw_explain(&s->rep, af, s->explain[af], sizeof(s->explain[af]));
 }
@@ -79,7 +89,7 @@ static void load_scenario(const char *name, struct scenario *s)
 static void scenario_done(struct scenario *s)
 {
     posture_fw_report_done(&s->rep);
-    for (int i = 0; i < 3; i++)
+    for (int i = 0; i < 5; i++)
         posture_fw_ruleset_done(&s->sets[i]);
 }
 
@@ -161,15 +171,27 @@ static const struct {
       "chain ip6 filter INPUT has policy accept" },
     { "ufw-deny", true, true, "chain ip filter INPUT has policy drop",
       "chain ip6 filter INPUT has policy drop" },
-    { "ufw-allow", false, true, "chain ip filter INPUT has policy accept", "policy drop" },
+    { "ufw-allow", false, true,
+      "chain ip filter INPUT accepts all new TCP traffic in chain ip filter ufw-track-input "
+      "(iptables-nft-save line ",
+      "policy drop" },
     { "legacy-drop", true, true, "chain iptables-legacy filter INPUT has policy drop",
       "chain ip6tables-legacy filter INPUT has policy drop" },
-    { "legacy-ufw-allow", false, true, "chain iptables-legacy filter INPUT has policy accept",
+    { "legacy-ufw-allow", false, true,
+      "chain iptables-legacy filter INPUT accepts all new TCP traffic in chain iptables-legacy "
+      "filter ufw-track-input (line ",
       "ip6tables-legacy filter INPUT has policy drop" },
     { "legacy-ufw-deny", true, true, "iptables-legacy filter INPUT has policy drop",
       "chain ip6tables-legacy filter INPUT ends in an unconditional drop or reject" },
     { "legacy-and-nft", true, true, "chain inet filter input has policy drop",
       "chain inet filter input has policy drop" },
+    { "tcp-new-accept", false, false, "accepts all new TCP traffic (rule handle ",
+      "accepts all new TCP traffic (rule handle " },
+    { "udp-accept", false, false, "accepts all new UDP traffic (rule handle ",
+      "accepts all new UDP traffic (rule handle " },
+    { "iptables-nft-tcp-accept", false, true,
+      "chain ip filter INPUT accepts all new TCP traffic (iptables-nft-save line 7)",
+      "chain ip6 filter INPUT has policy drop" },
 };
 
 static void test_captured(void **state)
@@ -216,7 +238,7 @@ static void test_captured_details(void **state)
     /* ufw: its chains are recognised (evidence "rules loaded"). */
     load_scenario("ufw-deny", &s);
     assert_true(s.sets[0].has_ufw_chains);
-    assert_int_equal(s.sets[0].n_rules, 31); /* jq '[.nftables[] | select(.rule)] | length' */
+    assert_int_equal(s.sets[0].n_rules, 29); /* jq '[.nftables[] | select(.rule)] | length' */
     scenario_done(&s);
     load_scenario("legacy-ufw-allow", &s);
     assert_false(s.sets[0].has_ufw_chains);
@@ -229,6 +251,28 @@ static void test_captured_details(void **state)
     assert_true(s.sets[0].has_firewalld_table);
     assert_int_equal(decisive_outcome(&s, POSTURE_FW_IPV4), POSTURE_FW_DENY_RULE);
     scenario_done(&s);
+
+    /* iptables-nft: the opaque view of ip filter is replaced by iptables-nft-save's. */
+    load_scenario("iptables-nft-tcp-accept", &s);
+    assert_true(s.sets[0].has_xt[POSTURE_FW_IPV4]);
+    assert_true(s.sets[0].has_xt[POSTURE_FW_IPV6]);
+    for (size_t i = 0; i < s.sets[0].n_chains; i++)
+        assert_true(s.sets[0].chains[i].superseded);
+    assert_int_equal(s.rep.n_chains, 2);
+    assert_int_equal(s.rep.chains[0].rs->source, POSTURE_FW_SOURCE_IPTABLES_NFT);
+    scenario_done(&s);
+    /* Without the save output the opaque conntrack match is an exception (what the check does
+     * when iptables-nft-save cannot run; it says so in the evidence). */
+    {
+        size_t len;
+        char *json = slurp(
+            posture_test_path("fixtures/roots/net.firewall/iptables-nft-tcp-accept.json"), &len);
+        assert_non_null(json);
+        eval_json(json, &s);
+        free(json);
+        assert_true(s.rep.af[POSTURE_FW_IPV4].denied);
+        scenario_done(&s);
+    }
 
     /* empty: metainfo only; the digest is that of {"nftables":[]}. */
     load_scenario("empty", &s);
@@ -340,6 +384,40 @@ static void test_matches(void **state)
            POSTURE_FW_OPEN_ACCEPT, NULL);
     expect(DOC(TABLE BASE("drop") RULE("in", 2, XT("match", "conntrack") ACCEPT)), true, true,
            POSTURE_FW_DENY_POLICY, NULL);
+    /* Protocols: the probes are a new TCP connection and a new UDP flow. */
+    expect(DOC(TABLE BASE("drop") RULE("in", 2, MATCH(META("l4proto"), "==", "\"tcp\"") ACCEPT)),
+           false, false, POSTURE_FW_OPEN_ACCEPT, "accepts all new TCP traffic (rule handle 2)");
+    expect(DOC(TABLE BASE("drop") RULE("in", 2, MATCH(META("l4proto"), "==", "17") ACCEPT)), false,
+           false, POSTURE_FW_OPEN_ACCEPT, "accepts all new UDP traffic (rule handle 2)");
+    expect(DOC(TABLE BASE("drop") RULE(
+               "in", 2, MATCH(META("l4proto"), "==", "{\"set\": [\"tcp\", \"udp\"]}") ACCEPT)),
+           false, false, POSTURE_FW_OPEN_ACCEPT, "accepts all new traffic (rule handle 2)");
+    expect(DOC(TABLE BASE("drop") RULE(
+               "in", 2, MATCH(META("l4proto"), "!=", "{\"set\": [\"tcp\", \"udp\"]}") ACCEPT)),
+           true, true, POSTURE_FW_DENY_POLICY, NULL);
+    expect(DOC(TABLE BASE("drop") RULE("in", 2,
+                                       MATCH(META("l4proto"), "==",
+                                             "{\"set\": [\"icmp\", "
+                                             "\"ipv6-icmp\"]}") ACCEPT)),
+           true, true, POSTURE_FW_DENY_POLICY, NULL);
+    /* ip protocol tcp: IPv4 TCP only; icmp headers never match TCP or UDP. */
+    expect(DOC(TABLE BASE("drop")
+                   RULE("in", 2,
+                        MATCH("{\"payload\": {\"protocol\": \"ip\", \"field\": \"protocol\"}}",
+                              "==", "\"tcp\"") ACCEPT)),
+           false, true, POSTURE_FW_OPEN_ACCEPT, "all new TCP traffic");
+    expect(DOC(TABLE BASE("drop")
+                   RULE("in", 2,
+                        MATCH("{\"payload\": {\"protocol\": \"icmp\", \"field\": \"type\"}}",
+                              "==", "\"echo-request\"") ACCEPT)),
+           true, true, POSTURE_FW_DENY_POLICY, NULL);
+    /* A UDP port match never matches the TCP probe: "udp dport 53 drop" is no final drop. */
+    expect(DOC(TABLE BASE("accept") RULE(
+               "in", 2,
+               MATCH("{\"payload\": {\"protocol\": \"udp\", \"field\": \"dport\"}}", "==", "53")
+                   DROP) RULE("in", 3, MATCH(META("l4proto"), "==", "\"tcp\"") DROP)),
+           false, false, POSTURE_FW_OPEN_POLICY,
+           "has policy accept and no final drop or reject rule for UDP");
     /* Policy accept with nothing else. */
     expect(DOC(TABLE BASE("accept")), false, false, POSTURE_FW_OPEN_POLICY,
            "has policy accept and no final drop or reject rule");
@@ -684,6 +762,22 @@ static void test_iptables_save(void **state)
               POSTURE_FW_SOURCE_IPTABLES_LEGACY, &s);
     assert_int_equal(decisive_outcome(&s, POSTURE_FW_IPV4), POSTURE_FW_OPEN_UNKNOWN);
     assert_contains(s.explain[0], "the iptables target NFQUEUE");
+    scenario_done(&s);
+
+    /* -p: the probe of that protocol only; "! -p tcp" is UDP too; icmp is neither. */
+    eval_save("*filter\n:INPUT DROP [0:0]\n-A INPUT -p udp -j ACCEPT\n",
+              POSTURE_FW_SOURCE_IPTABLES_LEGACY, &s);
+    assert_contains(s.explain[0], "accepts all new UDP traffic (line 3)");
+    scenario_done(&s);
+    eval_save("*filter\n:INPUT DROP [0:0]\n-A INPUT ! -p tcp -j ACCEPT\n",
+              POSTURE_FW_SOURCE_IPTABLES_NFT, &s);
+    assert_contains(s.explain[0], "chain ip filter INPUT accepts all new UDP traffic "
+                                  "(iptables-nft-save line 3)");
+    scenario_done(&s);
+    eval_save("*filter\n:INPUT DROP [0:0]\n-A INPUT -p icmp -j ACCEPT\n-A INPUT -p 6 -m tcp "
+              "--dport 22 -j ACCEPT\n",
+              POSTURE_FW_SOURCE_IP6TABLES_NFT, &s);
+    assert_true(s.rep.af[POSTURE_FW_IPV6].denied);
     scenario_done(&s);
 
     eval_save("*filter\n:INPUT DROP [0:0]\n-A INPUT -j WHATEVER\n",
