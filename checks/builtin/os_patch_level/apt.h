@@ -39,12 +39,13 @@ struct posture_apt_kernel {
 };
 
 struct posture_apt_result {
-    size_t installed;        /* packages apt counts as installed: dpkg status installed, unpacked,
-                                half-configured or triggers-*, whatever the selection (hold, deinstall
-                                and purge too: apt-get upgrade upgrades those) */
-    size_t lists;            /* Packages lists read (not those of other arches) */
-    size_t pending;          /* installed packages whose candidate is newer */
-    size_t pending_security; /* ... whose candidate comes from a security suite */
+    /* Packages apt counts as installed: dpkg status installed, unpacked, half-configured or
+     * triggers-*, whatever the selection (hold, deinstall and purge too: apt-get upgrade
+     * upgrades those). */
+    size_t installed;
+    size_t lists;                       /* Packages lists read (not those of other arches) */
+    size_t pending;                     /* installed packages whose candidate is newer */
+    size_t pending_security;            /* ... whose candidate comes from a security suite */
     struct posture_apt_update *updates; /* all pending, sorted by name */
     size_t n_updates;
     char *newest_kernel;         /* package version of the newest installed kernel, or NULL */
