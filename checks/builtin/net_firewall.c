@@ -194,6 +194,8 @@ static int nft_list_ruleset(char **ret_json, char *err, size_t err_len)
             return -EPERM;
         if (saved == EACCES || (e && strstr(e, "Permission denied")))
             return -EACCES;
+        if (saved == EPROTONOSUPPORT || (e && strstr(e, "Protocol not supported")))
+            return -EPROTONOSUPPORT; /* a kernel without nf_tables */
         return -EIO;
     }
     const char *out = nft_ctx_get_output_buffer(nft);
@@ -751,6 +753,12 @@ net_firewall_run(const struct posture_check_ctx *ctx, void *state, struct postur
                                err[0] ? ": " : "", err);
         (void) api->set_remediation(result, REMEDIATION_PRIVILEGE);
         return r;
+    }
+    if (r == -EPROTONOSUPPORT) {
+        /* No nf_tables in this kernel: an empty ruleset; iptables-legacy may still hold rules. */
+        api->log_debug(ctx, "no nf_tables in the kernel (%s): only iptables-legacy counts", err);
+        json = strdup("{\"nftables\": []}");
+        r = json ? 0 : -ENOMEM;
     }
     if (r == -E2BIG) {
         (void) api->set_reason(result, "the nftables ruleset is larger than %zu MiB",

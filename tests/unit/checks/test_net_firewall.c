@@ -149,6 +149,8 @@ static const struct {
     { "ipv4-only", true, false, "chain ip filter input has policy drop",
       "IPv6 inbound traffic is accepted: no input chain for ip6/inet" },
     { "ipv6-disabled", true, true, "chain ip filter input has policy drop", "IPv6 is disabled" },
+    { "ipv6-reenabled", true, false, "chain ip filter input has policy drop",
+      "IPv6 inbound traffic is accepted: no input chain for ip6/inet" },
     { "inet-ipv4-accept", false, true, "IPv4 inbound traffic is accepted: chain inet filter input",
       "policy drop" },
     { "empty", false, false, "IPv4 inbound traffic is accepted: no input chain for ip/inet",

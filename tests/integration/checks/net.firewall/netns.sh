@@ -186,6 +186,7 @@ for f in "$scenario_dir"/*.sh; do
     new-accept) expect "$name" fail false false "accepts all new traffic" ;;
     ipv4-only) expect "$name" fail true false "IPv6 inbound traffic is accepted: no input chain for ip6/inet" ;;
     ipv6-disabled) expect "$name" pass true true "IPv6 is disabled" ;;
+    ipv6-reenabled) expect "$name" fail true false "IPv6 inbound traffic is accepted: no input chain for ip6/inet" ;;
     inet-ipv4-accept) expect "$name" fail false true "IPv4 inbound traffic is accepted" ;;
     empty) expect "$name" fail false false "there is no input chain" ;;
     vmap) expect "$name" pass true true "policy drop" ;;
