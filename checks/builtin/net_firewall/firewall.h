@@ -26,7 +26,12 @@
  * least one of its input chains denies, whatever the others do. Ingress chains (netdev, inet)
  * are bound to named devices and do not cover interfaces that appear later (Wi-Fi, VPN,
  * tethering), and prerouting chains are not looked at: neither can make a family pass, which
- * errs on the side of a false FAIL, never of a false PASS.
+ * errs on the side of a false FAIL.
+ *
+ * Known limit: a MAYBE accept is trusted to be narrow. Accepts that are each conditional but
+ * together cover everything (ip saddr 0.0.0.0/1 plus 128.0.0.0/1, tcp dport 1-65535, a verdict
+ * map listing every port), and iptables-nft "xt" matches when iptables-nft-save cannot be run,
+ * pass as exceptions.
  */
 
 #include <stdbool.h>
