@@ -58,6 +58,7 @@ for stage in $stages; do
         }
         tail -n 3 build/release-ctest.log
         "$top/tests/bench/check_footprint.sh" "$top/build/release"
+        "$top/tests/bench/patch_level.sh" "$top/build/release"
         end release
         ;;
     fuzz)
