@@ -352,8 +352,10 @@ static void expect_update(const struct posture_apt_result *r,
                           bool security)
 {
     const struct posture_apt_update *u = find_update(r, name);
-    if (!u)
+    if (!u) {
         fail_msg("%s should be pending", name);
+        return; /* fail_msg() does not return, but gcc cannot know */
+    }
     assert_string_equal(u->installed_version, installed);
     assert_string_equal(u->candidate_version, candidate);
     if (u->security != security)
