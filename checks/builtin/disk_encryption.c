@@ -41,6 +41,7 @@
 #include "posture/cleanup.h"
 #include "posture/err.h"
 #include "posture/fileio.h"
+#include "posture/strutil.h"
 #include "posture/strv.h"
 
 #include "disk_encryption/blockdev.h"
@@ -429,8 +430,8 @@ static int graph_unknown(struct state *st, struct posture_blk_result *res)
     /* -ENODEV: graph_why says it all ("sysfs is not mounted ..."). */
     if (st->graph_error == -ENODEV)
         res->why = strdup(st->graph_why);
-    else if (asprintf(&res->why, "%s: %s", st->graph_why, error_text(st->graph_error)) < 0)
-        res->why = NULL;
+    else
+        (void) posture_set_printf(&res->why, "%s: %s", st->graph_why, error_text(st->graph_error));
     return res->why ? 0 : -ENOMEM;
 }
 
@@ -626,9 +627,10 @@ static int evaluate_mounts(struct state *st)
         /* Never a silent pass over what was not looked at. */
         struct posture_blk_result res = { .state = POSTURE_BLK_UNKNOWN, .error = -E2BIG };
         r = api->evidence_add_int(result, "mounts_not_checked", st->n_not_checked);
-        if (r >= 0 && asprintf(&res.why, "%u of them were not checked (at most %u filesystems are)",
-                               st->n_not_checked, TARGETS_MAX) < 0)
-            r = -ENOMEM;
+        if (r >= 0)
+            r = posture_set_printf(&res.why,
+                                   "%u of them were not checked (at most %u filesystems are)",
+                                   st->n_not_checked, TARGETS_MAX);
         if (r >= 0)
             r = note_unknown(st, "every filesystem below /home and /var", &res,
                              REMEDIATION_TOO_MANY);
@@ -720,11 +722,13 @@ static int evaluate_swaps(struct state *st)
         /* The swap list itself could not be read: undecided. */
         struct posture_blk_result res = { .state = POSTURE_BLK_UNKNOWN, .error = st->swaps_error };
         if (st->swaps_error == -EBADMSG && st->swaps.first_invalid_line > 0)
-            r = asprintf(&res.why, SWAPS_PATH " line %u is not a swap entry",
-                         st->swaps.first_invalid_line);
+            r = posture_set_printf(&res.why, SWAPS_PATH " line %u is not a swap entry",
+                                   st->swaps.first_invalid_line);
         else
-            r = asprintf(&res.why, "cannot read " SWAPS_PATH ": %s", error_text(st->swaps_error));
-        r = r < 0 ? -ENOMEM : note_unknown(st, "swap", &res, REMEDIATION_DEVICE);
+            r = posture_set_printf(&res.why, "cannot read " SWAPS_PATH ": %s",
+                                   error_text(st->swaps_error));
+        if (r >= 0)
+            r = note_unknown(st, "swap", &res, REMEDIATION_DEVICE);
         posture_blk_result_done(&res);
     }
     return r;

@@ -17,7 +17,6 @@
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,6 +30,7 @@
 #include "posture/err.h"
 #include "posture/fileio.h"
 #include "posture/strbuf.h"
+#include "posture/strutil.h"
 #include "posture/strv.h"
 #include "posture/time_util.h"
 
@@ -217,22 +217,6 @@ running_build_version(const struct posture_check_ctx *ctx, const char *running, 
     return *ret ? 0 : -ENOMEM;
 }
 
-static int set_str(char **slot, const char *format, ...) __attribute__((format(printf, 2, 3)));
-static int set_str(char **slot, const char *format, ...)
-{
-    va_list ap;
-    char *s = NULL;
-
-    va_start(ap, format);
-    int n = vasprintf(&s, format, ap);
-    va_end(ap);
-    if (n < 0)
-        return -ENOMEM;
-    free(*slot);
-    *slot = s;
-    return 0;
-}
-
 /* run/reboot-required.pkgs: one package per line, possibly repeated. */
 static int read_reboot_pkgs(const struct posture_check_ctx *ctx, char ***ret)
 {
@@ -306,9 +290,9 @@ static int decide_reboot(const struct posture_check_ctx *ctx, struct facts *f)
             size_t total = posture_strv_length(f->reboot_pkgs);
             r = names_clause(f->reboot_pkgs, total, &sb);
             if (r >= 0)
-                r = set_str(&f->reboot_reason, "/" REBOOT_REQUIRED " names %s", sb.buf);
+                r = posture_set_printf(&f->reboot_reason, "/" REBOOT_REQUIRED " names %s", sb.buf);
         } else {
-            r = set_str(&f->reboot_reason, "/" REBOOT_REQUIRED " exists");
+            r = posture_set_printf(&f->reboot_reason, "/" REBOOT_REQUIRED " exists");
         }
         if (r < 0)
             return r;
@@ -317,10 +301,10 @@ static int decide_reboot(const struct posture_check_ctx *ctx, struct facts *f)
     if (newest >= 0 && comparable &&
         posture_kernel_release_compare(f->newest_kernel, f->running_kernel) > 0) {
         f->reboot_required = true;
-        r = set_str(&f->reboot_kernel, "%s", f->newest_kernel);
+        r = posture_set_printf(&f->reboot_kernel, "%s", f->newest_kernel);
         if (r >= 0)
-            r = set_str(&f->reboot_reason, "kernel %s is installed but %s is running",
-                        f->newest_kernel, f->running_kernel);
+            r = posture_set_printf(&f->reboot_reason, "kernel %s is installed but %s is running",
+                                   f->newest_kernel, f->running_kernel);
         return r;
     }
 
@@ -333,12 +317,13 @@ static int decide_reboot(const struct posture_check_ctx *ctx, struct facts *f)
         if (built && posture_debversion_validate(built) >= 0 &&
             posture_debversion_compare(f->kernel_pkg_ver, built) > 0) {
             f->reboot_required = true;
-            r = set_str(&f->reboot_kernel, "%s", f->running_kernel);
+            r = posture_set_printf(&f->reboot_kernel, "%s", f->running_kernel);
             if (r >= 0)
-                r = set_str(&f->reboot_reason,
-                            "the running kernel %s was built from package version %s but %s is "
-                            "installed",
-                            f->running_kernel, built, f->kernel_pkg_ver);
+                r = posture_set_printf(
+                    &f->reboot_reason,
+                    "the running kernel %s was built from package version %s but %s is "
+                    "installed",
+                    f->running_kernel, built, f->kernel_pkg_ver);
             return r;
         }
     }
@@ -405,7 +390,7 @@ static int take_kernels(const struct posture_apt_result *res, struct facts *f)
         return -ENOMEM;
     for (size_t i = 0; i < res->n_kernels; i++) {
         posture_autofree char *pkg = NULL, *rel = NULL;
-        if (set_str(&pkg, "linux-image-%s", res->kernels[i].release) < 0)
+        if (posture_set_printf(&pkg, "linux-image-%s", res->kernels[i].release) < 0)
             return -ENOMEM;
         int r = posture_kernel_release_from_package(pkg, &rel);
         if (r < 0)

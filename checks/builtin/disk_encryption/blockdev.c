@@ -16,6 +16,7 @@
 
 #include "posture/cleanup.h"
 #include "posture/err.h"
+#include "posture/strutil.h"
 #include "posture/strv.h"
 
 #define SYS_DEV_BLOCK "/sys/dev/block"
@@ -76,15 +77,12 @@ static int set_unknown(struct posture_blk_result *r, int error, const char *form
 static int set_unknown(struct posture_blk_result *r, int error, const char *format, ...)
 {
     va_list ap;
-    char *why = NULL;
 
     va_start(ap, format);
-    int n = vasprintf(&why, format, ap);
+    int k = posture_set_vprintf(&r->why, format, ap);
     va_end(ap);
-    if (n < 0)
-        return -ENOMEM;
-    free(r->why);
-    r->why = why;
+    if (k < 0)
+        return k;
     r->error = error < 0 ? error : -EIO;
     r->state = POSTURE_BLK_UNKNOWN;
     return 0;

@@ -10,6 +10,7 @@
 
 #include "posture/cleanup.h"
 #include "posture/spawn.h"
+#include "posture/strutil.h"
 #include "posture/strv.h"
 
 #define FIELD_MAX 1024
@@ -273,9 +274,9 @@ int posture_zfs_get(const char *tool,
     r = posture_zfs_parse_get(res.out, res.out_len, dataset, ret);
     posture_spawn_result_done(&res);
     if (r == -ENOENT) {
-        if (asprintf(ret_why, "%s get reported no encryption property for %s", tool, dataset) < 0)
-            return -ENOMEM;
-        return -EIO;
+        r = posture_set_printf(ret_why, "%s get reported no encryption property for %s", tool,
+                               dataset);
+        return r < 0 ? r : -EIO;
     }
     return r;
 }

@@ -8,6 +8,7 @@
 
 #include "posture/cleanup.h"
 #include "posture/err.h"
+#include "posture/strutil.h"
 
 #include "firewall.h"
 
@@ -191,12 +192,10 @@ void posture_fw_ruleset_resolve(struct posture_fw_ruleset *rs)
             ssize_t t =
                 r->label ? posture_fw_ruleset_find(rs, c->family, c->table, r->label) : -ENOENT;
             if (t < 0) {
-                char *label = NULL;
                 r->verdict = POSTURE_FW_V_UNKNOWN;
-                if (asprintf(&label, "the unknown target %s", r->label ? r->label : "?") >= 0) {
-                    free(r->label);
-                    r->label = label;
-                } /* else keep the bare name */
+                /* On failure the bare name stays. */
+                (void) posture_set_printf(&r->label, "the unknown target %s",
+                                          r->label ? r->label : "?");
                 continue;
             }
             free(r->label); /* the name is no longer needed */

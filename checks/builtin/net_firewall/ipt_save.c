@@ -25,6 +25,7 @@
 #include "posture/cleanup.h"
 #include "posture/err.h"
 #include "posture/strbuf.h"
+#include "posture/strutil.h"
 
 #include "firewall.h"
 
@@ -205,10 +206,8 @@ static int parse_rule_line(struct line_parser *lp, const char *s, const char *en
             if (v >= 0 && !is_goto) {
                 rule.verdict = (uint8_t) v;
                 if (v == POSTURE_FW_V_QUEUE &&
-                    asprintf(&rule.label, "the iptables target %s", arg) < 0) {
-                    rule.label = NULL;
+                    posture_set_printf(&rule.label, "the iptables target %s", arg) < 0)
                     return -ENOMEM;
-                }
             } else {
                 /* A chain (resolved later) or an unknown target (then labelled as such). */
                 rule.verdict = is_goto ? POSTURE_FW_V_GOTO : POSTURE_FW_V_JUMP;

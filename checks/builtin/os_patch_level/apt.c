@@ -30,6 +30,7 @@
 #include "posture/cleanup.h"
 #include "posture/err.h"
 #include "posture/fileio.h"
+#include "posture/strutil.h"
 #include "posture/time_util.h"
 
 #include "deb822.h"
@@ -364,13 +365,9 @@ static int on_status(const struct posture_deb822_value *v, void *userdata)
 static int set_where(struct ctx *c, const char *dir, const char *name)
 {
     free(c->where);
-    c->where = NULL;
-    int n = dir ? asprintf(&c->where, "%s/%s", dir, name) : asprintf(&c->where, "%s", name);
-    if (n < 0) {
-        c->where = NULL;
-        return -ENOMEM;
-    }
-    return 0;
+    c->where = NULL; /* on failure too: no stale location */
+    return dir ? posture_set_printf(&c->where, "%s/%s", dir, name)
+               : posture_set_printf(&c->where, "%s", name);
 }
 
 static int read_status(struct ctx *c)
@@ -928,12 +925,10 @@ static int collect(struct ctx *c, struct posture_apt_result *res)
         if (!best)
             continue;
         struct posture_apt_update *u = &res->updates[res->n_updates++];
-        int n = p->arch == 0 ? asprintf(&u->name, "%s", p->name)
-                             : asprintf(&u->name, "%s:%s", p->name, c->arches[p->arch]);
-        if (n < 0) {
-            u->name = NULL;
-            return -ENOMEM;
-        }
+        int n = p->arch == 0 ? posture_set_printf(&u->name, "%s", p->name)
+                             : posture_set_printf(&u->name, "%s:%s", p->name, c->arches[p->arch]);
+        if (n < 0)
+            return n;
         u->installed_version = strdup(p->version);
         u->candidate_version = strdup(best->version);
         u->security = best->security;

@@ -3,7 +3,6 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,6 +15,7 @@
 #include "posture/err.h"
 #include "posture/fileio.h"
 #include "posture/parse.h"
+#include "posture/strutil.h"
 #include "posture/strv.h"
 #include "posture/time_util.h"
 
@@ -30,23 +30,6 @@ void posture_auto_updates_done(struct posture_auto_updates *a)
         return;
     free(a->detail);
     *a = (struct posture_auto_updates){ 0 };
-}
-
-static int set_detail(struct posture_auto_updates *a, const char *format, ...)
-    __attribute__((format(printf, 2, 3)));
-static int set_detail(struct posture_auto_updates *a, const char *format, ...)
-{
-    va_list ap;
-    char *s = NULL;
-
-    va_start(ap, format);
-    int n = vasprintf(&s, format, ap);
-    va_end(ap);
-    if (n < 0)
-        return -ENOMEM;
-    free(a->detail);
-    a->detail = s;
-    return 0;
 }
 
 /* ---- systemd units ---- */
@@ -221,9 +204,10 @@ static int read_aptconf(int root_fd, const char *path, struct periodic *p, char 
     if (r == -ENOENT || r == -EISDIR || r == -ELOOP)
         return 0;
     if (r < 0) {
-        if (r != -ENOMEM && asprintf(why, "cannot read /%s (%s)", path, posture_errno_name(r)) < 0)
-            *why = NULL;
-        return r == -ENOMEM || !*why ? -ENOMEM : r;
+        if (r == -ENOMEM)
+            return r;
+        int k = posture_set_printf(why, "cannot read /%s (%s)", path, posture_errno_name(r));
+        return k < 0 ? k : r;
     }
     p->last_file = path;
     r = posture_aptconf_parse(buf, len, on_aptconf, p);
@@ -232,12 +216,10 @@ static int read_aptconf(int root_fd, const char *path, struct periodic *p, char 
         return r;
     if (r < 0) {
         /* apt refuses to run at all with a broken configuration file. */
-        if (asprintf(why, "/%s is not valid apt.conf syntax (%s), so apt does not run", path,
-                     posture_errno_name(r)) < 0) {
-            *why = NULL;
-            return -ENOMEM;
-        }
-        return r;
+        int k =
+            posture_set_printf(why, "/%s is not valid apt.conf syntax (%s), so apt does not run",
+                               path, posture_errno_name(r));
+        return k < 0 ? k : r;
     }
     return 0;
 }
@@ -266,7 +248,7 @@ int posture_auto_updates_apt(int root_fd,
     int r = 0;
 
     if (!uu_installed) {
-        r = set_detail(&a, "unattended-upgrades is not installed");
+        r = posture_set_printf(&a.detail, "unattended-upgrades is not installed");
         goto out;
     }
 
@@ -276,7 +258,8 @@ int posture_auto_updates_apt(int root_fd,
             r = n;
             goto out;
         }
-        r = set_detail(&a, "cannot list /etc/apt/apt.conf.d (%s)", posture_errno_name(n));
+        r = posture_set_printf(&a.detail, "cannot list /etc/apt/apt.conf.d (%s)",
+                               posture_errno_name(n));
         goto out;
     }
     for (int i = 0; i < n && !why; i++) {
@@ -305,39 +288,41 @@ int posture_auto_updates_apt(int root_fd,
     if (p.enable) {
         uint64_t v;
         if (posture_parse_u64(p.enable, &v) >= 0 && v == 0) {
-            r = set_detail(&a, "APT::Periodic::Enable is \"0\" in /%s", p.enable_file);
+            r = posture_set_printf(&a.detail, "APT::Periodic::Enable is \"0\" in /%s",
+                                   p.enable_file);
             goto out;
         }
     }
     if (!posture_aptconf_interval_enabled(p.update_lists)) {
         if (p.update_lists)
-            r = set_detail(&a, "APT::Periodic::Update-Package-Lists is \"%s\" in /%s",
-                           p.update_lists, p.update_lists_file);
+            r = posture_set_printf(&a.detail,
+                                   "APT::Periodic::Update-Package-Lists is \"%s\" in /%s",
+                                   p.update_lists, p.update_lists_file);
         else
-            r = set_detail(&a, "APT::Periodic::Update-Package-Lists is not set");
+            r = posture_set_printf(&a.detail, "APT::Periodic::Update-Package-Lists is not set");
         goto out;
     }
     if (!posture_aptconf_interval_enabled(p.unattended)) {
         if (p.unattended)
-            r = set_detail(&a, "APT::Periodic::Unattended-Upgrade is \"%s\" in /%s", p.unattended,
-                           p.unattended_file);
+            r = posture_set_printf(&a.detail, "APT::Periodic::Unattended-Upgrade is \"%s\" in /%s",
+                                   p.unattended, p.unattended_file);
         else
-            r = set_detail(&a, "APT::Periodic::Unattended-Upgrade is not set");
+            r = posture_set_printf(&a.detail, "APT::Periodic::Unattended-Upgrade is not set");
         goto out;
     }
     static const char *const timers[] = { "apt-daily.timer", "apt-daily-upgrade.timer" };
     for (size_t i = 0; i < POSTURE_ELEMENTSOF(timers); i++) {
         enum posture_unit_state s = posture_unit_state(root_fd, timers[i], "timers.target.wants");
         if (s == POSTURE_UNIT_MASKED || s == POSTURE_UNIT_DISABLED) {
-            r = set_detail(&a, "%s is %s", timers[i], unit_word(s));
+            r = posture_set_printf(&a.detail, "%s is %s", timers[i], unit_word(s));
             goto out;
         }
     }
     a.on = true;
-    r = set_detail(&a,
-                   "unattended-upgrades is installed and APT::Periodic enables it "
-                   "(Update-Package-Lists \"%s\", Unattended-Upgrade \"%s\")",
-                   p.update_lists, p.unattended);
+    r = posture_set_printf(&a.detail,
+                           "unattended-upgrades is installed and APT::Periodic enables it "
+                           "(Update-Package-Lists \"%s\", Unattended-Upgrade \"%s\")",
+                           p.update_lists, p.unattended);
 out:
     periodic_done(&p);
     if (r < 0) {
@@ -437,7 +422,7 @@ int posture_auto_updates_rpm(int root_fd, struct posture_auto_updates *ret)
     if (posture_unit_state(root_fd, "dnf-automatic-install.timer", "timers.target.wants") ==
         POSTURE_UNIT_ENABLED) {
         a.on = true;
-        r = set_detail(&a, "dnf-automatic-install.timer is enabled");
+        r = posture_set_printf(&a.detail, "dnf-automatic-install.timer is enabled");
         goto out;
     }
     static const char *const timers[] = { "dnf-automatic.timer", "dnf5-automatic.timer" };
@@ -449,16 +434,18 @@ int posture_auto_updates_rpm(int root_fd, struct posture_auto_updates *ret)
             goto out;
         a.on = r > 0;
         if (a.on)
-            r = set_detail(&a, "%s is enabled and /etc/dnf/automatic.conf sets apply_updates = %s",
-                           timers[i], value);
+            r = posture_set_printf(
+                &a.detail, "%s is enabled and /etc/dnf/automatic.conf sets apply_updates = %s",
+                timers[i], value);
         else if (value)
-            r = set_detail(&a, "%s is enabled but /etc/dnf/automatic.conf sets apply_updates = %s",
-                           timers[i], value);
+            r = posture_set_printf(
+                &a.detail, "%s is enabled but /etc/dnf/automatic.conf sets apply_updates = %s",
+                timers[i], value);
         else
-            r = set_detail(&a,
-                           "%s is enabled but /etc/dnf/automatic.conf does not set "
-                           "apply_updates = yes (it only downloads or notifies)",
-                           timers[i]);
+            r = posture_set_printf(&a.detail,
+                                   "%s is enabled but /etc/dnf/automatic.conf does not set "
+                                   "apply_updates = yes (it only downloads or notifies)",
+                                   timers[i]);
         goto out;
     }
     /* RHEL / CentOS 7. */
@@ -469,11 +456,12 @@ int posture_auto_updates_rpm(int root_fd, struct posture_auto_updates *ret)
         if (r < 0)
             goto out;
         a.on = r > 0;
-        r = set_detail(&a, "yum-cron.service is enabled and /etc/yum/yum-cron.conf %s",
-                       a.on ? "sets apply_updates = yes" : "does not set apply_updates = yes");
+        r = posture_set_printf(
+            &a.detail, "yum-cron.service is enabled and /etc/yum/yum-cron.conf %s",
+            a.on ? "sets apply_updates = yes" : "does not set apply_updates = yes");
         goto out;
     }
-    r = set_detail(&a, "neither dnf-automatic nor yum-cron is enabled");
+    r = posture_set_printf(&a.detail, "neither dnf-automatic nor yum-cron is enabled");
 out:
     if (r < 0) {
         posture_auto_updates_done(&a);

@@ -3,7 +3,6 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,6 +13,7 @@
 #include "posture/err.h"
 #include "posture/fileio.h"
 #include "posture/spawn.h"
+#include "posture/strutil.h"
 #include "posture/strv.h"
 
 #include "dnf.h"
@@ -31,20 +31,6 @@ void posture_dnf_facts_done(struct posture_dnf_facts *f)
     f->security_names = posture_strv_free(f->security_names);
     f->pending = 0;
     f->pending_security = 0;
-}
-
-static void set_why(char **why, const char *format, ...) __attribute__((format(printf, 2, 3)));
-static void set_why(char **why, const char *format, ...)
-{
-    va_list ap;
-    char *s = NULL;
-
-    va_start(ap, format);
-    if (vasprintf(&s, format, ap) < 0)
-        s = NULL;
-    va_end(ap);
-    free(*why);
-    *why = s;
 }
 
 /* The first non-empty line of s, at most 200 bytes, for messages. */
@@ -75,17 +61,19 @@ static int run_tool(const char *const *argv,
     int r = posture_spawn_run(&o, &res);
     if (r < 0) {
         if (r != -ENOMEM)
-            set_why(ret_why, "cannot run %s (%s)", argv[0], posture_errno_name(r));
+            (void) posture_set_printf(ret_why, "cannot run %s (%s)", argv[0],
+                                      posture_errno_name(r));
         return r;
     }
     if (res.timed_out) {
-        set_why(ret_why, "%s %s did not finish within %llu s", argv[0], argv[3],
-                (unsigned long long) ((timeout_usec + 999999) / 1000000));
+        (void) posture_set_printf(ret_why, "%s %s did not finish within %llu s", argv[0], argv[3],
+                                  (unsigned long long) ((timeout_usec + 999999) / 1000000));
         posture_spawn_result_done(&res);
         return -ETIMEDOUT;
     }
     if (res.stdout_truncated) {
-        set_why(ret_why, "%s %s printed more than %zu MiB", argv[0], argv[3], DNF_STDOUT_MAX >> 20);
+        (void) posture_set_printf(ret_why, "%s %s printed more than %zu MiB", argv[0], argv[3],
+                                  DNF_STDOUT_MAX >> 20);
         posture_spawn_result_done(&res);
         return -E2BIG;
     }
@@ -97,10 +85,11 @@ static int exit_error(const char *const *argv, const struct posture_spawn_result
 {
     posture_autofree char *line = first_line(res->err[0] ? res->err : res->out);
     if (res->term_signal)
-        set_why(why, "%s %s was killed by signal %d", argv[0], argv[3], res->term_signal);
+        (void) posture_set_printf(why, "%s %s was killed by signal %d", argv[0], argv[3],
+                                  res->term_signal);
     else
-        set_why(why, "%s %s exited with status %d%s%s", argv[0], argv[3], res->exit_code,
-                line && *line ? ": " : "", line ? line : "");
+        (void) posture_set_printf(why, "%s %s exited with status %d%s%s", argv[0], argv[3],
+                                  res->exit_code, line && *line ? ": " : "", line ? line : "");
     return -EIO;
 }
 
@@ -132,8 +121,9 @@ int posture_dnf_collect(const char *tool,
     r = posture_dnf_parse_updateinfo(res.out, res.out_len, native_arch, &info);
     if (r == -EBADMSG) {
         posture_autofree char *line = first_line(res.out);
-        set_why(ret_why, "the output of %s updateinfo was not understood (\"%s\")", tool,
-                line ? line : "");
+        (void) posture_set_printf(ret_why,
+                                  "the output of %s updateinfo was not understood (\"%s\")", tool,
+                                  line ? line : "");
     }
     posture_spawn_result_done(&res);
     if (r < 0)
@@ -152,8 +142,9 @@ int posture_dnf_collect(const char *tool,
             pending = -EBADMSG;
         if (pending == -EBADMSG) {
             posture_autofree char *line = first_line(res.out);
-            set_why(ret_why, "the output of %s check-update was not understood (\"%s\")", tool,
-                    line ? line : "");
+            (void) posture_set_printf(ret_why,
+                                      "the output of %s check-update was not understood (\"%s\")",
+                                      tool, line ? line : "");
         }
     } else if (res.exit_code != 0) {
         pending = exit_error(check_argv, &res, ret_why);
