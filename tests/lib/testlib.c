@@ -1,9 +1,11 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 #include "testlib.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -89,4 +91,43 @@ int posture_test_symlink(const char *dir, const char *rel, const char *target)
     if (n < 0 || (size_t) n >= sizeof(path))
         return -ENAMETOOLONG;
     return symlink(target, path) < 0 ? -errno : 0;
+}
+
+void posture_test_copy_tree(const char *src, const char *dst)
+{
+    DIR *d = opendir(src);
+    assert_non_null(d);
+    assert_true(mkdir(dst, 0755) == 0 || errno == EEXIST);
+
+    for (struct dirent *de; (de = readdir(d));) {
+        if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
+            continue;
+        char from[PATH_MAX], to[PATH_MAX];
+        assert_true(snprintf(from, sizeof(from), "%s/%s", src, de->d_name) < (int) sizeof(from));
+        assert_true(snprintf(to, sizeof(to), "%s/%s", dst, de->d_name) < (int) sizeof(to));
+
+        struct stat st;
+        assert_int_equal(lstat(from, &st), 0);
+        if (S_ISDIR(st.st_mode)) {
+            posture_test_copy_tree(from, to);
+        } else if (S_ISLNK(st.st_mode)) {
+            char target[PATH_MAX];
+            ssize_t n = readlink(from, target, sizeof(target) - 1);
+            assert_true(n > 0);
+            target[n] = '\0';
+            assert_int_equal(symlink(target, to), 0);
+        } else {
+            int in = open(from, O_RDONLY | O_CLOEXEC);
+            int out = open(to, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+            assert_true(in >= 0 && out >= 0);
+            char buf[8192];
+            ssize_t n;
+            while ((n = read(in, buf, sizeof(buf))) > 0)
+                assert_int_equal(write(out, buf, (size_t) n), n);
+            assert_int_equal(n, 0);
+            assert_int_equal(close(in), 0);
+            assert_int_equal(close(out), 0);
+        }
+    }
+    assert_int_equal(closedir(d), 0);
 }

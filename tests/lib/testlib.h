@@ -23,3 +23,6 @@ int posture_test_rmdir_r(const char *path);
 int posture_test_write_file(const char *dir, const char *rel, const char *content);
 /* Create a symlink rel → target below dir (creating parent directories). */
 int posture_test_symlink(const char *dir, const char *rel, const char *target);
+/* Copy the tree src to dst (created if missing): directories, regular files, and symlinks as
+ * they are (not followed). Fails the test on any error. */
+void posture_test_copy_tree(const char *src, const char *dst);

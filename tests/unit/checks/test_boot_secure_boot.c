@@ -11,7 +11,6 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "posture/config.h"
 #include "posture/err.h"
 #include "posture/fileio.h"
 #include "posture/registry.h"
@@ -19,7 +18,7 @@
 #include "posture/runner.h"
 
 #include "boot_secure_boot/efivar.h"
-#include "testlib.h"
+#include "checktest.h"
 
 #define G "8be4df61-93ca-11d2-aa0d-00e098032b8c"
 
@@ -271,21 +270,9 @@ static const struct expect fixtures[] = {
 };
 /* clang-format on */
 
-static void expect_str(const cJSON *evidence, const char *key, const char *value)
-{
-    const cJSON *item = cJSON_GetObjectItemCaseSensitive(evidence, key);
-    assert_non_null(item);
-    if (value) {
-        assert_true(cJSON_IsString(item));
-        assert_string_equal(item->valuestring, value);
-    } else
-        assert_true(cJSON_IsNull(item));
-}
-
 static void expect_tristate(const cJSON *evidence, const char *key, int value)
 {
-    const cJSON *item = cJSON_GetObjectItemCaseSensitive(evidence, key);
-    assert_non_null(item);
+    const cJSON *item = posture_test_json_get(evidence, key);
     if (value == NUL) {
         if (!cJSON_IsNull(item))
             fail_msg("%s: expected null", key);
@@ -301,28 +288,8 @@ static void expect_tristate(const cJSON *evidence, const char *key, int value)
 static struct posture_result *
 run_check(const char *root, const char *config_body, struct posture_run **ret_run)
 {
-    posture_auto_registry struct posture_registry *reg = NULL;
-    posture_auto_config struct posture_config *cfg = NULL;
-    char *only[] = { "boot.secure_boot", NULL };
-    int fd;
-
-    if (config_body) {
-        char text[512];
-        (void) snprintf(text, sizeof(text), "[check.boot.secure_boot]\n%s", config_body);
-        assert_int_equal(posture_config_new(NULL, NULL, &cfg), 0);
-        assert_int_equal(posture_config_parse_string(cfg, text, strlen(text), "test.conf"), 0);
-    }
-    assert_int_equal(posture_registry_new(&reg), 0);
-    assert_int_equal(posture_registry_add_builtins(reg), 0);
-    assert_int_equal(posture_root_open(root, &fd), 0);
-    struct posture_run_opts opts = {
-        .root_fd = fd, .root_path = root, .only = only, .config = cfg
-    };
-    assert_int_equal(posture_runner_run(reg, &opts, ret_run, NULL), 0);
-    (void) close(fd);
-    assert_int_equal((*ret_run)->n_results, 1);
-    struct posture_result *r = (*ret_run)->results[0];
-    assert_string_equal(r->id, "boot.secure_boot");
+    struct posture_result *r =
+        posture_test_run_check("boot.secure_boot", root, config_body, ret_run);
     assert_string_equal(r->version, "1.0.0");
     return r;
 }
@@ -370,15 +337,15 @@ static void check_fixture(const struct expect *x)
 
     check_evidence_keys(r->evidence, x->status == POSTURE_STATUS_ERROR);
     if (x->status == POSTURE_STATUS_ERROR)
-        expect_str(r->evidence, "errno", posture_errno_name(x->error));
+        posture_test_expect_str(r->evidence, "errno", posture_errno_name(x->error));
     expect_tristate(r->evidence, "uefi", x->uefi);
-    expect_str(r->evidence, "efivars", x->efivars);
+    posture_test_expect_str(r->evidence, "efivars", x->efivars);
     expect_tristate(r->evidence, "secure_boot", x->secure_boot);
     expect_tristate(r->evidence, "setup_mode", x->setup_mode);
     expect_tristate(r->evidence, "audit_mode", x->audit_mode);
     expect_tristate(r->evidence, "deployed_mode", x->deployed_mode);
     expect_tristate(r->evidence, "shim_validation_disabled", x->shim);
-    expect_str(r->evidence, "lockdown", x->lockdown);
+    posture_test_expect_str(r->evidence, "lockdown", x->lockdown);
 }
 
 static void test_fixtures(void **state)
@@ -550,36 +517,6 @@ static void test_host_root(void **state)
     print_message("  host: %s: %s\n", uefi ? "UEFI" : "not UEFI", r->reason);
 }
 
-static int use_openat2(void **state)
-{
-    (void) state;
-    posture_fileio_force_fallback(false);
-    return 0;
-}
-
-static int use_fallback(void **state)
-{
-    (void) state;
-    posture_fileio_force_fallback(true);
-    return 0;
-}
-
-static int reset_fileio(void **state)
-{
-    (void) state;
-    posture_fileio_force_fallback(false);
-    return 0;
-}
-
-/* Root tests run twice: resolving through openat2(), then through the userspace walk. */
-#define ON_RESOLVER(f, how, setup_fn)                                   \
-    {                                                                   \
-        .name = #f "/" how, .test_func = (f), .setup_func = (setup_fn), \
-        .teardown_func = reset_fileio, .initial_state = NULL            \
-    }
-#define ON_OPENAT2(f)  ON_RESOLVER(f, "openat2", use_openat2)
-#define ON_FALLBACK(f) ON_RESOLVER(f, "fallback", use_fallback)
-
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -587,16 +524,16 @@ int main(void)
         cmocka_unit_test(test_parse_attributes_text),
         cmocka_unit_test(test_name_is_variable),
         cmocka_unit_test(test_lockdown_parse),
-        ON_OPENAT2(test_fixtures),
-        ON_FALLBACK(test_fixtures),
-        ON_OPENAT2(test_oversized_variable),
-        ON_FALLBACK(test_oversized_variable),
-        ON_OPENAT2(test_secureboot_is_a_directory),
-        ON_FALLBACK(test_secureboot_is_a_directory),
-        ON_OPENAT2(test_symlink_stays_in_root),
-        ON_FALLBACK(test_symlink_stays_in_root),
-        ON_OPENAT2(test_unreadable_variable),
-        ON_FALLBACK(test_unreadable_variable),
+        POSTURE_TEST_ON_OPENAT2(test_fixtures),
+        POSTURE_TEST_ON_FALLBACK(test_fixtures),
+        POSTURE_TEST_ON_OPENAT2(test_oversized_variable),
+        POSTURE_TEST_ON_FALLBACK(test_oversized_variable),
+        POSTURE_TEST_ON_OPENAT2(test_secureboot_is_a_directory),
+        POSTURE_TEST_ON_FALLBACK(test_secureboot_is_a_directory),
+        POSTURE_TEST_ON_OPENAT2(test_symlink_stays_in_root),
+        POSTURE_TEST_ON_FALLBACK(test_symlink_stays_in_root),
+        POSTURE_TEST_ON_OPENAT2(test_unreadable_variable),
+        POSTURE_TEST_ON_FALLBACK(test_unreadable_variable),
         cmocka_unit_test(test_host_root),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -12,17 +12,15 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "posture/config.h"
 #include "posture/err.h"
 #include "posture/fileio.h"
-#include "posture/registry.h"
 #include "posture/result.h"
 #include "posture/runner.h"
 #include "posture/strv.h"
 
+#include "checktest.h"
 #include "disk_encryption/mountinfo.h"
 #include "disk_encryption/zfs.h"
-#include "testlib.h"
 
 static int parse_mi(const char *text, struct posture_mountinfo *ret)
 {
@@ -506,30 +504,11 @@ static void test_zfs_tools(void **state)
 
 /* ---- The check on roots that need no device graph ---- */
 
+/* Run disk.encryption on root with options (the [check.disk.encryption] body) or NULL. */
 static struct posture_result *
-run_check(const char *root, const char *config_text, struct posture_run **ret_run)
+run_check(const char *root, const char *options, struct posture_run **ret_run)
 {
-    posture_auto_registry struct posture_registry *reg = NULL;
-    posture_auto_config struct posture_config *config = NULL;
-    char *only[] = { "disk.encryption", NULL };
-    int fd;
-
-    assert_int_equal(posture_registry_new(&reg), 0);
-    assert_int_equal(posture_registry_add_builtins(reg), 0);
-    if (config_text) {
-        assert_int_equal(posture_config_new(NULL, NULL, &config), 0);
-        assert_int_equal(
-            posture_config_parse_string(config, config_text, strlen(config_text), "test.conf"), 0);
-    }
-    assert_int_equal(posture_root_open(root, &fd), 0);
-    struct posture_run_opts opts = {
-        .root_fd = fd, .root_path = root, .only = only, .config = config
-    };
-    assert_int_equal(posture_runner_run(reg, &opts, ret_run, NULL), 0);
-    (void) close(fd);
-    assert_int_equal((*ret_run)->n_results, 1);
-    struct posture_result *r = (*ret_run)->results[0];
-    assert_string_equal(r->id, "disk.encryption");
+    struct posture_result *r = posture_test_run_check("disk.encryption", root, options, ret_run);
     assert_string_equal(r->version, "1.0.0");
     return r;
 }
@@ -541,17 +520,10 @@ static const char *fixture(const char *scenario)
     return posture_test_path(rel);
 }
 
-static const cJSON *get(const cJSON *o, const char *key)
-{
-    const cJSON *item = cJSON_GetObjectItemCaseSensitive(o, key);
-    assert_non_null(item);
-    return item;
-}
-
 static void expect_errno(const struct posture_result *r, const char *name)
 {
     assert_int_equal(r->status, POSTURE_STATUS_ERROR);
-    const cJSON *e = get(r->evidence, "errno");
+    const cJSON *e = posture_test_json_get(r->evidence, "errno");
     assert_true(cJSON_IsString(e));
     assert_string_equal(e->valuestring, name);
 }
@@ -577,13 +549,16 @@ static void test_check_nfs_root(void **state)
     assert_string_equal(r->reason, "Nothing relevant is stored on a local disk: / is nfs4 (network "
                                    "filesystem, stored on another machine) and no swap area is on "
                                    "a disk");
-    assert_int_equal(cJSON_GetArraySize(get(r->evidence, "mounts")), 0);
-    const cJSON *ex = get(r->evidence, "excluded");
+    assert_int_equal(cJSON_GetArraySize(posture_test_json_get(r->evidence, "mounts")), 0);
+    const cJSON *ex = posture_test_json_get(r->evidence, "excluded");
     assert_int_equal(cJSON_GetArraySize(ex), 2);
-    assert_string_equal(get(cJSON_GetArrayItem(ex, 0), "mountpoint")->valuestring, "/");
-    assert_string_equal(get(cJSON_GetArrayItem(ex, 0), "fstype")->valuestring, "nfs4");
-    assert_string_equal(get(cJSON_GetArrayItem(ex, 1), "mountpoint")->valuestring, "/tmp");
-    assert_false(cJSON_IsTrue(get(r->evidence, "root_is_host")));
+    assert_string_equal(posture_test_json_get(cJSON_GetArrayItem(ex, 0), "mountpoint")->valuestring,
+                        "/");
+    assert_string_equal(posture_test_json_get(cJSON_GetArrayItem(ex, 0), "fstype")->valuestring,
+                        "nfs4");
+    assert_string_equal(posture_test_json_get(cJSON_GetArrayItem(ex, 1), "mountpoint")->valuestring,
+                        "/tmp");
+    assert_false(cJSON_IsTrue(posture_test_json_get(r->evidence, "root_is_host")));
 }
 
 static void test_check_zfs_not_host(void **state)
@@ -596,10 +571,11 @@ static void test_check_zfs_not_host(void **state)
     assert_string_equal(r->reason, "Could not tell whether / is encrypted: ZFS dataset "
                                    "rpool/ROOT/debian is not queried for a --root other than /");
     assert_string_equal(r->remediation, "Run the check without --root so that ZFS can be queried.");
-    const cJSON *mounts = get(r->evidence, "mounts");
+    const cJSON *mounts = posture_test_json_get(r->evidence, "mounts");
     assert_int_equal(cJSON_GetArraySize(mounts), 2);
-    assert_true(cJSON_IsNull(get(cJSON_GetArrayItem(mounts, 0), "encrypted")));
-    assert_string_equal(get(cJSON_GetArrayItem(mounts, 1), "device")->valuestring, "rpool/home");
+    assert_true(cJSON_IsNull(posture_test_json_get(cJSON_GetArrayItem(mounts, 0), "encrypted")));
+    assert_string_equal(posture_test_json_get(cJSON_GetArrayItem(mounts, 1), "device")->valuestring,
+                        "rpool/home");
 }
 
 /* Roots written on the fly: broken mount tables. */
@@ -683,12 +659,11 @@ static void test_check_options(void **state)
 
     /* extra_mounts naming an NFS mount: listed as excluded, so nothing is checked. */
     struct posture_result *r = run_check(fixture("nfs-root"),
-                                         "[check.disk.encryption]\n"
                                          "extra_mounts = /srv /tmp/x relative\n"
                                          "tool_timeout = 1s\n",
                                          &run);
     assert_int_equal(r->status, POSTURE_STATUS_NOT_APPLICABLE);
-    assert_int_equal(cJSON_GetArraySize(get(r->evidence, "excluded")), 2);
+    assert_int_equal(cJSON_GetArraySize(posture_test_json_get(r->evidence, "excluded")), 2);
 }
 
 static void test_check_descriptor(void **state)

@@ -15,12 +15,11 @@
 #include "posture/err.h"
 #include "posture/fileio.h"
 #include "posture/json.h"
-#include "posture/registry.h"
 #include "posture/result.h"
 #include "posture/runner.h"
 
+#include "checktest.h"
 #include "net_firewall/firewall.h"
-#include "testlib.h"
 
 /* ---- Helpers ---- */
 
@@ -850,24 +849,6 @@ static void test_evaluate_args(void **state)
 
 /* ---- The check ---- */
 
-static struct posture_result *run_check(const char *root, struct posture_run **ret_run)
-{
-    posture_auto_registry struct posture_registry *reg = NULL;
-    char *only[] = { "net.firewall", NULL };
-    int fd;
-
-    assert_int_equal(posture_registry_new(&reg), 0);
-    assert_int_equal(posture_registry_add_builtins(reg), 0);
-    assert_int_equal(posture_root_open(root, &fd), 0);
-    struct posture_run_opts opts = { .root_fd = fd, .root_path = root, .only = only };
-    assert_int_equal(posture_runner_run(reg, &opts, ret_run, NULL), 0);
-    (void) close(fd);
-    assert_int_equal((*ret_run)->n_results, 1);
-    struct posture_result *r = (*ret_run)->results[0];
-    assert_string_equal(r->id, "net.firewall");
-    return r;
-}
-
 /* With --root DIR there is no kernel to ask: error, but the managers' config is evidence. */
 static void test_check_root_fixture(void **state)
 {
@@ -880,7 +861,7 @@ static void test_check_root_fixture(void **state)
                                              "# comment\nENABLED=no\n  ENABLED=\"yes\"\r\n"
                                              "LOGLEVEL=low\n"),
                      0);
-    struct posture_result *r = run_check(dir, &run);
+    struct posture_result *r = posture_test_run_check("net.firewall", dir, NULL, &run);
     assert_int_equal(r->status, POSTURE_STATUS_ERROR);
     assert_contains(r->reason, "the kernel ruleset cannot be read for --root ");
     assert_non_null(r->remediation);
@@ -891,7 +872,7 @@ static void test_check_root_fixture(void **state)
     run = posture_run_free(run);
 
     assert_int_equal(posture_test_write_file(dir, "etc/ufw/ufw.conf", "ENABLED=no\n"), 0);
-    r = run_check(dir, &run);
+    r = posture_test_run_check("net.firewall", dir, NULL, &run);
     m = cJSON_GetObjectItemCaseSensitive(r->evidence, "managers");
     ufw = cJSON_GetObjectItemCaseSensitive(m, "ufw");
     assert_true(cJSON_IsFalse(cJSON_GetObjectItemCaseSensitive(ufw, "enabled")));
@@ -906,7 +887,7 @@ static void test_check_host(void **state)
     posture_auto_run struct posture_run *run = NULL;
     (void) state;
 
-    struct posture_result *r = run_check("/", &run);
+    struct posture_result *r = posture_test_run_check("net.firewall", "/", NULL, &run);
     if (geteuid() != 0) {
         assert_int_equal(r->status, POSTURE_STATUS_ERROR);
         assert_contains(r->reason, "needs CAP_NET_ADMIN");

@@ -17,19 +17,17 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "posture/config.h"
 #include "posture/err.h"
 #include "posture/fileio.h"
-#include "posture/registry.h"
 #include "posture/result.h"
 #include "posture/runner.h"
 #include "posture/strv.h"
 
+#include "checktest.h"
 #include "os_patch_level/aptconf.h"
 #include "os_patch_level/dnf.h"
 #include "os_patch_level/kernel.h"
 #include "os_patch_level/patch.h"
-#include "testlib.h"
 
 /* ---- dnf updateinfo ---- */
 
@@ -862,44 +860,6 @@ static void test_dnf_collect(void **state)
 
 /* ---- The check on fixture roots ---- */
 
-/* Copy a fixture tree (files, directories, symlinks) to dst. */
-static void copy_tree(const char *src, const char *dst)
-{
-    DIR *d = opendir(src);
-    assert_non_null(d);
-    assert_true(mkdir(dst, 0755) == 0 || errno == EEXIST);
-    struct dirent *de;
-    while ((de = readdir(d))) {
-        char s[PATH_MAX], t[PATH_MAX];
-        struct stat st;
-        if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
-            continue;
-        assert_true(snprintf(s, sizeof(s), "%s/%s", src, de->d_name) < (int) sizeof(s));
-        assert_true(snprintf(t, sizeof(t), "%s/%s", dst, de->d_name) < (int) sizeof(t));
-        assert_int_equal(lstat(s, &st), 0);
-        if (S_ISDIR(st.st_mode)) {
-            copy_tree(s, t);
-        } else if (S_ISLNK(st.st_mode)) {
-            char target[PATH_MAX];
-            ssize_t n = readlink(s, target, sizeof(target) - 1);
-            assert_true(n > 0);
-            target[n] = '\0';
-            assert_int_equal(symlink(target, t), 0);
-        } else {
-            FILE *in = fopen(s, "re"), *out = fopen(t, "we");
-            assert_non_null(in);
-            assert_non_null(out);
-            char buf[8192];
-            size_t n;
-            while ((n = fread(buf, 1, sizeof(buf), in)) > 0)
-                assert_int_equal(fwrite(buf, 1, n, out), n);
-            assert_int_equal(fclose(in), 0);
-            assert_int_equal(fclose(out), 0);
-        }
-    }
-    assert_int_equal(closedir(d), 0);
-}
-
 /* Give every file in dir/var/lib/apt/lists the mtime now - age_s. */
 static void age_lists(const char *dir, long age_s)
 {
@@ -920,28 +880,7 @@ static void age_lists(const char *dir, long age_s)
 static struct posture_result *
 run_check(const char *root, const char *config_body, struct posture_run **ret_run)
 {
-    posture_auto_registry struct posture_registry *reg = NULL;
-    posture_auto_config struct posture_config *cfg = NULL;
-    char *only[] = { "os.patch_level", NULL };
-    int fd;
-
-    if (config_body) {
-        char text[512];
-        (void) snprintf(text, sizeof(text), "[check.os.patch_level]\n%s", config_body);
-        assert_int_equal(posture_config_new(NULL, NULL, &cfg), 0);
-        assert_int_equal(posture_config_parse_string(cfg, text, strlen(text), "test.conf"), 0);
-    }
-    assert_int_equal(posture_registry_new(&reg), 0);
-    assert_int_equal(posture_registry_add_builtins(reg), 0);
-    assert_int_equal(posture_root_open(root, &fd), 0);
-    struct posture_run_opts opts = {
-        .root_fd = fd, .root_path = root, .only = only, .config = cfg
-    };
-    assert_int_equal(posture_runner_run(reg, &opts, ret_run, NULL), 0);
-    (void) close(fd);
-    assert_int_equal((*ret_run)->n_results, 1);
-    struct posture_result *r = (*ret_run)->results[0];
-    assert_string_equal(r->id, "os.patch_level");
+    struct posture_result *r = posture_test_run_check("os.patch_level", root, config_body, ret_run);
     assert_string_equal(r->version, "1.0.0");
     return r;
 }
@@ -1236,7 +1175,7 @@ static void run_scenario(const struct scenario *s)
 
     (void) snprintf(rel, sizeof(rel), "fixtures/roots/os.patch_level/%s", s->fixture);
     assert_true(snprintf(root, sizeof(root), "%s/root", tmp) < (int) sizeof(root));
-    copy_tree(posture_test_path(rel), root);
+    posture_test_copy_tree(posture_test_path(rel), root);
     age_lists(root, s->list_age_s);
 
     struct posture_result *r = run_check(root, s->config, &run);

@@ -1,6 +1,5 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* The os-release parser and the os.release check on the fixture roots. */
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -12,13 +11,11 @@
 #include <unistd.h>
 
 #include "posture/err.h"
-#include "posture/fileio.h"
-#include "posture/registry.h"
 #include "posture/result.h"
 #include "posture/runner.h"
 
+#include "checktest.h"
 #include "os_release.h"
-#include "testlib.h"
 
 /* ---- Parser ---- */
 
@@ -305,33 +302,10 @@ static const struct expect fixtures[] = {
     },
 };
 
-static void expect_str(const cJSON *evidence, const char *key, const char *value)
-{
-    const cJSON *item = cJSON_GetObjectItemCaseSensitive(evidence, key);
-    assert_non_null(item);
-    if (value) {
-        assert_true(cJSON_IsString(item));
-        assert_string_equal(item->valuestring, value);
-    } else
-        assert_true(cJSON_IsNull(item));
-}
-
 /* Run os.release on root (a directory path) and return its result (owned by *ret_run). */
 static struct posture_result *run_check(const char *root, struct posture_run **ret_run)
 {
-    posture_auto_registry struct posture_registry *reg = NULL;
-    char *only[] = { "os.release", NULL };
-    int fd;
-
-    assert_int_equal(posture_registry_new(&reg), 0);
-    assert_int_equal(posture_registry_add_builtins(reg), 0);
-    assert_int_equal(posture_root_open(root, &fd), 0);
-    struct posture_run_opts opts = { .root_fd = fd, .root_path = root, .only = only };
-    assert_int_equal(posture_runner_run(reg, &opts, ret_run, NULL), 0);
-    (void) close(fd);
-    assert_int_equal((*ret_run)->n_results, 1);
-    struct posture_result *r = (*ret_run)->results[0];
-    assert_string_equal(r->id, "os.release");
+    struct posture_result *r = posture_test_run_check("os.release", root, NULL, ret_run);
     assert_string_equal(r->version, "1.0.0");
     return r;
 }
@@ -350,9 +324,9 @@ static void check_fixture(const struct expect *x)
 
     if (x->status != POSTURE_STATUS_PASS) {
         assert_non_null(r->remediation);
-        expect_str(r->evidence, "errno", posture_errno_name(x->error));
+        posture_test_expect_str(r->evidence, "errno", posture_errno_name(x->error));
         if (x->source)
-            expect_str(r->evidence, "source", x->source);
+            posture_test_expect_str(r->evidence, "source", x->source);
         if (x->ignored_lines) {
             const cJSON *n = cJSON_GetObjectItemCaseSensitive(r->evidence, "ignored_lines");
             assert_true(cJSON_IsNumber(n));
@@ -362,14 +336,14 @@ static void check_fixture(const struct expect *x)
     }
 
     assert_null(cJSON_GetObjectItemCaseSensitive(r->evidence, "errno"));
-    expect_str(r->evidence, "id", x->id);
-    expect_str(r->evidence, "version_id", x->version_id);
-    expect_str(r->evidence, "pretty_name", x->pretty_name);
-    expect_str(r->evidence, "name", x->name);
-    expect_str(r->evidence, "version_codename", x->version_codename);
-    expect_str(r->evidence, "kernel", x->kernel);
-    expect_str(r->evidence, "arch", x->arch);
-    expect_str(r->evidence, "source", x->source);
+    posture_test_expect_str(r->evidence, "id", x->id);
+    posture_test_expect_str(r->evidence, "version_id", x->version_id);
+    posture_test_expect_str(r->evidence, "pretty_name", x->pretty_name);
+    posture_test_expect_str(r->evidence, "name", x->name);
+    posture_test_expect_str(r->evidence, "version_codename", x->version_codename);
+    posture_test_expect_str(r->evidence, "kernel", x->kernel);
+    posture_test_expect_str(r->evidence, "arch", x->arch);
+    posture_test_expect_str(r->evidence, "source", x->source);
     const cJSON *n = cJSON_GetObjectItemCaseSensitive(r->evidence, "ignored_lines");
     assert_true(cJSON_IsNumber(n));
     assert_int_equal(n->valueint, x->ignored_lines);
@@ -396,27 +370,6 @@ static void check_fixture(const struct expect *x)
     assert_null(item);
 }
 
-static int use_openat2(void **state)
-{
-    (void) state;
-    posture_fileio_force_fallback(false);
-    return 0;
-}
-
-static int use_fallback(void **state)
-{
-    (void) state;
-    posture_fileio_force_fallback(true);
-    return 0;
-}
-
-static int reset_fileio(void **state)
-{
-    (void) state;
-    posture_fileio_force_fallback(false);
-    return 0;
-}
-
 static void test_fixtures(void **state)
 {
     (void) state;
@@ -426,44 +379,6 @@ static void test_fixtures(void **state)
 
 /* ---- Symlinks pointing out of the root ---- */
 
-/* Copy a directory tree (regular files, directories and symlinks as they are). */
-static void copy_tree(const char *src, const char *dst)
-{
-    DIR *d = opendir(src);
-    assert_non_null(d);
-    assert_true(mkdir(dst, 0755) == 0 || errno == EEXIST);
-
-    for (struct dirent *de; (de = readdir(d));) {
-        if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
-            continue;
-        char from[PATH_MAX], to[PATH_MAX];
-        assert_true(snprintf(from, sizeof(from), "%s/%s", src, de->d_name) < (int) sizeof(from));
-        assert_true(snprintf(to, sizeof(to), "%s/%s", dst, de->d_name) < (int) sizeof(to));
-
-        struct stat st;
-        assert_int_equal(lstat(from, &st), 0);
-        if (S_ISDIR(st.st_mode)) {
-            copy_tree(from, to);
-        } else if (S_ISLNK(st.st_mode)) {
-            char target[PATH_MAX];
-            ssize_t n = readlink(from, target, sizeof(target) - 1);
-            assert_true(n > 0);
-            target[n] = '\0';
-            assert_int_equal(symlink(target, to), 0);
-        } else {
-            int in = open(from, O_RDONLY | O_CLOEXEC);
-            int out = open(to, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
-            assert_true(in >= 0 && out >= 0);
-            char buf[4096];
-            for (ssize_t n; (n = read(in, buf, sizeof(buf))) > 0;)
-                assert_int_equal(write(out, buf, (size_t) n), n);
-            (void) close(in);
-            (void) close(out);
-        }
-    }
-    (void) closedir(d);
-}
-
 /* Copy the scenario to <tmp>/root and plant <tmp>/outside-marker/os-release next to it. */
 static char *escape_setup(const char *scenario, char **ret_root)
 {
@@ -472,7 +387,7 @@ static char *escape_setup(const char *scenario, char **ret_root)
 
     (void) snprintf(rel, sizeof(rel), "fixtures/roots/os-release/%s", scenario);
     (void) snprintf(root, sizeof(root), "%s/root", tmp);
-    copy_tree(posture_test_path(rel), root);
+    posture_test_copy_tree(posture_test_path(rel), root);
     assert_int_equal(posture_test_write_file(tmp, "outside-marker/os-release",
                                              "ID=escaped\nNAME=\"Escaped\"\nVERSION_ID=666\n"),
                      0);
@@ -491,9 +406,9 @@ static void expect_contained(const char *scenario)
     struct posture_result *r = run_check(root, &run);
     /* Inside the root the link leads nowhere, so the check falls back to /usr/lib. */
     assert_int_equal(r->status, POSTURE_STATUS_PASS);
-    expect_str(r->evidence, "id", "contained");
-    expect_str(r->evidence, "version_id", "1");
-    expect_str(r->evidence, "source", "/usr/lib/os-release");
+    posture_test_expect_str(r->evidence, "id", "contained");
+    posture_test_expect_str(r->evidence, "version_id", "1");
+    posture_test_expect_str(r->evidence, "source", "/usr/lib/os-release");
     assert_null(strstr(r->reason, "Escaped"));
     assert_int_equal(posture_test_rmdir_r(tmp), 0);
 }
@@ -535,8 +450,8 @@ static void test_symlink_escape_loop(void **state)
     struct posture_result *r = run_check(root, &run);
     assert_int_equal(r->status, POSTURE_STATUS_ERROR);
     assert_int_equal(r->error, -ELOOP);
-    expect_str(r->evidence, "errno", "ELOOP");
-    expect_str(r->evidence, "source", "/etc/os-release");
+    posture_test_expect_str(r->evidence, "errno", "ELOOP");
+    posture_test_expect_str(r->evidence, "source", "/etc/os-release");
     assert_null(cJSON_GetObjectItemCaseSensitive(r->evidence, "id"));
     assert_non_null(strstr(r->reason, "/etc/os-release"));
     assert_int_equal(posture_test_rmdir_r(tmp), 0);
@@ -591,9 +506,9 @@ static void test_empty_files_and_bounds(void **state)
     assert_int_equal(posture_test_write_file(tmp, "usr/lib/os-release", "ID=tiny\n"), 0);
     r = run_check(tmp, &run);
     assert_int_equal(r->status, POSTURE_STATUS_PASS);
-    expect_str(r->evidence, "kernel", NULL);
-    expect_str(r->evidence, "arch", NULL);
-    expect_str(r->evidence, "pretty_name", "Linux");
+    posture_test_expect_str(r->evidence, "kernel", NULL);
+    posture_test_expect_str(r->evidence, "arch", NULL);
+    posture_test_expect_str(r->evidence, "pretty_name", "Linux");
     assert_string_equal(r->reason, "Linux");
     assert_int_equal(posture_test_rmdir_r(tmp), 0);
 }
@@ -616,15 +531,6 @@ static void test_host_root(void **state)
     assert_true(strlen(kernel->valuestring) > 0);
 }
 
-/* Root tests run twice: resolving through openat2(), then through the userspace walk. */
-#define ON_RESOLVER(f, how, setup_fn)                                   \
-    {                                                                   \
-        .name = #f "/" how, .test_func = (f), .setup_func = (setup_fn), \
-        .teardown_func = reset_fileio, .initial_state = NULL            \
-    }
-#define ON_OPENAT2(f)  ON_RESOLVER(f, "openat2", use_openat2)
-#define ON_FALLBACK(f) ON_RESOLVER(f, "fallback", use_fallback)
-
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -634,16 +540,16 @@ int main(void)
         cmocka_unit_test(test_parse_duplicates_and_defaults),
         cmocka_unit_test(test_parse_invalid_lines),
         cmocka_unit_test(test_parse_limits),
-        ON_OPENAT2(test_fixtures),
-        ON_FALLBACK(test_fixtures),
-        ON_OPENAT2(test_symlink_escape_relative),
-        ON_FALLBACK(test_symlink_escape_relative),
-        ON_OPENAT2(test_symlink_escape_absolute),
-        ON_FALLBACK(test_symlink_escape_absolute),
-        ON_OPENAT2(test_symlink_escape_loop),
-        ON_FALLBACK(test_symlink_escape_loop),
-        ON_OPENAT2(test_empty_files_and_bounds),
-        ON_FALLBACK(test_empty_files_and_bounds),
+        POSTURE_TEST_ON_OPENAT2(test_fixtures),
+        POSTURE_TEST_ON_FALLBACK(test_fixtures),
+        POSTURE_TEST_ON_OPENAT2(test_symlink_escape_relative),
+        POSTURE_TEST_ON_FALLBACK(test_symlink_escape_relative),
+        POSTURE_TEST_ON_OPENAT2(test_symlink_escape_absolute),
+        POSTURE_TEST_ON_FALLBACK(test_symlink_escape_absolute),
+        POSTURE_TEST_ON_OPENAT2(test_symlink_escape_loop),
+        POSTURE_TEST_ON_FALLBACK(test_symlink_escape_loop),
+        POSTURE_TEST_ON_OPENAT2(test_empty_files_and_bounds),
+        POSTURE_TEST_ON_FALLBACK(test_empty_files_and_bounds),
         cmocka_unit_test(test_host_root),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -14,14 +14,11 @@
 #include <sys/timex.h>
 #include <unistd.h>
 
-#include "posture/config.h"
 #include "posture/err.h"
-#include "posture/fileio.h"
-#include "posture/registry.h"
 #include "posture/result.h"
 #include "posture/runner.h"
 
-#include "testlib.h"
+#include "checktest.h"
 
 /* ---- The adjtimex() seam ---- */
 
@@ -67,28 +64,7 @@ static void mock_clock(int ret, int status, long maxerror, long esterror)
 static struct posture_result *
 run_check(const char *root, const char *config_body, struct posture_run **ret_run)
 {
-    posture_auto_registry struct posture_registry *reg = NULL;
-    posture_auto_config struct posture_config *cfg = NULL;
-    char *only[] = { "time.sync", NULL };
-    int fd;
-
-    if (config_body) {
-        char text[512];
-        (void) snprintf(text, sizeof(text), "[check.time.sync]\n%s", config_body);
-        assert_int_equal(posture_config_new(NULL, NULL, &cfg), 0);
-        assert_int_equal(posture_config_parse_string(cfg, text, strlen(text), "test.conf"), 0);
-    }
-    assert_int_equal(posture_registry_new(&reg), 0);
-    assert_int_equal(posture_registry_add_builtins(reg), 0);
-    assert_int_equal(posture_root_open(root, &fd), 0);
-    struct posture_run_opts opts = {
-        .root_fd = fd, .root_path = root, .only = only, .config = cfg
-    };
-    assert_int_equal(posture_runner_run(reg, &opts, ret_run, NULL), 0);
-    (void) close(fd);
-    assert_int_equal((*ret_run)->n_results, 1);
-    struct posture_result *r = (*ret_run)->results[0];
-    assert_string_equal(r->id, "time.sync");
+    struct posture_result *r = posture_test_run_check("time.sync", root, config_body, ret_run);
     assert_string_equal(r->version, "1.0.0");
     return r;
 }
@@ -100,21 +76,9 @@ static const char *fixture(const char *scenario)
     return posture_test_path(rel);
 }
 
-static void expect_str(const cJSON *evidence, const char *key, const char *value)
-{
-    const cJSON *item = cJSON_GetObjectItemCaseSensitive(evidence, key);
-    assert_non_null(item);
-    if (value) {
-        assert_true(cJSON_IsString(item));
-        assert_string_equal(item->valuestring, value);
-    } else
-        assert_true(cJSON_IsNull(item));
-}
-
 static void expect_int(const cJSON *evidence, const char *key, long long value)
 {
-    const cJSON *item = cJSON_GetObjectItemCaseSensitive(evidence, key);
-    assert_non_null(item);
+    const cJSON *item = posture_test_json_get(evidence, key);
     assert_true(cJSON_IsNumber(item));
     assert_int_equal((long long) item->valuedouble, value);
 }
@@ -123,8 +87,7 @@ static void expect_int(const cJSON *evidence, const char *key, long long value)
  * null. */
 static void expect_list(const cJSON *evidence, const char *key, const char *words)
 {
-    const cJSON *item = cJSON_GetObjectItemCaseSensitive(evidence, key);
-    assert_non_null(item);
+    const cJSON *item = posture_test_json_get(evidence, key);
     if (!words) {
         assert_true(cJSON_IsNull(item));
         return;
@@ -295,7 +258,7 @@ static void check_scenario(const struct scenario *s)
 
     expect_keys(r->evidence, s->expect_status == POSTURE_STATUS_ERROR);
     if (s->expect_status == POSTURE_STATUS_ERROR) {
-        expect_str(r->evidence, "errno", posture_errno_name(s->expect_error));
+        posture_test_expect_str(r->evidence, "errno", posture_errno_name(s->expect_error));
         return;
     }
     const cJSON *sync = cJSON_GetObjectItemCaseSensitive(r->evidence, "synchronized");
@@ -304,10 +267,10 @@ static void check_scenario(const struct scenario *s)
     expect_int(r->evidence, "max_error_us", s->maxerror);
     expect_int(r->evidence, "est_error_us", s->esterror);
     expect_int(r->evidence, "max_error_threshold_us", s->threshold_us);
-    expect_str(r->evidence, "clock_state", s->clock_state);
+    posture_test_expect_str(r->evidence, "clock_state", s->clock_state);
     expect_int(r->evidence, "status", s->status);
     expect_list(r->evidence, "status_flags", s->flags);
-    expect_str(r->evidence, "clocksource", s->clocksource);
+    posture_test_expect_str(r->evidence, "clocksource", s->clocksource);
     expect_list(r->evidence, "time_daemons", s->daemons);
 }
 

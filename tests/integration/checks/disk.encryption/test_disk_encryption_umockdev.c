@@ -13,17 +13,15 @@
 #include <umockdev.h>
 #include <unistd.h>
 
-#include "posture/config.h"
 #include "posture/err.h"
 #include "posture/fileio.h"
-#include "posture/registry.h"
 #include "posture/result.h"
 #include "posture/runner.h"
 #include "posture/strbuf.h"
 
+#include "checktest.h"
 #include "disk_encryption/blockdev.h"
 #include "disk_encryption/seam.h"
-#include "testlib.h"
 
 #define REMEDIATION_DISK_START "Reinstall with full-disk encryption (LUKS2)"
 #define REMEDIATION_SWAP_START "Encrypt swap: encrypt swap with a random key in /etc/crypttab"
@@ -55,43 +53,7 @@ static UMockdevTestbed *testbed_for(const char *scenario)
     return tb;
 }
 
-static struct posture_result *
-run_check(const char *root, const char *config_text, struct posture_run **ret_run)
-{
-    posture_auto_registry struct posture_registry *reg = NULL;
-    posture_auto_config struct posture_config *config = NULL;
-    char *only[] = { "disk.encryption", NULL };
-    int fd;
-
-    assert_int_equal(posture_registry_new(&reg), 0);
-    assert_int_equal(posture_registry_add_builtins(reg), 0);
-    if (config_text) {
-        assert_int_equal(posture_config_new(NULL, NULL, &config), 0);
-        assert_int_equal(
-            posture_config_parse_string(config, config_text, strlen(config_text), "test.conf"), 0);
-    }
-    assert_int_equal(posture_root_open(root, &fd), 0);
-    struct posture_run_opts opts = {
-        .root_fd = fd, .root_path = root, .only = only, .config = config
-    };
-    assert_int_equal(posture_runner_run(reg, &opts, ret_run, NULL), 0);
-    (void) close(fd);
-    assert_int_equal((*ret_run)->n_results, 1);
-    struct posture_result *r = (*ret_run)->results[0];
-    assert_string_equal(r->id, "disk.encryption");
-    return r;
-}
-
 /* ---- Reading the evidence back ---- */
-
-static const cJSON *get(const cJSON *o, const char *key)
-{
-    const cJSON *item = cJSON_GetObjectItemCaseSensitive(o, key);
-    if (!item)
-        print_error("evidence has no \"%s\"\n", key);
-    assert_non_null(item);
-    return item;
-}
 
 /* Append the strings of a JSON array, comma-separated. */
 static void put_strings(struct posture_strbuf *sb, const cJSON *array)
@@ -122,19 +84,20 @@ static char *describe_entries(const cJSON *array, bool swap)
     assert_int_equal(posture_strbuf_puts(&sb, ""), 0);
     cJSON_ArrayForEach(e, array)
     {
-        const cJSON *enc = get(e, "encrypted");
+        const cJSON *enc = posture_test_json_get(e, "encrypted");
         const cJSON *plain = cJSON_GetObjectItemCaseSensitive(e, "unencrypted_devices");
         assert_int_equal(posture_strbuf_printf(
                              &sb, "%s%s|%s|%s|%s|", first ? "" : ";",
-                             get(e, swap ? "device" : "mountpoint")->valuestring,
-                             swap ? get(e, "type")->valuestring : get(e, "device")->valuestring,
+                             posture_test_json_get(e, swap ? "device" : "mountpoint")->valuestring,
+                             swap ? posture_test_json_get(e, "type")->valuestring
+                                  : posture_test_json_get(e, "device")->valuestring,
                              swap ? (cJSON_GetObjectItemCaseSensitive(e, "filesystem")
-                                         ? get(e, "filesystem")->valuestring
+                                         ? posture_test_json_get(e, "filesystem")->valuestring
                                          : "-")
-                                  : get(e, "fstype")->valuestring,
+                                  : posture_test_json_get(e, "fstype")->valuestring,
                              cJSON_IsNull(enc) ? "null" : (cJSON_IsTrue(enc) ? "true" : "false")),
                          0);
-        put_strings(&sb, get(e, "layers"));
+        put_strings(&sb, posture_test_json_get(e, "layers"));
         assert_int_equal(posture_strbuf_putc(&sb, '|'), 0);
         if (plain)
             put_strings(&sb, plain);
@@ -156,9 +119,10 @@ static char *describe_excluded(const cJSON *array)
     cJSON_ArrayForEach(e, array)
     {
         const cJSON *mp = cJSON_GetObjectItemCaseSensitive(e, "mountpoint");
-        assert_true(cJSON_IsString(get(e, "why")));
+        assert_true(cJSON_IsString(posture_test_json_get(e, "why")));
         assert_int_equal(posture_strbuf_printf(&sb, "%s%s%s", first ? "" : ",", mp ? "" : "swap:",
-                                               mp ? mp->valuestring : get(e, "swap")->valuestring),
+                                               mp ? mp->valuestring
+                                                  : posture_test_json_get(e, "swap")->valuestring),
                          0);
         first = false;
     }
@@ -186,7 +150,7 @@ static void check_result(const struct posture_result *r, const struct expect *x)
     assert_int_equal(r->status, x->status);
     assert_string_equal(r->reason, x->reason);
     if (x->error)
-        assert_string_equal(get(r->evidence, "errno")->valuestring, x->error);
+        assert_string_equal(posture_test_json_get(r->evidence, "errno")->valuestring, x->error);
     else
         assert_null(cJSON_GetObjectItemCaseSensitive(r->evidence, "errno"));
     if (x->remediation) {
@@ -198,12 +162,12 @@ static void check_result(const struct posture_result *r, const struct expect *x)
     /* Where the check stopped early there is no evidence to compare. */
     if (!x->mounts)
         return;
-    char *mounts = describe_entries(get(r->evidence, "mounts"), false);
-    char *swap = describe_entries(get(r->evidence, "swap"), true);
-    char *excluded = describe_excluded(get(r->evidence, "excluded"));
+    char *mounts = describe_entries(posture_test_json_get(r->evidence, "mounts"), false);
+    char *swap = describe_entries(posture_test_json_get(r->evidence, "swap"), true);
+    char *excluded = describe_excluded(posture_test_json_get(r->evidence, "excluded"));
     struct posture_strbuf sb = POSTURE_STRBUF_INIT(0);
     assert_int_equal(posture_strbuf_puts(&sb, ""), 0);
-    put_strings(&sb, get(r->evidence, "unencrypted"));
+    put_strings(&sb, posture_test_json_get(r->evidence, "unencrypted"));
     char *unencrypted = posture_strbuf_steal(&sb);
     print_message("    mounts   %s\n    swap     %s\n    excluded %s\n", mounts, swap, excluded);
     assert_string_equal(mounts, x->mounts);
@@ -216,13 +180,15 @@ static void check_result(const struct posture_result *r, const struct expect *x)
     free(unencrypted);
 }
 
-static void run_expect(const struct expect *x, const char *config_text)
+/* options: the [check.disk.encryption] body, or NULL. */
+static void run_expect(const struct expect *x, const char *options)
 {
     posture_auto_run struct posture_run *run = NULL;
 
-    print_message("  %s%s\n", x->scenario, config_text ? " (with options)" : "");
+    print_message("  %s%s\n", x->scenario, options ? " (with options)" : "");
     UMockdevTestbed *tb = testbed_for(x->scenario);
-    struct posture_result *r = run_check(fixture(x->scenario), config_text, &run);
+    struct posture_result *r =
+        posture_test_run_check("disk.encryption", fixture(x->scenario), options, &run);
     check_result(r, x);
     g_object_unref(tb);
 }
@@ -479,9 +445,9 @@ static void test_extra_mounts(void **state)
         .excluded = "",
         .unencrypted = "/srv",
     };
-    run_expect(&srv, "[check.disk.encryption]\nextra_mounts = /srv\n");
+    run_expect(&srv, "extra_mounts = /srv\n");
     /* A path below a mount point stands for the mount holding it. */
-    run_expect(&srv, "[check.disk.encryption]\nextra_mounts = /srv/data/sub /\n");
+    run_expect(&srv, "extra_mounts = /srv/data/sub /\n");
 }
 
 /* ---- btrfs with several member devices ---- */
@@ -529,7 +495,7 @@ static void test_btrfs_members(void **state)
             .unencrypted = "/",
         };
         print_message("  %s, members dm-0 and sdb1\n", scenario);
-        check_result(run_check(fixture(scenario), NULL, &run), &x);
+        check_result(posture_test_run_check("disk.encryption", fixture(scenario), NULL, &run), &x);
         g_object_unref(tb);
     }
     /* One member, the LUKS device: encrypted. */
@@ -547,7 +513,7 @@ static void test_btrfs_members(void **state)
             .unencrypted = "",
         };
         print_message("  %s, member dm-0\n", scenario);
-        check_result(run_check(fixture(scenario), NULL, &run), &x);
+        check_result(posture_test_run_check("disk.encryption", fixture(scenario), NULL, &run), &x);
         g_object_unref(tb);
     }
 }
@@ -596,10 +562,10 @@ static char *root_on_dm(unsigned minor)
 static void expect_bounded(const char *root, const char *errno_name, const char *fragment)
 {
     posture_auto_run struct posture_run *run = NULL;
-    struct posture_result *r = run_check(root, NULL, &run);
+    struct posture_result *r = posture_test_run_check("disk.encryption", root, NULL, &run);
     print_message("    %s\n", r->reason);
     assert_int_equal(r->status, POSTURE_STATUS_ERROR);
-    assert_string_equal(get(r->evidence, "errno")->valuestring, errno_name);
+    assert_string_equal(posture_test_json_get(r->evidence, "errno")->valuestring, errno_name);
     assert_non_null(strstr(r->reason, fragment));
 }
 
@@ -627,7 +593,7 @@ static void test_deep_stack(void **state)
     {
         char *root = root_on_dm(14);
         posture_auto_run struct posture_run *run = NULL;
-        struct posture_result *r = run_check(root, NULL, &run);
+        struct posture_result *r = posture_test_run_check("disk.encryption", root, NULL, &run);
         assert_int_equal(r->status, POSTURE_STATUS_PASS);
         assert_int_equal(posture_test_rmdir_r(root), 0);
         free(root);
@@ -715,17 +681,17 @@ static void test_too_many_filesystems(void **state)
     free(text);
 
     posture_auto_run struct posture_run *run = NULL;
-    struct posture_result *r = run_check(root, NULL, &run);
+    struct posture_result *r = posture_test_run_check("disk.encryption", root, NULL, &run);
     print_message("    %s\n", r->reason);
     assert_int_equal(r->status, POSTURE_STATUS_ERROR);
-    assert_string_equal(get(r->evidence, "errno")->valuestring, "E2BIG");
+    assert_string_equal(posture_test_json_get(r->evidence, "errno")->valuestring, "E2BIG");
     assert_string_equal(r->reason,
                         "Could not tell whether every filesystem below /home and /var is "
                         "encrypted: 6 of them were not checked (at most 64 filesystems "
                         "are)");
-    assert_int_equal(get(r->evidence, "mounts_not_checked")->valueint, 6);
-    assert_int_equal(cJSON_GetArraySize(get(r->evidence, "mounts")), 64);
-    assert_false(cJSON_IsTrue(get(r->evidence, "swap_supported")));
+    assert_int_equal(posture_test_json_get(r->evidence, "mounts_not_checked")->valueint, 6);
+    assert_int_equal(cJSON_GetArraySize(posture_test_json_get(r->evidence, "mounts")), 64);
+    assert_false(cJSON_IsTrue(posture_test_json_get(r->evidence, "swap_supported")));
     assert_int_equal(posture_test_rmdir_r(root), 0);
     free(root);
     g_object_unref(tb);
@@ -763,9 +729,7 @@ static struct tools make_tools(const char *enc, const char *vdevs)
     (void) snprintf(path, sizeof(path), "%s/zpool", t.dir);
     assert_int_equal(chmod(path, 0755), 0);
     assert_true(
-        asprintf(&t.config,
-                 "[check.disk.encryption]\nzfs_command = %s/zfs\nzpool_command = %s/zpool\n", t.dir,
-                 t.dir) > 0);
+        asprintf(&t.config, "zfs_command = %s/zfs\nzpool_command = %s/zpool\n", t.dir, t.dir) > 0);
     return t;
 }
 
@@ -867,7 +831,7 @@ static void test_zfs(void **state)
         .excluded = "",
         .unencrypted = "",
     };
-    run_expect(&missing, "[check.disk.encryption]\nzfs_command = /nonexistent/zfs\n");
+    run_expect(&missing, "zfs_command = /nonexistent/zfs\n");
 }
 
 int main(void)
