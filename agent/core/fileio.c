@@ -366,6 +366,22 @@ int posture_open_at_root(int root_fd, const char *path, int flags, int *ret_fd)
     return 0;
 }
 
+int posture_opendir_at_root(int root_fd, const char *path, DIR **ret)
+{
+    POSTURE_RETURN_IF_FAIL(ret, -EINVAL);
+
+    posture_autoclose int fd = -1;
+    int r = posture_open_at_root(root_fd, path, O_RDONLY | O_DIRECTORY, &fd);
+    if (r < 0)
+        return r;
+    DIR *d = fdopendir(fd);
+    if (!d)
+        return posture_negative_errno();
+    (void) POSTURE_TAKE_FD(fd); /* the stream owns it now */
+    *ret = d;
+    return 0;
+}
+
 /*
  * Read up to max bytes from fd. With first_line, stop at the first newline and return only
  * the line (a longer line is -EFBIG); otherwise a file with more than max bytes is -EFBIG.

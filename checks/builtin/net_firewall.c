@@ -72,9 +72,7 @@
     "one) with policy drop."
 
 POSTURE_DEFINE_TRIVIAL_CLEANUP_FUNC(struct nft_ctx *, nft_ctx_free)
-POSTURE_DEFINE_TRIVIAL_CLEANUP_FUNC(DIR *, closedir)
-#define auto_nft_ctx  POSTURE_CLEANUP(nft_ctx_freep)
-#define auto_closedir POSTURE_CLEANUP(closedirp)
+#define auto_nft_ctx POSTURE_CLEANUP(nft_ctx_freep)
 
 /* Everything run() learns; released by state_done(). */
 struct fw_state {
@@ -142,7 +140,7 @@ static void cloexec_netfilter_sockets(void)
     int dfd = open("/proc/self/fd", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (dfd < 0)
         return;
-    auto_closedir DIR *d = fdopendir(dfd);
+    posture_autoclosedir DIR *d = fdopendir(dfd);
     if (!d) {
         (void) close(dfd);
         return;
@@ -362,16 +360,10 @@ static int read_ipv6_disabled(const struct posture_check_ctx *ctx, struct fw_sta
     if (def == 0)
         return 0;
 
-    int dfd = -1;
-    int r = posture_open_at_root(ctx->root_fd, IPV6_CONF_DIR, O_RDONLY | O_DIRECTORY, &dfd);
+    posture_autoclosedir DIR *d = NULL;
+    int r = posture_opendir_at_root(ctx->root_fd, IPV6_CONF_DIR, &d);
     if (r < 0)
         return r;
-    auto_closedir DIR *d = fdopendir(dfd);
-    if (!d) {
-        r = posture_negative_errno();
-        (void) close(dfd);
-        return r;
-    }
     struct dirent *e;
     unsigned n = 0;
     while ((e = readdir(d))) {
@@ -437,16 +429,10 @@ static void read_ufw(const struct posture_check_ctx *ctx, struct fw_state *s)
 /* Is a process named firewalld running? (Under systemd it runs with --nopid: no pid file.) */
 static int find_firewalld(const struct posture_check_ctx *ctx, struct fw_state *s)
 {
-    int dfd = -1;
-    int r = posture_open_at_root(ctx->root_fd, "/proc", O_RDONLY | O_DIRECTORY, &dfd);
+    posture_autoclosedir DIR *d = NULL;
+    int r = posture_opendir_at_root(ctx->root_fd, "/proc", &d);
     if (r < 0)
         return r;
-    auto_closedir DIR *d = fdopendir(dfd);
-    if (!d) {
-        r = posture_negative_errno();
-        (void) close(dfd);
-        return r;
-    }
     struct dirent *e;
     unsigned n = 0;
     while ((e = readdir(d))) {

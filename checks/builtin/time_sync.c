@@ -203,14 +203,9 @@ static bool unit_matches(const char *unit, const char *entry)
 static int find_units(const struct posture_check_ctx *ctx, bool found[N_DAEMONS])
 {
     for (size_t s = 0; s < sizeof(system_slices) / sizeof(system_slices[0]); s++) {
-        int fd = -1;
-        if (posture_open_at_root(ctx->root_fd, system_slices[s], O_RDONLY | O_DIRECTORY, &fd) < 0)
+        DIR *d = NULL;
+        if (posture_opendir_at_root(ctx->root_fd, system_slices[s], &d) < 0)
             continue;
-        DIR *d = fdopendir(fd);
-        if (!d) {
-            (void) close(fd);
-            continue;
-        }
         size_t n = 0;
         for (struct dirent *de; (de = readdir(d)) && n < PROC_ENTRIES_MAX; n++)
             for (size_t i = 0; i < N_DAEMONS; i++)
@@ -255,17 +250,11 @@ static void find_pidfiles(const struct posture_check_ctx *ctx, bool found[N_DAEM
  * deadline. About 5 µs per process, so only when the cheap sources found nothing. */
 static int scan_proc(const struct posture_check_ctx *ctx, bool found[N_DAEMONS])
 {
-    int proc_fd = -1;
+    DIR *d = NULL;
 
-    int r = posture_open_at_root(ctx->root_fd, "/proc", O_RDONLY | O_DIRECTORY, &proc_fd);
+    int r = posture_opendir_at_root(ctx->root_fd, "/proc", &d);
     if (r < 0)
         return r;
-    DIR *d = fdopendir(proc_fd);
-    if (!d) {
-        r = posture_negative_errno();
-        (void) close(proc_fd);
-        return r;
-    }
 
     size_t n = 0;
     r = 0;

@@ -9,6 +9,7 @@
  * Destructor helpers accept NULL / -1 and preserve errno.
  */
 
+#include <dirent.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -48,9 +49,19 @@ static inline void posture_fclosep(FILE **f)
     }
 }
 
-#define posture_autofree   POSTURE_CLEANUP(posture_freep)
-#define posture_autoclose  POSTURE_CLEANUP(posture_closep)
-#define posture_autofclose POSTURE_CLEANUP(posture_fclosep)
+static inline void posture_closedirp(DIR **d)
+{
+    if (*d) {
+        int saved = errno;
+        (void) closedir(*d);
+        errno = saved;
+    }
+}
+
+#define posture_autofree     POSTURE_CLEANUP(posture_freep)
+#define posture_autoclose    POSTURE_CLEANUP(posture_closep)
+#define posture_autofclose   POSTURE_CLEANUP(posture_fclosep)
+#define posture_autoclosedir POSTURE_CLEANUP(posture_closedirp)
 
 static inline int posture_take_fd(int *fd)
 {

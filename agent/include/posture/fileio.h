@@ -11,6 +11,7 @@
  * same, one component at a time with O_NOFOLLOW. Every fd is O_CLOEXEC.
  */
 
+#include <dirent.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <sys/types.h>
@@ -32,6 +33,13 @@ int posture_root_open(const char *path, int *ret_fd);
  * (up to POSTURE_SYMLINK_MAX); /proc magic links are refused with -ELOOP.
  */
 int posture_open_at_root(int root_fd, const char *path, int flags, int *ret_fd);
+
+/*
+ * Open the directory path inside root_fd (resolved as by posture_open_at_root()) as a directory
+ * stream; the caller closes it with closedir() (posture_autoclosedir). Errors: those of
+ * posture_open_at_root(), -ENOTDIR, -ENOMEM.
+ */
+int posture_opendir_at_root(int root_fd, const char *path, DIR **ret);
 
 /*
  * Read a whole file inside root_fd. On success *ret_buf holds the bytes plus a terminating NUL

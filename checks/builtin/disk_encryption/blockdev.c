@@ -27,10 +27,8 @@
 
 POSTURE_DEFINE_TRIVIAL_CLEANUP_FUNC(struct udev_device *, udev_device_unref)
 POSTURE_DEFINE_TRIVIAL_CLEANUP_FUNC(struct udev_enumerate *, udev_enumerate_unref)
-POSTURE_DEFINE_TRIVIAL_CLEANUP_FUNC(DIR *, closedir)
 #define auto_udev_device    POSTURE_CLEANUP(udev_device_unrefp)
 #define auto_udev_enumerate POSTURE_CLEANUP(udev_enumerate_unrefp)
-#define auto_dir            POSTURE_CLEANUP(closedirp)
 
 struct posture_blk_graph {
     struct udev *udev;
@@ -358,7 +356,7 @@ static int list_slaves(struct udev_device *dev, char ***ret)
     int n = snprintf(path, sizeof(path), "%s/slaves", syspath);
     if (n < 0 || (size_t) n >= sizeof(path))
         return -ENAMETOOLONG;
-    auto_dir DIR *d = opendir(path);
+    posture_autoclosedir DIR *d = opendir(path);
     if (!d) {
         int r = posture_negative_errno();
         if (r != -ENOENT && r != -ENOTDIR)
@@ -680,7 +678,7 @@ int posture_blk_walk_devpaths(struct posture_blk_graph *g,
 /* The member devices (kernel names) of the btrfs filesystem that has member sysname. */
 static int btrfs_members(const char *sysname, char ***ret)
 {
-    auto_dir DIR *d = opendir(SYS_FS_BTRFS);
+    posture_autoclosedir DIR *d = opendir(SYS_FS_BTRFS);
     struct dirent *e;
     unsigned count = 0;
 
@@ -694,7 +692,7 @@ static int btrfs_members(const char *sysname, char ***ret)
         int n = snprintf(path, sizeof(path), SYS_FS_BTRFS "/%s/devices", e->d_name);
         if (n < 0 || (size_t) n >= sizeof(path))
             continue;
-        auto_dir DIR *devs = opendir(path);
+        posture_autoclosedir DIR *devs = opendir(path);
         if (!devs)
             continue;
         posture_auto_strv char **names = NULL;

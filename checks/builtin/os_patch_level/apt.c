@@ -489,19 +489,15 @@ static void note_mtime(struct ctx *c, const struct stat *st)
 
 static int scan_lists_dir(struct ctx *c)
 {
-    posture_autoclose int fd = -1;
+    DIR *d = NULL;
 
-    int r = posture_open_at_root(c->root_fd, c->lists_dir, O_RDONLY | O_DIRECTORY, &fd);
+    int r = posture_opendir_at_root(c->root_fd, c->lists_dir, &d);
     if (r == -ENOENT)
         return 0; /* apt never ran "update": nothing is known to be pending */
     if (r < 0) {
         (void) set_where(c, NULL, c->lists_dir);
         return r;
     }
-    DIR *d = fdopendir(fd);
-    if (!d)
-        return posture_negative_errno();
-    (void) POSTURE_TAKE_FD(fd); /* the DIR owns it now */
 
     size_t entries = 0;
     r = 0;

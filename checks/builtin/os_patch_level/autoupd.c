@@ -145,17 +145,11 @@ static int list_parts(int root_fd, const char *dir, char ***ret)
 {
     posture_auto_strv char **names = NULL;
     size_t n = 0, cap = 0;
-    int fd = -1;
+    DIR *d = NULL;
 
-    int r = posture_open_at_root(root_fd, dir, O_RDONLY | O_DIRECTORY, &fd);
+    int r = posture_opendir_at_root(root_fd, dir, &d);
     if (r < 0)
         return r;
-    DIR *d = fdopendir(fd);
-    if (!d) {
-        r = posture_negative_errno();
-        (void) close(fd);
-        return r;
-    }
 
     struct dirent *de;
     r = 0;

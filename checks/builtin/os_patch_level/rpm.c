@@ -244,16 +244,14 @@ uint64_t posture_dnf_metadata_mtime(int root_fd)
  * "<release>/vmlinuz" (usr/lib/modules/). */
 static int scan_kernels(int root_fd, const char *dir, const char *prefix, char ***l)
 {
-    int fd = -1, n = 0, r;
+    DIR *d = NULL;
+    int n = 0;
 
-    if (posture_open_at_root(root_fd, dir, O_RDONLY | O_DIRECTORY, &fd) < 0)
-        return 0;
-    DIR *d = fdopendir(fd);
-    if (!d) {
-        r = posture_negative_errno();
-        (void) close(fd);
+    int r = posture_opendir_at_root(root_fd, dir, &d);
+    if (r == -ENOMEM)
         return r;
-    }
+    if (r < 0)
+        return 0; /* no such directory (or not readable): no kernels there */
     struct dirent *de;
     unsigned seen = 0;
     r = 0;

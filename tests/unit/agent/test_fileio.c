@@ -3,9 +3,11 @@
  * posture_open_at_root() and the bounded readers, on a temporary root. Every test runs twice:
  * with openat2() and with the userspace walk forced, and both must agree.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -629,6 +631,41 @@ static void test_exists(void **state)
     assert_int_equal(posture_exists_at_root(f->root, "self-loop"), -ELOOP);
 }
 
+static bool dir_has(DIR *d, const char *name)
+{
+    for (struct dirent *de; (de = readdir(d));)
+        if (strcmp(de->d_name, name) == 0)
+            return true;
+    return false;
+}
+
+static void test_opendir(void **state)
+{
+    struct fixture *f = *state;
+    DIR *d = NULL;
+
+    {
+        /* An absolute symlink to a directory, resolved inside the root. */
+        posture_autoclosedir DIR *etc = NULL;
+        assert_int_equal(posture_opendir_at_root(f->root, "usr/lib/abs-etc", &etc), 0);
+        assert_true(dir_has(etc, "os-release-rel"));
+    }
+    {
+        /* "../.." from etc/ stops at the root: the root's entries, never the marker's dir. */
+        posture_autoclosedir DIR *top = NULL;
+        assert_int_equal(posture_opendir_at_root(f->root, "etc/escape-dir", &top), 0);
+        assert_true(dir_has(top, "libdir"));
+        rewinddir(top);
+        assert_false(dir_has(top, "marker"));
+    }
+    assert_int_equal(posture_opendir_at_root(f->root, "etc/os-release", &d), -ENOTDIR);
+    assert_int_equal(posture_opendir_at_root(f->root, "nonexistent", &d), -ENOENT);
+    assert_int_equal(posture_opendir_at_root(f->root, "self-loop", &d), -ELOOP);
+    assert_int_equal(posture_opendir_at_root(f->root, "etc", NULL), -EINVAL);
+    assert_int_equal(posture_opendir_at_root(-1, "etc", &d), -EBADF);
+    assert_null(d); /* written only on success */
+}
+
 static void test_permission_denied(void **state)
 {
     struct fixture *f = *state;
@@ -671,6 +708,7 @@ int main(void)
         T(test_read_proc),
         T(test_read_line),
         T(test_exists),
+        T(test_opendir),
         T(test_permission_denied),
     };
     int failed = 0;
