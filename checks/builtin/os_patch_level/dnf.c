@@ -221,6 +221,23 @@ static bool is_notice(const char *line)
     return false;
 }
 
+/* Lines of either listing that name no package: an overlong one (counted as ignored), a blank
+ * one, and a notice (counted as known). True for those. */
+static bool no_package(const char *line, bool too_long, size_t *ignored, size_t *known)
+{
+    if (too_long) {
+        (*ignored)++;
+        return true;
+    }
+    if (is_blank(line))
+        return true;
+    if (is_notice(line)) {
+        (*known)++;
+        return true;
+    }
+    return false;
+}
+
 static int add_package(struct names *l, const char *nevra, const char *native_arch)
 {
     posture_autofree char *name = NULL, *arch = NULL;
@@ -273,16 +290,8 @@ int posture_dnf_parse_updateinfo(const char *text,
         char *tok[TOKENS_MAX];
         bool indented;
 
-        if (too_long) {
-            ignored++;
+        if (no_package(line, too_long, &ignored, &known))
             continue;
-        }
-        if (is_blank(line))
-            continue;
-        if (is_notice(line)) {
-            known++;
-            continue;
-        }
         size_t n = split_tokens(line, tok, &indented);
         if (is_header(tok, n)) {
             known++;
@@ -374,16 +383,8 @@ int posture_dnf_parse_check_update(const char *text, size_t len, size_t *ret_ign
         char *tok[TOKENS_MAX];
         bool indented;
 
-        if (too_long) {
-            ignored++;
+        if (no_package(line, too_long, &ignored, &known))
             continue;
-        }
-        if (is_blank(line))
-            continue;
-        if (is_notice(line)) {
-            known++;
-            continue;
-        }
         if (strncasecmp(line, "Obsoleting", 10) == 0) {
             known++;
             break; /* the rest names obsoleted packages, not updates */
