@@ -199,22 +199,33 @@ static int check_buffer(const char *buf, size_t len, size_t max)
     return 0;
 }
 
-static const char *line_end(const char *p, const char *end, const char **ret_next)
-{
-    const char *nl = memchr(p, '\n', (size_t) (end - p));
-    const char *stop = nl ? nl : end;
-    *ret_next = nl ? nl + 1 : end;
-    if (stop > p && stop[-1] == '\r')
-        stop--;
-    return stop;
-}
-
 static bool blank_line(const char *p, const char *end)
 {
     for (; p < end; p++)
         if (!is_sep(*p))
             return false;
     return true;
+}
+
+/* The next line of [*p, end) that is not blank, without its "\n" or "\r\n": it starts at
+ * *ret_line and ends at the return value; NULL at the end. *lineno counts every line. */
+static const char *
+next_line(const char **p, const char *end, unsigned *lineno, const char **ret_line)
+{
+    while (*p && *p < end) {
+        const char *line = *p;
+        const char *nl = memchr(line, '\n', (size_t) (end - line));
+        const char *stop = nl ? nl : end;
+        *p = nl ? nl + 1 : end;
+        if (stop > line && stop[-1] == '\r')
+            stop--;
+        (*lineno)++;
+        if (!blank_line(line, stop)) {
+            *ret_line = line;
+            return stop;
+        }
+    }
+    return NULL;
 }
 
 int posture_mountinfo_parse(const char *buf, size_t len, struct posture_mountinfo *ret)
@@ -227,40 +238,34 @@ int posture_mountinfo_parse(const char *buf, size_t len, struct posture_mountinf
     if (r < 0)
         return r;
 
-    const char *p = buf, *end = buf ? buf + len : buf;
-    while (p && p < end) {
-        const char *next;
-        const char *stop = line_end(p, end, &next);
-        lineno++;
-        if (!blank_line(p, stop)) {
-            struct posture_mount m;
-            r = parse_mount_line(p, stop, &m);
-            if (r == -ENOMEM)
-                goto fail;
-            if (r < 0) {
-                if (mi.n_invalid++ == 0)
-                    mi.first_invalid_line = lineno;
-            } else {
-                if (mi.n >= POSTURE_MOUNTINFO_MOUNTS_MAX) {
-                    mount_done(&m);
-                    r = -E2BIG;
-                    goto fail;
-                }
-                if (mi.n == cap) {
-                    size_t ncap = cap ? cap * 2 : 64;
-                    struct posture_mount *t = realloc(mi.mounts, ncap * sizeof(*t));
-                    if (!t) {
-                        mount_done(&m);
-                        r = -ENOMEM;
-                        goto fail;
-                    }
-                    mi.mounts = t;
-                    cap = ncap;
-                }
-                mi.mounts[mi.n++] = m;
-            }
+    const char *p = buf, *end = buf ? buf + len : buf, *line, *stop;
+    while ((stop = next_line(&p, end, &lineno, &line))) {
+        struct posture_mount m;
+        r = parse_mount_line(line, stop, &m);
+        if (r == -ENOMEM)
+            goto fail;
+        if (r < 0) {
+            if (mi.n_invalid++ == 0)
+                mi.first_invalid_line = lineno;
+            continue;
         }
-        p = next;
+        if (mi.n >= POSTURE_MOUNTINFO_MOUNTS_MAX) {
+            mount_done(&m);
+            r = -E2BIG;
+            goto fail;
+        }
+        if (mi.n == cap) {
+            size_t ncap = cap ? cap * 2 : 64;
+            struct posture_mount *t = realloc(mi.mounts, ncap * sizeof(*t));
+            if (!t) {
+                mount_done(&m);
+                r = -ENOMEM;
+                goto fail;
+            }
+            mi.mounts = t;
+            cap = ncap;
+        }
+        mi.mounts[mi.n++] = m;
     }
     *ret = mi;
     return (int) mi.n;
@@ -421,40 +426,32 @@ int posture_swaps_parse(const char *buf, size_t len, struct posture_swaps *ret)
     if (r < 0)
         return r;
 
-    const char *p = buf, *end = buf ? buf + len : buf;
-    while (p && p < end) {
-        const char *next;
-        const char *stop = line_end(p, end, &next);
-        lineno++;
-        if (lineno == 1 && (size_t) (stop - p) >= 8 && memcmp(p, "Filename", 8) == 0) {
-            p = next;
+    const char *p = buf, *end = buf ? buf + len : buf, *line, *stop;
+    while ((stop = next_line(&p, end, &lineno, &line))) {
+        if (lineno == 1 && (size_t) (stop - line) >= 8 && memcmp(line, "Filename", 8) == 0)
+            continue; /* the header */
+        struct posture_swap sw;
+        r = parse_swap_line(line, stop, &sw);
+        if (r == -ENOMEM)
+            goto fail;
+        if (r < 0) {
+            if (s.n_invalid++ == 0)
+                s.first_invalid_line = lineno;
             continue;
         }
-        if (!blank_line(p, stop)) {
-            struct posture_swap sw;
-            r = parse_swap_line(p, stop, &sw);
-            if (r == -ENOMEM)
-                goto fail;
-            if (r < 0) {
-                if (s.n_invalid++ == 0)
-                    s.first_invalid_line = lineno;
-            } else {
-                if (s.n >= POSTURE_SWAPS_MAX) {
-                    free(sw.path);
-                    r = -E2BIG;
-                    goto fail;
-                }
-                struct posture_swap *t = realloc(s.swaps, (s.n + 1) * sizeof(*t));
-                if (!t) {
-                    free(sw.path);
-                    r = -ENOMEM;
-                    goto fail;
-                }
-                s.swaps = t;
-                s.swaps[s.n++] = sw;
-            }
+        if (s.n >= POSTURE_SWAPS_MAX) {
+            free(sw.path);
+            r = -E2BIG;
+            goto fail;
         }
-        p = next;
+        struct posture_swap *t = realloc(s.swaps, (s.n + 1) * sizeof(*t));
+        if (!t) {
+            free(sw.path);
+            r = -ENOMEM;
+            goto fail;
+        }
+        s.swaps = t;
+        s.swaps[s.n++] = sw;
     }
     *ret = s;
     return (int) s.n;
