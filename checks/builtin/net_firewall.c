@@ -42,6 +42,7 @@
 #include "posture/cleanup.h"
 #include "posture/err.h"
 #include "posture/fileio.h"
+#include "posture/parse.h"
 #include "posture/spawn.h"
 
 #include "net_firewall/firewall.h"
@@ -148,9 +149,9 @@ static void cloexec_netfilter_sockets(void)
     struct dirent *e;
     unsigned n = 0;
     while ((e = readdir(d)) && n++ < 65536) {
-        char *end = NULL;
-        long fd = strtol(e->d_name, &end, 10);
-        if (!end || *end != '\0' || fd < 3 || fd > INT32_MAX || fd == dirfd(d))
+        uint32_t fd;
+        if (posture_parse_u32(e->d_name, &fd) < 0 || fd < 3 || fd > INT32_MAX ||
+            (int) fd == dirfd(d))
             continue;
         int flags = fcntl((int) fd, F_GETFD);
         struct stat st;
