@@ -46,30 +46,30 @@ int posture_test_rmdir_r(const char *path)
     return 0;
 }
 
-static int mkdir_parents(const char *dir, const char *rel)
+#define PATH_BUF 4096
+
+/* path = dir/rel (PATH_BUF bytes), with the directories above it created. */
+static int make_parents(const char *dir, const char *rel, char *path)
 {
-    char buf[4096];
-    int n = snprintf(buf, sizeof(buf), "%s/%s", dir, rel);
-    if (n < 0 || (size_t) n >= sizeof(buf))
+    int n = snprintf(path, PATH_BUF, "%s/%s", dir, rel);
+    if (n < 0 || n >= PATH_BUF)
         return -ENAMETOOLONG;
-    for (char *p = buf + strlen(dir) + 1; (p = strchr(p, '/')); p++) {
+    for (char *p = path + strlen(dir) + 1; (p = strchr(p, '/')); p++) {
         *p = '\0';
-        if (mkdir(buf, 0755) < 0 && errno != EEXIST)
-            return -errno;
+        int r = mkdir(path, 0755) < 0 && errno != EEXIST ? -errno : 0;
         *p = '/';
+        if (r < 0)
+            return r;
     }
     return 0;
 }
 
 int posture_test_write_file(const char *dir, const char *rel, const char *content)
 {
-    char path[4096];
-    int r = mkdir_parents(dir, rel);
+    char path[PATH_BUF];
+    int r = make_parents(dir, rel, path);
     if (r < 0)
         return r;
-    int n = snprintf(path, sizeof(path), "%s/%s", dir, rel);
-    if (n < 0 || (size_t) n >= sizeof(path))
-        return -ENAMETOOLONG;
     FILE *f = fopen(path, "we");
     if (!f)
         return -errno;
@@ -83,13 +83,10 @@ int posture_test_write_file(const char *dir, const char *rel, const char *conten
 
 int posture_test_symlink(const char *dir, const char *rel, const char *target)
 {
-    char path[4096];
-    int r = mkdir_parents(dir, rel);
+    char path[PATH_BUF];
+    int r = make_parents(dir, rel, path);
     if (r < 0)
         return r;
-    int n = snprintf(path, sizeof(path), "%s/%s", dir, rel);
-    if (n < 0 || (size_t) n >= sizeof(path))
-        return -ENAMETOOLONG;
     return symlink(target, path) < 0 ? -errno : 0;
 }
 
