@@ -13,6 +13,9 @@ BUILD="build-essential cmake pkg-config ninja-build git"
 # (disk.encryption); libnftables: the kernel ruleset as JSON (net.firewall); OpenSSL: hashes
 # now, keys, JWS and TLS later.
 LIBS="libcjson-dev libssl-dev liblz4-dev zlib1g-dev liblzma-dev libudev-dev libnftables-dev"
+# TPM2-TSS (ESAPI, marshalling, return codes, TCTI loader) and the tpm2-openssl provider that
+# keeps the device key in the TPM (attest/).
+LIBS="$LIBS libtss2-dev tpm2-openssl"
 # Tests: cmocka unit tests, clang for libFuzzer and sanitizers, clang-format for the lint
 # test, jq and python3 as independent JSON parsers, GNU time for footprint figures.
 TESTS="libcmocka-dev clang libclang-rt-14-dev clang-format jq python3 time"
@@ -20,6 +23,9 @@ TESTS="libcmocka-dev clang libclang-rt-14-dev clang-format jq python3 time"
 # umockdev (libudev on recorded device trees), nftables + iproute2 + iptables (rulesets in
 # private network namespaces; iptables-legacy-save), util-linux (unshare), lz4/xz-utils/gzip
 # (compressed fixture lists).
+# swtpm (a software TPM with an EK chain), tpm2-tools (tpm2_checkquote as the independent quote
+# verifier), python3-jwt and the jwt CLI (independent JWS verification).
+TESTS="$TESTS swtpm swtpm-tools tpm2-tools python3-jwt jwt"
 TESTS="$TESTS apt dpkg umockdev libumockdev-dev nftables iproute2 iptables util-linux lz4 xz-utils gzip"
 
 missing=""
