@@ -1,0 +1,208 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Test driver for posture_quote_verify() on files produced by tpm2-tools:
+ *
+ *   quote_tool binding NONCE-FILE PAYLOAD-FILE
+ *       print posture_quote_binding() in hex (what tpm2_quote -q takes)
+ *   quote_tool verify AK-PUB ATTEST SIG PCRS NONCE-FILE PAYLOAD-FILE [options]
+ *       AK-PUB is a TPM2B_PUBLIC (tpm2_readpublic -o), ATTEST/SIG come from tpm2_quote -m/-s,
+ *       PCRS is the raw concatenation of the selected SHA-256 PCR values (tpm2_pcrread -o).
+ *       Prints the reason string ("ok", "quote-signature-invalid", ...); exits 0 when the quote
+ *       is accepted, 1 when it is rejected, 2 on usage or system errors.
+ *       --mask=255             the policy's selection, decimal bit mask (default PCR 0-7)
+ *       --parent-qname=FILE    the AK's parent's qualified name (default: endorsement primary)
+ *       --previous=CLOCK:RESET:RESTART   the last accepted clockInfo
+ *       --print-clock          also print "clock reset restart" of an accepted quote
+ *       --repeat=N             verify N times and print verifications per second (benchmark)
+ */
+
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "posture/cleanup.h"
+#include "posture/fileio.h"
+#include "posture/parse.h"
+#include "posture/quote.h"
+
+static int read_file(const char *path, size_t max, uint8_t **ret, size_t *ret_len)
+{
+    posture_autoclose int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+    char *buf = NULL;
+    int r;
+
+    if (fd < 0) {
+        fprintf(stderr, "quote_tool: %s: %m\n", path);
+        return -1;
+    }
+    r = posture_read_fd(fd, max, &buf, ret_len);
+    if (r < 0) {
+        fprintf(stderr, "quote_tool: %s: %s\n", path, strerror(-r));
+        return -1;
+    }
+    *ret = (uint8_t *) buf;
+    return 0;
+}
+
+static void print_hex(const uint8_t *p, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        printf("%02x", p[i]);
+    printf("\n");
+}
+
+static double now_sec(void)
+{
+    struct timespec ts;
+    (void) clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double) ts.tv_sec + (double) ts.tv_nsec / 1e9;
+}
+
+static int cmd_binding(int argc, char **argv)
+{
+    posture_autofree uint8_t *nonce = NULL, *payload = NULL;
+    size_t nonce_len, payload_len;
+    uint8_t b[POSTURE_QUOTE_BINDING_SIZE];
+
+    if (argc != 4)
+        return 2;
+    if (read_file(argv[2], POSTURE_QUOTE_NONCE_MAX, &nonce, &nonce_len) < 0 ||
+        read_file(argv[3], 1 << 20, &payload, &payload_len) < 0)
+        return 2;
+    if (posture_quote_binding(nonce, nonce_len, payload, payload_len, b) < 0)
+        return 2;
+    print_hex(b, sizeof(b));
+    return 0;
+}
+
+static int parse_previous(const char *s, struct posture_quote_clock *ret)
+{
+    char clock[32], reset[16], restart[16];
+    const char *c1 = strchr(s, ':'), *c2 = c1 ? strchr(c1 + 1, ':') : NULL;
+    uint32_t rs, rt;
+    uint64_t ck;
+
+    if (!c2 || (size_t) (c1 - s) >= sizeof(clock) || (size_t) (c2 - c1 - 1) >= sizeof(reset) ||
+        strlen(c2 + 1) >= sizeof(restart))
+        return -1;
+    memcpy(clock, s, (size_t) (c1 - s));
+    clock[c1 - s] = '\0';
+    memcpy(reset, c1 + 1, (size_t) (c2 - c1 - 1));
+    reset[c2 - c1 - 1] = '\0';
+    memcpy(restart, c2 + 1, strlen(c2 + 1) + 1);
+    if (posture_parse_u64(clock, &ck) < 0 || posture_parse_u32(reset, &rs) < 0 ||
+        posture_parse_u32(restart, &rt) < 0)
+        return -1;
+    *ret = (struct posture_quote_clock){ .clock = ck, .reset_count = rs, .restart_count = rt };
+    return 0;
+}
+
+static int cmd_verify(int argc, char **argv)
+{
+    posture_autofree uint8_t *akpub = NULL, *attest = NULL, *sig = NULL, *pcrbuf = NULL,
+                             *nonce = NULL, *payload = NULL, *parent = NULL;
+    size_t akpub_len, attest_len, sig_len, pcr_len, nonce_len, payload_len, parent_len = 0;
+    struct posture_quote_ak *ak = NULL;
+    struct posture_quote_pcr pcrs[POSTURE_QUOTE_PCR_MAX];
+    struct posture_quote_clock previous;
+    bool have_previous = false, print_clock = false;
+    uint32_t mask = POSTURE_QUOTE_PCR_MASK_DEFAULT, repeat = 1;
+    uint8_t binding[POSTURE_QUOTE_BINDING_SIZE];
+    size_t n = 0;
+    int r;
+
+    if (argc < 8)
+        return 2;
+    for (int i = 8; i < argc; i++) {
+        if (strncmp(argv[i], "--mask=", 7) == 0) {
+            if (posture_parse_u32(argv[i] + 7, &mask) < 0 || mask == 0 || (mask >> 24) != 0) {
+                fprintf(stderr, "quote_tool: bad --mask (a decimal PCR bit mask)\n");
+                return 2;
+            }
+        } else if (strncmp(argv[i], "--parent-qname=", 15) == 0) {
+            if (read_file(argv[i] + 15, 128, &parent, &parent_len) < 0)
+                return 2;
+        } else if (strncmp(argv[i], "--previous=", 11) == 0) {
+            if (parse_previous(argv[i] + 11, &previous) < 0)
+                return 2;
+            have_previous = true;
+        } else if (strcmp(argv[i], "--print-clock") == 0) {
+            print_clock = true;
+        } else if (strncmp(argv[i], "--repeat=", 9) == 0) {
+            if (posture_parse_u32(argv[i] + 9, &repeat) < 0 || repeat == 0)
+                return 2;
+        } else {
+            fprintf(stderr, "quote_tool: unknown option %s\n", argv[i]);
+            return 2;
+        }
+    }
+    if (read_file(argv[2], POSTURE_QUOTE_INPUT_MAX, &akpub, &akpub_len) < 0 ||
+        read_file(argv[3], POSTURE_QUOTE_INPUT_MAX, &attest, &attest_len) < 0 ||
+        read_file(argv[4], POSTURE_QUOTE_INPUT_MAX, &sig, &sig_len) < 0 ||
+        read_file(argv[5], POSTURE_QUOTE_INPUT_MAX, &pcrbuf, &pcr_len) < 0 ||
+        read_file(argv[6], POSTURE_QUOTE_NONCE_MAX, &nonce, &nonce_len) < 0 ||
+        read_file(argv[7], 1 << 20, &payload, &payload_len) < 0)
+        return 2;
+    /* The values file holds the selected PCRs in index order. */
+    for (unsigned idx = 0; idx < POSTURE_QUOTE_PCR_MAX; idx++) {
+        if (!(mask & (1u << idx)))
+            continue;
+        if ((n + 1) * POSTURE_QUOTE_DIGEST_SIZE > pcr_len)
+            break;
+        pcrs[n].index = idx;
+        memcpy(pcrs[n].digest, pcrbuf + n * POSTURE_QUOTE_DIGEST_SIZE, POSTURE_QUOTE_DIGEST_SIZE);
+        n++;
+    }
+    if (posture_quote_binding(nonce, nonce_len, payload, payload_len, binding) < 0)
+        return 2;
+    r = posture_quote_ak_new(akpub, akpub_len, parent, parent_len, &ak);
+    if (r < 0) {
+        fprintf(stderr, "quote_tool: AK: %s\n", strerror(-r));
+        printf("ak-rejected\n");
+        return 1;
+    }
+
+    struct posture_quote_expect expect = {
+        .extra_data = binding,
+        .extra_data_len = sizeof(binding),
+        .pcr_mask = mask,
+        .pcrs = pcrs,
+        .n_pcrs = n,
+        .previous = have_previous ? &previous : NULL,
+    };
+    struct posture_quote_info info = { 0 };
+    enum posture_quote_reason reason = POSTURE_QUOTE_REASON__INVALID;
+    double t0 = now_sec();
+    for (uint32_t i = 0; i < repeat; i++) {
+        r = posture_quote_verify(ak, attest, attest_len, sig, sig_len, &expect, &info, &reason);
+        if (r < 0)
+            break;
+    }
+    double t1 = now_sec();
+    ak = posture_quote_ak_free(ak);
+    if (r < 0) {
+        fprintf(stderr, "quote_tool: verify: %s\n", strerror(-r));
+        return 2;
+    }
+    printf("%s\n", posture_quote_reason_to_string(reason));
+    if (print_clock && reason == POSTURE_QUOTE_OK)
+        printf("%llu %u %u\n", (unsigned long long) info.clock.clock, info.clock.reset_count,
+               info.clock.restart_count);
+    if (repeat > 1)
+        printf("%.0f verifications/s (%u in %.3f s)\n", (double) repeat / (t1 - t0), repeat,
+               t1 - t0);
+    return reason == POSTURE_QUOTE_OK ? 0 : 1;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc >= 2 && strcmp(argv[1], "binding") == 0)
+        return cmd_binding(argc, argv);
+    if (argc >= 2 && strcmp(argv[1], "verify") == 0)
+        return cmd_verify(argc, argv);
+    fprintf(stderr, "usage: quote_tool binding NONCE PAYLOAD | verify AK ATTEST SIG PCRS NONCE "
+                    "PAYLOAD [--mask=M] [--parent-qname=F] [--previous=C:R:S] [--print-clock] "
+                    "[--repeat=N]\n");
+    return 2;
+}
