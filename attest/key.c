@@ -1,0 +1,404 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* The device key: P-256, as a strict 0600 PEM file today; JWK and RFC 7638 thumbprint. */
+
+#include "posture/key.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <openssl/bio.h>
+#include <openssl/bn.h>
+#include <openssl/core_names.h>
+#include <openssl/crypto.h>
+#include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/param_build.h>
+#include <openssl/pem.h>
+
+#include "posture/b64url.h"
+#include "posture/cleanup.h"
+#include "posture/err.h"
+#include "posture/fileio.h"
+#include "posture/log.h"
+#include "posture/statefile.h"
+
+#define P256_GROUP "prime256v1"
+
+static const char *const key_source_table[POSTURE_KEY_SOURCE__MAX] = {
+    [POSTURE_KEY_SOURCE_FILE] = "file",
+    [POSTURE_KEY_SOURCE_TPM] = "tpm",
+};
+
+const char *posture_key_source_to_string(int source)
+{
+    if (source < 0 || source >= POSTURE_KEY_SOURCE__MAX)
+        return NULL;
+    return key_source_table[source];
+}
+
+int posture_key_source_from_string(const char *s)
+{
+    if (!s)
+        return -EINVAL;
+    for (int i = 0; i < POSTURE_KEY_SOURCE__MAX; i++)
+        if (strcmp(key_source_table[i], s) == 0)
+            return i;
+    return -EINVAL;
+}
+
+/* Move OpenSSL's error queue into the debug log (STYLE.md G3). */
+static void drain_ossl(const char *what)
+{
+    unsigned long e;
+    char buf[256];
+
+    while ((e = ERR_get_error()) != 0) {
+        ERR_error_string_n(e, buf, sizeof(buf));
+        log_debug("%s: %s", what, buf);
+    }
+}
+
+POSTURE_DEFINE_TRIVIAL_CLEANUP_FUNC(BIO *, BIO_free)
+POSTURE_DEFINE_TRIVIAL_CLEANUP_FUNC(BIGNUM *, BN_free)
+POSTURE_DEFINE_TRIVIAL_CLEANUP_FUNC(EVP_PKEY_CTX *, EVP_PKEY_CTX_free)
+POSTURE_DEFINE_TRIVIAL_CLEANUP_FUNC(OSSL_PARAM_BLD *, OSSL_PARAM_BLD_free)
+POSTURE_DEFINE_TRIVIAL_CLEANUP_FUNC(OSSL_PARAM *, OSSL_PARAM_free)
+
+int posture_key_check_p256(const EVP_PKEY *pkey)
+{
+    char group[64];
+    size_t len = 0;
+
+    if (!pkey || !EVP_PKEY_is_a(pkey, "EC"))
+        return -EKEYREJECTED;
+    if (!EVP_PKEY_get_utf8_string_param(pkey, OSSL_PKEY_PARAM_GROUP_NAME, group, sizeof(group),
+                                        &len)) {
+        drain_ossl("group name");
+        return -EKEYREJECTED;
+    }
+    if (strcmp(group, P256_GROUP) != 0 && strcmp(group, "P-256") != 0)
+        return -EKEYREJECTED;
+    return 0;
+}
+
+int posture_key_public_xy(const EVP_PKEY *pkey, uint8_t x[32], uint8_t y[32])
+{
+    POSTURE_CLEANUP(BN_freep) BIGNUM *bx = NULL;
+    POSTURE_CLEANUP(BN_freep) BIGNUM *by = NULL;
+    int r;
+
+    POSTURE_RETURN_IF_FAIL(x && y, -EINVAL);
+    r = posture_key_check_p256(pkey);
+    if (r < 0)
+        return r;
+    if (!EVP_PKEY_get_bn_param(pkey, OSSL_PKEY_PARAM_EC_PUB_X, &bx) ||
+        !EVP_PKEY_get_bn_param(pkey, OSSL_PKEY_PARAM_EC_PUB_Y, &by)) {
+        drain_ossl("public point");
+        return -EKEYREJECTED;
+    }
+    if (BN_bn2binpad(bx, x, 32) != 32 || BN_bn2binpad(by, y, 32) != 32)
+        return -EKEYREJECTED;
+    return 0;
+}
+
+/* The canonical RFC 7638 member string; *ret is malloc'ed. */
+static int thumbprint_input(const EVP_PKEY *pkey, char **ret)
+{
+    char x64[POSTURE_KEY_THUMBPRINT_LEN + 1], y64[POSTURE_KEY_THUMBPRINT_LEN + 1];
+    uint8_t x[32], y[32];
+    char *s = NULL;
+    int r;
+
+    r = posture_key_public_xy(pkey, x, y);
+    if (r < 0)
+        return r;
+    if (posture_b64url_encode_buf(x, 32, x64, sizeof(x64)) < 0 ||
+        posture_b64url_encode_buf(y, 32, y64, sizeof(y64)) < 0)
+        return -EINVAL;
+    if (asprintf(&s, "{\"crv\":\"P-256\",\"kty\":\"EC\",\"x\":\"%s\",\"y\":\"%s\"}", x64, y64) < 0)
+        return -ENOMEM;
+    *ret = s;
+    return 0;
+}
+
+int posture_key_thumbprint_raw(const EVP_PKEY *pkey, uint8_t ret[32])
+{
+    posture_autofree char *input = NULL;
+    unsigned int len = 0;
+    uint8_t md[EVP_MAX_MD_SIZE];
+    int r;
+
+    POSTURE_RETURN_IF_FAIL(ret, -EINVAL);
+    r = thumbprint_input(pkey, &input);
+    if (r < 0)
+        return r;
+    if (!EVP_Digest(input, strlen(input), md, &len, EVP_sha256(), NULL) || len != 32) {
+        drain_ossl("thumbprint");
+        return -EIO;
+    }
+    memcpy(ret, md, 32);
+    return 0;
+}
+
+int posture_key_thumbprint(const EVP_PKEY *pkey, char **ret)
+{
+    uint8_t md[32];
+    int r;
+
+    POSTURE_RETURN_IF_FAIL(ret, -EINVAL);
+    r = posture_key_thumbprint_raw(pkey, md);
+    if (r < 0)
+        return r;
+    return posture_b64url_encode(md, sizeof(md), ret);
+}
+
+int posture_key_jwk(const EVP_PKEY *pkey, cJSON **ret)
+{
+    posture_auto_cjson cJSON *jwk = NULL;
+    posture_autofree char *x64 = NULL, *y64 = NULL;
+    uint8_t x[32], y[32];
+    int r;
+
+    POSTURE_RETURN_IF_FAIL(ret, -EINVAL);
+    r = posture_key_public_xy(pkey, x, y);
+    if (r < 0)
+        return r;
+    r = posture_b64url_encode(x, 32, &x64);
+    if (r >= 0)
+        r = posture_b64url_encode(y, 32, &y64);
+    if (r < 0)
+        return r;
+    jwk = cJSON_CreateObject();
+    if (!jwk)
+        return -ENOMEM;
+    r = posture_json_add_str(jwk, "kty", "EC");
+    if (r >= 0)
+        r = posture_json_add_str(jwk, "crv", "P-256");
+    if (r >= 0)
+        r = posture_json_add_str(jwk, "x", x64);
+    if (r >= 0)
+        r = posture_json_add_str(jwk, "y", y64);
+    if (r < 0)
+        return r;
+    *ret = POSTURE_TAKE_PTR(jwk);
+    return 0;
+}
+
+/* The contents of a memory BIO as a new string. */
+static int bio_to_string(BIO *bio, char **ret)
+{
+    char *data = NULL;
+    long n = BIO_get_mem_data(bio, &data);
+    char *s;
+
+    if (n < 0 || !data)
+        return -EIO;
+    s = strndup(data, (size_t) n);
+    if (!s)
+        return -ENOMEM;
+    *ret = s;
+    return 0;
+}
+
+int posture_key_public_pem(const EVP_PKEY *pkey, char **ret)
+{
+    POSTURE_CLEANUP(BIO_freep) BIO *bio = NULL;
+
+    POSTURE_RETURN_IF_FAIL(pkey && ret, -EINVAL);
+    bio = BIO_new(BIO_s_mem());
+    if (!bio)
+        return -ENOMEM;
+    if (!PEM_write_bio_PUBKEY(bio, pkey)) {
+        drain_ossl("public key PEM");
+        return -EIO;
+    }
+    return bio_to_string(bio, ret);
+}
+
+/* Refuse every passphrase prompt: an encrypted device key cannot be used unattended. */
+static int no_passphrase(char *buf, int size, int rwflag, void *userdata)
+{
+    (void) buf;
+    (void) size;
+    (void) rwflag;
+    (void) userdata;
+    return -1;
+}
+
+int posture_key_load_file(const char *path, EVP_PKEY **ret)
+{
+    POSTURE_CLEANUP(BIO_freep) BIO *bio = NULL;
+    posture_auto_evp_pkey EVP_PKEY *pkey = NULL;
+    posture_autoclose int fd = -1;
+    char *buf = NULL;
+    size_t len = 0;
+    struct stat st;
+    int r;
+
+    POSTURE_RETURN_IF_FAIL(path && ret, -EINVAL);
+
+    fd = open(path, O_RDONLY | O_NOFOLLOW | O_NOCTTY | O_NONBLOCK | O_CLOEXEC);
+    if (fd < 0)
+        return posture_negative_errno();
+    if (fstat(fd, &st) < 0)
+        return posture_negative_errno();
+    if (!S_ISREG(st.st_mode))
+        return -EINVAL;
+    if (st.st_uid != geteuid() && st.st_uid != 0)
+        return -EPERM;
+    if ((st.st_mode & 0077) != 0)
+        return -EACCES;
+    if (st.st_size > (off_t) POSTURE_KEY_FILE_MAX_SIZE)
+        return -EFBIG;
+
+    r = posture_read_fd(fd, POSTURE_KEY_FILE_MAX_SIZE, &buf, &len);
+    if (r < 0)
+        return r;
+    bio = BIO_new_mem_buf(buf, (int) len);
+    if (bio)
+        pkey = PEM_read_bio_PrivateKey(bio, NULL, no_passphrase, NULL);
+    OPENSSL_cleanse(buf, len);
+    free(buf);
+    if (!bio)
+        return -ENOMEM;
+    if (!pkey) {
+        drain_ossl(path);
+        return -EBADMSG;
+    }
+    r = posture_key_check_p256(pkey);
+    if (r < 0)
+        return r;
+    *ret = POSTURE_TAKE_PTR(pkey);
+    return 0;
+}
+
+int posture_key_create_file(int dir_fd, const char *name, EVP_PKEY **ret)
+{
+    POSTURE_CLEANUP(BIO_freep) BIO *bio = NULL;
+    posture_auto_evp_pkey EVP_PKEY *pkey = NULL;
+    char *data = NULL;
+    long n;
+    int r;
+
+    POSTURE_RETURN_IF_FAIL(dir_fd >= 0 && name && ret, -EINVAL);
+
+    pkey = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256");
+    if (!pkey) {
+        drain_ossl("P-256 key generation");
+        return -EIO;
+    }
+    /* Secure memory for the private key's PEM; freed (and wiped) with the BIO. */
+    bio = BIO_new(BIO_s_secmem());
+    if (!bio)
+        return -ENOMEM;
+    if (!PEM_write_bio_PrivateKey(bio, pkey, NULL, NULL, 0, NULL, NULL)) {
+        drain_ossl("private key PEM");
+        return -EIO;
+    }
+    n = BIO_get_mem_data(bio, &data);
+    if (n <= 0 || !data)
+        return -EIO;
+    r = posture_state_write_atomic(dir_fd, name, data, (size_t) n, 0600, false);
+    if (r < 0)
+        return r;
+    *ret = POSTURE_TAKE_PTR(pkey);
+    return 0;
+}
+
+static int open_file_key(const struct posture_key_opts *opts, EVP_PKEY **ret)
+{
+    posture_autofree char *path = NULL;
+    posture_autoclose int dir_fd = -1;
+    int r;
+
+    if (!opts->state_dir || opts->state_dir[0] != '/')
+        return -EINVAL;
+    if (asprintf(&path, "%s/%s", opts->state_dir, POSTURE_DEVICE_KEY_NAME) < 0)
+        return -ENOMEM;
+    r = posture_key_load_file(path, ret);
+    if (r != -ENOENT || !opts->create)
+        return r;
+
+    r = posture_state_dir_open(opts->state_dir, true, &dir_fd);
+    if (r < 0)
+        return r;
+    r = posture_key_create_file(dir_fd, POSTURE_DEVICE_KEY_NAME, ret);
+    if (r == -EEXIST) /* another process won the race: use its key */
+        return posture_key_load_file(path, ret);
+    return r;
+}
+
+int posture_key_open(const struct posture_key_opts *opts, EVP_PKEY **ret)
+{
+    POSTURE_RETURN_IF_FAIL(opts && ret, -EINVAL);
+
+    switch (opts->source) {
+    case POSTURE_KEY_SOURCE_FILE:
+        return open_file_key(opts, ret);
+    case POSTURE_KEY_SOURCE_TPM:
+        /* The tpm2-openssl provider key (a TSS2 PRIVATE KEY file in state_dir) comes with the
+         * TPM part of the attestation work. */
+        return -EOPNOTSUPP;
+    default:
+        return -EINVAL;
+    }
+}
+
+int posture_key_from_jwk(const cJSON *jwk, EVP_PKEY **ret)
+{
+    POSTURE_CLEANUP(OSSL_PARAM_BLD_freep) OSSL_PARAM_BLD *bld = NULL;
+    POSTURE_CLEANUP(OSSL_PARAM_freep) OSSL_PARAM *params = NULL;
+    POSTURE_CLEANUP(EVP_PKEY_CTX_freep) EVP_PKEY_CTX *ctx = NULL;
+    POSTURE_CLEANUP(EVP_PKEY_CTX_freep) EVP_PKEY_CTX *check = NULL;
+    posture_auto_evp_pkey EVP_PKEY *pkey = NULL;
+    const char *kty, *crv, *x, *y;
+    uint8_t point[65];
+
+    POSTURE_RETURN_IF_FAIL(ret, -EINVAL);
+    if (!cJSON_IsObject(jwk))
+        return -EBADMSG;
+    if (cJSON_GetObjectItemCaseSensitive(jwk, "d"))
+        return -EINVAL;
+    kty = posture_json_get_str(jwk, "kty");
+    crv = posture_json_get_str(jwk, "crv");
+    x = posture_json_get_str(jwk, "x");
+    y = posture_json_get_str(jwk, "y");
+    if (!kty || !crv || !x || !y)
+        return -EBADMSG;
+    if (strcmp(kty, "EC") != 0 || strcmp(crv, "P-256") != 0)
+        return -EKEYREJECTED;
+    point[0] = 0x04; /* uncompressed */
+    if (strlen(x) != POSTURE_KEY_THUMBPRINT_LEN || strlen(y) != POSTURE_KEY_THUMBPRINT_LEN ||
+        posture_b64url_decode_buf(x, strlen(x), point + 1, 32) != 32 ||
+        posture_b64url_decode_buf(y, strlen(y), point + 33, 32) != 32)
+        return -EBADMSG;
+
+    bld = OSSL_PARAM_BLD_new();
+    if (!bld || !OSSL_PARAM_BLD_push_utf8_string(bld, OSSL_PKEY_PARAM_GROUP_NAME, P256_GROUP, 0) ||
+        !OSSL_PARAM_BLD_push_octet_string(bld, OSSL_PKEY_PARAM_PUB_KEY, point, sizeof(point)))
+        return -ENOMEM;
+    params = OSSL_PARAM_BLD_to_param(bld);
+    if (!params)
+        return -ENOMEM;
+    ctx = EVP_PKEY_CTX_new_from_name(NULL, "EC", NULL);
+    if (!ctx)
+        return -ENOMEM;
+    if (EVP_PKEY_fromdata_init(ctx) <= 0 ||
+        EVP_PKEY_fromdata(ctx, &pkey, EVP_PKEY_PUBLIC_KEY, params) <= 0) {
+        drain_ossl("JWK public key");
+        return -EKEYREJECTED;
+    }
+    check = EVP_PKEY_CTX_new_from_pkey(NULL, pkey, NULL);
+    if (!check)
+        return -ENOMEM;
+    if (EVP_PKEY_public_check(check) <= 0) {
+        drain_ossl("JWK public key check");
+        return -EKEYREJECTED;
+    }
+    *ret = POSTURE_TAKE_PTR(pkey);
+    return 0;
+}
