@@ -777,8 +777,8 @@ os_patch_level_run(const struct posture_check_ctx *ctx, void *state, struct post
                                "No supported package manager (dpkg/apt, dnf, yum) found: neither "
                                "/" DPKG_STATUS " nor an RPM database exists");
         (void) api->set_remediation(result,
-                                    "Check this system's updates with its own package manager, or "
-                                    "disable os.patch_level for it in /etc/posture/agent.conf.");
+                                    "Check this system's updates with its own package manager; "
+                                    "posture reads dpkg/apt, dnf and yum.");
         return -ENOPKG;
     }
     if (strcmp(tool, "rpm") == 0) {

@@ -1086,8 +1086,8 @@ static const struct scenario scenarios[] = {
       .error = -ENOPKG,
       .reason = "No supported package manager (dpkg/apt, dnf, yum) found: neither "
                 "/var/lib/dpkg/status nor an RPM database exists",
-      .remediation = "Check this system's updates with its own package manager, or disable "
-                     "os.patch_level for it in /etc/posture/agent.conf.",
+      .remediation = "Check this system's updates with its own package manager; posture "
+                     "reads dpkg/apt, dnf and yum.",
       .no_counts = true,
       .no_host_facts = true },
     { .name = "RPM root that is not the host",
