@@ -11,6 +11,8 @@
 #include <stdbool.h>
 #include <stdio.h>
 
+#include <openssl/types.h>
+
 #include "posture/agent_config.h"
 #include "posture/config.h"
 #include "posture/registry.h"
@@ -39,6 +41,8 @@ struct posture_cli_command {
 
 int posture_cli_check(int argc, char **argv);
 int posture_cli_list_checks(int argc, char **argv);
+int posture_cli_key(int argc, char **argv);
+int posture_cli_report(int argc, char **argv);
 
 /*
  * Report a getopt_long() error for command (NULL: the global options; c is the '?' or ':' that
@@ -93,3 +97,9 @@ void posture_cli_config_done(struct posture_cli_config *c);
 /* A new registry holding every check this agent knows. Errors are logged; the caller exits with
  * POSTURE_EXIT_USAGE. */
 int posture_cli_registry_load(struct posture_registry **ret);
+
+/* The device key of cfg's state directory (created on first use), or an error logged with
+ * what is wrong and how to fix it (returned as -errno; the caller exits with
+ * POSTURE_EXIT_USAGE). posture_cli_key_error() logs r for state_dir's key and returns it. */
+int posture_cli_key_open(const struct posture_cli_config *cfg, EVP_PKEY **ret);
+int posture_cli_key_error(const char *state_dir, int r);

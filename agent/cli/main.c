@@ -21,6 +21,8 @@ static int command_help(int argc, char **argv);
 static const struct posture_cli_command commands[] = {
     { "check", posture_cli_check, "run the checks once and print the results" },
     { "list-checks", posture_cli_list_checks, "list the checks this agent knows" },
+    { "report", posture_cli_report, "run the checks and print the signed report (JWS)" },
+    { "key", posture_cli_key, "print the device public key (JWK or PEM)" },
     { "help", command_help, "show this help, or the help of one command" },
 };
 

@@ -4,7 +4,7 @@
 . "$(dirname "$0")/lib.sh"
 version=${3:?usage: $0 POSTURECTL FIXTURE_DIR VERSION}
 
-commands="check list-checks help"
+commands="check list-checks report key help"
 
 for opt in --help -h; do
     run "$opt"
@@ -14,7 +14,7 @@ for opt in --help -h; do
         expect_stdout_matches "^  $c " "posturectl $opt lists '$c'"
     done
     # Only commands that exist are listed.
-    for c in report key enroll submit status token; do
+    for c in enroll submit status token; do
         checks=$((checks + 1))
         if grep -qE "^  $c " "$out"; then
             fail "posturectl $opt lists '$c', which does not exist yet"

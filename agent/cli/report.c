@@ -1,0 +1,353 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * posturectl report: run the checks and print the signed report, a compact JWS (DESIGN.md §7).
+ *
+ * The claims follow the EAT profile "tag:posture.dev,2026:report/v1" (POSTURE_EAT_PROFILE):
+ *   iss, sub    the device id: the RFC 7638 thumbprint of the device key (also the JWS kid)
+ *   aud         [server] url from the configuration, else "posture-verifier"
+ *   iat, exp    now, now + 120 s
+ *   jti         16 random bytes, base64url
+ *   eat_nonce   the --nonce value (strict base64url of 8 to 64 bytes; RFC 9711 §4.1), only
+ *               when given
+ *   eat_profile POSTURE_EAT_PROFILE
+ *   ueid        base64url(0x01 ‖ SHA-256 thumbprint): RFC 9711 type RAND, 33 bytes
+ *   swname      "posture"; swversion [version] (RFC 9711 arrays a version and its scheme)
+ *   seq         the device's report counter, persisted in state_dir/report.seq (crash-safe)
+ *   posture     {"collected_at", "checks": the checks array of DESIGN.md §6}
+ */
+
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <openssl/crypto.h>
+
+#include "posture/b64url.h"
+#include "posture/fileio.h"
+#include "posture/json.h"
+#include "posture/jws.h"
+#include "posture/key.h"
+#include "posture/log.h"
+#include "posture/registry.h"
+#include "posture/runner.h"
+#include "posture/statefile.h"
+#include "posture/strv.h"
+#include "posture/version.h"
+
+#include "cli.h"
+
+#define POSTURE_EAT_PROFILE     "tag:posture.dev,2026:report/v1"
+#define POSTURE_REPORT_SEQ_NAME "report.seq"
+#define POSTURE_AUD_DEFAULT     "posture-verifier"
+#define NONCE_MIN_BYTES         8
+#define NONCE_MAX_BYTES         64
+#define UEID_TYPE_RAND          0x01
+
+static const char command[] = "report";
+
+static void help(FILE *f)
+{
+    (void) fprintf(
+        f, "Usage: " POSTURE_CLI_PROGRAM " report [--nonce B64URL] [--only ID[,ID...]]\n"
+           "                         [--root DIR] [--config FILE]\n"
+           "\n"
+           "Run the posture checks and print the report signed with the device key, as a\n"
+           "compact JWS (ES256, typ posture+jwt). The key is created on first use.\n"
+           "\n"
+           "Options:\n"
+           "  --nonce B64URL   the verifier's challenge, placed in eat_nonce (base64url\n"
+           "                   without padding, 8 to 64 bytes)\n"
+           "  --only ID,...    run only these checks (repeatable)\n"
+           "  --root DIR       read host state under DIR instead of /\n"
+           "  --config FILE    agent configuration (default " POSTURE_AGENT_CONFIG_PATH ")\n"
+           "  -h, --help       show this help\n");
+}
+
+struct report_args {
+    struct posture_cli_common_args common;
+    char **only;
+    const char *root;
+    const char *nonce;
+};
+
+static void report_args_done(struct report_args *a)
+{
+    a->only = posture_strv_free(a->only);
+}
+
+static int parse_args(int argc, char **argv, struct report_args *a)
+{
+    enum { ARG_ONLY = POSTURE_CLI_OPT__MAX, ARG_ROOT, ARG_NONCE };
+    static const struct option options[] = {
+        { "nonce", required_argument, NULL, ARG_NONCE },
+        { "only", required_argument, NULL, ARG_ONLY },
+        { "root", required_argument, NULL, ARG_ROOT },
+        { "config", required_argument, NULL, POSTURE_CLI_OPT_CONFIG },
+        { "help", no_argument, NULL, 'h' },
+        {},
+    };
+    int c, r;
+
+    optind = 0;
+    /* NOLINTNEXTLINE(concurrency-mt-unsafe): options are parsed before any thread starts */
+    while ((c = getopt_long(argc, argv, ":h", options, NULL)) >= 0) {
+        switch (c) {
+        case ARG_NONCE:
+            if (!posture_b64url_check(optarg, strlen(optarg), NONCE_MIN_BYTES, NONCE_MAX_BYTES)) {
+                log_error("--nonce: '%.80s' is not base64url without padding of %d to %d bytes",
+                          optarg, NONCE_MIN_BYTES, NONCE_MAX_BYTES);
+                return POSTURE_EXIT_USAGE;
+            }
+            a->nonce = optarg;
+            break;
+        case ARG_ONLY: {
+            posture_auto_strv char **ids = NULL;
+
+            r = posture_strv_split(optarg, ",", &ids);
+            if (r < 0) {
+                (void) log_error_errno(r, "--only: %m");
+                return POSTURE_EXIT_USAGE;
+            }
+            if (r == 0) {
+                log_error("--only needs at least one check id (see '" POSTURE_CLI_PROGRAM
+                          " list-checks')");
+                return POSTURE_EXIT_USAGE;
+            }
+            POSTURE_FOREACH_STRV (id, ids) {
+                r = posture_strv_extend(&a->only, id);
+                if (r < 0) {
+                    (void) log_error_errno(r, "--only: %m");
+                    return POSTURE_EXIT_USAGE;
+                }
+            }
+            break;
+        }
+        case ARG_ROOT:
+            if (optarg[0] == '\0') {
+                log_error("--root needs a directory");
+                return POSTURE_EXIT_USAGE;
+            }
+            a->root = optarg;
+            break;
+        default:
+            r = posture_cli_common_option(command, c, argv, help, &a->common);
+            if (r != POSTURE_CLI_RUN)
+                return r;
+        }
+    }
+    if (optind < argc)
+        return posture_cli_extra_argument(command, argv[optind]);
+    return POSTURE_CLI_RUN;
+}
+
+/* Run the checks; *ret is the §6 document. Errors are logged. */
+static int
+run_checks(const struct report_args *args, const struct posture_cli_config *cfg, cJSON **ret)
+{
+    posture_auto_registry struct posture_registry *reg = NULL;
+    posture_auto_run struct posture_run *run = NULL;
+    posture_autoclose int root_fd = -1;
+    const char *unknown = NULL;
+    int r;
+
+    r = posture_root_open(args->root, &root_fd);
+    if (r < 0)
+        return log_error_errno(r, "--root %s: %m", args->root ? args->root : "/");
+    r = posture_cli_registry_load(&reg);
+    if (r < 0)
+        return r;
+    r = posture_runner_validate_config(reg, cfg->config);
+    if (r < 0)
+        return r; /* reported with file:line through the config's diag */
+
+    struct posture_run_opts opts = {
+        .root_fd = root_fd,
+        .root_path = args->root ? args->root : "/",
+        .only = args->only,
+        .timeout_usec = cfg->agent.check_timeout_usec,
+        .config = cfg->config,
+    };
+    r = posture_runner_run(reg, &opts, &run, &unknown);
+    if (r == -ENOENT && unknown)
+        return log_error_errno(r, "unknown check '%s' (see '" POSTURE_CLI_PROGRAM " list-checks')",
+                               unknown);
+    if (r < 0)
+        return log_error_errno(r, "Failed to run the checks: %m");
+    r = posture_run_to_json(run, root_fd, ret);
+    if (r < 0)
+        return log_error_errno(r, "Failed to build the check results: %m");
+    return 0;
+}
+
+static int random_b64url(size_t n, char **ret)
+{
+    uint8_t buf[32];
+
+    if (n > sizeof(buf))
+        return -EINVAL;
+    if (getrandom(buf, n, 0) != (ssize_t) n)
+        return -EIO;
+    return posture_b64url_encode(buf, n, ret);
+}
+
+struct report_claims_in {
+    EVP_PKEY *key;
+    const char *aud;
+    const char *nonce; /* NULL: no eat_nonce */
+    int64_t now;
+    uint64_t seq;
+    cJSON *results; /* the §6 document; its checks array is moved into the claims */
+};
+
+/* The claims object of DESIGN.md §7 (see the top of this file). */
+static int build_claims(struct report_claims_in *in, cJSON **ret)
+{
+    posture_auto_cjson cJSON *claims = cJSON_CreateObject();
+    posture_autofree char *kid = NULL, *jti = NULL, *ueid = NULL;
+    cJSON *posture = NULL, *swversion = NULL, *checks;
+    uint8_t ueid_raw[33];
+    int64_t collected_at;
+    int r;
+
+    if (!claims)
+        return -ENOMEM;
+    r = posture_key_thumbprint(in->key, &kid);
+    if (r >= 0)
+        r = posture_key_thumbprint_raw(in->key, ueid_raw + 1);
+    if (r < 0)
+        return r;
+    ueid_raw[0] = UEID_TYPE_RAND;
+    r = posture_b64url_encode(ueid_raw, sizeof(ueid_raw), &ueid);
+    if (r >= 0)
+        r = random_b64url(16, &jti);
+    if (r < 0)
+        return r;
+
+    r = posture_json_get_int(in->results, "collected_at", &collected_at);
+    if (r < 0)
+        return r;
+    checks = cJSON_DetachItemFromObjectCaseSensitive(in->results, "checks");
+    if (!cJSON_IsArray(checks)) {
+        cJSON_Delete(checks);
+        return -EINVAL;
+    }
+
+    r = posture_json_add_str(claims, "iss", kid);
+    if (r >= 0)
+        r = posture_json_add_str(claims, "sub", kid);
+    if (r >= 0)
+        r = posture_json_add_str(claims, "aud", in->aud);
+    if (r >= 0)
+        r = posture_json_add_int(claims, "iat", in->now);
+    if (r >= 0)
+        r = posture_json_add_int(claims, "exp", in->now + POSTURE_REPORT_LIFETIME_SEC);
+    if (r >= 0)
+        r = posture_json_add_str(claims, "jti", jti);
+    if (r >= 0 && in->nonce)
+        r = posture_json_add_str(claims, "eat_nonce", in->nonce);
+    if (r >= 0)
+        r = posture_json_add_str(claims, "eat_profile", POSTURE_EAT_PROFILE);
+    if (r >= 0)
+        r = posture_json_add_str(claims, "ueid", ueid);
+    if (r >= 0)
+        r = posture_json_add_str(claims, "swname", POSTURE_NAME);
+    if (r >= 0) {
+        swversion = cJSON_CreateArray();
+        r = swversion ? posture_json_append_str(swversion, POSTURE_VERSION) : -ENOMEM;
+        if (r >= 0)
+            r = posture_json_add_item(claims, "swversion", swversion);
+        else
+            cJSON_Delete(swversion);
+    }
+    if (r >= 0) {
+        /* seq as a JSON number: exact below 2^52, which a counter per report never reaches. */
+        r = in->seq > (UINT64_C(1) << 52) ? -ERANGE
+                                          : posture_json_add_int(claims, "seq", (int64_t) in->seq);
+    }
+    if (r >= 0) {
+        posture = cJSON_CreateObject();
+        r = posture ? posture_json_add_int(posture, "collected_at", collected_at) : -ENOMEM;
+        if (r >= 0)
+            r = posture_json_add_item(posture, "checks", POSTURE_TAKE_PTR(checks));
+        if (r >= 0)
+            r = posture_json_add_item(claims, "posture", POSTURE_TAKE_PTR(posture));
+        cJSON_Delete(posture);
+    }
+    cJSON_Delete(checks);
+    if (r < 0)
+        return r;
+    *ret = POSTURE_TAKE_PTR(claims);
+    return 0;
+}
+
+int posture_cli_report(int argc, char **argv)
+{
+    POSTURE_CLEANUP(report_args_done) struct report_args args = { 0 };
+    POSTURE_CLEANUP(posture_cli_config_done) struct posture_cli_config cfg = { 0 };
+    posture_auto_evp_pkey EVP_PKEY *pkey = NULL;
+    posture_auto_cjson cJSON *results = NULL, *claims = NULL;
+    posture_autofree char *payload = NULL, *token = NULL;
+    posture_autoclose int state_fd = -1;
+    uint64_t seq = 0;
+    int r;
+
+    r = parse_args(argc, argv, &args);
+    if (r != POSTURE_CLI_RUN)
+        return r;
+    r = posture_cli_config_load(args.common.config, &cfg);
+    if (r < 0)
+        return POSTURE_EXIT_USAGE;
+
+    /* The key first: no point in running the checks for a report that cannot be signed. */
+    r = posture_cli_key_open(&cfg, &pkey);
+    if (r < 0)
+        return POSTURE_EXIT_USAGE;
+    r = posture_state_dir_open(cfg.agent.state_dir, false, &state_fd);
+    if (r < 0) {
+        (void) log_error_errno(r, "state directory %s: %m", cfg.agent.state_dir);
+        return POSTURE_EXIT_USAGE;
+    }
+
+    r = run_checks(&args, &cfg, &results);
+    if (r < 0)
+        return POSTURE_EXIT_USAGE;
+
+    /* Counted only once everything before signing worked, and durably before it is used. */
+    r = posture_state_counter_next(state_fd, POSTURE_REPORT_SEQ_NAME, &seq);
+    if (r < 0) {
+        (void) log_error_errno(r, "report counter %s/" POSTURE_REPORT_SEQ_NAME ": %m%s",
+                               cfg.agent.state_dir,
+                               r == -EBADMSG ? " (the file is damaged; it is never reset "
+                                               "silently: restore or remove it)"
+                                             : "");
+        return POSTURE_EXIT_USAGE;
+    }
+
+    struct report_claims_in in = {
+        .key = pkey,
+        .aud = cfg.agent.server_url ? cfg.agent.server_url : POSTURE_AUD_DEFAULT,
+        .nonce = args.nonce,
+        .now = (int64_t) time(NULL),
+        .seq = seq,
+        .results = results,
+    };
+    r = build_claims(&in, &claims);
+    if (r >= 0)
+        r = posture_json_print(claims, false, &payload);
+    if (r < 0) {
+        (void) log_error_errno(r, "Failed to build the report claims: %m");
+        return POSTURE_EXIT_USAGE;
+    }
+    r = posture_jws_sign(pkey, POSTURE_JWS_TYP_REPORT, payload, strlen(payload), &token);
+    if (r < 0) {
+        (void) log_error_errno(r, "Failed to sign the report%s: %m",
+                               r == -E2BIG ? " (larger than 64 KiB; use --only)" : "");
+        return POSTURE_EXIT_USAGE;
+    }
+    (void) printf("%s\n", token);
+    return POSTURE_EXIT_OK;
+}
