@@ -33,7 +33,11 @@ static char *path_in(const char *dir, const char *name)
 static void write_pem(const char *path, EVP_PKEY *pkey, mode_t mode)
 {
     FILE *f;
-    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    int fd;
+
+    /* A fresh file each time: an earlier one may be read-only (0400) for a non-root user. */
+    (void) unlink(path);
+    fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
 
     assert_true(fd >= 0);
     assert_int_equal(fchmod(fd, mode), 0);
