@@ -119,18 +119,33 @@ static int openssl_error(const char *what)
     return -EIO;
 }
 
-/* One-shot digest of data with the bank's hash. */
-static int digest_of(uint16_t alg, const void *data, size_t len, uint8_t *out)
+/* Fetch the hash of every replayed bank once (an explicit fetch: OpenSSL 3 would otherwise
+ * look the algorithm up again on every digest). Free with mds_free(). */
+static int mds_fetch(const struct posture_eventlog *log, EVP_MD *mds[POSTURE_EVENTLOG_MAX_BANKS])
 {
-    const char *name = posture_eventlog_alg_name(alg);
-    const EVP_MD *md;
+    for (size_t b = 0; b < log->n_banks; b++) {
+        if (!log->banks[b].replayed)
+            continue;
+        mds[b] = EVP_MD_fetch(NULL, posture_eventlog_alg_name(log->banks[b].alg), NULL);
+        if (!mds[b])
+            return openssl_error("EVP_MD_fetch");
+    }
+    return 0;
+}
+
+static void mds_free(EVP_MD *mds[POSTURE_EVENTLOG_MAX_BANKS])
+{
+    for (size_t b = 0; b < POSTURE_EVENTLOG_MAX_BANKS; b++) {
+        EVP_MD_free(mds[b]);
+        mds[b] = NULL;
+    }
+}
+
+/* One-shot digest of data. */
+static int digest_of(const EVP_MD *md, const void *data, size_t len, uint8_t *out)
+{
     unsigned n = 0;
 
-    if (!name)
-        return -EOPNOTSUPP;
-    md = EVP_get_digestbyname(name);
-    if (!md)
-        return openssl_error("EVP_get_digestbyname");
     if (EVP_Digest(data, len, out, &n, md, NULL) != 1)
         return openssl_error("EVP_Digest");
     return (int) n;
@@ -206,7 +221,7 @@ struct parser {
     struct posture_eventlog_problem problem;
     size_t events_cap;
     EVP_MD_CTX *md_ctx;
-    const EVP_MD *mds[POSTURE_EVENTLOG_MAX_BANKS];
+    EVP_MD *mds[POSTURE_EVENTLOG_MAX_BANKS];
 };
 
 static int refuse(struct parser *p, enum posture_eventlog_reason reason, int64_t event, size_t off)
@@ -514,15 +529,9 @@ int posture_eventlog_parse(const void *buf,
         }
     }
 
-    for (size_t b = 0; b < log->n_banks; b++) {
-        if (!log->banks[b].replayed)
-            continue;
-        p.mds[b] = EVP_get_digestbyname(posture_eventlog_alg_name(log->banks[b].alg));
-        if (!p.mds[b]) {
-            r = openssl_error("EVP_get_digestbyname");
-            goto out;
-        }
-    }
+    r = mds_fetch(log, p.mds);
+    if (r < 0)
+        goto out;
     p.md_ctx = EVP_MD_CTX_new();
     if (!p.md_ctx) {
         r = -ENOMEM;
@@ -538,6 +547,7 @@ int posture_eventlog_parse(const void *buf,
     r = 0;
 out:
     EVP_MD_CTX_free(p.md_ctx);
+    mds_free(p.mds);
     if (r == -EBADMSG && reterr)
         *reterr = p.problem;
     return r;
@@ -674,6 +684,7 @@ static bool action_is(const struct posture_eventlog_event *e, const char *s)
 
 /* The digest of e in every replayed bank equals H(data). */
 static int digests_match_data(const struct posture_eventlog *log,
+                              EVP_MD *const *mds,
                               const struct posture_eventlog_event *e)
 {
     for (size_t b = 0; b < log->n_banks; b++) {
@@ -682,7 +693,7 @@ static int digests_match_data(const struct posture_eventlog *log,
 
         if (!log->banks[b].replayed)
             continue;
-        r = digest_of(log->banks[b].alg, e->data ? e->data : (const uint8_t *) "", e->data_len, h);
+        r = digest_of(mds[b], e->data ? e->data : (const uint8_t *) "", e->data_len, h);
         if (r < 0)
             return r;
         if (CRYPTO_memcmp(h, e->digests[b], log->banks[b].digest_size) != 0)
@@ -691,25 +702,15 @@ static int digests_match_data(const struct posture_eventlog *log,
     return 1;
 }
 
-/* The digest of e equals H(00000000) in some replayed bank. */
-static int digest_is_separator(const struct posture_eventlog *log,
-                               const struct posture_eventlog_event *e)
+/* The digest of e equals H(00000000) (sep[b], computed once) in some replayed bank. */
+static bool digest_is_separator(const struct posture_eventlog *log,
+                                const uint8_t sep[][POSTURE_EVENTLOG_MAX_DIGEST],
+                                const struct posture_eventlog_event *e)
 {
-    static const uint8_t zero4[4] = { 0 };
-
-    for (size_t b = 0; b < log->n_banks; b++) {
-        uint8_t h[POSTURE_EVENTLOG_MAX_DIGEST];
-        int r;
-
-        if (!log->banks[b].replayed)
-            continue;
-        r = digest_of(log->banks[b].alg, zero4, sizeof(zero4), h);
-        if (r < 0)
-            return r;
-        if (memcmp(h, e->digests[b], log->banks[b].digest_size) == 0)
-            return 1;
-    }
-    return 0;
+    for (size_t b = 0; b < log->n_banks; b++)
+        if (log->banks[b].replayed && memcmp(sep[b], e->digests[b], log->banks[b].digest_size) == 0)
+            return true;
+    return false;
 }
 
 static void
@@ -776,6 +777,7 @@ static int *sb_slot(struct posture_eventlog_secure_boot *sb,
 }
 
 static int rule_pcr7(const struct posture_eventlog *log,
+                     EVP_MD *const *mds,
                      struct posture_eventlog_secure_boot *sb,
                      const struct posture_eventlog_event *e,
                      struct posture_eventlog_problem *problem)
@@ -795,7 +797,7 @@ static int rule_pcr7(const struct posture_eventlog *log,
             return sb_refuse(problem, POSTURE_EVENTLOG_PCR7_CONFIG_ORDER, e);
         if (!decode_variable(e, false, &v))
             return sb_refuse(problem, POSTURE_EVENTLOG_VARIABLE_DATA, e);
-        r = digests_match_data(log, e);
+        r = digests_match_data(log, mds, e);
         if (r < 0)
             return r;
         if (r == 0)
@@ -830,10 +832,21 @@ static int rule_pcr7(const struct posture_eventlog *log,
 
 /* The step 13 walk over every record; fills sb. */
 static int appraise(const struct posture_eventlog *log,
+                    EVP_MD *const *mds,
                     struct posture_eventlog_secure_boot *sb,
                     struct posture_eventlog_problem *problem)
 {
+    static const uint8_t zero4[4] = { 0 };
+    uint8_t sep[POSTURE_EVENTLOG_MAX_BANKS][POSTURE_EVENTLOG_MAX_DIGEST] = { { 0 } };
     int r;
+
+    for (size_t b = 0; b < log->n_banks; b++) {
+        if (!log->banks[b].replayed)
+            continue;
+        r = digest_of(mds[b], zero4, sizeof(zero4), sep[b]);
+        if (r < 0)
+            return r;
+    }
 
     if (log->format == POSTURE_EVENTLOG_FORMAT_SHA1_LEGACY)
         warn(sb, POSTURE_EVENTLOG_WARN_SHA1_LEGACY, -1);
@@ -858,7 +871,7 @@ static int appraise(const struct posture_eventlog *log,
                     return sb_refuse(problem, POSTURE_EVENTLOG_SEPARATOR_ERROR, e);
                 if (e->data_len != 4 || !all_zero(e->data, 4))
                     return sb_refuse(problem, POSTURE_EVENTLOG_SEPARATOR_DATA, e);
-                r = digests_match_data(log, e);
+                r = digests_match_data(log, mds, e);
                 if (r < 0)
                     return r;
                 if (r == 0)
@@ -870,16 +883,13 @@ static int appraise(const struct posture_eventlog *log,
              * H(00000000) (lenovo-laptop-glinux record 4, "FIT Type 0x2D Measured S-CRTM"):
              * an EV_S_CRTM_CONTENTS before PCR 0's separator is not a disguised one. */
             if (e->pcr != 0 || e->type != POSTURE_EV_S_CRTM_CONTENTS || (sb->separators & 1u)) {
-                r = digest_is_separator(log, e);
-                if (r < 0)
-                    return r;
-                if (r > 0)
+                if (digest_is_separator(log, sep, e))
                     return sb_refuse(problem, POSTURE_EVENTLOG_SEPARATOR_DISGUISED, e);
             }
         }
 
         if (e->type == POSTURE_EV_EFI_ACTION) {
-            r = digests_match_data(log, e);
+            r = digests_match_data(log, mds, e);
             if (r < 0)
                 return r;
             if (r == 0)
@@ -887,7 +897,7 @@ static int appraise(const struct posture_eventlog *log,
         }
 
         if (e->pcr == 7) {
-            r = rule_pcr7(log, sb, e, problem);
+            r = rule_pcr7(log, mds, sb, e, problem);
             if (r < 0)
                 return r;
         } else if (e->pcr == 4) {
@@ -938,6 +948,7 @@ int posture_eventlog_secure_boot(const struct posture_eventlog *log,
 {
     posture_auto_eventlog_secure_boot struct posture_eventlog_secure_boot *sb = NULL;
     struct posture_eventlog_problem problem = { 0 };
+    EVP_MD *mds[POSTURE_EVENTLOG_MAX_BANKS] = { NULL };
     size_t n = log && log->n_events > 0 ? log->n_events : 1;
     int r;
 
@@ -955,7 +966,10 @@ int posture_eventlog_secure_boot(const struct posture_eventlog *log,
     if (!sb->config || !sb->authorities || !sb->boot_apps)
         return -ENOMEM;
 
-    r = appraise(log, sb, &problem);
+    r = mds_fetch(log, mds);
+    if (r >= 0)
+        r = appraise(log, mds, sb, &problem);
+    mds_free(mds);
     if (r < 0) {
         if (r == -EBADMSG && reterr)
             *reterr = problem;

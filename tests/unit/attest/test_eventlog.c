@@ -634,6 +634,23 @@ static void test_startup_locality(void **state)
     unload(&l);
 }
 
+/* Recompute the sha1, sha256 and sha384 digests of a gce-rhel8 record from its data. */
+static void redigest_rhel8(struct loaded *l, struct rec rc, size_t data_len)
+{
+    unsigned n = 0;
+
+    assert_int_equal(EVP_Digest(l->buf + rc.data_off, data_len, l->buf + rc.digests_off + 2, &n,
+                                EVP_sha1(), NULL),
+                     1);
+    assert_int_equal(EVP_Digest(l->buf + rc.data_off, data_len,
+                                l->buf + rc.digests_off + 2 + 20 + 2, &n, EVP_sha256(), NULL),
+                     1);
+    assert_int_equal(EVP_Digest(l->buf + rc.data_off, data_len,
+                                l->buf + rc.digests_off + 2 + 20 + 2 + 32 + 2, &n, EVP_sha384(),
+                                NULL),
+                     1);
+}
+
 static void test_pcr7_rules(void **state)
 {
     struct loaded l = { 0 };
@@ -676,21 +693,35 @@ static void test_pcr7_rules(void **state)
         /* SecureBoot value 2 (digest recomputed so only the value rule can fire). */
         size_t i = find_event(l.log, 7, POSTURE_EV_EFI_VARIABLE_DRIVER_CONFIG);
         struct rec rc = record_at(l.log, i);
-        unsigned n = 0;
 
         assert_int_equal(l.log->events[i].data_len, 32 + 20 + 1);
         l.buf[rc.end - 1] = 2;
-        assert_int_equal(EVP_Digest(l.buf + rc.data_off, l.log->events[i].data_len,
-                                    l.buf + rc.digests_off + 2, &n, EVP_sha1(), NULL),
-                         1);
-        assert_int_equal(EVP_Digest(l.buf + rc.data_off, l.log->events[i].data_len,
-                                    l.buf + rc.digests_off + 2 + 20 + 2, &n, EVP_sha256(), NULL),
-                         1);
-        assert_int_equal(EVP_Digest(l.buf + rc.data_off, l.log->events[i].data_len,
-                                    l.buf + rc.digests_off + 2 + 20 + 2 + 32 + 2, &n, EVP_sha384(),
-                                    NULL),
-                         1);
+        redigest_rhel8(&l, rc, l.log->events[i].data_len);
         expect_sb_error(l.buf, l.len, POSTURE_EVENTLOG_SECURE_BOOT_VALUE, (int64_t) i);
+        l.buf[rc.end - 1] = 1;
+        redigest_rhel8(&l, rc, l.log->events[i].data_len);
+    }
+    {
+        /* GUID confusion (ATTESTATION.md §6 row 32): "SecureBoot" under another GUID is not the
+         * Secure Boot variable. Digests recomputed: replay and the digest rule still pass. */
+        size_t i = find_event(l.log, 7, POSTURE_EV_EFI_VARIABLE_DRIVER_CONFIG);
+        struct rec rc = record_at(l.log, i);
+        posture_auto_eventlog struct posture_eventlog *m = NULL;
+        posture_auto_eventlog_secure_boot struct posture_eventlog_secure_boot *sb = NULL;
+        struct posture_eventlog_problem problem;
+        bool foreign = false;
+
+        l.buf[rc.data_off] ^= 0x01;
+        redigest_rhel8(&l, rc, l.log->events[i].data_len);
+        assert_int_equal(posture_eventlog_parse(l.buf, l.len, &m, &problem), 0);
+        assert_int_equal(posture_eventlog_secure_boot(m, &sb, &problem), 0);
+        assert_int_equal(sb->secure_boot, -1);
+        assert_int_equal(sb->secure_boot_var, -1);
+        assert_string_equal(sb->config[0].name, "SecureBoot");
+        for (size_t w = 0; w < sb->n_warnings; w++)
+            if (sb->warnings[w].code == POSTURE_EVENTLOG_WARN_FOREIGN_GUID)
+                foreign = sb->warnings[w].event == (int64_t) i;
+        assert_true(foreign);
     }
     unload(&l);
 }
