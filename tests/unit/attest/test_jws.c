@@ -561,6 +561,29 @@ static void test_reasons(void **state)
     assert_null(posture_jws_free(NULL));
 }
 
+/* r and s are left-padded to 32 bytes: sign until one of them has a leading zero byte. */
+static void test_signature_padding(void **state)
+{
+    static const char payload[] = "{\"iat\":1795620700,\"exp\":1795620760}";
+    bool found = false;
+    (void) state;
+
+    for (int i = 0; i < 4000 && !found; i++) {
+        posture_autofree char *t = NULL;
+        uint8_t raw[64];
+
+        assert_int_equal(
+            posture_jws_sign(key, POSTURE_JWS_TYP_REPORT, payload, strlen(payload), &t), 0);
+        const char *s64 = strrchr(t, '.') + 1;
+        assert_int_equal(posture_b64url_decode_buf(s64, strlen(s64), raw, sizeof(raw)), 64);
+        if (raw[0] != 0 && raw[32] != 0)
+            continue;
+        found = true;
+        expect_reason(t, POSTURE_JWS_OK);
+    }
+    assert_true(found);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -573,6 +596,7 @@ int main(void)
         cmocka_unit_test(test_signature),
         cmocka_unit_test(test_claims),
         cmocka_unit_test(test_reasons),
+        cmocka_unit_test(test_signature_padding),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

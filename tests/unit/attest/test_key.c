@@ -5,12 +5,15 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <openssl/bio.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
 
+#include "posture/b64url.h"
+#include "posture/err.h"
 #include "posture/json.h"
 #include "posture/key.h"
 #include "posture/statefile.h"
@@ -303,6 +306,86 @@ static void test_thumbprint_other_keys(void **state)
     assert_null(jwk);
 }
 
+/* Concurrent first runs end with one key: every process reports the same thumbprint. */
+static void test_concurrent_create(void **state)
+{
+    posture_autofree char *dir = posture_test_mkdtemp();
+    posture_autofree char *state_dir = path_in(dir, "state");
+    char first[POSTURE_KEY_THUMBPRINT_LEN + 1] = "";
+    int fds[2];
+    pid_t pids[8];
+    (void) state;
+
+    assert_int_equal(pipe2(fds, O_CLOEXEC), 0);
+    for (size_t i = 0; i < POSTURE_ELEMENTSOF(pids); i++) {
+        pids[i] = fork();
+        assert_true(pids[i] >= 0);
+        if (pids[i] == 0) {
+            const struct posture_key_opts opts = {
+                .source = POSTURE_KEY_SOURCE_FILE,
+                .state_dir = state_dir,
+                .create = true,
+            };
+            EVP_PKEY *k = NULL;
+            char *t = NULL;
+            char line[POSTURE_KEY_THUMBPRINT_LEN + 1];
+
+            if (posture_key_open(&opts, &k) < 0 || posture_key_thumbprint(k, &t) < 0)
+                _exit(1);
+            memcpy(line, t, POSTURE_KEY_THUMBPRINT_LEN);
+            line[POSTURE_KEY_THUMBPRINT_LEN] = '\n';
+            _exit(write(fds[1], line, sizeof(line)) == (ssize_t) sizeof(line) ? 0 : 1);
+        }
+    }
+    (void) close(fds[1]);
+    for (size_t i = 0; i < POSTURE_ELEMENTSOF(pids); i++) {
+        char line[POSTURE_KEY_THUMBPRINT_LEN + 1];
+        int status = 0;
+
+        assert_int_equal(read(fds[0], line, sizeof(line)), sizeof(line));
+        line[POSTURE_KEY_THUMBPRINT_LEN] = '\0';
+        if (i == 0)
+            memcpy(first, line, sizeof(first));
+        assert_string_equal(line, first);
+        assert_int_equal(waitpid(pids[i], &status, 0), pids[i]);
+        assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    }
+    (void) close(fds[0]);
+    assert_int_equal(count_entries(state_dir), 1);
+    assert_int_equal(posture_test_rmdir_r(dir), 0);
+}
+
+/* Coordinates are always 32 bytes: find a key whose x has a leading zero byte. */
+static void test_jwk_leading_zero(void **state)
+{
+    bool found = false;
+    (void) state;
+
+    for (int i = 0; i < 4000 && !found; i++) {
+        posture_auto_evp_pkey EVP_PKEY *k = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256");
+        posture_auto_evp_pkey EVP_PKEY *back = NULL;
+        posture_auto_cjson cJSON *jwk = NULL;
+        posture_autofree char *t1 = NULL, *t2 = NULL;
+        uint8_t x[32], y[32], dec[32];
+
+        assert_non_null(k);
+        assert_int_equal(posture_key_public_xy(k, x, y), 0);
+        if (x[0] != 0 && y[0] != 0)
+            continue;
+        found = true;
+        assert_int_equal(posture_key_jwk(k, &jwk), 0);
+        const char *xs = posture_json_get_str(jwk, x[0] == 0 ? "x" : "y");
+        assert_int_equal(strlen(xs), POSTURE_KEY_THUMBPRINT_LEN);
+        assert_int_equal(posture_b64url_decode_buf(xs, strlen(xs), dec, sizeof(dec)), 32);
+        assert_int_equal(dec[0], 0);
+        assert_int_equal(posture_key_from_jwk(jwk, &back), 0);
+        assert_int_equal(posture_key_thumbprint(k, &t1), 0);
+        assert_int_equal(posture_key_thumbprint(back, &t2), 0);
+        assert_string_equal(t1, t2);
+    }
+    assert_true(found);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -313,6 +396,8 @@ int main(void)
         cmocka_unit_test(test_jwk_vector),
         cmocka_unit_test(test_jwk_refusals),
         cmocka_unit_test(test_thumbprint_other_keys),
+        cmocka_unit_test(test_concurrent_create),
+        cmocka_unit_test(test_jwk_leading_zero),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "posture/cleanup.h"
@@ -134,6 +135,50 @@ static void test_dir_open(void **state)
     assert_int_equal(posture_test_rmdir_r(dir), 0);
 }
 
+/* Concurrent increments never hand out a value twice and lose none. */
+static void test_counter_concurrent(void **state)
+{
+    posture_autofree char *dir = posture_test_mkdtemp();
+    posture_autoclose int dir_fd = -1;
+    pid_t pids[4];
+    uint64_t v = 0;
+    bool seen[101] = { false };
+    int fds[2];
+    (void) state;
+
+    assert_int_equal(posture_state_dir_open(dir, false, &dir_fd), 0);
+    assert_int_equal(pipe2(fds, O_CLOEXEC), 0);
+    for (size_t i = 0; i < 4; i++) {
+        pids[i] = fork();
+        assert_true(pids[i] >= 0);
+        if (pids[i] == 0) {
+            for (int k = 0; k < 25; k++) {
+                uint64_t got;
+                if (posture_state_counter_next(dir_fd, "seq", &got) < 0 ||
+                    write(fds[1], &got, sizeof(got)) != (ssize_t) sizeof(got))
+                    _exit(1);
+            }
+            _exit(0);
+        }
+    }
+    (void) close(fds[1]);
+    for (int k = 0; k < 100; k++) {
+        assert_int_equal(read(fds[0], &v, sizeof(v)), sizeof(v));
+        assert_true(v >= 1 && v <= 100);
+        assert_false(seen[v]);
+        seen[v] = true;
+    }
+    (void) close(fds[0]);
+    for (size_t i = 0; i < 4; i++) {
+        int status = 0;
+        assert_int_equal(waitpid(pids[i], &status, 0), pids[i]);
+        assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    }
+    assert_int_equal(posture_state_counter_next(dir_fd, "seq", &v), 0);
+    assert_int_equal(v, 101);
+    assert_int_equal(posture_test_rmdir_r(dir), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -141,6 +186,7 @@ int main(void)
         cmocka_unit_test(test_write_named),
         cmocka_unit_test(test_counter),
         cmocka_unit_test(test_dir_open),
+        cmocka_unit_test(test_counter_concurrent),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
