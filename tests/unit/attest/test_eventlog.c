@@ -726,6 +726,64 @@ static void test_pcr7_rules(void **state)
     unload(&l);
 }
 
+/* EV_EFI_HCRTM_EVENT: PCR 0 starts at 00..04, and only as the first PCR 0 measurement. */
+static void test_hcrtm(void **state)
+{
+    struct loaded l = { 0 };
+    size_t first, second = 0;
+    (void) state;
+
+    load("ovmf-rhel9-secureboot-sha256only", &l);
+    assert_int_equal(l.log->startup_locality, -1);
+    for (first = 1; first < l.log->n_events; first++)
+        if (l.log->events[first].pcr == 0 && l.log->events[first].type != POSTURE_EV_NO_ACTION)
+            break;
+    for (size_t i = first + 1; i < l.log->n_events && !second; i++)
+        if (l.log->events[i].pcr == 0 && l.log->events[i].type != POSTURE_EV_NO_ACTION)
+            second = i;
+    assert_true(first < l.log->n_events && second > first);
+    {
+        struct rec rc = record_at(l.log, first);
+        posture_auto_eventlog struct posture_eventlog *m = NULL;
+        struct posture_eventlog_problem problem;
+        const uint8_t *v, *old;
+        size_t len;
+        uint8_t want[32], pcr0[32] = { 0 };
+        unsigned n = 0;
+        EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+
+        put_u32(l.buf + rc.off + 4, POSTURE_EV_EFI_HCRTM_EVENT);
+        assert_int_equal(posture_eventlog_parse(l.buf, l.len, &m, &problem), 0);
+        assert_true(m->hcrtm);
+        /* Independent replay of PCR 0 from 00..04. */
+        pcr0[31] = 4;
+        for (size_t i = 1; i < m->n_events; i++) {
+            if (m->events[i].pcr != 0 || m->events[i].type == POSTURE_EV_NO_ACTION)
+                continue;
+            assert_non_null(ctx);
+            assert_int_equal(EVP_DigestInit_ex(ctx, EVP_sha256(), NULL), 1);
+            assert_int_equal(EVP_DigestUpdate(ctx, pcr0, 32), 1);
+            assert_int_equal(EVP_DigestUpdate(ctx, m->events[i].digests[0], 32), 1);
+            assert_int_equal(EVP_DigestFinal_ex(ctx, pcr0, &n), 1);
+        }
+        EVP_MD_CTX_free(ctx);
+        memcpy(want, pcr0, 32);
+        assert_int_equal(posture_eventlog_pcr(m, POSTURE_TPM_ALG_SHA256, 0, &v, &len), 0);
+        assert_memory_equal(v, want, 32);
+        assert_int_equal(posture_eventlog_pcr(l.log, POSTURE_TPM_ALG_SHA256, 0, &old, &len), 0);
+        assert_memory_not_equal(v, old, 32);
+        put_u32(l.buf + rc.off + 4, l.log->events[first].type);
+    }
+    {
+        struct rec rc = record_at(l.log, second);
+
+        put_u32(l.buf + rc.off + 4, POSTURE_EV_EFI_HCRTM_EVENT);
+        expect_parse_error(l.buf, l.len, POSTURE_EVENTLOG_HCRTM, (int64_t) second);
+        put_u32(l.buf + rc.off + 4, l.log->events[second].type);
+    }
+    unload(&l);
+}
+
 static void test_strings(void **state)
 {
     char buf[37];
@@ -752,10 +810,15 @@ static void test_strings(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_fixtures_replay),  cmocka_unit_test(test_windows_vector),
-        cmocka_unit_test(test_flipped_digest),   cmocka_unit_test(test_truncated),
-        cmocka_unit_test(test_event_size),       cmocka_unit_test(test_retyped_pcr7),
-        cmocka_unit_test(test_startup_locality), cmocka_unit_test(test_pcr7_rules),
+        cmocka_unit_test(test_fixtures_replay),
+        cmocka_unit_test(test_windows_vector),
+        cmocka_unit_test(test_flipped_digest),
+        cmocka_unit_test(test_truncated),
+        cmocka_unit_test(test_event_size),
+        cmocka_unit_test(test_retyped_pcr7),
+        cmocka_unit_test(test_startup_locality),
+        cmocka_unit_test(test_pcr7_rules),
+        cmocka_unit_test(test_hcrtm),
         cmocka_unit_test(test_strings),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
