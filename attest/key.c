@@ -220,6 +220,7 @@ int posture_key_public_pem(const EVP_PKEY *pkey, char **ret)
 }
 
 /* Refuse every passphrase prompt: an encrypted device key cannot be used unattended. */
+/* NOLINTNEXTLINE(readability-non-const-parameter): the signature of pem_password_cb */
 static int no_passphrase(char *buf, int size, int rwflag, void *userdata)
 {
     (void) buf;

@@ -27,7 +27,7 @@
 #include "posture/cleanup.h"
 #include "posture/json.h"
 
-#define POSTURE_JWS_MAX_SIZE        (64u * 1024u) /* whole compact token, checked first */
+#define POSTURE_JWS_MAX_SIZE        ((size_t) 64 * 1024) /* whole compact token, checked first */
 #define POSTURE_JWS_TYP_REPORT      "posture+jwt"
 #define POSTURE_JWS_SKEW_SEC        60  /* clock skew allowed on iat, nbf and exp */
 #define POSTURE_REPORT_LIFETIME_SEC 120 /* exp - iat of a posture report, at most */

@@ -31,7 +31,7 @@ static inline void posture_evp_pkey_freep(EVP_PKEY **p)
 #endif
 
 #define POSTURE_DEVICE_KEY_NAME    "device.key" /* in state_dir (DESIGN.md §5) */
-#define POSTURE_KEY_FILE_MAX_SIZE  (16u * 1024u)
+#define POSTURE_KEY_FILE_MAX_SIZE  ((size_t) 16 * 1024)
 #define POSTURE_KEY_THUMBPRINT_LEN 43 /* base64url of 32 bytes */
 
 enum posture_key_source {
