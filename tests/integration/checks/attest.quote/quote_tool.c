@@ -14,6 +14,9 @@
  *       --previous=CLOCK:RESET:RESTART   the last accepted clockInfo
  *       --print-clock          also print "clock reset restart" of an accepted quote
  *       --repeat=N             verify N times and print verifications per second (benchmark)
+ *   quote_tool makecredential EK-PUB AK-NAME-FILE SECRET-FILE OUT
+ *       posture_makecredential() written as tpm2-tools' credential file (magic 0xBADCC0DE,
+ *       version 1, TPM2B_ID_OBJECT, TPM2B_ENCRYPTED_SECRET) for tpm2_activatecredential -i.
  */
 
 #include <fcntl.h>
@@ -23,6 +26,7 @@
 
 #include "posture/cleanup.h"
 #include "posture/fileio.h"
+#include "posture/makecredential.h"
 #include "posture/parse.h"
 #include "posture/quote.h"
 
@@ -195,8 +199,43 @@ static int cmd_verify(int argc, char **argv)
     return reason == POSTURE_QUOTE_OK ? 0 : 1;
 }
 
+static int cmd_makecredential(int argc, char **argv)
+{
+    posture_autofree uint8_t *ek = NULL, *name = NULL, *secret = NULL;
+    size_t ek_len, name_len, secret_len;
+    struct posture_credential *c = NULL;
+    static const uint8_t header[8] = { 0xba, 0xdc, 0xc0, 0xde, 0, 0, 0, 1 };
+    int r;
+
+    if (argc != 6)
+        return 2;
+    if (read_file(argv[2], POSTURE_QUOTE_INPUT_MAX, &ek, &ek_len) < 0 ||
+        read_file(argv[3], 128, &name, &name_len) < 0 ||
+        read_file(argv[4], 128, &secret, &secret_len) < 0)
+        return 2;
+    r = posture_makecredential(ek, ek_len, name, name_len, secret, secret_len, &c);
+    if (r < 0) {
+        fprintf(stderr, "quote_tool: makecredential: %s\n", strerror(-r));
+        return 1;
+    }
+    posture_autofclose FILE *f = fopen(argv[5], "we");
+    bool ok =
+        f && fwrite(header, 1, sizeof(header), f) == sizeof(header) &&
+        fwrite(c->id_object, 1, c->id_object_len, f) == c->id_object_len &&
+        fwrite(c->encrypted_secret, 1, c->encrypted_secret_len, f) == c->encrypted_secret_len &&
+        fflush(f) == 0;
+    c = posture_credential_free(c);
+    if (!ok) {
+        fprintf(stderr, "quote_tool: %s: %m\n", argv[5]);
+        return 2;
+    }
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
+    if (argc >= 2 && strcmp(argv[1], "makecredential") == 0)
+        return cmd_makecredential(argc, argv);
     if (argc >= 2 && strcmp(argv[1], "binding") == 0)
         return cmd_binding(argc, argv);
     if (argc >= 2 && strcmp(argv[1], "verify") == 0)
