@@ -402,7 +402,7 @@ int posture_makecredential(const uint8_t *ek_public,
                                key, iv) != 1 ||
             EVP_EncryptUpdate(cctx, cipher, &len1, plain, (int) (2 + secret_len)) != 1 ||
             EVP_EncryptFinal_ex(cctx, cipher + len1, &len2) != 1 ||
-            (size_t) (len1 + len2) != 2 + secret_len) {
+            (size_t) len1 + (size_t) len2 != 2 + secret_len) {
             r = openssl_error(-EIO, "AES-CFB");
             goto out;
         }

@@ -356,12 +356,6 @@ static int ecdsa_verify(EVP_PKEY *pkey,
     return openssl_error(0, "ECDSA verify");
 }
 
-static int pcr_compare(const void *a, const void *b)
-{
-    const struct posture_quote_pcr *const *x = a, *const *y = b;
-    return (int) (*x)->index - (int) (*y)->index;
-}
-
 /* Steps 9-10; *reason set on rejection. Returns 0 or a negative errno. */
 static int check_pcrs(const TPMS_QUOTE_INFO *q,
                       const struct posture_quote_expect *expect,
@@ -398,9 +392,12 @@ static int check_pcrs(const TPMS_QUOTE_INFO *q,
             return 0;
         }
         seen |= 1u << idx;
-        order[i] = &expect->pcrs[i];
     }
-    qsort(order, expect->n_pcrs, sizeof(order[0]), pcr_compare);
+    /* Selection order: ascending PCR index. */
+    for (unsigned idx = 0, k = 0; idx < POSTURE_QUOTE_PCR_MAX; idx++)
+        for (size_t i = 0; i < expect->n_pcrs; i++)
+            if (expect->pcrs[i].index == idx)
+                order[k++] = &expect->pcrs[i];
 
     {
         const uint8_t *parts[POSTURE_QUOTE_PCR_MAX];

@@ -83,7 +83,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         attest_len = size - 3;
     for (unsigned i = 0; i < 8; i++) {
         pcrs[i].index = i;
-        memcpy(pcrs[i].digest, pcr_values + 32 * i, 32);
+        memcpy(pcrs[i].digest, pcr_values + 32 * (size_t) i, 32);
     }
     struct posture_quote_expect expect = {
         .extra_data = binding,

@@ -39,9 +39,9 @@ static size_t make_ek(
     uint8_t *p = out + 2;
     p += put16(p, rsa ? 0x0001 : 0x0023);
     p += put16(p, name_alg);
-    memcpy(p, "\x00\x03\x00\xb2",
-           4); /* fixedTPM|fixedParent|sensitiveDataOrigin|adminWithPolicy|restricted|decrypt */
-    p += 4;
+    /* fixedTPM|fixedParent|sensitiveDataOrigin|adminWithPolicy|restricted|decrypt */
+    p += put16(p, 0x0003);
+    p += put16(p, 0x00b2);
     p += put16(p, 0); /* authPolicy */
     p += put16(p, sym_alg);
     if (sym_alg != 0x0010) {

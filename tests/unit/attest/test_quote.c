@@ -63,7 +63,7 @@ static void fx_load_pcrs(struct fx *f, const char *pcrs)
     assert_int_equal(f->pcrbuf.len, 8 * POSTURE_QUOTE_DIGEST_SIZE);
     for (unsigned i = 0; i < 8; i++) {
         f->pcrs[i].index = i;
-        memcpy(f->pcrs[i].digest, f->pcrbuf.data + i * POSTURE_QUOTE_DIGEST_SIZE,
+        memcpy(f->pcrs[i].digest, f->pcrbuf.data + (size_t) i * POSTURE_QUOTE_DIGEST_SIZE,
                POSTURE_QUOTE_DIGEST_SIZE);
     }
     f->n_pcrs = 8;

@@ -25,6 +25,7 @@
 #include <time.h>
 
 #include "posture/cleanup.h"
+#include "posture/err.h"
 #include "posture/fileio.h"
 #include "posture/makecredential.h"
 #include "posture/parse.h"
@@ -37,12 +38,12 @@ static int read_file(const char *path, size_t max, uint8_t **ret, size_t *ret_le
     int r;
 
     if (fd < 0) {
-        fprintf(stderr, "quote_tool: %s: %m\n", path);
+        (void) fprintf(stderr, "quote_tool: %s: %m\n", path);
         return -1;
     }
     r = posture_read_fd(fd, max, &buf, ret_len);
     if (r < 0) {
-        fprintf(stderr, "quote_tool: %s: %s\n", path, strerror(-r));
+        (void) fprintf(stderr, "quote_tool: %s: %s\n", path, posture_errno_name(r));
         return -1;
     }
     *ret = (uint8_t *) buf;
@@ -52,8 +53,8 @@ static int read_file(const char *path, size_t max, uint8_t **ret, size_t *ret_le
 static void print_hex(const uint8_t *p, size_t n)
 {
     for (size_t i = 0; i < n; i++)
-        printf("%02x", p[i]);
-    printf("\n");
+        (void) printf("%02x", p[i]);
+    (void) printf("\n");
 }
 
 static double now_sec(void)
@@ -121,7 +122,7 @@ static int cmd_verify(int argc, char **argv)
     for (int i = 8; i < argc; i++) {
         if (strncmp(argv[i], "--mask=", 7) == 0) {
             if (posture_parse_u32(argv[i] + 7, &mask) < 0 || mask == 0 || (mask >> 24) != 0) {
-                fprintf(stderr, "quote_tool: bad --mask (a decimal PCR bit mask)\n");
+                (void) fprintf(stderr, "quote_tool: bad --mask (a decimal PCR bit mask)\n");
                 return 2;
             }
         } else if (strncmp(argv[i], "--parent-qname=", 15) == 0) {
@@ -137,7 +138,7 @@ static int cmd_verify(int argc, char **argv)
             if (posture_parse_u32(argv[i] + 9, &repeat) < 0 || repeat == 0)
                 return 2;
         } else {
-            fprintf(stderr, "quote_tool: unknown option %s\n", argv[i]);
+            (void) fprintf(stderr, "quote_tool: unknown option %s\n", argv[i]);
             return 2;
         }
     }
@@ -162,8 +163,8 @@ static int cmd_verify(int argc, char **argv)
         return 2;
     r = posture_quote_ak_new(akpub, akpub_len, parent, parent_len, &ak);
     if (r < 0) {
-        fprintf(stderr, "quote_tool: AK: %s\n", strerror(-r));
-        printf("ak-rejected\n");
+        (void) fprintf(stderr, "quote_tool: AK: %s\n", posture_errno_name(r));
+        (void) printf("ak-rejected\n");
         return 1;
     }
 
@@ -186,16 +187,16 @@ static int cmd_verify(int argc, char **argv)
     double t1 = now_sec();
     ak = posture_quote_ak_free(ak);
     if (r < 0) {
-        fprintf(stderr, "quote_tool: verify: %s\n", strerror(-r));
+        (void) fprintf(stderr, "quote_tool: verify: %s\n", posture_errno_name(r));
         return 2;
     }
-    printf("%s\n", posture_quote_reason_to_string(reason));
+    (void) printf("%s\n", posture_quote_reason_to_string(reason));
     if (print_clock && reason == POSTURE_QUOTE_OK)
-        printf("%llu %u %u\n", (unsigned long long) info.clock.clock, info.clock.reset_count,
-               info.clock.restart_count);
+        (void) printf("%llu %u %u\n", (unsigned long long) info.clock.clock, info.clock.reset_count,
+                      info.clock.restart_count);
     if (repeat > 1)
-        printf("%.0f verifications/s (%u in %.3f s)\n", (double) repeat / (t1 - t0), repeat,
-               t1 - t0);
+        (void) printf("%.0f verifications/s (%u in %.3f s)\n", (double) repeat / (t1 - t0), repeat,
+                      t1 - t0);
     return reason == POSTURE_QUOTE_OK ? 0 : 1;
 }
 
@@ -215,7 +216,7 @@ static int cmd_makecredential(int argc, char **argv)
         return 2;
     r = posture_makecredential(ek, ek_len, name, name_len, secret, secret_len, &c);
     if (r < 0) {
-        fprintf(stderr, "quote_tool: makecredential: %s\n", strerror(-r));
+        (void) fprintf(stderr, "quote_tool: makecredential: %s\n", posture_errno_name(r));
         return 1;
     }
     posture_autofclose FILE *f = fopen(argv[5], "we");
@@ -226,7 +227,7 @@ static int cmd_makecredential(int argc, char **argv)
         fflush(f) == 0;
     c = posture_credential_free(c);
     if (!ok) {
-        fprintf(stderr, "quote_tool: %s: %m\n", argv[5]);
+        (void) fprintf(stderr, "quote_tool: %s: %m\n", argv[5]);
         return 2;
     }
     return 0;
@@ -240,8 +241,9 @@ int main(int argc, char **argv)
         return cmd_binding(argc, argv);
     if (argc >= 2 && strcmp(argv[1], "verify") == 0)
         return cmd_verify(argc, argv);
-    fprintf(stderr, "usage: quote_tool binding NONCE PAYLOAD | verify AK ATTEST SIG PCRS NONCE "
-                    "PAYLOAD [--mask=M] [--parent-qname=F] [--previous=C:R:S] [--print-clock] "
-                    "[--repeat=N]\n");
+    (void) fprintf(stderr,
+                   "usage: quote_tool binding NONCE PAYLOAD | verify AK ATTEST SIG PCRS NONCE "
+                   "PAYLOAD [--mask=M] [--parent-qname=F] [--previous=C:R:S] [--print-clock] "
+                   "[--repeat=N]\n");
     return 2;
 }

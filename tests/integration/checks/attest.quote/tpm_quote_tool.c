@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "posture/cleanup.h"
+#include "posture/err.h"
 #include "posture/parse.h"
 #include "posture/tpm_quote.h"
 
@@ -22,10 +23,21 @@ static int write_out(const char *dir, const char *name, const uint8_t *p, size_t
         return -1;
     posture_autoclose int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
     if (fd < 0 || write(fd, p, n) != (ssize_t) n) {
-        fprintf(stderr, "tpm_quote_tool: %s: %m\n", path);
+        (void) fprintf(stderr, "tpm_quote_tool: %s: %m\n", path);
         return -1;
     }
     return 0;
+}
+
+static int nibble(char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
 }
 
 static int unhex(const char *s, uint8_t *out, size_t max, size_t *ret_len)
@@ -34,10 +46,10 @@ static int unhex(const char *s, uint8_t *out, size_t max, size_t *ret_len)
     if (n == 0 || n % 2 || n / 2 > max)
         return -1;
     for (size_t i = 0; i < n / 2; i++) {
-        unsigned v;
-        if (sscanf(s + 2 * i, "%2x", &v) != 1)
+        int hi = nibble(s[2 * i]), lo = nibble(s[2 * i + 1]);
+        if (hi < 0 || lo < 0)
             return -1;
-        out[i] = (uint8_t) v;
+        out[i] = (uint8_t) (hi << 4 | lo);
     }
     *ret_len = n / 2;
     return 0;
@@ -53,12 +65,12 @@ int main(int argc, char **argv)
 
     if (argc != 5 || unhex(argv[2], q, sizeof(q), &q_len) < 0 ||
         posture_parse_u32(argv[3], &mask) < 0) {
-        fprintf(stderr, "usage: tpm_quote_tool TCTI BINDING-HEX MASK OUTDIR\n");
+        (void) fprintf(stderr, "usage: tpm_quote_tool TCTI BINDING-HEX MASK OUTDIR\n");
         return 2;
     }
     r = posture_tpm_quote(argv[1], q, q_len, mask, &e);
     if (r < 0) {
-        fprintf(stderr, "tpm_quote_tool: quote: %s\n", strerror(-r));
+        (void) fprintf(stderr, "tpm_quote_tool: quote: %s\n", posture_errno_name(r));
         return 1;
     }
     for (size_t i = 0; i < e->n_pcrs; i++)
