@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -197,9 +198,12 @@ static int bio_to_string(BIO *bio, char **ret)
 
     if (n < 0 || !data)
         return -EIO;
-    s = strndup(data, (size_t) n);
+    /* Not strndup(): the BIO's data is not NUL-terminated and strndup may read past n. */
+    s = malloc((size_t) n + 1);
     if (!s)
         return -ENOMEM;
+    memcpy(s, data, (size_t) n);
+    s[n] = '\0';
     *ret = s;
     return 0;
 }

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* posture_makecredential() opened with the EK's private key, which the test generates, and
  * OpenSSL's own SP 800-108 (KBKDF) and SP 800-56C (SSKDF) as the oracles for KDFa/KDFe. The
- * TPM round trip is integration/checks/attest.quote/makecredential. */
+ * TPM round trip is integration/attest.quote/makecredential. */
 
 #include <errno.h>
 #include <stdbool.h>

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* posture_tpm_quote() without a TPM: argument checks and an unreachable TPM. The quote itself
- * is tested against swtpm by integration/checks/attest.quote/swtpm (tpm_quote_tool). */
+ * is tested against swtpm by integration/attest.quote/swtpm (tpm_quote_tool). */
 
 #include <stdlib.h>
 
