@@ -37,25 +37,13 @@ static void help(FILE *f)
            "error, 3 nothing failed but a check could not decide.\n");
 }
 
-struct check_args {
-    struct posture_cli_common_args common; /* --json, --config */
-    char **only;                           /* NULL: every check */
-    const char *root;
-};
-
-static void check_args_done(struct check_args *a)
-{
-    a->only = posture_strv_free(a->only);
-}
-
 /* POSTURE_CLI_RUN to go on, or the exit status to return (POSTURE_EXIT_OK after --help). */
-static int parse_args(int argc, char **argv, struct check_args *a)
+static int parse_args(int argc, char **argv, struct posture_cli_common_args *a)
 {
-    enum { ARG_ONLY = POSTURE_CLI_OPT__MAX, ARG_ROOT };
     static const struct option options[] = {
         { "json", no_argument, NULL, POSTURE_CLI_OPT_JSON },
-        { "only", required_argument, NULL, ARG_ONLY },
-        { "root", required_argument, NULL, ARG_ROOT },
+        { "only", required_argument, NULL, POSTURE_CLI_OPT_ONLY },
+        { "root", required_argument, NULL, POSTURE_CLI_OPT_ROOT },
         { "config", required_argument, NULL, POSTURE_CLI_OPT_CONFIG },
         { "help", no_argument, NULL, 'h' },
         {},
@@ -65,41 +53,9 @@ static int parse_args(int argc, char **argv, struct check_args *a)
     optind = 0;
     /* NOLINTNEXTLINE(concurrency-mt-unsafe): options are parsed before any thread starts */
     while ((c = getopt_long(argc, argv, ":h", options, NULL)) >= 0) {
-        switch (c) {
-        case ARG_ONLY: {
-            posture_auto_strv char **ids = NULL;
-
-            r = posture_strv_split(optarg, ",", &ids);
-            if (r < 0) {
-                (void) log_error_errno(r, "--only: %m");
-                return POSTURE_EXIT_USAGE;
-            }
-            if (r == 0) {
-                log_error("--only needs at least one check id (see '" POSTURE_CLI_PROGRAM
-                          " list-checks')");
-                return POSTURE_EXIT_USAGE;
-            }
-            POSTURE_FOREACH_STRV (id, ids) {
-                r = posture_strv_extend(&a->only, id);
-                if (r < 0) {
-                    (void) log_error_errno(r, "--only: %m");
-                    return POSTURE_EXIT_USAGE;
-                }
-            }
-            break;
-        }
-        case ARG_ROOT:
-            if (optarg[0] == '\0') {
-                log_error("--root needs a directory");
-                return POSTURE_EXIT_USAGE;
-            }
-            a->root = optarg;
-            break;
-        default:
-            r = posture_cli_common_option(command, c, argv, help, &a->common);
-            if (r != POSTURE_CLI_RUN)
-                return r;
-        }
+        r = posture_cli_common_option(command, c, argv, help, a);
+        if (r != POSTURE_CLI_RUN)
+            return r;
     }
     if (optind < argc)
         return posture_cli_extra_argument(command, argv[optind]);
@@ -122,65 +78,29 @@ static int print_json(const struct posture_run *run, int root_fd)
 
 int posture_cli_check(int argc, char **argv)
 {
-    POSTURE_CLEANUP(check_args_done) struct check_args args = { 0 };
+    POSTURE_CLEANUP(posture_cli_common_args_done) struct posture_cli_common_args args = { 0 };
     POSTURE_CLEANUP(posture_cli_config_done) struct posture_cli_config cfg = { 0 };
-    posture_auto_registry struct posture_registry *reg = NULL;
     posture_auto_run struct posture_run *run = NULL;
     posture_autoclose int root_fd = -1;
     struct posture_cli_style style;
-    const char *unknown = NULL;
     int r;
 
     r = parse_args(argc, argv, &args);
     if (r != POSTURE_CLI_RUN)
         return r;
 
-    r = posture_cli_config_load(args.common.config, &cfg);
+    r = posture_cli_config_load(args.config, &cfg);
     if (r < 0)
         return POSTURE_EXIT_USAGE;
-
-    r = posture_root_open(args.root, &root_fd);
-    if (r < 0) {
-        (void) log_error_errno(r, "--root %s: %m", args.root ? args.root : "/");
-        return POSTURE_EXIT_USAGE;
-    }
-
-    r = posture_cli_registry_load(&reg);
-    if (r < 0)
-        return POSTURE_EXIT_USAGE;
-
-    r = posture_runner_validate_config(reg, cfg.config);
-    if (r < 0)
-        return POSTURE_EXIT_USAGE; /* reported with file:line through the config's diag */
-
-    POSTURE_FOREACH_STRV (id, args.only) {
-        if (!posture_registry_find(reg, id)) {
-            log_error("unknown check '%s' (see '" POSTURE_CLI_PROGRAM " list-checks')", id);
-            return POSTURE_EXIT_USAGE;
-        }
-    }
 
     /* Before the runner starts threads: this reads the environment. */
     posture_cli_style_init(&style, STDOUT_FILENO);
 
-    struct posture_run_opts opts = {
-        .root_fd = root_fd,
-        .root_path = args.root ? args.root : "/",
-        .only = args.only,
-        .timeout_usec = cfg.agent.check_timeout_usec,
-        .config = cfg.config,
-    };
-    r = posture_runner_run(reg, &opts, &run, &unknown);
-    if (r == -ENOENT && unknown) {
-        log_error("unknown check '%s' (see '" POSTURE_CLI_PROGRAM " list-checks')", unknown);
+    r = posture_cli_run_checks(&args, &cfg, &run, &root_fd);
+    if (r < 0)
         return POSTURE_EXIT_USAGE;
-    }
-    if (r < 0) {
-        (void) log_error_errno(r, "Failed to run the checks: %m");
-        return POSTURE_EXIT_USAGE;
-    }
 
-    if (args.common.json)
+    if (args.json)
         r = print_json(run, root_fd);
     else {
         r = posture_cli_print_run_table(stdout, &style, run);

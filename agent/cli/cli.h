@@ -16,6 +16,7 @@
 #include "posture/agent_config.h"
 #include "posture/config.h"
 #include "posture/registry.h"
+#include "posture/runner.h"
 
 #define POSTURE_CLI_PROGRAM "posturectl"
 
@@ -52,18 +53,26 @@ int posture_cli_option_error(const char *command, int c, char **argv);
 /* "unexpected argument 'x'" for the first non-option argument. Returns POSTURE_EXIT_USAGE. */
 int posture_cli_extra_argument(const char *command, const char *arg);
 
-/* getopt_long() values of the options every command takes: --json, --config FILE and
- * -h/--help ('h'). A command numbers its own options from POSTURE_CLI_OPT__MAX on. */
+/* getopt_long() values of the options commands share: --json, --config FILE, --only ID,...,
+ * --root DIR and -h/--help ('h'). A command lists the ones it takes in its option table and
+ * numbers its own options from POSTURE_CLI_OPT__MAX on. */
 enum {
     POSTURE_CLI_OPT_JSON = 0x100,
     POSTURE_CLI_OPT_CONFIG,
+    POSTURE_CLI_OPT_ONLY,
+    POSTURE_CLI_OPT_ROOT,
     POSTURE_CLI_OPT__MAX,
 };
 
 struct posture_cli_common_args {
     bool json;          /* --json */
     const char *config; /* --config FILE; NULL: POSTURE_AGENT_CONFIG_PATH */
+    char **only;        /* --only ID,... (repeatable); NULL: every check */
+    const char *root;   /* --root DIR; NULL: "/" */
 };
+
+/* Frees what posture_cli_common_option() stored (the --only list). */
+void posture_cli_common_args_done(struct posture_cli_common_args *a);
 
 /*
  * Handle getopt_long()'s result c for command when it is none of the command's own options: a
@@ -97,6 +106,17 @@ void posture_cli_config_done(struct posture_cli_config *c);
 /* A new registry holding every check this agent knows. Errors are logged; the caller exits with
  * POSTURE_EXIT_USAGE. */
 int posture_cli_registry_load(struct posture_registry **ret);
+
+/*
+ * Run the checks that a selects (--only, --root) under cfg, as `check` and `report` do: open
+ * the root, load the registry, validate [check.*] sections, run. On success *ret_run is the run
+ * and *ret_root_fd the opened root (both the caller's). Errors are logged (with file:line for
+ * config errors) and returned as -errno; the caller exits with POSTURE_EXIT_USAGE.
+ */
+int posture_cli_run_checks(const struct posture_cli_common_args *a,
+                           const struct posture_cli_config *cfg,
+                           struct posture_run **ret_run,
+                           int *ret_root_fd);
 
 /* The device key of cfg's state directory (created on first use), or an error logged with
  * what is wrong and how to fix it (returned as -errno; the caller exits with

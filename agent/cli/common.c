@@ -1,11 +1,15 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* Helpers shared by the posturectl commands: options, the configuration and the registry. */
+/* Helpers shared by the posturectl commands: options, the configuration, the registry and a
+ * run of the checks. */
 
 #include <getopt.h>
 #include <string.h>
 
+#include "posture/fileio.h"
 #include "posture/log.h"
 #include "posture/registry.h"
+#include "posture/runner.h"
+#include "posture/strv.h"
 
 #include "cli.h"
 
@@ -56,9 +60,82 @@ int posture_cli_common_option(const char *command,
         }
         a->config = optarg;
         return POSTURE_CLI_RUN;
+    case POSTURE_CLI_OPT_ONLY: {
+        posture_auto_strv char **ids = NULL;
+        int r = posture_strv_split(optarg, ",", &ids);
+
+        if (r < 0) {
+            (void) log_error_errno(r, "--only: %m");
+            return POSTURE_EXIT_USAGE;
+        }
+        if (r == 0) {
+            log_error("--only needs at least one check id (see '" POSTURE_CLI_PROGRAM
+                      " list-checks')");
+            return POSTURE_EXIT_USAGE;
+        }
+        POSTURE_FOREACH_STRV (id, ids) {
+            r = posture_strv_extend(&a->only, id);
+            if (r < 0) {
+                (void) log_error_errno(r, "--only: %m");
+                return POSTURE_EXIT_USAGE;
+            }
+        }
+        return POSTURE_CLI_RUN;
+    }
+    case POSTURE_CLI_OPT_ROOT:
+        if (optarg[0] == '\0') {
+            log_error("--root needs a directory");
+            return POSTURE_EXIT_USAGE;
+        }
+        a->root = optarg;
+        return POSTURE_CLI_RUN;
     default:
         return posture_cli_option_error(command, c, argv);
     }
+}
+
+void posture_cli_common_args_done(struct posture_cli_common_args *a)
+{
+    a->only = posture_strv_free(a->only);
+}
+
+int posture_cli_run_checks(const struct posture_cli_common_args *a,
+                           const struct posture_cli_config *cfg,
+                           struct posture_run **ret_run,
+                           int *ret_root_fd)
+{
+    posture_auto_registry struct posture_registry *reg = NULL;
+    posture_auto_run struct posture_run *run = NULL;
+    posture_autoclose int root_fd = -1;
+    const char *unknown = NULL;
+    int r;
+
+    r = posture_root_open(a->root, &root_fd);
+    if (r < 0)
+        return log_error_errno(r, "--root %s: %m", a->root ? a->root : "/");
+    r = posture_cli_registry_load(&reg);
+    if (r < 0)
+        return r;
+    r = posture_runner_validate_config(reg, cfg->config);
+    if (r < 0)
+        return r; /* reported with file:line through the config's diag */
+
+    struct posture_run_opts opts = {
+        .root_fd = root_fd,
+        .root_path = a->root ? a->root : "/",
+        .only = a->only,
+        .timeout_usec = cfg->agent.check_timeout_usec,
+        .config = cfg->config,
+    };
+    r = posture_runner_run(reg, &opts, &run, &unknown);
+    if (r == -ENOENT && unknown)
+        return log_error_errno(r, "unknown check '%s' (see '" POSTURE_CLI_PROGRAM " list-checks')",
+                               unknown);
+    if (r < 0)
+        return log_error_errno(r, "Failed to run the checks: %m");
+    *ret_run = POSTURE_TAKE_PTR(run);
+    *ret_root_fd = POSTURE_TAKE_FD(root_fd);
+    return 0;
 }
 
 /* The message already starts with "file:line: " when it has a location (config.h). */

@@ -68,24 +68,22 @@ static void help(FILE *f)
 }
 
 struct report_args {
-    struct posture_cli_common_args common;
-    char **only;
-    const char *root;
+    struct posture_cli_common_args common; /* --config, --only, --root */
     const char *nonce;
 };
 
 static void report_args_done(struct report_args *a)
 {
-    a->only = posture_strv_free(a->only);
+    posture_cli_common_args_done(&a->common);
 }
 
 static int parse_args(int argc, char **argv, struct report_args *a)
 {
-    enum { ARG_ONLY = POSTURE_CLI_OPT__MAX, ARG_ROOT, ARG_NONCE };
+    enum { ARG_NONCE = POSTURE_CLI_OPT__MAX };
     static const struct option options[] = {
         { "nonce", required_argument, NULL, ARG_NONCE },
-        { "only", required_argument, NULL, ARG_ONLY },
-        { "root", required_argument, NULL, ARG_ROOT },
+        { "only", required_argument, NULL, POSTURE_CLI_OPT_ONLY },
+        { "root", required_argument, NULL, POSTURE_CLI_OPT_ROOT },
         { "config", required_argument, NULL, POSTURE_CLI_OPT_CONFIG },
         { "help", no_argument, NULL, 'h' },
         {},
@@ -95,49 +93,18 @@ static int parse_args(int argc, char **argv, struct report_args *a)
     optind = 0;
     /* NOLINTNEXTLINE(concurrency-mt-unsafe): options are parsed before any thread starts */
     while ((c = getopt_long(argc, argv, ":h", options, NULL)) >= 0) {
-        switch (c) {
-        case ARG_NONCE:
+        if (c == ARG_NONCE) {
             if (!posture_b64url_check(optarg, strlen(optarg), NONCE_MIN_BYTES, NONCE_MAX_BYTES)) {
                 log_error("--nonce: '%.80s' is not base64url without padding of %d to %d bytes",
                           optarg, NONCE_MIN_BYTES, NONCE_MAX_BYTES);
                 return POSTURE_EXIT_USAGE;
             }
             a->nonce = optarg;
-            break;
-        case ARG_ONLY: {
-            posture_auto_strv char **ids = NULL;
-
-            r = posture_strv_split(optarg, ",", &ids);
-            if (r < 0) {
-                (void) log_error_errno(r, "--only: %m");
-                return POSTURE_EXIT_USAGE;
-            }
-            if (r == 0) {
-                log_error("--only needs at least one check id (see '" POSTURE_CLI_PROGRAM
-                          " list-checks')");
-                return POSTURE_EXIT_USAGE;
-            }
-            POSTURE_FOREACH_STRV (id, ids) {
-                r = posture_strv_extend(&a->only, id);
-                if (r < 0) {
-                    (void) log_error_errno(r, "--only: %m");
-                    return POSTURE_EXIT_USAGE;
-                }
-            }
-            break;
+            continue;
         }
-        case ARG_ROOT:
-            if (optarg[0] == '\0') {
-                log_error("--root needs a directory");
-                return POSTURE_EXIT_USAGE;
-            }
-            a->root = optarg;
-            break;
-        default:
-            r = posture_cli_common_option(command, c, argv, help, &a->common);
-            if (r != POSTURE_CLI_RUN)
-                return r;
-        }
+        r = posture_cli_common_option(command, c, argv, help, &a->common);
+        if (r != POSTURE_CLI_RUN)
+            return r;
     }
     if (optind < argc)
         return posture_cli_extra_argument(command, argv[optind]);
@@ -148,35 +115,13 @@ static int parse_args(int argc, char **argv, struct report_args *a)
 static int
 run_checks(const struct report_args *args, const struct posture_cli_config *cfg, cJSON **ret)
 {
-    posture_auto_registry struct posture_registry *reg = NULL;
     posture_auto_run struct posture_run *run = NULL;
     posture_autoclose int root_fd = -1;
-    const char *unknown = NULL;
     int r;
 
-    r = posture_root_open(args->root, &root_fd);
-    if (r < 0)
-        return log_error_errno(r, "--root %s: %m", args->root ? args->root : "/");
-    r = posture_cli_registry_load(&reg);
+    r = posture_cli_run_checks(&args->common, cfg, &run, &root_fd);
     if (r < 0)
         return r;
-    r = posture_runner_validate_config(reg, cfg->config);
-    if (r < 0)
-        return r; /* reported with file:line through the config's diag */
-
-    struct posture_run_opts opts = {
-        .root_fd = root_fd,
-        .root_path = args->root ? args->root : "/",
-        .only = args->only,
-        .timeout_usec = cfg->agent.check_timeout_usec,
-        .config = cfg->config,
-    };
-    r = posture_runner_run(reg, &opts, &run, &unknown);
-    if (r == -ENOENT && unknown)
-        return log_error_errno(r, "unknown check '%s' (see '" POSTURE_CLI_PROGRAM " list-checks')",
-                               unknown);
-    if (r < 0)
-        return log_error_errno(r, "Failed to run the checks: %m");
     r = posture_run_to_json(run, root_fd, ret);
     if (r < 0)
         return log_error_errno(r, "Failed to build the check results: %m");
