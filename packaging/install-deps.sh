@@ -16,6 +16,9 @@ LIBS="libcjson-dev libssl-dev liblz4-dev zlib1g-dev liblzma-dev libudev-dev libn
 # TPM2-TSS (ESAPI, marshalling, return codes, TCTI loader) and the tpm2-openssl provider that
 # keeps the device key in the TPM (attest/).
 LIBS="$LIBS libtss2-dev tpm2-openssl"
+# The verifier: libmicrohttpd (HTTP server, native TLS with client certificates), SQLite (the
+# embedded store, WAL). The daemon: libcurl with OpenSSL (submission over mTLS).
+LIBS="$LIBS libmicrohttpd-dev libsqlite3-dev libcurl4-openssl-dev"
 # Tests: cmocka unit tests, clang for libFuzzer and sanitizers, clang-format for the lint
 # test, jq and python3 as independent JSON parsers, GNU time for footprint figures.
 TESTS="libcmocka-dev clang libclang-rt-14-dev clang-format jq python3 time"
@@ -26,6 +29,9 @@ TESTS="libcmocka-dev clang libclang-rt-14-dev clang-format jq python3 time"
 # swtpm (a software TPM with an EK chain), tpm2-tools (tpm2_checkquote as the independent quote
 # verifier), python3-jwt and the jwt CLI (independent JWS verification).
 TESTS="$TESTS swtpm swtpm-tools tpm2-tools python3-jwt jwt"
+# nginx-light: the real gateway in the forward-auth tests; sqlite3: reads the verifier's store
+# independently of our code.
+TESTS="$TESTS nginx-light sqlite3"
 TESTS="$TESTS apt dpkg umockdev libumockdev-dev nftables iproute2 iptables util-linux lz4 xz-utils gzip"
 
 missing=""
