@@ -9,6 +9,8 @@
  */
 
 #include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 
 #include <openssl/types.h>
@@ -123,3 +125,17 @@ int posture_cli_run_checks(const struct posture_cli_common_args *a,
  * POSTURE_EXIT_USAGE). posture_cli_key_error() logs r for state_dir's key and returns it. */
 int posture_cli_key_open(const struct posture_cli_config *cfg, EVP_PKEY **ret);
 int posture_cli_key_error(const char *state_dir, int r);
+
+/*
+ * `report --evidence`: quote the TPM of cfg ([tpm] tcti) with the binding of nonce and the
+ * report payload exactly as signed (DESIGN.md §7), read the EK certificate and the event log
+ * ([tpm] event_log, at most 1 MiB; left out with a warning when unreadable), and write the
+ * evidence object (ATTESTATION.md §5.1) to path, atomically. Errors are logged with the fix;
+ * the caller exits with POSTURE_EXIT_USAGE.
+ */
+int posture_cli_evidence_write(const struct posture_cli_config *cfg,
+                               const uint8_t *nonce,
+                               size_t nonce_len,
+                               const char *payload,
+                               size_t payload_len,
+                               const char *path);

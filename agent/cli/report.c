@@ -52,8 +52,8 @@ static const char command[] = "report";
 static void help(FILE *f)
 {
     (void) fprintf(
-        f, "Usage: " POSTURE_CLI_PROGRAM " report [--nonce B64URL] [--only ID[,ID...]]\n"
-           "                         [--root DIR] [--config FILE]\n"
+        f, "Usage: " POSTURE_CLI_PROGRAM " report [--nonce B64URL] [--evidence FILE]\n"
+           "                         [--only ID[,ID...]] [--root DIR] [--config FILE]\n"
            "\n"
            "Run the posture checks and print the report signed with the device key, as a\n"
            "compact JWS (ES256, typ posture+jwt). The key is created on first use.\n"
@@ -61,6 +61,9 @@ static void help(FILE *f)
            "Options:\n"
            "  --nonce B64URL   the verifier's challenge, placed in eat_nonce (base64url\n"
            "                   without padding, 8 to 64 bytes)\n"
+           "  --evidence FILE  also quote the TPM, bound to the nonce and this report, and\n"
+           "                   write the TPM evidence object (JSON) to FILE; without\n"
+           "                   --nonce a random 32-byte nonce is used\n"
            "  --only ID,...    run only these checks (repeatable)\n"
            "  --root DIR       read host state under DIR instead of /\n"
            "  --config FILE    agent configuration (default " POSTURE_AGENT_CONFIG_PATH ")\n"
@@ -70,6 +73,7 @@ static void help(FILE *f)
 struct report_args {
     struct posture_cli_common_args common; /* --config, --only, --root */
     const char *nonce;
+    const char *evidence; /* --evidence FILE */
 };
 
 static void report_args_done(struct report_args *a)
@@ -79,9 +83,10 @@ static void report_args_done(struct report_args *a)
 
 static int parse_args(int argc, char **argv, struct report_args *a)
 {
-    enum { ARG_NONCE = POSTURE_CLI_OPT__MAX };
+    enum { ARG_NONCE = POSTURE_CLI_OPT__MAX, ARG_EVIDENCE };
     static const struct option options[] = {
         { "nonce", required_argument, NULL, ARG_NONCE },
+        { "evidence", required_argument, NULL, ARG_EVIDENCE },
         { "only", required_argument, NULL, POSTURE_CLI_OPT_ONLY },
         { "root", required_argument, NULL, POSTURE_CLI_OPT_ROOT },
         { "config", required_argument, NULL, POSTURE_CLI_OPT_CONFIG },
@@ -100,6 +105,14 @@ static int parse_args(int argc, char **argv, struct report_args *a)
                 return POSTURE_EXIT_USAGE;
             }
             a->nonce = optarg;
+            continue;
+        }
+        if (c == ARG_EVIDENCE) {
+            if (!optarg[0]) {
+                log_error("--evidence: needs a file name");
+                return POSTURE_EXIT_USAGE;
+            }
+            a->evidence = optarg;
             continue;
         }
         r = posture_cli_common_option(command, c, argv, help, &a->common);
@@ -235,7 +248,9 @@ int posture_cli_report(int argc, char **argv)
     POSTURE_CLEANUP(posture_cli_config_done) struct posture_cli_config cfg = { 0 };
     posture_auto_evp_pkey EVP_PKEY *pkey = NULL;
     posture_auto_cjson cJSON *results = NULL, *claims = NULL;
-    posture_autofree char *payload = NULL, *token = NULL;
+    posture_autofree char *payload = NULL, *token = NULL, *nonce_b64 = NULL;
+    posture_autofree uint8_t *nonce = NULL;
+    size_t nonce_len = 0;
     posture_autoclose int state_fd = -1;
     uint64_t seq = 0;
     int r;
@@ -246,6 +261,24 @@ int posture_cli_report(int argc, char **argv)
     r = posture_cli_config_load(args.common.config, &cfg);
     if (r < 0)
         return POSTURE_EXIT_USAGE;
+
+    /* Evidence is bound to a nonce: the verifier's, or a fresh random one for offline use. */
+    if (args.evidence && !args.nonce) {
+        r = random_b64url(32, &nonce_b64);
+        if (r < 0) {
+            (void) log_error_errno(r, "Failed to make a nonce: %m");
+            return POSTURE_EXIT_USAGE;
+        }
+        args.nonce = nonce_b64;
+    }
+    if (args.nonce) {
+        r = posture_b64url_decode(args.nonce, strlen(args.nonce), NONCE_MAX_BYTES, &nonce,
+                                  &nonce_len);
+        if (r < 0) {
+            (void) log_error_errno(r, "--nonce: %m");
+            return POSTURE_EXIT_USAGE;
+        }
+    }
 
     /* The key first: no point in running the checks for a report that cannot be signed. */
     r = posture_cli_key_open(&cfg, &pkey);
@@ -292,6 +325,13 @@ int posture_cli_report(int argc, char **argv)
         (void) log_error_errno(r, "Failed to sign the report%s: %m",
                                r == -E2BIG ? " (larger than 64 KiB; use --only)" : "");
         return POSTURE_EXIT_USAGE;
+    }
+    /* After signing: the quote binds the payload bytes exactly as signed. */
+    if (args.evidence) {
+        r = posture_cli_evidence_write(&cfg, nonce, nonce_len, payload, strlen(payload),
+                                       args.evidence);
+        if (r < 0)
+            return POSTURE_EXIT_USAGE;
     }
     (void) printf("%s\n", token);
     return POSTURE_EXIT_OK;

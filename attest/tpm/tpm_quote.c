@@ -68,6 +68,8 @@ static int tss2_error(TSS2_RC rc, const char *what)
     return -EIO;
 }
 
+static int session_open(const char *tcti, struct session *s);
+
 struct posture_tpm_evidence *posture_tpm_evidence_free(struct posture_tpm_evidence *e)
 {
     if (!e)
@@ -189,17 +191,9 @@ int posture_tpm_quote(const char *tcti,
     if (!e)
         return -ENOMEM;
 
-    rc = Tss2_TctiLdr_Initialize(tcti, &s.tcti);
-    if (rc != TSS2_RC_SUCCESS) {
-        (void) tss2_error(rc, "TCTI");
-        return -ENODEV;
-    }
-    rc = Esys_Initialize(&s.esys, s.tcti, NULL);
-    if (rc != TSS2_RC_SUCCESS)
-        return tss2_error(rc, "Esys_Initialize");
-    rc = Esys_Startup(s.esys, TPM2_SU_CLEAR);
-    if (rc != TSS2_RC_SUCCESS && (rc & 0xfff) != TPM2_RC_INITIALIZE)
-        return tss2_error(rc, "Startup");
+    r = session_open(tcti, &s);
+    if (r < 0)
+        return r;
 
     rc = Esys_CreatePrimary(s.esys, ESYS_TR_RH_ENDORSEMENT, ESYS_TR_PASSWORD, ESYS_TR_NONE,
                             ESYS_TR_NONE, &sensitive, &ak_template, &outside, &creation_pcr, &s.ak,
@@ -268,4 +262,96 @@ int posture_tpm_quote(const char *tcti,
         return 0;
     }
     return -EAGAIN;
+}
+
+/* Open the TCTI and ESAPI context, and start the TPM when nobody has. */
+static int session_open(const char *tcti, struct session *s)
+{
+    TSS2_RC rc;
+
+    rc = Tss2_TctiLdr_Initialize(tcti, &s->tcti);
+    if (rc != TSS2_RC_SUCCESS) {
+        (void) tss2_error(rc, "TCTI");
+        return -ENODEV;
+    }
+    rc = Esys_Initialize(&s->esys, s->tcti, NULL);
+    if (rc != TSS2_RC_SUCCESS)
+        return tss2_error(rc, "Esys_Initialize");
+    rc = Esys_Startup(s->esys, TPM2_SU_CLEAR);
+    if (rc != TSS2_RC_SUCCESS && (rc & 0xfff) != TPM2_RC_INITIALIZE)
+        return tss2_error(rc, "Startup");
+    return 0;
+}
+
+#define NV_CHUNK 512u /* every PC Client TPM reads at least this much per TPM2_NV_Read */
+
+/* Read the whole NV index idx; -ENOENT when it is not defined. */
+static int nv_read_all(ESYS_CONTEXT *esys, TPM2_HANDLE idx, uint8_t **ret, size_t *ret_len)
+{
+    posture_auto_esys TPM2B_NV_PUBLIC *pub = NULL;
+    posture_autofree uint8_t *buf = NULL;
+    ESYS_TR tr = ESYS_TR_NONE;
+    uint16_t size, off = 0;
+    TSS2_RC rc;
+    int r = 0;
+
+    rc = Esys_TR_FromTPMPublic(esys, idx, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE, &tr);
+    if (rc != TSS2_RC_SUCCESS)
+        return -ENOENT; /* TPM_RC_HANDLE: not defined */
+    rc = Esys_NV_ReadPublic(esys, tr, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE, &pub, NULL);
+    if (rc != TSS2_RC_SUCCESS) {
+        r = tss2_error(rc, "NV_ReadPublic (EK certificate)");
+        goto out;
+    }
+    size = pub->nvPublic.dataSize;
+    if (size == 0 || size > POSTURE_TPM_EK_CERT_MAX) {
+        r = size == 0 ? -ENOENT : -EFBIG;
+        goto out;
+    }
+    buf = malloc(size);
+    if (!buf) {
+        r = -ENOMEM;
+        goto out;
+    }
+    while (off < size) {
+        posture_auto_esys TPM2B_MAX_NV_BUFFER *data = NULL;
+        uint16_t left = (uint16_t) (size - off), n = left < NV_CHUNK ? left : (uint16_t) NV_CHUNK;
+
+        /* EK certificate indexes are AUTHREAD with an empty auth value (and OWNERREAD). */
+        rc =
+            Esys_NV_Read(esys, tr, tr, ESYS_TR_PASSWORD, ESYS_TR_NONE, ESYS_TR_NONE, n, off, &data);
+        if (rc != TSS2_RC_SUCCESS) {
+            r = tss2_error(rc, "NV_Read (EK certificate)");
+            goto out;
+        }
+        if (data->size != n) {
+            r = -EIO;
+            goto out;
+        }
+        memcpy(buf + off, data->buffer, n);
+        off = (uint16_t) (off + n);
+    }
+    *ret = POSTURE_TAKE_PTR(buf);
+    *ret_len = size;
+out:
+    (void) Esys_TR_Close(esys, &tr);
+    return r;
+}
+
+int posture_tpm_read_ek_cert(const char *tcti, uint8_t **ret, size_t *ret_len)
+{
+    static const TPM2_HANDLE indexes[] = { POSTURE_TPM_EK_CERT_INDEXES };
+    POSTURE_CLEANUP(session_done) struct session s = { .ak = ESYS_TR_NONE };
+    int r;
+
+    POSTURE_RETURN_IF_FAIL(tcti && ret && ret_len, -EINVAL);
+    r = session_open(tcti, &s);
+    if (r < 0)
+        return r;
+    for (size_t i = 0; i < POSTURE_ELEMENTSOF(indexes); i++) {
+        r = nv_read_all(s.esys, indexes[i], ret, ret_len);
+        if (r != -ENOENT)
+            return r;
+    }
+    return -ENOENT;
 }

@@ -40,3 +40,13 @@ int posture_tpm_quote(const char *tcti,
                       struct posture_tpm_evidence **ret);
 
 struct posture_tpm_evidence *posture_tpm_evidence_free(struct posture_tpm_evidence *e);
+
+/* NV indexes of EK certificates (TCG EK Credential Profile 2.x §2.2.1.5), in the order they are
+ * tried: RSA 2048 and ECC P-256 (low range), then the high-range RSA 2048, ECC P-256, P-384. */
+#define POSTURE_TPM_EK_CERT_INDEXES 0x01c00002u, 0x01c0000au, 0x01c00012u, 0x01c00014u, 0x01c00016u
+#define POSTURE_TPM_EK_CERT_MAX     4096u
+
+/* Read the first EK certificate present in NV (DER, at most POSTURE_TPM_EK_CERT_MAX bytes) into
+ * *ret (the caller frees it). Returns 0, -ENOENT when the TPM holds none (some fTPMs and vTPMs),
+ * -ENODEV, -EFBIG, -ENOMEM, -EIO. */
+int posture_tpm_read_ek_cert(const char *tcti, uint8_t **ret, size_t *ret_len);
