@@ -14,6 +14,10 @@
 # and sends TPM2_Startup(CLEAR). An EXIT trap stops swtpm and removes the directory; a caller
 # that needs its own EXIT trap calls swtpm_stop from it. Works as root and as a normal user.
 # Nothing here writes outside $SWTPM_DIR (the system /var/lib/swtpm-localca is never used).
+#
+# SWTPM_NO_STARTUP=1 (set by the caller before swtpm_start): no TPM2_Startup is sent, the TPM
+# waits for the caller's own (e.g. at locality 3 to replay an event log, ATTESTATION.md §4.3,
+# tests/lib/tpm_replay.c). Unset or any other value: the default above.
 
 swtpm_have_tools() {
     for t in swtpm swtpm_setup swtpm_localca swtpm_ioctl tpm2_startup python3; do
@@ -154,6 +158,9 @@ swtpm_start() {
     SWTPM_TCTI="swtpm:host=127.0.0.1,port=$SWTPM_PORT"
     TPM2TOOLS_TCTI=$SWTPM_TCTI
     export SWTPM_PORT SWTPM_CTRL_PORT SWTPM_TCTI TPM2TOOLS_TCTI SWTPM_PID
+    if [ "${SWTPM_NO_STARTUP:-}" = 1 ]; then
+        return 0
+    fi
     tpm2_startup -c || {
         echo "swtpm.sh: TPM2_Startup failed" >&2
         return 1

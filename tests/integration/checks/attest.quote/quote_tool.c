@@ -14,6 +14,10 @@
  *       --previous=CLOCK:RESET:RESTART   the last accepted clockInfo
  *       --print-clock          also print "clock reset restart" of an accepted quote
  *       --repeat=N             verify N times and print verifications per second (benchmark)
+ *       --eventlog[=| ]FILE    once the quote is accepted, parse FILE (binary_bios_measurements)
+ *                              and compare its SHA-256 replay with the PCR values of the mask
+ *                              (posture_quote_check_replay()); a refused log prints
+ *                              "eventlog-<reason>" ("eventlog-truncated", ...)
  *   quote_tool makecredential EK-PUB AK-NAME-FILE SECRET-FILE OUT
  *       posture_makecredential() written as tpm2-tools' credential file (magic 0xBADCC0DE,
  *       version 1, TPM2B_ID_OBJECT, TPM2B_ENCRYPTED_SECRET) for tpm2_activatecredential -i.
@@ -26,6 +30,7 @@
 
 #include "posture/cleanup.h"
 #include "posture/err.h"
+#include "posture/eventlog.h"
 #include "posture/fileio.h"
 #include "posture/makecredential.h"
 #include "posture/parse.h"
@@ -103,10 +108,63 @@ static int parse_previous(const char *s, struct posture_quote_clock *ret)
     return 0;
 }
 
+/* Step 11-12 on the verified PCR values: parse the log, then compare its SHA-256 replay. Prints
+ * the verdict; returns the exit code (0 accepted, 1 rejected, 2 could not decide). */
+static int
+check_eventlog(const char *path, uint32_t mask, const struct posture_quote_pcr *pcrs, size_t n_pcrs)
+{
+    posture_autofree uint8_t *buf = NULL;
+    posture_auto_eventlog struct posture_eventlog *log = NULL;
+    struct posture_eventlog_problem problem = { 0 };
+    uint8_t replayed[POSTURE_QUOTE_PCR_MAX][POSTURE_QUOTE_DIGEST_SIZE];
+    enum posture_quote_reason reason = POSTURE_QUOTE_REASON__INVALID;
+    size_t len = 0;
+    int r;
+
+    if (read_file(path, POSTURE_EVENTLOG_MAX_SIZE, &buf, &len) < 0)
+        return 2;
+    r = posture_eventlog_parse(buf, len, &log, &problem);
+    if (r == -EBADMSG) {
+        (void) fprintf(stderr, "quote_tool: event log refused at record %lld\n",
+                       (long long) problem.event);
+        (void) printf("eventlog-%s\n", posture_eventlog_reason_to_string(problem.reason));
+        return 1;
+    }
+    if (r < 0) {
+        (void) fprintf(stderr, "quote_tool: event log: %s\n", posture_errno_name(r));
+        return 2;
+    }
+    for (unsigned i = 0; i < POSTURE_QUOTE_PCR_MAX; i++) {
+        const uint8_t *value = NULL;
+        size_t value_len = 0;
+        r = posture_eventlog_pcr(log, POSTURE_TPM_ALG_SHA256, i, &value, &value_len);
+        if (r == -ENOENT) { /* a SHA-1-only log has nothing to compare with a SHA-256 quote */
+            (void) printf("eventlog-%s\n",
+                          posture_eventlog_reason_to_string(POSTURE_EVENTLOG_BANK_MISSING));
+            return 1;
+        }
+        if (r < 0 || value_len != POSTURE_QUOTE_DIGEST_SIZE) {
+            (void) fprintf(stderr, "quote_tool: replayed PCR %u: %s\n", i, posture_errno_name(r));
+            return 2;
+        }
+        memcpy(replayed[i], value, POSTURE_QUOTE_DIGEST_SIZE);
+    }
+    r = posture_quote_check_replay(mask, pcrs, n_pcrs,
+                                   (const uint8_t(*)[POSTURE_QUOTE_DIGEST_SIZE]) replayed,
+                                   POSTURE_QUOTE_PCR_MAX, &reason);
+    if (r < 0) {
+        (void) fprintf(stderr, "quote_tool: replay check: %s\n", posture_errno_name(r));
+        return 2;
+    }
+    (void) printf("%s\n", posture_quote_reason_to_string(reason));
+    return reason == POSTURE_QUOTE_OK ? 0 : 1;
+}
+
 static int cmd_verify(int argc, char **argv)
 {
     posture_autofree uint8_t *akpub = NULL, *attest = NULL, *sig = NULL, *pcrbuf = NULL,
                              *nonce = NULL, *payload = NULL, *parent = NULL;
+    const char *eventlog = NULL;
     size_t akpub_len, attest_len, sig_len, pcr_len, nonce_len, payload_len, parent_len = 0;
     struct posture_quote_ak *ak = NULL;
     struct posture_quote_pcr pcrs[POSTURE_QUOTE_PCR_MAX];
@@ -132,6 +190,10 @@ static int cmd_verify(int argc, char **argv)
             if (parse_previous(argv[i] + 11, &previous) < 0)
                 return 2;
             have_previous = true;
+        } else if (strncmp(argv[i], "--eventlog=", 11) == 0 && argv[i][11] != '\0') {
+            eventlog = argv[i] + 11;
+        } else if (strcmp(argv[i], "--eventlog") == 0 && i + 1 < argc) {
+            eventlog = argv[++i];
         } else if (strcmp(argv[i], "--print-clock") == 0) {
             print_clock = true;
         } else if (strncmp(argv[i], "--repeat=", 9) == 0) {
@@ -190,7 +252,13 @@ static int cmd_verify(int argc, char **argv)
         (void) fprintf(stderr, "quote_tool: verify: %s\n", posture_errno_name(r));
         return 2;
     }
-    (void) printf("%s\n", posture_quote_reason_to_string(reason));
+    if (reason == POSTURE_QUOTE_OK && eventlog) {
+        r = check_eventlog(eventlog, mask, pcrs, n);
+        if (r != 0)
+            return r;
+    } else {
+        (void) printf("%s\n", posture_quote_reason_to_string(reason));
+    }
     if (print_clock && reason == POSTURE_QUOTE_OK)
         (void) printf("%llu %u %u\n", (unsigned long long) info.clock.clock, info.clock.reset_count,
                       info.clock.restart_count);
@@ -244,6 +312,6 @@ int main(int argc, char **argv)
     (void) fprintf(stderr,
                    "usage: quote_tool binding NONCE PAYLOAD | verify AK ATTEST SIG PCRS NONCE "
                    "PAYLOAD [--mask=M] [--parent-qname=F] [--previous=C:R:S] [--print-clock] "
-                   "[--repeat=N]\n");
+                   "[--repeat=N] [--eventlog=FILE]\n");
     return 2;
 }
