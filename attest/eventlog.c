@@ -50,6 +50,7 @@ static const char *const reason_table[POSTURE_EVENTLOG_REASON__MAX] = {
     [POSTURE_EVENTLOG_PCR4_EVENT_TYPE] = "pcr4-event-type",
     [POSTURE_EVENTLOG_PCR_MISMATCH] = "pcr-mismatch",
     [POSTURE_EVENTLOG_BANK_MISSING] = "bank-missing",
+    [POSTURE_EVENTLOG_ACTION_DATA] = "action-data-invalid",
 };
 
 const char *posture_eventlog_reason_to_string(enum posture_eventlog_reason r)
@@ -69,6 +70,7 @@ static const char *const warning_table[POSTURE_EVENTLOG_WARNING__MAX] = {
     [POSTURE_EVENTLOG_WARN_DMA_PROTECTION_OFF] = "dma-protection-disabled",
     [POSTURE_EVENTLOG_WARN_DBX_MISSING] = "dbx-missing",
     [POSTURE_EVENTLOG_WARN_FOREIGN_GUID] = "variable-foreign-guid",
+    [POSTURE_EVENTLOG_WARN_SECURE_BOOT_DISABLED] = "secure-boot-disabled",
 };
 
 const char *posture_eventlog_warning_to_string(enum posture_eventlog_warning w)
@@ -78,7 +80,9 @@ const char *posture_eventlog_warning_to_string(enum posture_eventlog_warning w)
     return warning_table[w];
 }
 
-/* Known hashes: id, size, OpenSSL name. */
+/* The hash algorithms of the TCG Algorithm Registry a Spec ID header may declare: id, digest
+ * size, and the OpenSSL name of those we replay (NULL: declared only, not replayed). Any other
+ * id is refused (ATTESTATION.md §5.4 step 11: "known ids, sizes match"). */
 static const struct {
     uint16_t alg;
     uint16_t size;
@@ -88,6 +92,10 @@ static const struct {
     { POSTURE_TPM_ALG_SHA256, 32, "sha256" },
     { POSTURE_TPM_ALG_SHA384, 48, "sha384" },
     { POSTURE_TPM_ALG_SHA512, 64, "sha512" },
+    { 0x0012u, 32, NULL }, /* TPM_ALG_SM3_256 */
+    { 0x0027u, 32, NULL }, /* TPM_ALG_SHA3_256 */
+    { 0x0028u, 48, NULL }, /* TPM_ALG_SHA3_384 */
+    { 0x0029u, 64, NULL }, /* TPM_ALG_SHA3_512 */
 };
 
 const char *posture_eventlog_alg_name(uint16_t alg)
@@ -98,11 +106,15 @@ const char *posture_eventlog_alg_name(uint16_t alg)
     return NULL;
 }
 
-static int known_alg_size(uint16_t alg)
+/* Digest size of a registered hash, -ENOENT for an id outside the registry; *ret_replayed
+ * says whether we hash it. */
+static int known_alg_size(uint16_t alg, bool *ret_replayed)
 {
     for (size_t i = 0; i < POSTURE_ELEMENTSOF(known_algs); i++)
-        if (known_algs[i].alg == alg)
+        if (known_algs[i].alg == alg) {
+            *ret_replayed = known_algs[i].name != NULL;
             return known_algs[i].size;
+        }
     return -ENOENT;
 }
 
@@ -269,6 +281,7 @@ static int parse_spec_id(struct parser *p, const uint8_t *data, uint32_t len, si
     for (uint32_t i = 0; i < n_algs; i++) {
         struct posture_eventlog_bank *b = &p->log->banks[i];
         uint16_t alg, size;
+        bool replayed = false;
         int known;
 
         if (!cursor_u16(&c, &alg) || !cursor_u16(&c, &size))
@@ -278,12 +291,14 @@ static int parse_spec_id(struct parser *p, const uint8_t *data, uint32_t len, si
                 return refuse(p, POSTURE_EVENTLOG_ALGORITHMS, 0, off);
         if (size == 0 || size > POSTURE_EVENTLOG_MAX_DIGEST)
             return refuse(p, POSTURE_EVENTLOG_DIGEST_SIZE, 0, off);
-        known = known_alg_size(alg);
-        if (known >= 0 && known != size)
+        known = known_alg_size(alg, &replayed);
+        if (known < 0)
+            return refuse(p, POSTURE_EVENTLOG_ALGORITHMS, 0, off);
+        if (known != size)
             return refuse(p, POSTURE_EVENTLOG_DIGEST_SIZE, 0, off);
         b->alg = alg;
         b->digest_size = size;
-        b->replayed = known >= 0;
+        b->replayed = replayed;
     }
     if (!cursor_u8(&c, &vendor_size) || !cursor_bytes(&c, vendor_size, &vendor) ||
         cursor_left(&c) != 0)
@@ -675,6 +690,17 @@ static bool decode_variable(const struct posture_eventlog_event *e,
     return true;
 }
 
+/* PFP: the data of an EV_EFI_ACTION is an ASCII string, not NUL-terminated. */
+static bool action_is_text(const struct posture_eventlog_event *e)
+{
+    if (e->data_len == 0)
+        return false;
+    for (uint32_t i = 0; i < e->data_len; i++)
+        if (e->data[i] < 0x20 || e->data[i] > 0x7e)
+            return false;
+    return true;
+}
+
 static bool action_is(const struct posture_eventlog_event *e, const char *s)
 {
     size_t n = strlen(s);
@@ -894,6 +920,10 @@ static int appraise(const struct posture_eventlog *log,
                 return r;
             if (r == 0)
                 return sb_refuse(problem, POSTURE_EVENTLOG_DIGEST_MISMATCH, e);
+            /* A re-typed DRIVER_CONFIG passes the digest rule (its digest is H(data) too): an
+             * action must also read as one. */
+            if (e->pcr <= 7 && !action_is_text(e))
+                return sb_refuse(problem, POSTURE_EVENTLOG_ACTION_DATA, e);
         }
 
         if (e->pcr == 7) {
@@ -903,7 +933,8 @@ static int appraise(const struct posture_eventlog *log,
         } else if (e->pcr == 4) {
             if (!pcr4_type_allowed(e->type))
                 return sb_refuse(problem, POSTURE_EVENTLOG_PCR4_EVENT_TYPE, e);
-            if (e->type == POSTURE_EV_EFI_BOOT_SERVICES_APPLICATION)
+            if (e->type == POSTURE_EV_EFI_BOOT_SERVICES_APPLICATION ||
+                e->type == POSTURE_EV_EFI_BOOT_SERVICES_DRIVER)
                 sb->boot_apps[sb->n_boot_apps++] = e->index;
             else if (e->type == POSTURE_EV_EFI_ACTION &&
                      action_is(e, "Calling EFI Application from Boot Option"))
@@ -928,8 +959,11 @@ static int appraise(const struct posture_eventlog *log,
                 if (log->events[i].index == v->event)
                     e = &log->events[i];
             return sb_refuse(problem, POSTURE_EVENTLOG_SECURE_BOOT_VALUE, e);
-        } else
+        } else {
             sb->secure_boot = v->data[0];
+            if (sb->secure_boot == 0)
+                warn(sb, POSTURE_EVENTLOG_WARN_SECURE_BOOT_DISABLED, v->event);
+        }
     } else
         warn(sb, POSTURE_EVENTLOG_WARN_SECURE_BOOT_MISSING, -1);
 

@@ -71,7 +71,8 @@ enum posture_eventlog_reason {
     POSTURE_EVENTLOG_EVENT_SIZE,       /* EventSize > remaining bytes or > 64 KiB */
     POSTURE_EVENTLOG_TOO_MANY_EVENTS,  /* > POSTURE_EVENTLOG_MAX_EVENTS */
     POSTURE_EVENTLOG_SPEC_ID,          /* malformed Spec ID Event03 header */
-    POSTURE_EVENTLOG_ALGORITHMS,       /* numberOfAlgorithms 0 or > 5, duplicate id */
+    POSTURE_EVENTLOG_ALGORITHMS,       /* numberOfAlgorithms 0 or > 5, duplicate id, or an id
+                                          that is not a TCG-registered hash */
     POSTURE_EVENTLOG_DIGEST_SIZE,      /* declared size wrong for a known algorithm, or 0/>64 */
     POSTURE_EVENTLOG_DIGEST_COUNT,     /* TPML_DIGEST_VALUES.count != numberOfAlgorithms */
     POSTURE_EVENTLOG_DIGEST_ALGORITHM, /* a digest of an algorithm not in the header, or twice */
@@ -97,6 +98,9 @@ enum posture_eventlog_reason {
     /* comparison with quoted values */
     POSTURE_EVENTLOG_PCR_MISMATCH, /* replayed PCR differs from the supplied value */
     POSTURE_EVENTLOG_BANK_MISSING, /* the bank asked for is not in the log */
+    /* semantics (step 13), added later */
+    POSTURE_EVENTLOG_ACTION_DATA, /* EV_EFI_ACTION in PCR 0-7 whose data is not an ASCII string
+                                     (e.g. a DRIVER_CONFIG re-typed as an action) */
     POSTURE_EVENTLOG_REASON__MAX,
     POSTURE_EVENTLOG_REASON__INVALID = -22, /* -EINVAL */
 };
@@ -196,6 +200,7 @@ enum posture_eventlog_warning {
     POSTURE_EVENTLOG_WARN_DMA_PROTECTION_OFF,    /* "DMA Protection Disabled" */
     POSTURE_EVENTLOG_WARN_DBX_MISSING,           /* no dbx, or an empty one */
     POSTURE_EVENTLOG_WARN_FOREIGN_GUID,          /* SB variable name under another GUID */
+    POSTURE_EVENTLOG_WARN_SECURE_BOOT_DISABLED,  /* SecureBoot measured as 0 */
     POSTURE_EVENTLOG_WARNING__MAX,
     POSTURE_EVENTLOG_WARNING__INVALID = -22,
 };
@@ -224,7 +229,10 @@ struct posture_eventlog_secure_boot {
     bool calling_efi_application; /* PCR 4 "Calling EFI Application from Boot Option" */
     bool debug_mode;
     bool dma_protection_disabled;
-    size_t n_boot_apps; /* record indexes of PCR 4 EV_EFI_BOOT_SERVICES_APPLICATION */
+    /* Record indexes of the PCR 4 images: EV_EFI_BOOT_SERVICES_APPLICATION, and
+     * EV_EFI_BOOT_SERVICES_DRIVER too, so that an application re-typed as a driver is still
+     * listed for the policy's allow-list. */
+    size_t n_boot_apps;
     uint32_t *boot_apps;
     size_t n_warnings;
     struct {
@@ -240,7 +248,8 @@ struct posture_eventlog_secure_boot {
  * exempt), PCR 7 types limited to
  * DRIVER_CONFIG/AUTHORITY/SEPARATOR/EFI_ACTION with DRIVER_CONFIG before and AUTHORITY after
  * the separator and each variable once, recomputable digests (separator, EFI_ACTION,
- * DRIVER_CONFIG) equal to H(data) in every replayed bank, PCR 4 types limited to EFI_ACTION,
+ * DRIVER_CONFIG) equal to H(data) in every replayed bank, EV_EFI_ACTION data in PCR 0-7 an ASCII
+ * string, PCR 4 types limited to EFI_ACTION,
  * boot-services application/driver, separator and EV_NO_ACTION. On success *ret is new
  * (posture_eventlog_secure_boot_free()); its variable data points into log, which must outlive
  * it. Errors: -EBADMSG with *reterr (written on failure only), -ENOMEM, -EIO.
