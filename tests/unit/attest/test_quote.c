@@ -6,6 +6,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <openssl/core_names.h>
+#include <openssl/ec.h>
+#include <openssl/evp.h>
+#include <tss2/tss2_mu.h>
+#include <tss2/tss2_tpm2_types.h>
+
 #include "posture/cleanup.h"
 #include "posture/err.h"
 #include "posture/fileio.h"
@@ -640,6 +646,262 @@ static void test_replay(void **state)
     fx_done(&f);
 }
 
+/* ---- sub-cases that need a validly signed, edited TPMS_ATTEST ------------------------------
+ * A TPM never signs these, so a software P-256 key enrolled through posture_quote_ak_new() in
+ * the pinned template stands in for the AK: quote.attest is unmarshalled, edited, re-marshalled
+ * and re-signed, so that the check under test - not the signature - decides. */
+
+struct soft_ak {
+    EVP_PKEY *key;
+    struct posture_quote_ak *ak;
+};
+
+static void soft_ak_new(struct soft_ak *s)
+{
+    TPM2B_PUBLIC pub = { 0 };
+    uint8_t buf[sizeof(TPM2B_PUBLIC)];
+    size_t off = 0;
+    BIGNUM *x = NULL, *y = NULL;
+    TPMS_ECC_PARMS *e = &pub.publicArea.parameters.eccDetail;
+
+    s->key = EVP_EC_gen("P-256");
+    assert_non_null(s->key);
+    assert_int_equal(EVP_PKEY_get_bn_param(s->key, OSSL_PKEY_PARAM_EC_PUB_X, &x), 1);
+    assert_int_equal(EVP_PKEY_get_bn_param(s->key, OSSL_PKEY_PARAM_EC_PUB_Y, &y), 1);
+    pub.publicArea.type = TPM2_ALG_ECC;
+    pub.publicArea.nameAlg = TPM2_ALG_SHA256;
+    pub.publicArea.objectAttributes = TPMA_OBJECT_FIXEDTPM | TPMA_OBJECT_FIXEDPARENT |
+                                      TPMA_OBJECT_SENSITIVEDATAORIGIN | TPMA_OBJECT_USERWITHAUTH |
+                                      TPMA_OBJECT_RESTRICTED | TPMA_OBJECT_SIGN_ENCRYPT;
+    e->symmetric.algorithm = TPM2_ALG_NULL;
+    e->scheme.scheme = TPM2_ALG_ECDSA;
+    e->scheme.details.ecdsa.hashAlg = TPM2_ALG_SHA256;
+    e->curveID = TPM2_ECC_NIST_P256;
+    e->kdf.scheme = TPM2_ALG_NULL;
+    pub.publicArea.unique.ecc.x.size = 32;
+    pub.publicArea.unique.ecc.y.size = 32;
+    assert_int_equal(BN_bn2binpad(x, pub.publicArea.unique.ecc.x.buffer, 32), 32);
+    assert_int_equal(BN_bn2binpad(y, pub.publicArea.unique.ecc.y.buffer, 32), 32);
+    BN_free(x);
+    BN_free(y);
+    assert_int_equal(Tss2_MU_TPM2B_PUBLIC_Marshal(&pub, buf, sizeof(buf), &off), TSS2_RC_SUCCESS);
+    assert_int_equal(posture_quote_ak_new(buf, off, NULL, 0, &s->ak), 0);
+}
+
+static void soft_ak_done(struct soft_ak *s)
+{
+    EVP_PKEY_free(s->key);
+    s->ak = posture_quote_ak_free(s->ak);
+}
+
+/* Marshal a, sign it with the software AK, verify it against f's expectations. */
+static enum posture_quote_reason
+soft_verify(const struct soft_ak *s, const TPMS_ATTEST *a, const struct fx *f)
+{
+    uint8_t attest[sizeof(TPMS_ATTEST)], der[80], sig[sizeof(TPMT_SIGNATURE)];
+    size_t attest_len = 0, der_len = sizeof(der), sig_len = 0;
+    const uint8_t *p = der;
+    EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+    ECDSA_SIG *es;
+    TPMT_SIGNATURE t = { .sigAlg = TPM2_ALG_ECDSA };
+    enum posture_quote_reason reason = POSTURE_QUOTE_REASON__INVALID;
+
+    assert_int_equal(Tss2_MU_TPMS_ATTEST_Marshal(a, attest, sizeof(attest), &attest_len),
+                     TSS2_RC_SUCCESS);
+    assert_non_null(ctx);
+    assert_int_equal(EVP_DigestSignInit_ex(ctx, NULL, "SHA256", NULL, NULL, s->key, NULL), 1);
+    assert_int_equal(EVP_DigestSign(ctx, der, &der_len, attest, attest_len), 1);
+    EVP_MD_CTX_free(ctx);
+    es = d2i_ECDSA_SIG(NULL, &p, (long) der_len);
+    assert_non_null(es);
+    t.signature.ecdsa.hash = TPM2_ALG_SHA256;
+    t.signature.ecdsa.signatureR.size = 32;
+    t.signature.ecdsa.signatureS.size = 32;
+    assert_int_equal(BN_bn2binpad(ECDSA_SIG_get0_r(es), t.signature.ecdsa.signatureR.buffer, 32),
+                     32);
+    assert_int_equal(BN_bn2binpad(ECDSA_SIG_get0_s(es), t.signature.ecdsa.signatureS.buffer, 32),
+                     32);
+    ECDSA_SIG_free(es);
+    assert_int_equal(Tss2_MU_TPMT_SIGNATURE_Marshal(&t, sig, sizeof(sig), &sig_len),
+                     TSS2_RC_SUCCESS);
+    assert_int_equal(
+        posture_quote_verify(s->ak, attest, attest_len, sig, sig_len, &f->expect, NULL, &reason),
+        0);
+    return reason;
+}
+
+static void test_resigned(void **state)
+{
+    struct fx f;
+    struct soft_ak s = { 0 };
+    TPMS_ATTEST base, a;
+    size_t off = 0;
+    (void) state;
+
+    fx_init(&f, "quote", "pcrs.bin");
+    soft_ak_new(&s);
+    assert_int_equal(Tss2_MU_TPMS_ATTEST_Unmarshal(f.attest.data, f.attest.len, &off, &base),
+                     TSS2_RC_SUCCESS);
+    base.qualifiedSigner.size = POSTURE_QUOTE_NAME_SIZE;
+    memcpy(base.qualifiedSigner.name, posture_quote_ak_qualified_name(s.ak),
+           POSTURE_QUOTE_NAME_SIZE);
+    /* Control: the swtpm quote re-signed by the software AK is accepted. */
+    assert_reason(soft_verify(&s, &base, &f), POSTURE_QUOTE_OK);
+
+    /* Row 1: a validly signed structure without TPM_GENERATED (what a non-restricted key may
+     * sign). */
+    a = base;
+    a.magic = 0x12345678;
+    assert_reason(soft_verify(&s, &a, &f), POSTURE_QUOTE_ATTEST_BAD_MAGIC);
+
+    /* Row 2: well-formed, validly signed structures of every other attestation type. */
+    static const TPMI_ST_ATTEST types[] = {
+        TPM2_ST_ATTEST_CERTIFY,       TPM2_ST_ATTEST_NV,
+        TPM2_ST_ATTEST_CREATION,      TPM2_ST_ATTEST_TIME,
+        TPM2_ST_ATTEST_COMMAND_AUDIT, TPM2_ST_ATTEST_SESSION_AUDIT,
+    };
+    for (size_t i = 0; i < POSTURE_ELEMENTSOF(types); i++) {
+        a = base;
+        a.type = types[i];
+        memset(&a.attested, 0, sizeof(a.attested));
+        assert_reason(soft_verify(&s, &a, &f), POSTURE_QUOTE_ATTEST_NOT_QUOTE);
+    }
+
+    /* Row 4: extraData empty (the Windows vector's; see integration/attest.vectors), or the
+     * binding of another nonce. */
+    a = base;
+    a.extraData.size = 0;
+    assert_reason(soft_verify(&s, &a, &f), POSTURE_QUOTE_EXTRA_DATA_MISMATCH);
+    a.extraData.size = 32;
+    a.extraData.buffer[31] ^= 1;
+    assert_reason(soft_verify(&s, &a, &f), POSTURE_QUOTE_EXTRA_DATA_MISMATCH);
+
+    /* Row 6: no bank at all; SHA-256 selected twice; PCR 23 added. */
+    a = base;
+    a.attested.quote.pcrSelect.count = 0;
+    assert_reason(soft_verify(&s, &a, &f), POSTURE_QUOTE_PCR_SELECTION);
+    a = base;
+    a.attested.quote.pcrSelect.count = 2;
+    a.attested.quote.pcrSelect.pcrSelections[1] = a.attested.quote.pcrSelect.pcrSelections[0];
+    assert_reason(soft_verify(&s, &a, &f), POSTURE_QUOTE_PCR_SELECTION);
+    a = base;
+    a.attested.quote.pcrSelect.pcrSelections[0].sizeofSelect = 3;
+    a.attested.quote.pcrSelect.pcrSelections[0].pcrSelect[2] = 0x80;
+    assert_reason(soft_verify(&s, &a, &f), POSTURE_QUOTE_PCR_SELECTION);
+    /* ... while the same PCR 0-7 in a 4-byte bitmap is the same selection. */
+    a = base;
+    a.attested.quote.pcrSelect.pcrSelections[0].sizeofSelect = 4;
+    a.attested.quote.pcrSelect.pcrSelections[0].pcrSelect[3] = 0;
+    assert_reason(soft_verify(&s, &a, &f), POSTURE_QUOTE_OK);
+
+    /* Row 7: a pcrDigest of the wrong length (SHA-1 sized, empty). */
+    a = base;
+    a.attested.quote.pcrDigest.size = 20;
+    assert_reason(soft_verify(&s, &a, &f), POSTURE_QUOTE_PCR_DIGEST_MISMATCH);
+    a.attested.quote.pcrDigest.size = 0;
+    assert_reason(soft_verify(&s, &a, &f), POSTURE_QUOTE_PCR_DIGEST_MISMATCH);
+
+    /* Row 9: safe = NO. */
+    a = base;
+    a.clockInfo.safe = TPM2_NO;
+    assert_reason(soft_verify(&s, &a, &f), POSTURE_QUOTE_CLOCK_UNSAFE);
+
+    soft_ak_done(&s);
+    fx_done(&f);
+}
+
+/* Raw edits the unmarshal must catch before anything else (rows 2, 3, 6, 10). */
+static void test_raw_edits(void **state)
+{
+    struct fx f;
+    (void) state;
+
+    fx_init(&f, "quote", "pcrs.bin");
+    struct blob orig = blob_dup(&f.attest, 1), sig = blob_dup(&f.sig, 1);
+    /* magic(4) type(2) qualifiedSigner(2+34) extraData(2+32) clockInfo(17) firmware(8) */
+    const size_t count_off = 4 + 2 + 36 + 34 + 17 + 8, size_off = count_off + 4 + 2;
+    assert_int_equal(f.attest.data[count_off + 3], 1);
+    assert_int_equal(f.attest.data[size_off], 3);
+
+    /* Row 2: the type field alone changed to each other attestation type. */
+    static const uint16_t types[] = { 0x8014, 0x8015, 0x8016, 0x8017, 0x8019, 0x801a, 0x0000 };
+    for (size_t i = 0; i < POSTURE_ELEMENTSOF(types); i++) {
+        f.attest.data[4] = (uint8_t) (types[i] >> 8);
+        f.attest.data[5] = (uint8_t) types[i];
+        assert_reason(fx_verify(&f, NULL), POSTURE_QUOTE_ATTEST_NOT_QUOTE);
+    }
+    memcpy(f.attest.data, orig.data, orig.len);
+
+    /* Row 10: TPML_PCR_SELECTION.count 17 (> TPM2_NUM_PCR_BANKS) and 0xffffffff; row 6:
+     * sizeofSelect 5 and 255 (> 4). */
+    f.attest.data[count_off + 3] = 17;
+    assert_reason(fx_verify(&f, NULL), POSTURE_QUOTE_ATTEST_MALFORMED);
+    memset(f.attest.data + count_off, 0xff, 4);
+    assert_reason(fx_verify(&f, NULL), POSTURE_QUOTE_ATTEST_MALFORMED);
+    memcpy(f.attest.data, orig.data, orig.len);
+    f.attest.data[size_off] = 5;
+    assert_reason(fx_verify(&f, NULL), POSTURE_QUOTE_ATTEST_MALFORMED);
+    f.attest.data[size_off] = 255;
+    assert_reason(fx_verify(&f, NULL), POSTURE_QUOTE_ATTEST_MALFORMED);
+    memcpy(f.attest.data, orig.data, orig.len);
+    /* extraData's TPM2B size past the buffer (65: above TPMU_HA). */
+    f.attest.data[4 + 2 + 36 + 1] = 65;
+    assert_reason(fx_verify(&f, NULL), POSTURE_QUOTE_ATTEST_MALFORMED);
+    memcpy(f.attest.data, orig.data, orig.len);
+
+    /* Row 3: s = 0; r = n; r = 2^256 - 1; r as an empty TPM2B. Row 10: r's size past the
+     * buffer. */
+    static const uint8_t order[32] = {
+        0xff, 0xff, 0xff, 0xff, 0x00, 0x00, 0x00, 0x00, 0xff, 0xff, 0xff,
+        0xff, 0xff, 0xff, 0xff, 0xff, 0xbc, 0xe6, 0xfa, 0xad, 0xa7, 0x17,
+        0x9e, 0x84, 0xf3, 0xb9, 0xca, 0xc2, 0xfc, 0x63, 0x25, 0x51,
+    };
+    memset(f.sig.data + 40, 0, 32);
+    assert_reason(fx_verify(&f, NULL), POSTURE_QUOTE_SIG_RANGE);
+    memcpy(f.sig.data, sig.data, sig.len);
+    memcpy(f.sig.data + 6, order, 32);
+    assert_reason(fx_verify(&f, NULL), POSTURE_QUOTE_SIG_RANGE);
+    memset(f.sig.data + 6, 0xff, 32);
+    assert_reason(fx_verify(&f, NULL), POSTURE_QUOTE_SIG_RANGE);
+    memcpy(f.sig.data, sig.data, sig.len);
+    {
+        uint8_t empty_r[4 + 2 + 2 + 32];
+        memcpy(empty_r, sig.data, 4);
+        empty_r[4] = 0;
+        empty_r[5] = 0;
+        memcpy(empty_r + 6, sig.data + 38, 34);
+        uint8_t *keep = f.sig.data;
+        size_t keep_len = f.sig.len;
+        f.sig.data = empty_r;
+        f.sig.len = sizeof(empty_r);
+        assert_reason(fx_verify(&f, NULL), POSTURE_QUOTE_SIG_RANGE);
+        f.sig.data = keep;
+        f.sig.len = keep_len;
+    }
+    f.sig.data[4] = 0x01; /* r: 256 + 32 bytes */
+    assert_reason(fx_verify(&f, NULL), POSTURE_QUOTE_SIG_MALFORMED);
+    memcpy(f.sig.data, sig.data, sig.len);
+    assert_reason(fx_verify(&f, NULL), POSTURE_QUOTE_OK);
+
+    /* Row 4: the report of another device (another payload, same nonce). */
+    {
+        struct blob nonce = load("nonce.bin");
+        static const char other[] = "{\"kid\":\"another-device\",\"eat_nonce\":\"x\"}";
+        uint8_t b[POSTURE_QUOTE_BINDING_SIZE];
+        assert_int_equal(posture_quote_binding(nonce.data, nonce.len, (const uint8_t *) other,
+                                               sizeof(other) - 1, b),
+                         0);
+        f.expect.extra_data = b;
+        assert_reason(fx_verify(&f, NULL), POSTURE_QUOTE_EXTRA_DATA_MISMATCH);
+        f.expect.extra_data = f.binding;
+        blob_free(&nonce);
+    }
+
+    blob_free(&orig);
+    blob_free(&sig);
+    fx_done(&f);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -657,6 +919,8 @@ int main(void)
         cmocka_unit_test(test_order),
         cmocka_unit_test(test_args),
         cmocka_unit_test(test_replay),
+        cmocka_unit_test(test_resigned),
+        cmocka_unit_test(test_raw_edits),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
