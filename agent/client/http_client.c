@@ -1,0 +1,313 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* HTTPS to the verifier over libcurl; see http_client.h. */
+
+#include "http_client.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <curl/curl.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+
+#include "posture/log.h"
+#include "posture/parse.h"
+
+struct posture_http_client {
+    CURL *curl;
+    char *base_url;
+    char *ca_file;
+    char *cert_file;
+    EVP_PKEY *key;
+    bool body_too_large;
+    char *body;
+    size_t body_len, body_cap;
+    char errbuf[CURL_ERROR_SIZE];
+};
+
+static pthread_once_t global_once = PTHREAD_ONCE_INIT;
+static CURLcode global_rc = CURLE_OK;
+
+static void global_init(void)
+{
+    global_rc = curl_global_init(CURL_GLOBAL_DEFAULT);
+}
+
+void posture_http_response_done(struct posture_http_response *r)
+{
+    if (!r)
+        return;
+    free(r->content_type);
+    free(r->body);
+    *r = (struct posture_http_response){ .retry_after_sec = -1 };
+}
+
+struct posture_http_client *posture_http_client_free(struct posture_http_client *c)
+{
+    if (!c)
+        return NULL;
+    if (c->curl)
+        curl_easy_cleanup(c->curl);
+    free(c->base_url);
+    free(c->ca_file);
+    free(c->cert_file);
+    free(c->body);
+    free(c);
+    return NULL;
+}
+
+/* The device certificate and key go into OpenSSL's context directly: the key may live in a
+ * provider (the TPM) and never be a file. */
+static CURLcode ssl_ctx_cb(CURL *curl, void *ssl_ctx, void *userdata)
+{
+    struct posture_http_client *c = userdata;
+    SSL_CTX *ctx = ssl_ctx;
+
+    if (!c->key || !c->cert_file)
+        return CURLE_OK;
+    if (SSL_CTX_use_certificate_chain_file(ctx, c->cert_file) != 1 ||
+        SSL_CTX_use_PrivateKey(ctx, c->key) != 1 || SSL_CTX_check_private_key(ctx) != 1) {
+        unsigned long e = ERR_get_error();
+        char buf[256];
+        ERR_error_string_n(e, buf, sizeof(buf));
+        log_debug("http: device certificate %s with the device key: %s", c->cert_file, buf);
+        ERR_clear_error();
+        return CURLE_SSL_CERTPROBLEM;
+    }
+    return CURLE_OK;
+}
+
+static size_t write_cb(char *data, size_t size, size_t n, void *userdata)
+{
+    struct posture_http_client *c = userdata;
+    size_t len = size * n;
+
+    if (c->body_len + len > POSTURE_HTTP_BODY_MAX) {
+        c->body_too_large = true;
+        return 0; /* abort the transfer */
+    }
+    if (c->body_len + len + 1 > c->body_cap) {
+        size_t cap = c->body_cap ? c->body_cap : 4096;
+        char *p;
+        while (cap < c->body_len + len + 1)
+            cap *= 2;
+        p = realloc(c->body, cap);
+        if (!p)
+            return 0;
+        c->body = p;
+        c->body_cap = cap;
+    }
+    memcpy(c->body + c->body_len, data, len);
+    c->body_len += len;
+    c->body[c->body_len] = '\0';
+    return len;
+}
+
+int posture_http_client_new(const struct posture_http_client_opts *opts,
+                            struct posture_http_client **ret)
+{
+    struct posture_http_client *c;
+    bool https;
+
+    if (!opts || !opts->base_url || !ret || (opts->cert_file && !opts->key))
+        return -EINVAL;
+    https = strncmp(opts->base_url, "https://", 8) == 0;
+    if (!https && !(opts->allow_plain && strncmp(opts->base_url, "http://", 7) == 0))
+        return -EINVAL;
+    (void) pthread_once(&global_once, global_init);
+    if (global_rc != CURLE_OK)
+        return -EIO;
+
+    c = calloc(1, sizeof(*c));
+    if (!c)
+        return -ENOMEM;
+    c->base_url = strdup(opts->base_url);
+    c->ca_file = opts->ca_file ? strdup(opts->ca_file) : NULL;
+    c->cert_file = opts->cert_file ? strdup(opts->cert_file) : NULL;
+    c->key = opts->key;
+    c->curl = curl_easy_init();
+    if (!c->base_url || (opts->ca_file && !c->ca_file) || (opts->cert_file && !c->cert_file) ||
+        !c->curl) {
+        posture_http_client_free(c);
+        return -ENOMEM;
+    }
+    /* Trailing slashes of the base go: paths start with '/'. */
+    for (size_t n = strlen(c->base_url); n > 0 && c->base_url[n - 1] == '/'; n--)
+        c->base_url[n - 1] = '\0';
+
+    uint64_t connect =
+        opts->connect_timeout_usec ? opts->connect_timeout_usec : POSTURE_HTTP_CONNECT_TIMEOUT;
+    uint64_t total =
+        opts->total_timeout_usec ? opts->total_timeout_usec : POSTURE_HTTP_TOTAL_TIMEOUT;
+    CURL *h = c->curl;
+    bool ok = curl_easy_setopt(h, CURLOPT_ERRORBUFFER, c->errbuf) == CURLE_OK &&
+              curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L) == CURLE_OK &&
+              curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, https ? "https" : "http") == CURLE_OK &&
+              curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 0L) == CURLE_OK &&
+              curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, (long) (connect / 1000)) == CURLE_OK &&
+              curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, (long) (total / 1000)) == CURLE_OK &&
+              curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, write_cb) == CURLE_OK &&
+              curl_easy_setopt(h, CURLOPT_WRITEDATA, c) == CURLE_OK &&
+              curl_easy_setopt(h, CURLOPT_USERAGENT, "posture-agent") == CURLE_OK;
+    if (ok && https) {
+        ok = curl_easy_setopt(h, CURLOPT_SSLVERSION, (long) CURL_SSLVERSION_TLSv1_2) == CURLE_OK &&
+             curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, 1L) == CURLE_OK &&
+             curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, 2L) == CURLE_OK &&
+             curl_easy_setopt(h, CURLOPT_SSL_CTX_FUNCTION, ssl_ctx_cb) == CURLE_OK &&
+             curl_easy_setopt(h, CURLOPT_SSL_CTX_DATA, c) == CURLE_OK;
+        /* Pinned: the verifier's CA and nothing else. */
+        if (ok && c->ca_file)
+            ok = curl_easy_setopt(h, CURLOPT_CAINFO, c->ca_file) == CURLE_OK &&
+                 curl_easy_setopt(h, CURLOPT_CAPATH, NULL) == CURLE_OK;
+    }
+    if (!ok) {
+        posture_http_client_free(c);
+        return -EIO;
+    }
+    *ret = c;
+    return 0;
+}
+
+static int map_curl_error(CURLcode rc, bool too_large)
+{
+    if (too_large)
+        return -EMSGSIZE;
+    switch (rc) {
+    case CURLE_COULDNT_CONNECT:
+        return -ECONNREFUSED;
+    case CURLE_COULDNT_RESOLVE_HOST:
+    case CURLE_COULDNT_RESOLVE_PROXY:
+        return -EHOSTUNREACH;
+    case CURLE_OPERATION_TIMEDOUT:
+        return -ETIMEDOUT;
+    case CURLE_PEER_FAILED_VERIFICATION:
+    case CURLE_SSL_CACERT_BADFILE:
+    case CURLE_SSL_CERTPROBLEM:
+    case CURLE_SSL_CONNECT_ERROR:
+    case CURLE_SSL_ISSUER_ERROR:
+    case CURLE_SSL_PINNEDPUBKEYNOTMATCH:
+        return -EPERM;
+    case CURLE_OUT_OF_MEMORY:
+        return -ENOMEM;
+    default:
+        return -EPROTO;
+    }
+}
+
+int64_t posture_http_parse_retry_after(const char *value, int64_t now)
+{
+    uint64_t secs;
+    time_t when;
+
+    if (!value)
+        return -1;
+    while (*value == ' ' || *value == '\t')
+        value++;
+    if (isdigit((unsigned char) value[0])) {
+        /* delta-seconds: digits only, capped at a day (a longer wait is the backoff cap's). */
+        if (posture_parse_u64(value, &secs) < 0)
+            return -1;
+        return secs > 86400 ? 86400 : (int64_t) secs;
+    }
+    when = curl_getdate(value, NULL);
+    if (when == (time_t) -1)
+        return -1;
+    return when <= now ? 0 : (when - now > 86400 ? 86400 : (int64_t) (when - now));
+}
+
+int posture_http_request(struct posture_http_client *c,
+                         const char *path,
+                         const char *content_type,
+                         const void *body,
+                         size_t len,
+                         struct posture_http_response *ret,
+                         const char **ret_detail)
+{
+    struct curl_slist *headers = NULL;
+    struct curl_header *h = NULL;
+    char *url = NULL, *ctype = NULL;
+    const char *ct = NULL;
+    long status = 0;
+    CURLcode rc;
+    size_t n;
+    int r = 0;
+
+    if (!c || !path || path[0] != '/' || !ret || (body && !content_type))
+        return -EINVAL;
+    n = strlen(c->base_url) + strlen(path) + 1;
+    url = malloc(n);
+    if (!url)
+        return -ENOMEM;
+    (void) snprintf(url, n, "%s%s", c->base_url, path);
+
+    c->body_len = 0;
+    c->body_too_large = false;
+    c->errbuf[0] = '\0';
+    if (body) {
+        char line[128];
+        (void) snprintf(line, sizeof(line), "Content-Type: %s", content_type);
+        headers = curl_slist_append(headers, line);
+        headers = headers ? curl_slist_append(headers, "Expect:") : NULL;
+        if (!headers) {
+            free(url);
+            return -ENOMEM;
+        }
+    }
+    if (curl_easy_setopt(c->curl, CURLOPT_URL, url) != CURLE_OK ||
+        curl_easy_setopt(c->curl, CURLOPT_HTTPHEADER, headers) != CURLE_OK ||
+        (body ? curl_easy_setopt(c->curl, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t) len) !=
+                        CURLE_OK ||
+                    curl_easy_setopt(c->curl, CURLOPT_POSTFIELDS, body) != CURLE_OK
+              : curl_easy_setopt(c->curl, CURLOPT_HTTPGET, 1L) != CURLE_OK)) {
+        r = -EIO;
+        goto out;
+    }
+
+    rc = curl_easy_perform(c->curl);
+    if (ret_detail)
+        *ret_detail = c->errbuf[0] ? c->errbuf : curl_easy_strerror(rc);
+    if (rc != CURLE_OK) {
+        log_debug("http: %s: %s", url, c->errbuf[0] ? c->errbuf : curl_easy_strerror(rc));
+        r = map_curl_error(rc, c->body_too_large);
+        goto out;
+    }
+    (void) curl_easy_getinfo(c->curl, CURLINFO_RESPONSE_CODE, &status);
+    if (curl_easy_getinfo(c->curl, CURLINFO_CONTENT_TYPE, &ct) == CURLE_OK && ct) {
+        size_t k = strcspn(ct, ";");
+        while (k > 0 && (ct[k - 1] == ' ' || ct[k - 1] == '\t'))
+            k--;
+        ctype = strndup(ct, k);
+        if (!ctype) {
+            r = -ENOMEM;
+            goto out;
+        }
+        for (char *p = ctype; *p; p++)
+            *p = (char) tolower((unsigned char) *p);
+    }
+
+    *ret = (struct posture_http_response){ .status = status, .retry_after_sec = -1 };
+    if (curl_easy_header(c->curl, "Retry-After", 0, CURLH_HEADER, -1, &h) == CURLHE_OK && h)
+        ret->retry_after_sec = posture_http_parse_retry_after(h->value, (int64_t) time(NULL));
+    ret->content_type = ctype;
+    ctype = NULL;
+    ret->body = c->body ? c->body : strdup("");
+    ret->body_len = c->body_len;
+    c->body = NULL;
+    c->body_cap = 0;
+    c->body_len = 0;
+    if (!ret->body) {
+        posture_http_response_done(ret);
+        r = -ENOMEM;
+    }
+out:
+    (void) curl_easy_setopt(c->curl, CURLOPT_HTTPHEADER, NULL);
+    curl_slist_free_all(headers);
+    free(ctype);
+    free(url);
+    return r;
+}
