@@ -73,6 +73,7 @@ static void drain_ossl(const char *what)
 }
 
 POSTURE_DEFINE_TRIVIAL_CLEANUP_FUNC(EVP_MD_CTX *, EVP_MD_CTX_free)
+POSTURE_DEFINE_TRIVIAL_CLEANUP_FUNC(EVP_PKEY_CTX *, EVP_PKEY_CTX_free)
 POSTURE_DEFINE_TRIVIAL_CLEANUP_FUNC(ECDSA_SIG *, ECDSA_SIG_free)
 POSTURE_DEFINE_TRIVIAL_CLEANUP_FUNC(BIGNUM *, BN_free)
 
@@ -110,29 +111,40 @@ static int build_header(const char *typ, const char *kid, char **ret)
     return posture_json_print(h, false, ret);
 }
 
-/* ECDSA over SHA-256 of input; the DER signature OpenSSL gives becomes raw r‖s. */
+/*
+ * ECDSA over SHA-256 of input; the DER signature OpenSSL gives becomes raw r‖s. The digest is
+ * computed here and only the 32 bytes are signed, in the key's own library context with its
+ * property query (posture_key_libctx(): a TPM key must be signed by its provider, never
+ * exported to the default one; a file key has neither and uses the default context). For a TPM
+ * key that is one TPM2_Sign, not a TPM hash sequence over the whole token.
+ */
 static int sign_raw(EVP_PKEY *key, const char *input, size_t len, uint8_t raw[SIG_LEN])
 {
-    POSTURE_CLEANUP(EVP_MD_CTX_freep) EVP_MD_CTX *md = NULL;
+    POSTURE_CLEANUP(EVP_PKEY_CTX_freep) EVP_PKEY_CTX *ctx = NULL;
     POSTURE_CLEANUP(ECDSA_SIG_freep) ECDSA_SIG *sig = NULL;
     POSTURE_CLEANUP(openssl_freep) unsigned char *der = NULL;
+    unsigned char digest[EVP_MAX_MD_SIZE];
+    unsigned int digest_len = 0;
     const unsigned char *p;
     const BIGNUM *r = NULL, *s = NULL;
     size_t der_len = 0;
 
-    md = EVP_MD_CTX_new();
-    if (!md)
+    if (!EVP_Digest(input, len, digest, &digest_len, EVP_sha256(), NULL) || digest_len != 32) {
+        drain_ossl("ES256 digest");
+        return -EIO;
+    }
+    ctx = EVP_PKEY_CTX_new_from_pkey(posture_key_libctx(key), key, posture_key_propq(key));
+    if (!ctx)
         return -ENOMEM;
-    if (EVP_DigestSignInit(md, NULL, EVP_sha256(), NULL, key) != 1 ||
-        EVP_DigestSign(md, NULL, &der_len, (const unsigned char *) input, len) != 1 ||
-        der_len == 0) {
+    if (EVP_PKEY_sign_init(ctx) != 1 || EVP_PKEY_CTX_set_signature_md(ctx, EVP_sha256()) != 1 ||
+        EVP_PKEY_sign(ctx, NULL, &der_len, digest, digest_len) != 1 || der_len == 0) {
         drain_ossl("ES256 sign");
         return -EIO;
     }
     der = OPENSSL_malloc(der_len);
     if (!der)
         return -ENOMEM;
-    if (EVP_DigestSign(md, der, &der_len, (const unsigned char *) input, len) != 1) {
+    if (EVP_PKEY_sign(ctx, der, &der_len, digest, digest_len) != 1) {
         drain_ossl("ES256 sign");
         return -EIO;
     }

@@ -1,10 +1,12 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* The device key: P-256, as a strict 0600 PEM file today; JWK and RFC 7638 thumbprint. */
+/* The device key: P-256, a strict 0600 PEM file or (through posture_attest_tpm) a TPM key; JWK
+ * and RFC 7638 thumbprint; the library context of provider keys. */
 
 #include "posture/key.h"
 
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,6 +21,7 @@
 #include <openssl/evp.h>
 #include <openssl/param_build.h>
 #include <openssl/pem.h>
+#include <openssl/provider.h>
 
 #include "posture/b64url.h"
 #include "posture/cleanup.h"
@@ -234,17 +237,23 @@ static int no_passphrase(char *buf, int size, int rwflag, void *userdata)
     return -1;
 }
 
-int posture_key_load_file(const char *path, EVP_PKEY **ret)
+void posture_key_buf_free(char *buf, size_t len)
 {
-    POSTURE_CLEANUP(BIO_freep) BIO *bio = NULL;
-    posture_auto_evp_pkey EVP_PKEY *pkey = NULL;
+    if (!buf)
+        return;
+    OPENSSL_cleanse(buf, len);
+    free(buf);
+}
+
+int posture_key_read_file(const char *path, char **ret_buf, size_t *ret_len)
+{
     posture_autoclose int fd = -1;
     char *buf = NULL;
     size_t len = 0;
     struct stat st;
     int r;
 
-    POSTURE_RETURN_IF_FAIL(path && ret, -EINVAL);
+    POSTURE_RETURN_IF_FAIL(path && ret_buf && ret_len, -EINVAL);
 
     fd = open(path, O_RDONLY | O_NOFOLLOW | O_NOCTTY | O_NONBLOCK | O_CLOEXEC);
     if (fd < 0)
@@ -263,13 +272,87 @@ int posture_key_load_file(const char *path, EVP_PKEY **ret)
     r = posture_read_fd(fd, POSTURE_KEY_FILE_MAX_SIZE, &buf, &len);
     if (r < 0)
         return r;
+    *ret_buf = buf;
+    *ret_len = len;
+    return 0;
+}
+
+static bool label_is(const char *label, const char *end, const char *want)
+{
+    size_t n = strlen(want);
+
+    return (size_t) (end - label) == n && memcmp(label, want, n) == 0;
+}
+
+int posture_key_pem_source(const void *buf, size_t len)
+{
+    static const char begin[] = "-----BEGIN ";
+    const char *p = buf, *end, *label, *dashes;
+
+    if (!buf)
+        return -EBADMSG;
+    if (len > POSTURE_KEY_FILE_MAX_SIZE)
+        len = POSTURE_KEY_FILE_MAX_SIZE;
+    end = p + len;
+    /* The first BEGIN line; PEM allows explanatory text before it, not in the middle of one. */
+    for (;;) {
+        const char *b = memmem(p, (size_t) (end - p), begin, sizeof(begin) - 1);
+        if (!b)
+            return -EBADMSG;
+        if (b == (const char *) buf || b[-1] == '\n') {
+            p = b;
+            break;
+        }
+        p = b + 1;
+    }
+    label = p + sizeof(begin) - 1;
+    dashes = memmem(label, (size_t) (end - label), "-----", 5);
+    if (!dashes || memchr(label, '\n', (size_t) (dashes - label)))
+        return -EBADMSG;
+
+    if (label_is(label, dashes, "TSS2 PRIVATE KEY"))
+        return POSTURE_KEY_SOURCE_TPM;
+    if (label_is(label, dashes, "PRIVATE KEY") || label_is(label, dashes, "EC PRIVATE KEY"))
+        return POSTURE_KEY_SOURCE_FILE;
+    return -EBADMSG;
+}
+
+int posture_key_file_source(const char *path)
+{
+    char *buf = NULL;
+    size_t len = 0;
+    int r;
+
+    r = posture_key_read_file(path, &buf, &len);
+    if (r < 0)
+        return r;
+    r = posture_key_pem_source(buf, len);
+    posture_key_buf_free(buf, len);
+    return r;
+}
+
+int posture_key_load_file(const char *path, EVP_PKEY **ret)
+{
+    POSTURE_CLEANUP(BIO_freep) BIO *bio = NULL;
+    posture_auto_evp_pkey EVP_PKEY *pkey = NULL;
+    char *buf = NULL;
+    size_t len = 0;
+    int r, source;
+
+    POSTURE_RETURN_IF_FAIL(path && ret, -EINVAL);
+
+    r = posture_key_read_file(path, &buf, &len);
+    if (r < 0)
+        return r;
+    source = posture_key_pem_source(buf, len);
     bio = BIO_new_mem_buf(buf, (int) len);
-    if (bio)
+    if (bio && source != POSTURE_KEY_SOURCE_TPM)
         pkey = PEM_read_bio_PrivateKey(bio, NULL, no_passphrase, NULL);
-    OPENSSL_cleanse(buf, len);
-    free(buf);
+    posture_key_buf_free(buf, len);
     if (!bio)
         return -ENOMEM;
+    if (source == POSTURE_KEY_SOURCE_TPM)
+        return -EMEDIUMTYPE;
     if (!pkey) {
         drain_ossl(path);
         return -EBADMSG;
@@ -345,12 +428,130 @@ int posture_key_open(const struct posture_key_opts *opts, EVP_PKEY **ret)
     case POSTURE_KEY_SOURCE_FILE:
         return open_file_key(opts, ret);
     case POSTURE_KEY_SOURCE_TPM:
-        /* The tpm2-openssl provider key (a TSS2 PRIVATE KEY file in state_dir) comes with the
-         * TPM part of the attestation work. */
-        return -EOPNOTSUPP;
+        if (!opts->tpm_open)
+            return -EOPNOTSUPP;
+        return opts->tpm_open(opts, ret);
     default:
         return -EINVAL;
     }
+}
+
+/*
+ * A provider key's library context rides on the key as ex_data. OpenSSL frees the key's data
+ * (and drops its keymgmt, hence its provider) before it frees the ex_data, so the context goes
+ * last. EVP_PKEY_dup() shares it: hence the reference count.
+ */
+struct key_libctx {
+    int refs; /* __atomic */
+    OSSL_LIB_CTX *libctx;
+    OSSL_PROVIDER *providers[POSTURE_KEY_MAX_PROVIDERS];
+    size_t n_providers;
+    char *propq;
+};
+
+static int libctx_index = -1;
+static pthread_once_t libctx_once = PTHREAD_ONCE_INIT;
+
+static void key_libctx_unref(struct key_libctx *k)
+{
+    if (!k || __atomic_sub_fetch(&k->refs, 1, __ATOMIC_ACQ_REL) > 0)
+        return;
+    while (k->n_providers > 0)
+        (void) OSSL_PROVIDER_unload(k->providers[--k->n_providers]);
+    OSSL_LIB_CTX_free(k->libctx);
+    free(k->propq);
+    free(k);
+}
+
+static void
+key_libctx_free(void *parent, void *ptr, CRYPTO_EX_DATA *ad, int idx, long argl, void *argp)
+{
+    (void) parent;
+    (void) ad;
+    (void) idx;
+    (void) argl;
+    (void) argp;
+    key_libctx_unref(ptr);
+}
+
+static int key_libctx_dup(
+    CRYPTO_EX_DATA *to, const CRYPTO_EX_DATA *from, void **from_d, int idx, long argl, void *argp)
+{
+    struct key_libctx *k = *from_d;
+
+    (void) to;
+    (void) from;
+    (void) idx;
+    (void) argl;
+    (void) argp;
+    if (k)
+        (void) __atomic_add_fetch(&k->refs, 1, __ATOMIC_RELAXED);
+    return 1;
+}
+
+static void libctx_index_init(void)
+{
+    libctx_index = EVP_PKEY_get_ex_new_index(0, NULL, NULL, key_libctx_dup, key_libctx_free);
+}
+
+static struct key_libctx *key_libctx_get(const EVP_PKEY *pkey)
+{
+    if (!pkey || pthread_once(&libctx_once, libctx_index_init) != 0 || libctx_index < 0)
+        return NULL;
+    return EVP_PKEY_get_ex_data(pkey, libctx_index);
+}
+
+int posture_key_attach_libctx(EVP_PKEY *pkey,
+                              OSSL_LIB_CTX *libctx,
+                              OSSL_PROVIDER *const *providers,
+                              size_t n_providers,
+                              const char *propq)
+{
+    posture_autofree struct key_libctx *k = NULL;
+    posture_autofree char *q = NULL;
+
+    POSTURE_RETURN_IF_FAIL(pkey && libctx, -EINVAL);
+    POSTURE_RETURN_IF_FAIL(n_providers <= POSTURE_KEY_MAX_PROVIDERS, -EINVAL);
+    POSTURE_RETURN_IF_FAIL(providers || n_providers == 0, -EINVAL);
+    if (pthread_once(&libctx_once, libctx_index_init) != 0 || libctx_index < 0)
+        return -ENOMEM;
+    if (EVP_PKEY_get_ex_data(pkey, libctx_index))
+        return -EEXIST;
+    if (propq) {
+        q = strdup(propq);
+        if (!q)
+            return -ENOMEM;
+    }
+    k = calloc(1, sizeof(*k));
+    if (!k)
+        return -ENOMEM;
+    k->refs = 1;
+    k->libctx = libctx;
+    for (size_t i = 0; i < n_providers; i++)
+        k->providers[i] = providers[i];
+    k->n_providers = n_providers;
+    k->propq = q;
+    if (!EVP_PKEY_set_ex_data(pkey, libctx_index, k)) {
+        drain_ossl("key library context");
+        return -ENOMEM;
+    }
+    (void) POSTURE_TAKE_PTR(k);
+    (void) POSTURE_TAKE_PTR(q);
+    return 0;
+}
+
+OSSL_LIB_CTX *posture_key_libctx(const EVP_PKEY *pkey)
+{
+    const struct key_libctx *k = key_libctx_get(pkey);
+
+    return k ? k->libctx : NULL;
+}
+
+const char *posture_key_propq(const EVP_PKEY *pkey)
+{
+    const struct key_libctx *k = key_libctx_get(pkey);
+
+    return k ? k->propq : NULL;
 }
 
 int posture_key_from_jwk(const cJSON *jwk, EVP_PKEY **ret)

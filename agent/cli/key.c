@@ -9,8 +9,12 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "posture/agent_config.h"
 #include "posture/json.h"
 #include "posture/log.h"
+#ifdef POSTURE_HAVE_TPM
+#include "posture/key_tpm.h"
+#endif
 
 #include "cli.h"
 #include "output.h"
@@ -22,7 +26,9 @@ static void help(FILE *f)
     (void) fprintf(f, "Usage: " POSTURE_CLI_PROGRAM " key [--jwk|--pem] [--config FILE]\n"
                       "\n"
                       "Print this device's public key. The key is created on first use in the\n"
-                      "state directory ([agent] state_dir) when that directory is writable.\n"
+                      "state directory ([agent] state_dir) when that directory is writable: in\n"
+                      "the TPM with [tpm] enabled = yes (or auto and a TPM is found), else as a\n"
+                      "key file. An existing key is always kept.\n"
                       "\n"
                       "Options:\n"
                       "  --jwk            print the public JWK with its kid (default)\n"
@@ -80,18 +86,124 @@ int posture_cli_key_error(const char *state_dir, int r)
     }
 }
 
+#ifdef POSTURE_HAVE_TPM
+/* The TPM key's errors, each naming the TCTI and the fix; the rest as for a file key. */
+static int tpm_key_error(const struct posture_cli_config *cfg, const char *path, int r)
+{
+    const char *tcti = cfg->agent.tpm_tcti;
+
+    switch (r) {
+    case -ENODEV:
+        return log_error_errno(r,
+                               "cannot reach the TPM through TCTI \"%s\" for the device key %s: "
+                               "start the TPM (or simulator) and check that this user may use it "
+                               "(group tss), or set [tpm] tcti to the right TCTI",
+                               tcti, path);
+    case -ENOPKG:
+        return log_error_errno(r,
+                               "the TPM device key needs the OpenSSL provider \"tpm2\", which is "
+                               "not installed: install tpm2-openssl, or set [tpm] enabled = no to "
+                               "use a key file");
+    case -ENOKEY:
+        return log_error_errno(r,
+                               "the TPM at TCTI \"%s\" cannot load the device key %s (it was "
+                               "made by another TPM, or this TPM was cleared): the key is lost; "
+                               "remove %s to create a new one, and enroll the device again",
+                               tcti, path, path);
+    case -EIO:
+        return log_error_errno(r,
+                               "the TPM at TCTI \"%s\" failed to create the device key %s "
+                               "(POSTURE_LOG_LEVEL=debug shows why)",
+                               tcti, path);
+    default:
+        return posture_cli_key_error(cfg->agent.state_dir, r);
+    }
+}
+#endif
+
+/*
+ * The key source for cfg ([tpm] enabled, DESIGN.md §5) and the existing key file's kind: an
+ * existing key always decides (posture_key_tpm_select()). Errors are logged.
+ */
+static int select_source(const struct posture_cli_config *cfg, const char *path, int existing)
+{
+    int mode = cfg->agent.tpm_mode;
+
+#ifdef POSTURE_HAVE_TPM
+    int r =
+        posture_key_tpm_select(mode, existing, posture_key_tpm_tcti_usable(cfg->agent.tpm_tcti));
+    if (r == -EMEDIUMTYPE)
+        return log_error_errno(r,
+                               "device key %s is held by the TPM, but [tpm] enabled = no: set "
+                               "[tpm] enabled = auto or yes to use it (to replace it by a key "
+                               "file instead, remove it and enroll the device again)",
+                               path);
+    if (r < 0)
+        return log_error_errno(r, "Failed to choose the device key source: %m");
+    if (r == POSTURE_KEY_SOURCE_FILE && existing == POSTURE_KEY_SOURCE_FILE &&
+        mode == POSTURE_TPM_YES)
+        log_notice("device key %s is a key file; keeping it although [tpm] enabled = yes (a key "
+                   "never changes by itself: to move it into the TPM, remove it and enroll the "
+                   "device again)",
+                   path);
+    return r;
+#else
+    if (existing == POSTURE_KEY_SOURCE_TPM)
+        return log_error_errno(-EOPNOTSUPP,
+                               "device key %s is held by a TPM, but this " POSTURE_CLI_PROGRAM
+                               " was built without TPM support",
+                               path);
+    if (existing != POSTURE_KEY_SOURCE_FILE && mode == POSTURE_TPM_YES)
+        return log_error_errno(-EOPNOTSUPP,
+                               "[tpm] enabled = yes, but this " POSTURE_CLI_PROGRAM " was built "
+                               "without TPM support: set [tpm] enabled = auto or no");
+    return POSTURE_KEY_SOURCE_FILE;
+#endif
+}
+
 int posture_cli_key_open(const struct posture_cli_config *cfg, EVP_PKEY **ret)
 {
-    const struct posture_key_opts opts = {
-        .source = POSTURE_KEY_SOURCE_FILE,
+    struct posture_key_opts opts = {
         .state_dir = cfg->agent.state_dir,
         .create = true,
+        .tcti = cfg->agent.tpm_tcti,
+#ifdef POSTURE_HAVE_TPM
+        .tpm_open = posture_key_tpm_open,
+#endif
     };
-    int r;
+    posture_autofree char *path = NULL;
+    int existing, source, r;
+
+    if (asprintf(&path, "%s/%s", cfg->agent.state_dir, POSTURE_DEVICE_KEY_NAME) < 0)
+        return log_error_errno(-ENOMEM, "Failed to open the device key: %m");
+
+    /* The existing key's kind; a file that is not a recognisable key is left to the file
+     * loader, whose error says what is wrong with it. */
+    existing = posture_key_file_source(path);
+    if (existing == -EBADMSG)
+        existing = POSTURE_KEY_SOURCE_FILE;
+    else if (existing < 0 && existing != -ENOENT && existing != -ENOTDIR)
+        return posture_cli_key_error(cfg->agent.state_dir, existing);
+    else if (existing < 0)
+        existing = -ENOENT;
+
+    source = select_source(cfg, path, existing);
+    if (source < 0)
+        return source;
+    opts.source = source;
 
     r = posture_key_open(&opts, ret);
-    if (r < 0)
+    if (r < 0) {
+#ifdef POSTURE_HAVE_TPM
+        if (source == POSTURE_KEY_SOURCE_TPM)
+            return tpm_key_error(cfg, path, r);
+#endif
         return posture_cli_key_error(cfg->agent.state_dir, r);
+    }
+    if (source == POSTURE_KEY_SOURCE_TPM)
+        log_info("Using the TPM-resident device key %s (TCTI \"%s\").", path, cfg->agent.tpm_tcti);
+    else
+        log_info("Using the device key file %s.", path);
     return 0;
 }
 
