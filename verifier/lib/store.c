@@ -124,10 +124,8 @@ int posture_store_open(const char *url,
         return -EINVAL;
     if (strncmp(url, sqlite_scheme, strlen(sqlite_scheme)) == 0)
         location = url + strlen(sqlite_scheme);
-    else if (strncmp(url, "postgresql:", 11) == 0 || strncmp(url, "postgres:", 9) == 0)
-        return -EOPNOTSUPP;
     else if (strchr(url, ':') && url[0] != '/' && url[0] != '.')
-        /* some other scheme ("mysql://"), not a path */
+        /* another scheme ("postgresql://", later), not a path */
         return -EOPNOTSUPP;
     else
         location = url;
@@ -437,7 +435,7 @@ int posture_store_activation_create(struct posture_store *s,
     if (nonce0_len > 0)
         memcpy(a.nonce0, nonce0, nonce0_len);
     a.nonce0_len = nonce0_len;
-    a.payload = (uint8_t *) (uintptr_t) payload; /* borrowed; the backend only reads it */
+    a.payload = (uint8_t *) payload; /* borrowed; the backend only reads it */
     a.payload_len = payload_len;
     now = posture_store_now(s);
     a.expires_at = now + ttl_usec;
@@ -513,7 +511,7 @@ void posture_store_appraisal_done(struct posture_store_appraisal *a)
 {
     if (!a)
         return;
-    free((char *) (uintptr_t) a->ear);
+    free((char *) a->ear); /* allocated by the store */
     a->ear = NULL;
 }
 

@@ -947,7 +947,7 @@ static void test_audit_tamper_detected(void **state)
     } cases[] = {
         /* an edited detail breaks its own row */
         { "UPDATE audit SET detail = '{\"row\":33}' WHERE seq = 3;", 3, 2 },
-        /* a recomputed hash cannot help: the next row's prev_hash no longer matches */
+        /* a replaced hash fails its own row */
         { "UPDATE audit SET hash = zeroblob(32) WHERE seq = 4;", 4, 3 },
         { "UPDATE audit SET at = at + 1 WHERE seq = 2;", 2, 1 },
         { "UPDATE audit SET kind = 'enroll' WHERE seq = 5;", 5, 4 },
@@ -977,6 +977,34 @@ static void test_audit_tamper_detected(void **state)
         assert_int_equal(res.rows, cases[i].good_rows);
         posture_store_free(s);
     }
+}
+
+/* Row 4 edited and its hash recomputed the documented way: row 4 itself checks out, and the
+ * chain breaks at row 5, whose hash covers the old one. */
+static void test_audit_rehashed_row(void **state)
+{
+    struct fixture *f = *state;
+    struct posture_store_audit_result res;
+    uint8_t h[5][32], zero[32] = { 0 };
+    char sql[512], hx[65], detail[32];
+
+    append_rows(f->store, 5);
+    for (int i = 0; i < 4; i++) {
+        (void) snprintf(detail, sizeof(detail), "{\"row\":%d}", i + 1);
+        expected_hash(i == 0 ? zero : h[i - 1], (uint64_t) i + 1, T0 + (uint64_t) (i + 1) * SEC,
+                      "decision", i % 2 == 0 ? "dev-x" : "", i == 3 ? "{\"row\":44}" : detail,
+                      h[i]);
+    }
+    hex(h[3], 32, hx);
+    (void) snprintf(sql, sizeof(sql),
+                    "DROP TRIGGER audit_no_update; UPDATE audit SET detail = '{\"row\":44}', "
+                    "hash = X'%s' WHERE seq = 4;",
+                    hx);
+    assert_int_equal(sqlite_cli(f->path, sql, NULL), 0);
+    assert_int_equal(posture_store_audit_verify(f->store, &res), 0);
+    assert_int_equal(res.first_bad_seq, 5);
+    assert_int_equal(res.rows, 4);
+    assert_memory_equal(res.head, h[3], 32);
 }
 
 static void test_bad_arguments(void **state)
@@ -1013,6 +1041,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_clockinfo, setup, teardown),
         cmocka_unit_test_setup_teardown(test_audit_chain, setup, teardown),
         cmocka_unit_test_setup_teardown(test_audit_tamper_detected, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_audit_rehashed_row, setup, teardown),
         cmocka_unit_test_setup_teardown(test_bad_arguments, setup, teardown),
     };
 
