@@ -8,6 +8,9 @@ a TCG event log (binary_bios_measurements) at run time. The fixtures are never w
       or computed_replay_pcrs when the source states none), then "source stated|computed"
   eventlog_edit.py info LOG
       "records N extended M locality L banks sha1,sha256"
+  eventlog_edit.py replay LOG BANK
+      "PCR HEX" for PCR 0-23 of BANK (sha1, sha256, ...): the log replayed here, PCR 0 starting
+      at the StartupLocality value
   eventlog_edit.py flip LOG PCR OUT        flip a byte of the SHA-256 digest of PCR's first event
   eventlog_edit.py drop-last LOG PCR OUT   remove PCR's last event
   eventlog_edit.py append LOG PCR OUT      append a copy of PCR's last event at the end
@@ -105,6 +108,19 @@ def main(argv):
         loc = startup_locality(buf, records)
         print("records", len(records), "extended", extended, "locality",
               buf[loc] if loc is not None else 0, "banks", ",".join(ALG_NAMES.get(a, hex(a)) for a in algs))
+        return 0
+    if cmd == "replay":
+        alg = {v: k for k, v in ALG_NAMES.items()}[argv[3]]
+        size = ALG_SIZES[alg]
+        loc = startup_locality(buf, records)
+        pcrs = [bytes(size) for _ in range(24)]
+        pcrs[0] = bytes(size - 1) + bytes([buf[loc] if loc is not None else 0])
+        for r in measured(records, agile):
+            digest = next((buf[o : o + n] for a, o, n in r.digests if a == alg), None)
+            if digest is not None:
+                pcrs[r.pcr] = hashlib.new(argv[3], pcrs[r.pcr] + digest).digest()
+        for i, v in enumerate(pcrs):
+            print(i, v.hex())
         return 0
     out = argv[4]
     if cmd == "flip":

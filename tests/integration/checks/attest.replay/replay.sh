@@ -13,7 +13,8 @@
 #                  posture_quote_binding(): tpm2_checkquote and `quote_tool verify --eventlog`
 #                  accept it with the fixture's log; tampered copies of the log made here (the
 #                  fixtures are never written) are rejected with their own reason.
-#   tool           tpm_replay's refusals: PCR >= 16, a refused log, a TPM already started.
+#   tool           tpm_replay's refusals: PCR >= 16, a refused log, a TPM already started; a
+#                  locality-3 log rewritten to locality 0 gives another PCR 0 and the same 1-7.
 # Exits 77 when swtpm or tpm2-tools are missing.
 # shellcheck disable=SC2015,SC2046 # pass/fail always succeed; `set -- $(...)` splits on purpose
 set -u
@@ -95,6 +96,15 @@ case_pcrs() {
         done
     done
     [ $checked -gt 0 ] && pass "$checked PCR values equal the $source values of $FIXTURE.expected.json"
+    # Every PCR 0-15 (not only those the file states) against this script's own replay.
+    all=0,1,2,3,4,5,6,7,8,9,10,11,12,13,14,15
+    for bank in sha1 sha256; do
+        case ",$($EDIT info "$log" | awk '{ print $8 }')," in *",$bank,"*) ;; *) continue ;; esac
+        tpm2_pcrread "$bank:$all" -o "all.$bank.bin" >/dev/null 2>&1 || { fail "tpm2_pcrread $bank"; continue; }
+        [ "$(hexof "all.$bank.bin")" = "$($EDIT replay "$log" $bank | head -n 16 | awk '{ printf "%s", $2 }')" ] &&
+            pass "$bank PCR 0-15 equal an independent replay of the log" ||
+            fail "$bank PCR 0-15 differ from an independent replay of the log"
+    done
     # A bank the log has no digests for is never extended: only TPM2_Startup touched it, which
     # puts the startup locality into PCR 0 of every bank (00..03 after a locality-3 start).
     set -- $($EDIT info "$log")
@@ -243,7 +253,24 @@ case_tool() {
         fail "a truncated log: exit $rc, $(cat "$W/replay.err")"
     "$REPLAY" "$SWTPM_TCTI" /nonexistent/log >/dev/null 2>&1
     [ $? -eq 1 ] && pass "a missing file: exit 1" || fail "a missing file: not exit 1"
-    replay "$log"
+    # A locality-3 log with its StartupLocality rewritten as 0: TPM2_Startup at locality 0, so
+    # PCR 0 starts at 00..00 and ends at another value than the machine's (00..03); PCR 1-7
+    # do not depend on it. The TPM agrees with this script's own replay of the edited log.
+    lenovo=$FX/lenovo-laptop-glinux
+    $EDIT locality "$lenovo.bin" 0 t.lenovo0.bin
+    replay t.lenovo0.bin
+    $EDIT expected "$lenovo.expected.json" | awk '$1 == "sha256" { print $2, $3 }' >stated.txt
+    $EDIT replay t.lenovo0.bin sha256 | head -n 8 >edited.txt
+    tpm2_pcrread sha256:0,1,2,3,4,5,6,7 -o lenovo0.pcrs >/dev/null 2>&1 || fail "tpm2_pcrread"
+    tpm=$(hexof lenovo0.pcrs)
+    [ "$tpm" = "$(awk '{ printf "%s", $2 }' edited.txt)" ] &&
+        pass "the TPM's PCR 0-7 equal an independent replay of the edited log" ||
+        fail "the TPM's PCR 0-7 differ from the replay of the edited log"
+    [ "$(printf %s "$tpm" | cut -c 1-64)" != "$(awk '$1 == 0 { print $2 }' stated.txt)" ] &&
+        pass "PCR 0 differs from the machine's after a locality-0 start" ||
+        fail "PCR 0 is the machine's although the TPM started at locality 0"
+    [ "$(printf %s "$tpm" | cut -c 65-)" = "$(awk '$1 >= 1 && $1 <= 7 { printf "%s", $2 }' stated.txt)" ] &&
+        pass "PCR 1-7 are the machine's" || fail "PCR 1-7 differ from the machine's"
     # A second replay would start from the first one's PCRs: refused.
     "$REPLAY" "$SWTPM_TCTI" "$log" >/dev/null 2>"$W/replay.err"
     rc=$?
