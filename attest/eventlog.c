@@ -684,7 +684,7 @@ static bool decode_variable(const struct posture_eventlog_event *e,
         uint16_t ch = (uint16_t) (name[2 * i] | name[2 * i + 1] << 8);
         if (ch == 0)
             return false;
-        v->name[i] = ch >= 0x20 && ch < 0x7f ? (char) ch : '?';
+        v->name[i] = (char) (ch >= 0x20 && ch < 0x7f ? ch : '?');
     }
     v->name[name_len] = '\0';
     return true;

@@ -25,11 +25,11 @@
 
 #include "posture/cleanup.h"
 
-#define POSTURE_EVENTLOG_MAX_SIZE       (1024u * 1024u) /* whole log */
-#define POSTURE_EVENTLOG_MAX_EVENTS     10000u          /* records, header included */
-#define POSTURE_EVENTLOG_MAX_EVENT_SIZE (64u * 1024u)   /* EventSize of one record */
-#define POSTURE_EVENTLOG_MAX_BANKS      5u              /* numberOfAlgorithms */
-#define POSTURE_EVENTLOG_MAX_DIGEST     64u             /* bytes of the largest digest */
+#define POSTURE_EVENTLOG_MAX_SIZE       ((size_t) 1024u * 1024u) /* whole log */
+#define POSTURE_EVENTLOG_MAX_EVENTS     10000u                   /* records, header included */
+#define POSTURE_EVENTLOG_MAX_EVENT_SIZE (64u * 1024u)            /* EventSize of one record */
+#define POSTURE_EVENTLOG_MAX_BANKS      5u                       /* numberOfAlgorithms */
+#define POSTURE_EVENTLOG_MAX_DIGEST     64u                      /* bytes of the largest digest */
 #define POSTURE_EVENTLOG_PCRS           24u
 #define POSTURE_EVENTLOG_MAX_WARNINGS   16u
 
