@@ -60,10 +60,12 @@ static uint8_t *slurp(const char *dir, const char *name, size_t *ret_len)
     posture_autoclose int fd = -1;
     char *buf = NULL;
 
-    if ((size_t) snprintf(path, sizeof(path), "%s/%s", dir, name) >= sizeof(path))
-        return NULL;
+    if ((size_t) snprintf(path, sizeof(path), "%s/%s", dir, name) >= sizeof(path)) {
+        (void) fprintf(stderr, "vector_tool: path too long\n");
+        exit(2);
+    }
     fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
-    if (fd < 0 || posture_read_fd(fd, 1024u * 1024u, &buf, ret_len) < 0) {
+    if (fd < 0 || posture_read_fd(fd, (size_t) 1024u * 1024u, &buf, ret_len) < 0) {
         (void) fprintf(stderr, "vector_tool: cannot read %s\n", path);
         exit(2);
     }
