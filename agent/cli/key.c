@@ -63,6 +63,11 @@ int posture_cli_key_error(const char *state_dir, int r)
     switch (r) {
     case -EKEYREJECTED:
         return log_error_errno(r, "device key %s is not an EC P-256 key", path);
+    case -EMEDIUMTYPE: /* replaced by a key of the other source while it was being opened */
+        return log_error_errno(r,
+                               "device key %s changed between a TPM key and a key file while it "
+                               "was being opened; run again",
+                               path);
     case -EBADMSG:
         return log_error_errno(r, "device key %s is not an unencrypted PEM private key", path);
     case -EFBIG:
@@ -128,10 +133,10 @@ static int tpm_key_error(const struct posture_cli_config *cfg, const char *path,
 static int select_source(const struct posture_cli_config *cfg, const char *path, int existing)
 {
     int mode = cfg->agent.tpm_mode;
+    int r;
 
 #ifdef POSTURE_HAVE_TPM
-    int r =
-        posture_key_tpm_select(mode, existing, posture_key_tpm_tcti_usable(cfg->agent.tpm_tcti));
+    r = posture_key_tpm_select(mode, existing, posture_key_tpm_tcti_usable(cfg->agent.tpm_tcti));
     if (r == -EMEDIUMTYPE)
         return log_error_errno(r,
                                "device key %s is held by the TPM, but [tpm] enabled = no: set "
@@ -140,13 +145,6 @@ static int select_source(const struct posture_cli_config *cfg, const char *path,
                                path);
     if (r < 0)
         return log_error_errno(r, "Failed to choose the device key source: %m");
-    if (r == POSTURE_KEY_SOURCE_FILE && existing == POSTURE_KEY_SOURCE_FILE &&
-        mode == POSTURE_TPM_YES)
-        log_notice("device key %s is a key file; keeping it although [tpm] enabled = yes (a key "
-                   "never changes by itself: to move it into the TPM, remove it and enroll the "
-                   "device again)",
-                   path);
-    return r;
 #else
     if (existing == POSTURE_KEY_SOURCE_TPM)
         return log_error_errno(-EOPNOTSUPP,
@@ -157,8 +155,15 @@ static int select_source(const struct posture_cli_config *cfg, const char *path,
         return log_error_errno(-EOPNOTSUPP,
                                "[tpm] enabled = yes, but this " POSTURE_CLI_PROGRAM " was built "
                                "without TPM support: set [tpm] enabled = auto or no");
-    return POSTURE_KEY_SOURCE_FILE;
+    r = POSTURE_KEY_SOURCE_FILE;
 #endif
+    if (r == POSTURE_KEY_SOURCE_FILE && existing == POSTURE_KEY_SOURCE_FILE &&
+        mode == POSTURE_TPM_YES)
+        log_notice("device key %s is a key file; keeping it although [tpm] enabled = yes (a key "
+                   "never changes by itself: to move it into the TPM, remove it and enroll the "
+                   "device again)",
+                   path);
+    return r;
 }
 
 int posture_cli_key_open(const struct posture_cli_config *cfg, EVP_PKEY **ret)

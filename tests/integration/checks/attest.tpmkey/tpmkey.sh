@@ -167,6 +167,15 @@ tpm)
         >"$tmp/r1.jws" 2>"$tmp/err" || fail "posturectl report: $(cat "$tmp/err")"
     verify_report "$tmp/r1.jws" "$tmp/pub.pem" "$tmp/jwk.json"
 
+    # The TPM key and the TPM quote in one run (two users of the TPM in one process).
+    nonce=$("$py" -c 'import base64, secrets; print(base64.urlsafe_b64encode(secrets.token_bytes(16)).rstrip(b"=").decode())')
+    "$posturectl" report --only os.release --root "$root" --config "$tmp/yes.conf" \
+        --nonce "$nonce" --evidence "$tmp/evidence.json" >"$tmp/r3.jws" 2>"$tmp/err" ||
+        fail "posturectl report --evidence: $(cat "$tmp/err")"
+    "$py" -c 'import json, sys; json.load(open(sys.argv[1]))' "$tmp/evidence.json" 2>/dev/null ||
+        fail "report --evidence wrote no JSON evidence"
+    verify_report "$tmp/r3.jws" "$tmp/pub.pem" "$tmp/jwk.json"
+
     # A second run reuses the key: same file, same kid, another verifiable report.
     "$posturectl" key --jwk --config "$tmp/yes.conf" >"$tmp/jwk2.json" 2>"$tmp/err" ||
         fail "posturectl key --jwk (again): $(cat "$tmp/err")"
