@@ -85,6 +85,11 @@ report() { # report NONCE OUTPREFIX
 }
 
 # --- 1. A quote of an ordinary swtpm, no event log ------------------------------------------
+# The device key is made a key file first: with [tpm] enabled = yes a new key would live in
+# this swtpm, which is replaced below, and an existing key is always kept (the TPM-resident
+# key has its own tests, integration/attest.tpmkey).
+printf '[agent]\nstate_dir = %s/state\n[tpm]\nenabled = no\n' "$W" >off.conf
+"$posturectl" key --config off.conf >/dev/null 2>&1 || fail "posturectl key (a key file)"
 swtpm_start || exit $?
 write_conf "$W/no-such-log"
 NONCE=$(head -c 32 /dev/urandom | "$py" -c 'import base64,sys; print(base64.urlsafe_b64encode(sys.stdin.buffer.read()).rstrip(b"=").decode())')
@@ -180,7 +185,6 @@ report "$NONCE" r3 || exit 1
 expect quote-pcr-replay-mismatch "a log the PCRs do not come from" -- r3.jws r3.ev.json dev.jwk "$NONCE" ak.pub
 
 # [tpm] enabled = no: a clear refusal, exit 2.
-printf '[agent]\nstate_dir = %s/state\n[tpm]\nenabled = no\n' "$W" >off.conf
 "$posturectl" report --config off.conf --only os.release --evidence off.json >/dev/null 2>off.err
 rc=$?
 [ $rc -eq 2 ] && grep -q 'TPM is disabled' off.err && pass "enabled = no refuses --evidence" ||
