@@ -690,12 +690,21 @@ static bool decode_variable(const struct posture_eventlog_event *e,
     return true;
 }
 
-/* PFP: the data of an EV_EFI_ACTION is an ASCII string, not NUL-terminated. */
+/* Length of an action's text: its data without one trailing NUL (PFP says the string is not
+ * NUL-terminated, some firmware terminates it anyway). */
+static uint32_t action_len(const struct posture_eventlog_event *e)
+{
+    return e->data_len > 0 && e->data[e->data_len - 1] == 0 ? e->data_len - 1 : e->data_len;
+}
+
+/* PFP: the data of an EV_EFI_ACTION is an ASCII string. */
 static bool action_is_text(const struct posture_eventlog_event *e)
 {
-    if (e->data_len == 0)
+    uint32_t n = action_len(e);
+
+    if (n == 0)
         return false;
-    for (uint32_t i = 0; i < e->data_len; i++)
+    for (uint32_t i = 0; i < n; i++)
         if (e->data[i] < 0x20 || e->data[i] > 0x7e)
             return false;
     return true;
@@ -705,7 +714,7 @@ static bool action_is(const struct posture_eventlog_event *e, const char *s)
 {
     size_t n = strlen(s);
 
-    return e->data_len == n && memcmp(e->data, s, n) == 0;
+    return action_len(e) == n && memcmp(e->data, s, n) == 0;
 }
 
 /* The digest of e in every replayed bank equals H(data). */

@@ -1103,6 +1103,36 @@ static void test_row22_debug_mode(void **state)
         expect_sb(m, n, POSTURE_EVENTLOG_DIGEST_MISMATCH, (int64_t) sep);
     }
     {
+        /* Terminated with a NUL (some firmware does): the same fact. A NUL inside, a control
+         * character, an empty action: not an action string. */
+        static const struct {
+            const char *text;
+            uint32_t len;
+            bool ok;
+        } texts[] = {
+            { "UEFI Debug Mode", 16, true },
+            { "UEFI\0Debug Mode", 16, false },
+            { "UEFI Debug Mode\n", 16, false },
+            { "", 0, false },
+            { "\0", 1, false },
+        };
+        for (size_t k = 0; k < POSTURE_ELEMENTSOF(texts); k++) {
+            uint8_t rec[512];
+            size_t rn = build_record(l.log, 7, POSTURE_EV_EFI_ACTION,
+                                     (const uint8_t *) texts[k].text, texts[k].len, false, rec,
+                                     sizeof(rec)),
+                   n;
+            posture_autofree uint8_t *m = edit(l.buf, l.len, rs.off, 0, rec, rn, &n);
+            if (!texts[k].ok) {
+                expect_sb(m, n, POSTURE_EVENTLOG_ACTION_DATA, (int64_t) sep);
+                continue;
+            }
+            posture_auto_eventlog struct posture_eventlog *log = parse_ok(m, n);
+            posture_auto_eventlog_secure_boot struct posture_eventlog_secure_boot *sb = sb_ok(log);
+            assert_true(sb->debug_mode);
+        }
+    }
+    {
         /* Without it: no such warning. */
         posture_auto_eventlog_secure_boot struct posture_eventlog_secure_boot *sb = sb_ok(l.log);
         assert_false(sb->debug_mode);
