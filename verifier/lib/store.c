@@ -543,6 +543,23 @@ int posture_store_appraisal_latest(struct posture_store *s,
     return s->ops->appraisal_latest(s, device_id, ret_appraisal);
 }
 
+int posture_store_appraisal_foreach_latest(struct posture_store *s,
+                                           posture_store_appraisal_fn fn,
+                                           void *userdata)
+{
+    POSTURE_RETURN_IF_FAIL(s, -EINVAL);
+    POSTURE_RETURN_IF_FAIL(fn, -EINVAL);
+    return s->ops->appraisal_foreach_latest(s, fn, userdata);
+}
+
+int posture_store_appraisal_prune(struct posture_store *s, uint64_t received_before)
+{
+    POSTURE_RETURN_IF_FAIL(s, -EINVAL);
+    if (received_before > INT64_MAX)
+        return -EINVAL;
+    return s->ops->appraisal_prune(s, received_before);
+}
+
 int posture_store_clockinfo_get(struct posture_store *s,
                                 const char *device_id,
                                 struct posture_store_clockinfo *ret_info)
@@ -632,32 +649,67 @@ out:
     return r;
 }
 
+static bool audit_entry_valid(const struct posture_store_audit_entry *e)
+{
+    if (!kind_valid(e->kind))
+        return false;
+    if (e->subject && e->subject[0] != '\0' && !id_valid(e->subject))
+        return false;
+    if (e->detail &&
+        strnlen(e->detail, POSTURE_STORE_AUDIT_DETAIL_MAX + 1) > POSTURE_STORE_AUDIT_DETAIL_MAX)
+        return false;
+    return true;
+}
+
+int posture_store_audit_append_many(struct posture_store *s,
+                                    const struct posture_store_audit_entry *entries,
+                                    size_t n,
+                                    uint64_t *ret_last_seq)
+{
+    struct posture_store_audit_entry *copy;
+    uint64_t seq = 0;
+    int r;
+
+    POSTURE_RETURN_IF_FAIL(s, -EINVAL);
+    POSTURE_RETURN_IF_FAIL(entries, -EINVAL);
+    if (n == 0 || n > POSTURE_STORE_AUDIT_BATCH_MAX)
+        return -EINVAL;
+    for (size_t i = 0; i < n; i++)
+        if (!audit_entry_valid(&entries[i]))
+            return -EINVAL;
+
+    /* the backend gets "" rather than NULL */
+    copy = calloc(n, sizeof(*copy));
+    if (!copy)
+        return -ENOMEM;
+    for (size_t i = 0; i < n; i++)
+        copy[i] = (struct posture_store_audit_entry){
+            .kind = entries[i].kind,
+            .subject = entries[i].subject ? entries[i].subject : "",
+            .detail = entries[i].detail ? entries[i].detail : "",
+        };
+    r = s->ops->audit_append(s, copy, n, posture_store_now(s), &seq);
+    free(copy);
+    if (r < 0)
+        return r;
+    if (ret_last_seq)
+        *ret_last_seq = seq;
+    return 0;
+}
+
 int posture_store_audit_append(struct posture_store *s,
                                const char *kind,
                                const char *subject,
                                const char *detail,
                                uint64_t *ret_seq)
 {
-    uint64_t seq = 0;
-    int r;
+    const struct posture_store_audit_entry e = {
+        .kind = kind,
+        .subject = subject,
+        .detail = detail,
+    };
 
-    POSTURE_RETURN_IF_FAIL(s, -EINVAL);
-    if (!subject)
-        subject = "";
-    if (!detail)
-        detail = "";
-    if (!kind_valid(kind))
-        return -EINVAL;
-    if (subject[0] != '\0' && !id_valid(subject))
-        return -EINVAL;
-    if (strnlen(detail, POSTURE_STORE_AUDIT_DETAIL_MAX + 1) > POSTURE_STORE_AUDIT_DETAIL_MAX)
-        return -EINVAL;
-    r = s->ops->audit_append(s, kind, subject, detail, posture_store_now(s), &seq);
-    if (r < 0)
-        return r;
-    if (ret_seq)
-        *ret_seq = seq;
-    return 0;
+    return posture_store_audit_append_many(s, &e, 1, ret_seq);
 }
 
 int posture_store_audit_verify(struct posture_store *s, struct posture_store_audit_result *ret)

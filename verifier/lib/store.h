@@ -289,13 +289,27 @@ struct posture_store_appraisal {
 void posture_store_appraisal_done(struct posture_store_appraisal *a);
 
 /* Record an appraisal. -EEXIST when (device_id, seq) is already recorded (a replayed or
- * re-sent report), -ENOENT when the device is unknown. */
+ * re-sent report) or seq is at or below what _prune deleted, -ENOENT when the device is
+ * unknown. */
 int posture_store_appraisal_record(struct posture_store *s,
                                    const struct posture_store_appraisal *a);
 /* The most recently received appraisal of a device. -ENOENT when there is none. */
 int posture_store_appraisal_latest(struct posture_store *s,
                                    const char *device_id,
                                    struct posture_store_appraisal *ret_appraisal);
+/* Call fn with the latest appraisal of every active device that has one (by device id), e.g. to
+ * fill the in-memory decision view at start. The appraisal is borrowed for the call. Returns the
+ * count or fn's negative return. */
+typedef int (*posture_store_appraisal_fn)(const struct posture_store_appraisal *a, void *userdata);
+int posture_store_appraisal_foreach_latest(struct posture_store *s,
+                                           posture_store_appraisal_fn fn,
+                                           void *userdata);
+/*
+ * Retention: delete the appraisals received before received_before, except the latest of each
+ * device. De-duplication survives the delete: each device remembers the highest seq deleted, and
+ * _record answers -EEXIST for a seq at or below it. Returns the number of rows deleted.
+ */
+int posture_store_appraisal_prune(struct posture_store *s, uint64_t received_before);
 
 /* clockInfo of the last accepted quote (TPMS_CLOCK_INFO). */
 struct posture_store_clockinfo {
@@ -334,6 +348,24 @@ int posture_store_audit_append(struct posture_store *s,
                                const char *subject,
                                const char *detail,
                                uint64_t *ret_seq);
+
+struct posture_store_audit_entry {
+    const char *kind;
+    const char *subject; /* NULL: "" */
+    const char *detail;  /* NULL: "" */
+};
+
+#define POSTURE_STORE_AUDIT_BATCH_MAX 4096
+
+/*
+ * Append n (1..POSTURE_STORE_AUDIT_BATCH_MAX) rows in one transaction, all or none, all with
+ * the same time: the way to log decisions at a high rate (buffer them, append every ~100 ms).
+ * Same rules per row as _append. ret_last_seq (optional) gets the seq of the last row.
+ */
+int posture_store_audit_append_many(struct posture_store *s,
+                                    const struct posture_store_audit_entry *entries,
+                                    size_t n,
+                                    uint64_t *ret_last_seq);
 
 struct posture_store_audit_result {
     uint64_t rows;          /* rows checked */

@@ -67,6 +67,10 @@ struct posture_store_ops {
     int (*appraisal_latest)(struct posture_store *s,
                             const char *device_id,
                             struct posture_store_appraisal *ret);
+    int (*appraisal_foreach_latest)(struct posture_store *s,
+                                    posture_store_appraisal_fn fn,
+                                    void *userdata);
+    int (*appraisal_prune)(struct posture_store *s, uint64_t received_before);
     int (*clockinfo_get)(struct posture_store *s,
                          const char *device_id,
                          struct posture_store_clockinfo *ret);
@@ -76,12 +80,12 @@ struct posture_store_ops {
                             const struct posture_store_clockinfo *info,
                             uint64_t now);
 
+    /* entries are validated, subject and detail never NULL; rows get seq last+1, last+2, ... */
     int (*audit_append)(struct posture_store *s,
-                        const char *kind,
-                        const char *subject,
-                        const char *detail,
+                        const struct posture_store_audit_entry *entries,
+                        size_t n,
                         uint64_t now,
-                        uint64_t *ret_seq);
+                        uint64_t *ret_last_seq);
     int (*audit_verify)(struct posture_store *s, struct posture_store_audit_result *ret);
 };
 

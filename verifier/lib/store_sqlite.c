@@ -67,7 +67,9 @@ static const char *const migrations[] = {
     "    ek_cert_sha256 BLOB CHECK (ek_cert_sha256 IS NULL OR length(ek_cert_sha256) = 32),\n"
     "    ek_public_sha256 BLOB CHECK (ek_public_sha256 IS NULL OR length(ek_public_sha256) = 32),\n"
     "    created_at INTEGER NOT NULL,\n"
-    "    revoked_at INTEGER NOT NULL DEFAULT 0);\n"
+    "    revoked_at INTEGER NOT NULL DEFAULT 0,\n"
+    /* the highest appraisal seq deleted by retention: de-duplication remembers it */
+    "    seq_floor INTEGER NOT NULL DEFAULT 0);\n"
     /* ATTESTATION.md §5.2 step 7: an AK or an EK belongs to at most one non-revoked device. */
     "CREATE UNIQUE INDEX devices_ak_name ON devices (ak_name)\n"
     "    WHERE status = 0 AND ak_name IS NOT NULL;\n"
@@ -89,7 +91,6 @@ static const char *const migrations[] = {
     "    expires_at INTEGER NOT NULL,\n"
     "    used_at INTEGER) WITHOUT ROWID;\n"
     "CREATE INDEX nonces_expiry ON nonces (expires_at);\n"
-    "CREATE INDEX nonces_device ON nonces (device_id);\n"
     "CREATE TABLE appraisals (\n"
     "    id INTEGER PRIMARY KEY,\n"
     "    device_id TEXT NOT NULL REFERENCES devices (id) ON DELETE CASCADE,\n"
@@ -130,6 +131,14 @@ static const char *const migrations[] = {
     "id, tier, status, jwk, ak_public, ak_name, ek_cert_sha256, ek_public_sha256, created_at, " \
     "revoked_at"
 
+#define APPRAISAL_COLUMNS                                                                  \
+    "a.device_id, a.seq, a.received_at, a.verdict, a.ear, a.policy_id, a.policy_version, " \
+    "a.policy_digest, a.reason"
+/* the id of the latest appraisal of a device (the index appraisals_latest serves it) */
+#define LATEST_OF(device)                                                    \
+    "SELECT b.id FROM appraisals b WHERE b.device_id = " device " ORDER BY " \
+    "b.received_at DESC, b.id DESC LIMIT 1"
+
 enum stmt_id {
     ST_BEGIN,
     ST_COMMIT,
@@ -157,8 +166,12 @@ enum stmt_id {
     ST_NONCE_USE,
     ST_PURGE_NONCES,
     ST_PURGE_ACTIVATIONS,
+    ST_APPRAISAL_FLOOR,
     ST_APPRAISAL_INSERT,
     ST_APPRAISAL_LATEST,
+    ST_APPRAISAL_LATEST_ALL,
+    ST_APPRAISAL_PRUNE_FLOOR,
+    ST_APPRAISAL_PRUNE,
     ST_CLOCK_GET,
     ST_CLOCK_UPSERT,
     ST_AUDIT_LAST,
@@ -204,12 +217,25 @@ static const char *const stmt_sql[ST__MAX] = {
     [ST_NONCE_USE] = "UPDATE nonces SET used_at = ?2 WHERE hash = ?1 AND used_at IS NULL",
     [ST_PURGE_NONCES] = "DELETE FROM nonces WHERE expires_at <= ?1",
     [ST_PURGE_ACTIVATIONS] = "DELETE FROM activations WHERE expires_at <= ?1",
+    [ST_APPRAISAL_FLOOR] = "SELECT seq_floor FROM devices WHERE id = ?1",
     [ST_APPRAISAL_INSERT] = "INSERT INTO appraisals (device_id, seq, received_at, verdict, ear, "
                             "policy_id, policy_version, policy_digest, reason) "
                             "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
-    [ST_APPRAISAL_LATEST] = "SELECT device_id, seq, received_at, verdict, ear, policy_id, "
-                            "policy_version, policy_digest, reason FROM appraisals "
+    [ST_APPRAISAL_LATEST] = "SELECT " APPRAISAL_COLUMNS " FROM appraisals a "
                             "WHERE device_id = ?1 ORDER BY received_at DESC, id DESC LIMIT 1",
+    [ST_APPRAISAL_LATEST_ALL] =
+        "SELECT " APPRAISAL_COLUMNS " FROM devices d "
+        "JOIN appraisals a ON a.id = (" LATEST_OF("d.id") ") "
+                                                          "WHERE d.status = 0 ORDER BY d.id",
+    [ST_APPRAISAL_PRUNE_FLOOR] =
+        "UPDATE devices SET seq_floor = max(seq_floor, coalesce((SELECT max(a.seq) "
+        "FROM appraisals a WHERE a.device_id = devices.id AND a.received_at < ?1 "
+        "AND a.id <> (" LATEST_OF(
+            "devices.id") ")), 0)) "
+                          "WHERE EXISTS (SELECT 1 FROM appraisals a WHERE a.device_id = devices.id "
+                          "AND a.received_at < ?1)",
+    [ST_APPRAISAL_PRUNE] = "DELETE FROM appraisals WHERE received_at < ?1 "
+                           "AND id <> (" LATEST_OF("appraisals.device_id") ")",
     [ST_CLOCK_GET] = "SELECT clock, reset_count, restart_count FROM clockinfo "
                      "WHERE device_id = ?1",
     [ST_CLOCK_UPSERT] = "INSERT INTO clockinfo "
@@ -1457,6 +1483,23 @@ static int sqlite_appraisal_record(struct posture_store *s, const struct posture
     r = tx_begin(&l, &tx);
     if (r < 0)
         return r;
+    {
+        auto_stmt sqlite3_stmt *fl = NULL;
+
+        r = prepare(l.c, ST_APPRAISAL_FLOOR, &fl);
+        if (r < 0)
+            return r;
+        bind_text(&rc, fl, 1, a->device_id);
+        r = bind_done(l.c, rc);
+        if (r >= 0)
+            r = step(l.c, fl);
+        if (r < 0)
+            return r;
+        if (r == 0)
+            return -ENOENT;
+        if (a->seq <= column_u64(fl, 0))
+            return -EEXIST; /* at or below what retention deleted: seen before */
+    }
     r = prepare(l.c, ST_APPRAISAL_INSERT, &st);
     if (r < 0)
         return r;
@@ -1477,28 +1520,13 @@ static int sqlite_appraisal_record(struct posture_store *s, const struct posture
     return tx_commit(&tx);
 }
 
-static int sqlite_appraisal_latest(struct posture_store *s,
-                                   const char *device_id,
-                                   struct posture_store_appraisal *ret)
+/* The columns of APPRAISAL_COLUMNS, except the EAR (column 4), into *ret. */
+static int appraisal_from_row(sqlite3_stmt *st, struct posture_store_appraisal *ret)
 {
-    auto_lease struct lease l = lease_take(s);
-    auto_stmt sqlite3_stmt *st = NULL;
     struct posture_store_appraisal a = { 0 };
-    char *ear = NULL;
     int64_t verdict;
-    int r, rc = SQLITE_OK;
+    int r;
 
-    r = prepare(l.c, ST_APPRAISAL_LATEST, &st);
-    if (r < 0)
-        return r;
-    bind_text(&rc, st, 1, device_id);
-    r = bind_done(l.c, rc);
-    if (r >= 0)
-        r = step(l.c, st);
-    if (r < 0)
-        return r;
-    if (r == 0)
-        return -ENOENT;
     r = column_text_buf(st, 0, a.device_id, POSTURE_STORE_DEVICE_ID_MAX);
     if (r >= 0)
         r = column_text_buf(st, 5, a.policy_id, POSTURE_STORE_POLICY_ID_MAX);
@@ -1516,12 +1544,104 @@ static int sqlite_appraisal_latest(struct posture_store *s,
     if (verdict < 0 || verdict >= POSTURE_STORE_VERDICT__MAX)
         return -EBADMSG;
     a.verdict = (enum posture_store_verdict) verdict;
+    *ret = a;
+    return 0;
+}
+
+static int sqlite_appraisal_latest(struct posture_store *s,
+                                   const char *device_id,
+                                   struct posture_store_appraisal *ret)
+{
+    auto_lease struct lease l = lease_take(s);
+    auto_stmt sqlite3_stmt *st = NULL;
+    struct posture_store_appraisal a;
+    char *ear = NULL;
+    int r, rc = SQLITE_OK;
+
+    r = prepare(l.c, ST_APPRAISAL_LATEST, &st);
+    if (r < 0)
+        return r;
+    bind_text(&rc, st, 1, device_id);
+    r = bind_done(l.c, rc);
+    if (r >= 0)
+        r = step(l.c, st);
+    if (r < 0)
+        return r;
+    if (r == 0)
+        return -ENOENT;
+    r = appraisal_from_row(st, &a);
+    if (r < 0)
+        return r;
     r = column_text_dup(st, 4, POSTURE_STORE_EAR_MAX, &ear);
     if (r < 0)
         return r;
     a.ear = ear;
     *ret = a;
     return 0;
+}
+
+static int sqlite_appraisal_foreach_latest(struct posture_store *s,
+                                           posture_store_appraisal_fn fn,
+                                           void *userdata)
+{
+    auto_lease struct lease l = lease_take(s);
+    auto_stmt sqlite3_stmt *st = NULL;
+    int n = 0, r;
+
+    r = prepare(l.c, ST_APPRAISAL_LATEST_ALL, &st);
+    if (r < 0)
+        return r;
+    for (;;) {
+        struct posture_store_appraisal a;
+        const unsigned char *ear;
+        int len;
+
+        r = step(l.c, st);
+        if (r <= 0)
+            break;
+        r = appraisal_from_row(st, &a);
+        if (r < 0)
+            return r;
+        ear = sqlite3_column_text(st, 4);
+        len = sqlite3_column_bytes(st, 4);
+        if (!ear || len < 0 || (size_t) len > POSTURE_STORE_EAR_MAX)
+            return -EBADMSG;
+        a.ear = (const char *) ear; /* borrowed until the next step */
+        r = fn(&a, userdata);
+        if (r < 0)
+            return r;
+        if (n < INT_MAX)
+            n++;
+    }
+    return r < 0 ? r : n;
+}
+
+static int sqlite_appraisal_prune(struct posture_store *s, uint64_t received_before)
+{
+    auto_lease struct lease l = lease_take(s);
+    auto_tx struct tx tx = { 0 };
+    int n = 0, r, rc = SQLITE_OK;
+
+    r = tx_begin(&l, &tx);
+    if (r < 0)
+        return r;
+    /* the floor first, from the rows about to go */
+    for (enum stmt_id id = ST_APPRAISAL_PRUNE_FLOOR; id <= ST_APPRAISAL_PRUNE; id++) {
+        auto_stmt sqlite3_stmt *st = NULL;
+
+        r = prepare(l.c, id, &st);
+        if (r < 0)
+            return r;
+        bind_u64(&rc, st, 1, received_before);
+        r = bind_done(l.c, rc);
+        if (r >= 0)
+            r = step(l.c, st);
+        if (r < 0)
+            return r;
+        n = sqlite3_changes(l.c->db);
+    }
+    r = tx_commit(&tx);
+    return r < 0 ? r : n;
 }
 
 static int
@@ -1601,19 +1721,16 @@ static int sqlite_clockinfo_update(struct posture_store *s,
 /* ---- audit ------------------------------------------------------------------------------- */
 
 static int sqlite_audit_append(struct posture_store *s,
-                               const char *kind,
-                               const char *subject,
-                               const char *detail,
+                               const struct posture_store_audit_entry *entries,
+                               size_t n,
                                uint64_t now,
-                               uint64_t *ret_seq)
+                               uint64_t *ret_last_seq)
 {
     auto_lease struct lease l = lease_take(s);
     auto_tx struct tx tx = { 0 };
     uint8_t prev[POSTURE_STORE_DIGEST_SIZE] = { 0 }, hash[POSTURE_STORE_DIGEST_SIZE];
-    struct posture_store_audit_row row = {
-        .seq = 1, .at = now, .kind = kind, .subject = subject, .detail = detail
-    };
-    int r, rc = SQLITE_OK;
+    uint64_t seq = 1;
+    int r;
 
     r = tx_begin(&l, &tx);
     if (r < 0)
@@ -1630,29 +1747,37 @@ static int sqlite_audit_append(struct posture_store *s,
         if (r > 0) {
             int64_t last = sqlite3_column_int64(st, 0);
 
-            if (last < 1 || last == INT64_MAX)
+            if (last < 1 || (uint64_t) last > INT64_MAX - n)
                 return -EBADMSG;
-            row.seq = (uint64_t) last + 1;
+            seq = (uint64_t) last + 1;
             /* chained to whatever is stored; a tampered row stays visible to _verify */
             r = column_digest(st, 1, prev, NULL);
             if (r < 0)
                 return r;
         }
     }
-    r = posture_store_audit_hash(prev, &row, hash);
-    if (r < 0)
-        return r;
-    {
+    for (size_t i = 0; i < n; i++, seq++) {
+        const struct posture_store_audit_row row = {
+            .seq = seq,
+            .at = now,
+            .kind = entries[i].kind,
+            .subject = entries[i].subject,
+            .detail = entries[i].detail,
+        };
         auto_stmt sqlite3_stmt *st = NULL;
+        int rc = SQLITE_OK;
 
+        r = posture_store_audit_hash(prev, &row, hash);
+        if (r < 0)
+            return r;
         r = prepare(l.c, ST_AUDIT_INSERT, &st);
         if (r < 0)
             return r;
         bind_u64(&rc, st, 1, row.seq);
         bind_u64(&rc, st, 2, row.at);
-        bind_text(&rc, st, 3, kind);
-        bind_text(&rc, st, 4, subject);
-        bind_text(&rc, st, 5, detail);
+        bind_text(&rc, st, 3, row.kind);
+        bind_text(&rc, st, 4, row.subject);
+        bind_text(&rc, st, 5, row.detail);
         bind_blob(&rc, st, 6, prev, sizeof(prev));
         bind_blob(&rc, st, 7, hash, sizeof(hash));
         r = bind_done(l.c, rc);
@@ -1660,11 +1785,12 @@ static int sqlite_audit_append(struct posture_store *s,
             r = step(l.c, st);
         if (r < 0)
             return r;
+        memcpy(prev, hash, sizeof(prev));
     }
     r = tx_commit(&tx);
     if (r < 0)
         return r;
-    *ret_seq = row.seq;
+    *ret_last_seq = seq - 1;
     return 0;
 }
 
@@ -1760,6 +1886,8 @@ const struct posture_store_ops posture_store_sqlite_ops = {
     .nonce_consume = sqlite_nonce_consume,
     .appraisal_record = sqlite_appraisal_record,
     .appraisal_latest = sqlite_appraisal_latest,
+    .appraisal_foreach_latest = sqlite_appraisal_foreach_latest,
+    .appraisal_prune = sqlite_appraisal_prune,
     .clockinfo_get = sqlite_clockinfo_get,
     .clockinfo_update = sqlite_clockinfo_update,
     .audit_append = sqlite_audit_append,

@@ -812,6 +812,89 @@ static void test_appraisals(void **state)
     assert_int_equal(posture_store_verdict_from_string("pass"), POSTURE_STORE_VERDICT__INVALID);
 }
 
+struct latest_list {
+    int n;
+    char ids[4][POSTURE_STORE_DEVICE_ID_MAX + 1];
+    uint64_t seqs[4];
+};
+
+static int collect_latest(const struct posture_store_appraisal *a, void *userdata)
+{
+    struct latest_list *l = userdata;
+
+    assert_true(l->n < 4);
+    assert_non_null(a->ear);
+    (void) snprintf(l->ids[l->n], sizeof(l->ids[l->n]), "%s", a->device_id);
+    l->seqs[l->n] = a->seq;
+    l->n++;
+    return 0;
+}
+
+static void record(struct posture_store *s, const char *id, uint64_t seq, uint64_t at)
+{
+    struct posture_store_appraisal a = { .seq = seq,
+                                         .received_at = at,
+                                         .verdict = POSTURE_STORE_VERDICT_AFFIRMING,
+                                         .ear = "h.p.s",
+                                         .policy_id = "baseline",
+                                         .policy_version = "1" };
+
+    (void) snprintf(a.device_id, sizeof(a.device_id), "%s", id);
+    assert_int_equal(posture_store_appraisal_record(s, &a), 0);
+}
+
+static void test_appraisal_latest_and_prune(void **state)
+{
+    struct fixture *f = *state;
+    struct latest_list l = { 0 };
+    struct posture_store_appraisal a = { .device_id = "dev-1",
+                                         .received_at = T0,
+                                         .ear = "x",
+                                         .policy_id = "baseline",
+                                         .policy_version = "1" };
+    struct posture_store_appraisal got;
+    posture_autofree char *out = NULL;
+
+    add_device(f->store, "dev-1");
+    add_device(f->store, "dev-2");
+    add_device(f->store, "dev-3"); /* no appraisal */
+    add_device(f->store, "dev-4"); /* revoked: not in the view */
+    for (uint64_t i = 1; i <= 5; i++)
+        record(f->store, "dev-1", i, T0 + i * SEC);
+    record(f->store, "dev-2", 40, T0 + 1 * SEC);
+    record(f->store, "dev-4", 1, T0 + 1 * SEC);
+    assert_int_equal(posture_store_device_revoke(f->store, "dev-4"), 0);
+
+    assert_int_equal(posture_store_appraisal_foreach_latest(f->store, collect_latest, &l), 2);
+    assert_string_equal(l.ids[0], "dev-1");
+    assert_int_equal(l.seqs[0], 5);
+    assert_string_equal(l.ids[1], "dev-2");
+    assert_int_equal(l.seqs[1], 40);
+    assert_int_equal(posture_store_appraisal_foreach_latest(f->store, NULL, NULL), -EINVAL);
+
+    /* retention: before T0+4s goes, except each device's latest (dev-2's only row) */
+    assert_int_equal(posture_store_appraisal_prune(f->store, T0 + 4 * SEC), 3);
+    assert_int_equal(sqlite_cli(f->path, "SELECT group_concat(seq) FROM appraisals;", &out), 0);
+    assert_string_equal(out, "4,5,40,1\n");
+    assert_int_equal(posture_store_appraisal_latest(f->store, "dev-2", &got), 0);
+    assert_int_equal(got.seq, 40);
+    posture_store_appraisal_done(&got);
+    assert_int_equal(posture_store_appraisal_prune(f->store, T0 + 4 * SEC), 0);
+
+    /* de-duplication remembers what was pruned: seq 1..3 of dev-1 stay refused */
+    for (uint64_t seq = 1; seq <= 5; seq++) {
+        a.seq = seq;
+        assert_int_equal(posture_store_appraisal_record(f->store, &a), -EEXIST);
+    }
+    a.seq = 6;
+    assert_int_equal(posture_store_appraisal_record(f->store, &a), 0);
+    /* dev-2 lost nothing, so its floor did not move */
+    (void) snprintf(a.device_id, sizeof(a.device_id), "dev-2");
+    a.seq = 39;
+    assert_int_equal(posture_store_appraisal_record(f->store, &a), 0);
+    assert_int_equal(posture_store_appraisal_prune(f->store, (uint64_t) INT64_MAX + 1), -EINVAL);
+}
+
 static void test_clockinfo(void **state)
 {
     struct fixture *f = *state;
@@ -1007,6 +1090,104 @@ static void test_audit_rehashed_row(void **state)
     assert_memory_equal(res.head, h[3], 32);
 }
 
+static void test_audit_batch(void **state)
+{
+    struct fixture *f = *state;
+    struct posture_store_audit_entry e[300];
+    struct posture_store_audit_result res;
+    char details[300][32];
+    uint64_t last = 0;
+
+    for (size_t i = 0; i < 300; i++) {
+        (void) snprintf(details[i], sizeof(details[i]), "{\"decision\":%zu}", i);
+        e[i] = (struct posture_store_audit_entry){ .kind = "decision",
+                                                   .subject = i % 3 ? "dev-b" : NULL,
+                                                   .detail = details[i] };
+    }
+    assert_int_equal(posture_store_audit_append(f->store, "start", NULL, NULL, &last), 0);
+    assert_int_equal(last, 1);
+    assert_int_equal(posture_store_audit_append_many(f->store, e, 300, &last), 0);
+    assert_int_equal(last, 301);
+
+    /* all or none: one bad entry refuses the batch */
+    e[150].kind = "Not Valid";
+    assert_int_equal(posture_store_audit_append_many(f->store, e, 300, &last), -EINVAL);
+    e[150].kind = "decision";
+    e[7].subject = "bad subject";
+    assert_int_equal(posture_store_audit_append_many(f->store, e, 10, &last), -EINVAL);
+    assert_int_equal(posture_store_audit_append_many(f->store, e, 0, &last), -EINVAL);
+    assert_int_equal(
+        posture_store_audit_append_many(f->store, e, POSTURE_STORE_AUDIT_BATCH_MAX + 1, &last),
+        -EINVAL);
+    assert_int_equal(last, 301);
+
+    assert_int_equal(posture_store_audit_verify(f->store, &res), 0);
+    assert_int_equal(res.rows, 301);
+    assert_int_equal(res.first_bad_seq, 0);
+}
+
+static int count_any_device(const struct posture_store_device *d, void *userdata)
+{
+    (void) d;
+    (void) userdata;
+    return 0;
+}
+
+/* A store whose pages are overwritten: errors, never a crash. from_page 1 keeps the header and
+ * the schema, so open fails; a later from_page leaves the schema and wrecks the data. */
+static void corrupt_pages(struct fixture *f, bool keep_schema)
+{
+    struct posture_store_options opts = { .clock = fake_clock, .pool_size = 1 };
+    struct posture_store_audit_result res = { 0 };
+    struct posture_store *s = NULL;
+    uint8_t junk[4096];
+    struct stat st;
+    off_t from;
+    char id[32];
+    int r, r2, fd;
+
+    for (int i = 0; i < 300; i++) {
+        (void) snprintf(id, sizeof(id), "dev-%03d", i);
+        add_device(f->store, id);
+    }
+    append_rows(f->store, 100);
+    f->store = posture_store_free(f->store); /* checkpoints the WAL into the file */
+    assert_int_equal(stat(f->path, &st), 0);
+    assert_true(st.st_size > (off_t) 16 * 4096);
+
+    memset(junk, 0xa5, sizeof(junk));
+    fd = open(f->path, O_WRONLY | O_CLOEXEC);
+    assert_true(fd >= 0);
+    from = keep_schema ? st.st_size - (off_t) 6 * 4096 : 4096;
+    for (off_t off = from; off + 4096 <= st.st_size; off += 4096)
+        assert_int_equal(pwrite(fd, junk, sizeof(junk), off), (ssize_t) sizeof(junk));
+    assert_int_equal(close(fd), 0);
+
+    r = posture_store_open(f->path, &opts, &s);
+    if (!keep_schema) {
+        assert_int_equal(r, -EBADMSG);
+        assert_null(s);
+        return;
+    }
+    assert_int_equal(r, 0);
+    /* walking all devices and the whole audit log reaches a wrecked page */
+    r = posture_store_device_foreach(s, count_any_device, NULL);
+    r2 = posture_store_audit_verify(s, &res);
+    assert_true(r == -EBADMSG || r2 == -EBADMSG || (r2 == 0 && res.first_bad_seq != 0));
+    assert_true(r == -EBADMSG || r == 300);
+    posture_store_free(s);
+}
+
+static void test_corrupt_schema_pages(void **state)
+{
+    corrupt_pages(*state, false);
+}
+
+static void test_corrupt_data_pages(void **state)
+{
+    corrupt_pages(*state, true);
+}
+
 static void test_bad_arguments(void **state)
 {
     struct fixture *f = *state;
@@ -1038,10 +1219,14 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_nonces, setup, teardown),
         cmocka_unit_test_setup_teardown(test_nonce_issue_purges, setup, teardown),
         cmocka_unit_test_setup_teardown(test_appraisals, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_appraisal_latest_and_prune, setup, teardown),
         cmocka_unit_test_setup_teardown(test_clockinfo, setup, teardown),
         cmocka_unit_test_setup_teardown(test_audit_chain, setup, teardown),
         cmocka_unit_test_setup_teardown(test_audit_tamper_detected, setup, teardown),
         cmocka_unit_test_setup_teardown(test_audit_rehashed_row, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_audit_batch, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_corrupt_schema_pages, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_corrupt_data_pages, setup, teardown),
         cmocka_unit_test_setup_teardown(test_bad_arguments, setup, teardown),
     };
 
