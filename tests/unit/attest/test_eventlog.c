@@ -658,7 +658,8 @@ static void test_pcr7_rules(void **state)
 
     load("gce-rhel8-secureboot", &l);
     {
-        /* The db DRIVER_CONFIG record duplicated right after itself. */
+        /* The first DRIVER_CONFIG (SecureBoot) duplicated right after itself; a duplicate db
+         * is in test_eventlog_attacks.c. */
         size_t i = find_event(l.log, 7, POSTURE_EV_EFI_VARIABLE_DRIVER_CONFIG);
         struct rec rc = record_at(l.log, i);
         posture_autofree uint8_t *dup =
