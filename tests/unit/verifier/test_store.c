@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include <openssl/evp.h>
+#include <sqlite3.h>
 
 #include "posture/cleanup.h"
 #include "posture/err.h"
@@ -1188,6 +1189,154 @@ static void test_corrupt_data_pages(void **state)
     corrupt_pages(*state, true);
 }
 
+struct mixed {
+    struct posture_store *stores[2];
+    pthread_barrier_t barrier;
+    _Atomic int failures;
+};
+
+struct mixed_arg {
+    struct mixed *m;
+    int index;
+};
+
+/* Each thread: its own device, nonces, appraisals, clock updates and audit rows, all at once. */
+static void *mixed_thread(void *p)
+{
+    struct mixed_arg *arg = p;
+    struct posture_store *s = arg->m->stores[arg->index % 2];
+    struct posture_store_appraisal a = { .verdict = POSTURE_STORE_VERDICT_AFFIRMING,
+                                         .ear = "h.p.s",
+                                         .policy_id = "baseline",
+                                         .policy_version = "1" };
+    struct posture_store_clockinfo prev = { 0 }, next;
+    uint8_t nonce[POSTURE_STORE_NONCE_SIZE];
+    int bad = 0;
+
+    (void) snprintf(a.device_id, sizeof(a.device_id), "dev-mixed-%d", arg->index);
+    (void) pthread_barrier_wait(&arg->m->barrier);
+    for (int i = 1; i <= 40; i++) {
+        bad += posture_store_nonce_issue(s, a.device_id, 60 * SEC, nonce) != 0;
+        bad += posture_store_nonce_consume(s, a.device_id, nonce, sizeof(nonce)) != 0;
+        a.seq = (uint64_t) i;
+        a.received_at = T0 + (uint64_t) i;
+        bad += posture_store_appraisal_record(s, &a) != 0;
+        next = (struct posture_store_clockinfo){ .clock = (uint64_t) i * 1000, .reset_count = 1 };
+        bad += posture_store_clockinfo_update(s, a.device_id, i == 1 ? NULL : &prev, &next) != 0;
+        prev = next;
+        bad += posture_store_audit_append(s, "decision", a.device_id, "{}", NULL) != 0;
+    }
+    atomic_fetch_add(&arg->m->failures, bad);
+    return NULL;
+}
+
+static void test_mixed_concurrency(void **state)
+{
+    struct fixture *f = *state;
+    struct mixed m = { .stores = { f->store, open_store(f->path, 3) } };
+    struct posture_store_audit_result res;
+    struct posture_store_appraisal got;
+    struct mixed_arg args[N_THREADS];
+    pthread_t t[N_THREADS];
+    char id[32];
+
+    for (int i = 0; i < N_THREADS; i++) {
+        (void) snprintf(id, sizeof(id), "dev-mixed-%d", i);
+        add_device(f->store, id);
+    }
+    assert_int_equal(pthread_barrier_init(&m.barrier, NULL, N_THREADS), 0);
+    for (int i = 0; i < N_THREADS; i++) {
+        args[i] = (struct mixed_arg){ .m = &m, .index = i };
+        assert_int_equal(pthread_create(&t[i], NULL, mixed_thread, &args[i]), 0);
+    }
+    for (int i = 0; i < N_THREADS; i++)
+        assert_int_equal(pthread_join(t[i], NULL), 0);
+    (void) pthread_barrier_destroy(&m.barrier);
+    assert_int_equal(atomic_load(&m.failures), 0);
+
+    /* one chain without forks or gaps, whichever object appended */
+    assert_int_equal(posture_store_audit_verify(m.stores[1], &res), 0);
+    assert_int_equal(res.rows, N_THREADS * 40);
+    assert_int_equal(res.first_bad_seq, 0);
+    assert_int_equal(posture_store_appraisal_latest(f->store, "dev-mixed-3", &got), 0);
+    assert_int_equal(got.seq, 40);
+    posture_store_appraisal_done(&got);
+    posture_store_free(m.stores[1]);
+}
+
+struct opener {
+    const char *path;
+    pthread_barrier_t *barrier;
+    int result;
+};
+
+static void *open_thread(void *p)
+{
+    struct opener *o = p;
+    struct posture_store_options opts = { .clock = fake_clock, .pool_size = 2 };
+    struct posture_store *s = NULL;
+
+    (void) pthread_barrier_wait(o->barrier);
+    o->result = posture_store_open(o->path, &opts, &s);
+    if (o->result == 0) {
+        o->result = posture_store_schema_version(s) == 1 ? 0 : -EPROTO;
+        posture_store_free(s);
+    }
+    return NULL;
+}
+
+/* Many openers of a new file at once: one creates the schema, none fails or migrates twice. */
+static void test_concurrent_first_open(void **state)
+{
+    struct fixture *f = *state;
+    struct opener o[N_THREADS];
+    pthread_barrier_t barrier;
+    pthread_t t[N_THREADS];
+    posture_autofree char *out = NULL;
+    char p[4200];
+
+    (void) snprintf(p, sizeof(p), "%s/fresh.db", f->dir);
+    assert_int_equal(pthread_barrier_init(&barrier, NULL, N_THREADS), 0);
+    for (int i = 0; i < N_THREADS; i++) {
+        o[i] = (struct opener){ .path = p, .barrier = &barrier, .result = -EIO };
+        assert_int_equal(pthread_create(&t[i], NULL, open_thread, &o[i]), 0);
+    }
+    for (int i = 0; i < N_THREADS; i++) {
+        assert_int_equal(pthread_join(t[i], NULL), 0);
+        assert_int_equal(o[i].result, 0);
+    }
+    (void) pthread_barrier_destroy(&barrier);
+    assert_int_equal(sqlite_cli(p, "SELECT count(*) FROM schema_version;", &out), 0);
+    assert_string_equal(out, "1\n");
+}
+
+/* Another process holds the write lock: writers give up with -EBUSY after the busy timeout,
+ * readers go on (WAL). */
+static void test_busy(void **state)
+{
+    struct fixture *f = *state;
+    struct posture_store_options opts = { .clock = fake_clock, .busy_timeout_ms = 50 };
+    struct posture_store_device d;
+    struct posture_store *s = NULL;
+    sqlite3 *db = NULL;
+
+    add_device(f->store, "dev-busy");
+    assert_int_equal(posture_store_open(f->path, &opts, &s), 0);
+    assert_int_equal(sqlite3_open_v2(f->path, &db, SQLITE_OPEN_READWRITE, NULL), SQLITE_OK);
+    assert_int_equal(sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL), SQLITE_OK);
+
+    assert_int_equal(posture_store_audit_append(s, "x", NULL, NULL, NULL), -EBUSY);
+    assert_int_equal(posture_store_device_revoke(s, "dev-busy"), -EBUSY);
+    assert_int_equal(posture_store_device_get(s, "dev-busy", &d), 0);
+    assert_int_equal(d.status, POSTURE_STORE_DEVICE_ACTIVE);
+    posture_store_device_done(&d);
+
+    assert_int_equal(sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL), SQLITE_OK);
+    assert_int_equal(sqlite3_close(db), SQLITE_OK);
+    assert_int_equal(posture_store_audit_append(s, "x", NULL, NULL, NULL), 0);
+    posture_store_free(s);
+}
+
 static void test_bad_arguments(void **state)
 {
     struct fixture *f = *state;
@@ -1227,6 +1376,9 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_audit_batch, setup, teardown),
         cmocka_unit_test_setup_teardown(test_corrupt_schema_pages, setup, teardown),
         cmocka_unit_test_setup_teardown(test_corrupt_data_pages, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_mixed_concurrency, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_concurrent_first_open, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_busy, setup, teardown),
         cmocka_unit_test_setup_teardown(test_bad_arguments, setup, teardown),
     };
 
