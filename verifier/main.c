@@ -18,8 +18,10 @@
 static int command_help(int argc, char **argv);
 
 static const struct posture_verifier_command commands[] = {
+    { "ca", posture_verifier_ca, "print the TLS CA or (--device) the device CA certificate" },
     { "eventlog", posture_verifier_eventlog, "parse and replay a TCG event log" },
     { "help", command_help, "show this help, or the help of one command" },
+    { "token", posture_verifier_token, "create one-time enrolment tokens" },
 };
 
 static const struct posture_verifier_command *command_find(const char *name)

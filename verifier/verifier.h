@@ -27,6 +27,15 @@ struct posture_verifier_command {
 };
 
 int posture_verifier_eventlog(int argc, char **argv);
+int posture_verifier_token(int argc, char **argv);
+int posture_verifier_ca(int argc, char **argv);
+
+/* Defaults of verifier.conf (DESIGN.md §5) used by token and ca until they read --config. */
+#define POSTURE_VERIFIER_STATE_DIR "/var/lib/posture-verifier"
+#define POSTURE_VERIFIER_TLS_CERT  "/etc/posture/verifier.crt"
+
+/* The store URL: store when not NULL, else "sqlite:<state_dir>/store.db". -ENOMEM. */
+int posture_verifier_store_url(const char *state_dir, const char *store, char **ret);
 
 /* getopt_long() error for command (c is the '?' or ':' that getopt_long returned; the option
  * string must start with ':'). Returns POSTURE_VERIFIER_EXIT_USAGE. */
