@@ -48,6 +48,8 @@ struct posture_store;
 #define POSTURE_STORE_AUDIT_KIND_MAX   64
 #define POSTURE_STORE_AUDIT_DETAIL_MAX 16384
 
+#define POSTURE_STORE_NONCES_PER_DEVICE 16
+
 #define POSTURE_STORE_USEC_PER_SEC       UINT64_C(1000000)
 #define POSTURE_STORE_NONCE_TTL_MAX      (UINT64_C(120) * POSTURE_STORE_USEC_PER_SEC)
 #define POSTURE_STORE_ACTIVATION_TTL_MAX (UINT64_C(300) * POSTURE_STORE_USEC_PER_SEC)
@@ -241,7 +243,9 @@ int posture_store_activation_take(struct posture_store *s,
 /*
  * Issue a nonce bound to device_id, valid for ttl_usec (≤ POSTURE_STORE_NONCE_TTL_MAX): 32 bytes
  * from RAND_bytes written to ret_nonce. The store keeps SHA-256(nonce) only (see
- * docs/verifier-store.md). -EIO when the CSPRNG fails.
+ * docs/verifier-store.md). A device holds at most POSTURE_STORE_NONCES_PER_DEVICE nonces: the
+ * oldest go when it asks for more, so a device that loops on /v1/challenge neither grows the
+ * table nor locks itself out. -ENOENT unknown device, -EIO when the CSPRNG fails.
  */
 int posture_store_nonce_issue(struct posture_store *s,
                               const char *device_id,

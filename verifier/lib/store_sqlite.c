@@ -91,6 +91,7 @@ static const char *const migrations[] = {
     "    expires_at INTEGER NOT NULL,\n"
     "    used_at INTEGER) WITHOUT ROWID;\n"
     "CREATE INDEX nonces_expiry ON nonces (expires_at);\n"
+    "CREATE INDEX nonces_device ON nonces (device_id, issued_at);\n"
     "CREATE TABLE appraisals (\n"
     "    id INTEGER PRIMARY KEY,\n"
     "    device_id TEXT NOT NULL REFERENCES devices (id) ON DELETE CASCADE,\n"
@@ -162,6 +163,7 @@ enum stmt_id {
     ST_ACTIVATION_INSERT,
     ST_NONCE_PURGE_BATCH,
     ST_NONCE_INSERT,
+    ST_NONCE_EVICT,
     ST_NONCE_FIND,
     ST_NONCE_USE,
     ST_PURGE_NONCES,
@@ -211,6 +213,10 @@ static const char *const stmt_sql[ST__MAX] = {
                              "VALUES (?1, ?2, ?3, ?4, ?5)",
     [ST_NONCE_PURGE_BATCH] = "DELETE FROM nonces WHERE hash IN "
                              "(SELECT hash FROM nonces WHERE expires_at <= ?1 LIMIT ?2)",
+    /* keep the newest POSTURE_STORE_NONCES_PER_DEVICE of a device, the one just issued first */
+    [ST_NONCE_EVICT] = "DELETE FROM nonces WHERE hash IN (SELECT hash FROM nonces "
+                       "WHERE device_id = ?1 AND hash <> ?2 ORDER BY issued_at DESC "
+                       "LIMIT -1 OFFSET ?3)",
     [ST_NONCE_INSERT] = "INSERT INTO nonces (hash, device_id, issued_at, expires_at) "
                         "VALUES (?1, ?2, ?3, ?4)",
     [ST_NONCE_FIND] = "SELECT device_id, expires_at, used_at FROM nonces WHERE hash = ?1",
@@ -1413,6 +1419,21 @@ static int sqlite_nonce_issue(struct posture_store *s,
             r = step(l.c, st);
         if (r < 0)
             return r; /* -ENOENT: unknown device (foreign key) */
+    }
+    {
+        auto_stmt sqlite3_stmt *st = NULL;
+
+        r = prepare(l.c, ST_NONCE_EVICT, &st);
+        if (r < 0)
+            return r;
+        bind_text(&rc, st, 1, device_id);
+        bind_blob(&rc, st, 2, hash, POSTURE_STORE_DIGEST_SIZE);
+        bind_i64(&rc, st, 3, POSTURE_STORE_NONCES_PER_DEVICE - 1);
+        r = bind_done(l.c, rc);
+        if (r >= 0)
+            r = step(l.c, st);
+        if (r < 0)
+            return r;
     }
     return tx_commit(&tx);
 }

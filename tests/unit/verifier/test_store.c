@@ -737,17 +737,51 @@ static void test_nonce_issue_purges(void **state)
     struct fixture *f = *state;
     uint8_t n[POSTURE_STORE_NONCE_SIZE], keep[POSTURE_STORE_NONCE_SIZE];
     posture_autofree char *out = NULL;
+    char id[32];
 
-    add_device(f->store, "dev-p");
-    for (int i = 0; i < 100; i++)
-        assert_int_equal(posture_store_nonce_issue(f->store, "dev-p", 10 * SEC, n), 0);
+    /* 100 nonces over 10 devices (below the per-device cap) */
+    for (int d = 0; d < 10; d++) {
+        (void) snprintf(id, sizeof(id), "dev-p%d", d);
+        add_device(f->store, id);
+        for (int i = 0; i < 10; i++)
+            assert_int_equal(posture_store_nonce_issue(f->store, id, 10 * SEC, n), 0);
+    }
     atomic_store(&fake_now, T0 + 10 * SEC);
-    /* each issue deletes a bounded batch of expired rows */
-    assert_int_equal(posture_store_nonce_issue(f->store, "dev-p", 10 * SEC, keep), 0);
-    assert_int_equal(posture_store_nonce_issue(f->store, "dev-p", 10 * SEC, n), 0);
+    /* each issue deletes a bounded batch (64) of expired rows */
+    assert_int_equal(posture_store_nonce_issue(f->store, "dev-p0", 10 * SEC, keep), 0);
+    assert_int_equal(sqlite_cli(f->path, "SELECT count(*) FROM nonces;", &out), 0);
+    assert_string_equal(out, "37\n");
+    free(out);
+    out = NULL;
+    assert_int_equal(posture_store_nonce_issue(f->store, "dev-p1", 10 * SEC, n), 0);
     assert_int_equal(sqlite_cli(f->path, "SELECT count(*) FROM nonces;", &out), 0);
     assert_string_equal(out, "2\n");
-    assert_int_equal(posture_store_nonce_consume(f->store, "dev-p", keep, sizeof(keep)), 0);
+    assert_int_equal(posture_store_nonce_consume(f->store, "dev-p0", keep, sizeof(keep)), 0);
+}
+
+static void test_nonces_per_device(void **state)
+{
+    struct fixture *f = *state;
+    uint8_t n[20][POSTURE_STORE_NONCE_SIZE], other[POSTURE_STORE_NONCE_SIZE];
+
+    add_device(f->store, "dev-loop");
+    add_device(f->store, "dev-calm");
+    assert_int_equal(posture_store_nonce_issue(f->store, "dev-calm", 60 * SEC, other), 0);
+    for (int i = 0; i < 20; i++) {
+        atomic_store(&fake_now, T0 + (uint64_t) i);
+        assert_int_equal(posture_store_nonce_issue(f->store, "dev-loop", 60 * SEC, n[i]), 0);
+    }
+    /* the 4 oldest are gone, the newest 16 work, another device's nonce is untouched */
+    for (int i = 0; i < 20; i++)
+        assert_int_equal(posture_store_nonce_consume(f->store, "dev-loop", n[i], sizeof(n[i])),
+                         i < 20 - POSTURE_STORE_NONCES_PER_DEVICE ? -ENOENT : 0);
+    assert_int_equal(posture_store_nonce_consume(f->store, "dev-calm", other, sizeof(other)), 0);
+
+    /* same instant for all (ties on issued_at): the one just issued always survives */
+    for (int i = 0; i < 20; i++) {
+        assert_int_equal(posture_store_nonce_issue(f->store, "dev-loop", 60 * SEC, n[i]), 0);
+        assert_int_equal(posture_store_nonce_consume(f->store, "dev-loop", n[i], sizeof(n[i])), 0);
+    }
 }
 
 /* ---- appraisals and clock state ---------------------------------------------------------- */
@@ -1367,6 +1401,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_activations, setup, teardown),
         cmocka_unit_test_setup_teardown(test_nonces, setup, teardown),
         cmocka_unit_test_setup_teardown(test_nonce_issue_purges, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_nonces_per_device, setup, teardown),
         cmocka_unit_test_setup_teardown(test_appraisals, setup, teardown),
         cmocka_unit_test_setup_teardown(test_appraisal_latest_and_prune, setup, teardown),
         cmocka_unit_test_setup_teardown(test_clockinfo, setup, teardown),
