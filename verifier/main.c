@@ -22,6 +22,7 @@ static const struct posture_verifier_command commands[] = {
     { "eventlog", posture_verifier_eventlog, "parse and replay a TCG event log" },
     { "help", command_help, "show this help, or the help of one command" },
     { "token", posture_verifier_token, "create one-time enrolment tokens" },
+    { "verify", posture_verifier_verify, "appraise a report offline under a policy" },
 };
 
 static const struct posture_verifier_command *command_find(const char *name)
