@@ -515,21 +515,39 @@ void posture_store_appraisal_done(struct posture_store_appraisal *a)
     a->ear = NULL;
 }
 
+static bool appraisal_valid(const struct posture_store_appraisal *a)
+{
+    if (!id_valid(a->device_id) || a->seq > INT64_MAX || a->received_at > INT64_MAX)
+        return false;
+    if ((int) a->verdict < 0 || a->verdict >= POSTURE_STORE_VERDICT__MAX)
+        return false;
+    if (!a->ear || !text_valid(a->ear, POSTURE_STORE_EAR_MAX, false))
+        return false;
+    return id_valid(a->policy_id) &&
+           text_valid(a->policy_version, POSTURE_STORE_POLICY_VER_MAX, false) &&
+           text_valid(a->reason, POSTURE_STORE_REASON_MAX, true);
+}
+
 int posture_store_appraisal_record(struct posture_store *s, const struct posture_store_appraisal *a)
 {
     POSTURE_RETURN_IF_FAIL(s, -EINVAL);
     POSTURE_RETURN_IF_FAIL(a, -EINVAL);
-    if (!id_valid(a->device_id) || a->seq > INT64_MAX || a->received_at > INT64_MAX)
+    if (!appraisal_valid(a))
         return -EINVAL;
-    if ((int) a->verdict < 0 || a->verdict >= POSTURE_STORE_VERDICT__MAX)
+    return s->ops->appraisal_record(s, a, NULL, NULL, posture_store_now(s));
+}
+
+int posture_store_appraisal_record_with_clock(struct posture_store *s,
+                                              const struct posture_store_appraisal *a,
+                                              const struct posture_store_clockinfo *expected,
+                                              const struct posture_store_clockinfo *info)
+{
+    POSTURE_RETURN_IF_FAIL(s, -EINVAL);
+    POSTURE_RETURN_IF_FAIL(a, -EINVAL);
+    POSTURE_RETURN_IF_FAIL(info, -EINVAL);
+    if (!appraisal_valid(a))
         return -EINVAL;
-    if (!a->ear || !text_valid(a->ear, POSTURE_STORE_EAR_MAX, false))
-        return -EINVAL;
-    if (!id_valid(a->policy_id) ||
-        !text_valid(a->policy_version, POSTURE_STORE_POLICY_VER_MAX, false) ||
-        !text_valid(a->reason, POSTURE_STORE_REASON_MAX, true))
-        return -EINVAL;
-    return s->ops->appraisal_record(s, a);
+    return s->ops->appraisal_record(s, a, expected, info, posture_store_now(s));
 }
 
 int posture_store_appraisal_latest(struct posture_store *s,

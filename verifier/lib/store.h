@@ -29,6 +29,7 @@
 #include <stdint.h>
 
 struct posture_store;
+struct posture_store_clockinfo;
 
 #define POSTURE_STORE_DIGEST_SIZE 32 /* SHA-256 */
 #define POSTURE_STORE_TOKEN_SIZE  32 /* random bytes of an enrolment token */
@@ -297,6 +298,16 @@ void posture_store_appraisal_done(struct posture_store_appraisal *a);
  * unknown. */
 int posture_store_appraisal_record(struct posture_store *s,
                                    const struct posture_store_appraisal *a);
+/*
+ * Record an accepted appraisal and move the device's clock state from *expected to *info (as
+ * posture_store_clockinfo_update) in one transaction: either both happen or neither. -ESTALE
+ * when the clock state is no longer *expected (another node appraised a quote meanwhile;
+ * nothing is recorded), else the codes of _record.
+ */
+int posture_store_appraisal_record_with_clock(struct posture_store *s,
+                                              const struct posture_store_appraisal *a,
+                                              const struct posture_store_clockinfo *expected,
+                                              const struct posture_store_clockinfo *info);
 /* The most recently received appraisal of a device. -ENOENT when there is none. */
 int posture_store_appraisal_latest(struct posture_store *s,
                                    const char *device_id,

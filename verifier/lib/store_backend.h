@@ -63,7 +63,12 @@ struct posture_store_ops {
                          const char *device_id,
                          uint64_t now);
 
-    int (*appraisal_record)(struct posture_store *s, const struct posture_store_appraisal *a);
+    /* info NULL: no clock update; else compare-and-set as clockinfo_update, same transaction */
+    int (*appraisal_record)(struct posture_store *s,
+                            const struct posture_store_appraisal *a,
+                            const struct posture_store_clockinfo *expected,
+                            const struct posture_store_clockinfo *info,
+                            uint64_t now);
     int (*appraisal_latest)(struct posture_store *s,
                             const char *device_id,
                             struct posture_store_appraisal *ret);

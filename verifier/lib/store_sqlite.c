@@ -1494,7 +1494,71 @@ static int sqlite_nonce_consume(struct posture_store *s,
 
 /* ---- appraisals, clock state ------------------------------------------------------------- */
 
-static int sqlite_appraisal_record(struct posture_store *s, const struct posture_store_appraisal *a)
+static int
+clockinfo_read(struct conn *c, const char *device_id, struct posture_store_clockinfo *ret)
+{
+    auto_stmt sqlite3_stmt *st = NULL;
+    int r, rc = SQLITE_OK;
+
+    r = prepare(c, ST_CLOCK_GET, &st);
+    if (r < 0)
+        return r;
+    bind_text(&rc, st, 1, device_id);
+    r = bind_done(c, rc);
+    if (r >= 0)
+        r = step(c, st);
+    if (r < 0)
+        return r;
+    if (r == 0)
+        return -ENOENT;
+    *ret = (struct posture_store_clockinfo){
+        .clock = column_u64(st, 0),
+        .reset_count = (uint32_t) sqlite3_column_int64(st, 1),
+        .restart_count = (uint32_t) sqlite3_column_int64(st, 2),
+    };
+    return 0;
+}
+
+/* Inside a write transaction: store info if the current state equals *expected (NULL: nothing
+ * stored). -ESTALE otherwise, -ENOENT for an unknown device. */
+static int clockinfo_cas(struct conn *c,
+                         const char *device_id,
+                         const struct posture_store_clockinfo *expected,
+                         const struct posture_store_clockinfo *info,
+                         uint64_t now)
+{
+    auto_stmt sqlite3_stmt *st = NULL;
+    struct posture_store_clockinfo cur;
+    int r, rc = SQLITE_OK;
+
+    r = clockinfo_read(c, device_id, &cur);
+    if (r < 0 && r != -ENOENT)
+        return r;
+    if (r == -ENOENT ? expected != NULL
+                     : !expected || cur.clock != expected->clock ||
+                           cur.reset_count != expected->reset_count ||
+                           cur.restart_count != expected->restart_count)
+        return -ESTALE;
+
+    r = prepare(c, ST_CLOCK_UPSERT, &st);
+    if (r < 0)
+        return r;
+    bind_text(&rc, st, 1, device_id);
+    bind_u64(&rc, st, 2, info->clock);
+    bind_i64(&rc, st, 3, info->reset_count);
+    bind_i64(&rc, st, 4, info->restart_count);
+    bind_u64(&rc, st, 5, now);
+    r = bind_done(c, rc);
+    if (r >= 0)
+        r = step(c, st);
+    return r < 0 ? r : 0; /* -ENOENT: unknown device (foreign key) */
+}
+
+static int sqlite_appraisal_record(struct posture_store *s,
+                                   const struct posture_store_appraisal *a,
+                                   const struct posture_store_clockinfo *expected,
+                                   const struct posture_store_clockinfo *info,
+                                   uint64_t now)
 {
     auto_lease struct lease l = lease_take(s);
     auto_tx struct tx tx = { 0 };
@@ -1538,6 +1602,11 @@ static int sqlite_appraisal_record(struct posture_store *s, const struct posture
         r = step(l.c, st);
     if (r < 0)
         return r; /* -EEXIST (device, seq) seen, -ENOENT unknown device */
+    if (info) {
+        r = clockinfo_cas(l.c, a->device_id, expected, info, now);
+        if (r < 0)
+            return r; /* nothing recorded */
+    }
     return tx_commit(&tx);
 }
 
@@ -1665,31 +1734,6 @@ static int sqlite_appraisal_prune(struct posture_store *s, uint64_t received_bef
     return r < 0 ? r : n;
 }
 
-static int
-clockinfo_read(struct conn *c, const char *device_id, struct posture_store_clockinfo *ret)
-{
-    auto_stmt sqlite3_stmt *st = NULL;
-    int r, rc = SQLITE_OK;
-
-    r = prepare(c, ST_CLOCK_GET, &st);
-    if (r < 0)
-        return r;
-    bind_text(&rc, st, 1, device_id);
-    r = bind_done(c, rc);
-    if (r >= 0)
-        r = step(c, st);
-    if (r < 0)
-        return r;
-    if (r == 0)
-        return -ENOENT;
-    *ret = (struct posture_store_clockinfo){
-        .clock = column_u64(st, 0),
-        .reset_count = (uint32_t) sqlite3_column_int64(st, 1),
-        .restart_count = (uint32_t) sqlite3_column_int64(st, 2),
-    };
-    return 0;
-}
-
 static int sqlite_clockinfo_get(struct posture_store *s,
                                 const char *device_id,
                                 struct posture_store_clockinfo *ret)
@@ -1707,35 +1751,14 @@ static int sqlite_clockinfo_update(struct posture_store *s,
 {
     auto_lease struct lease l = lease_take(s);
     auto_tx struct tx tx = { 0 };
-    auto_stmt sqlite3_stmt *st = NULL;
-    struct posture_store_clockinfo cur;
-    int r, rc = SQLITE_OK;
+    int r;
 
     r = tx_begin(&l, &tx);
     if (r < 0)
         return r;
-    r = clockinfo_read(l.c, device_id, &cur);
-    if (r < 0 && r != -ENOENT)
-        return r;
-    if (r == -ENOENT ? expected != NULL
-                     : !expected || cur.clock != expected->clock ||
-                           cur.reset_count != expected->reset_count ||
-                           cur.restart_count != expected->restart_count)
-        return -ESTALE;
-
-    r = prepare(l.c, ST_CLOCK_UPSERT, &st);
+    r = clockinfo_cas(l.c, device_id, expected, info, now);
     if (r < 0)
         return r;
-    bind_text(&rc, st, 1, device_id);
-    bind_u64(&rc, st, 2, info->clock);
-    bind_i64(&rc, st, 3, info->reset_count);
-    bind_i64(&rc, st, 4, info->restart_count);
-    bind_u64(&rc, st, 5, now);
-    r = bind_done(l.c, rc);
-    if (r >= 0)
-        r = step(l.c, st);
-    if (r < 0)
-        return r; /* -ENOENT: unknown device (foreign key) */
     return tx_commit(&tx);
 }
 

@@ -956,6 +956,50 @@ static void test_clockinfo(void **state)
     assert_int_equal(got.restart_count, 1);
 }
 
+static void test_record_with_clock(void **state)
+{
+    struct fixture *f = *state;
+    struct posture_store_appraisal a = { .device_id = "dev-rc",
+                                         .seq = 1,
+                                         .received_at = T0,
+                                         .verdict = POSTURE_STORE_VERDICT_AFFIRMING,
+                                         .ear = "h.p.s",
+                                         .policy_id = "baseline",
+                                         .policy_version = "1" };
+    struct posture_store_clockinfo c1 = { .clock = 1000, .reset_count = 2, .restart_count = 0 };
+    struct posture_store_clockinfo c2 = { .clock = 2000, .reset_count = 2, .restart_count = 0 };
+    struct posture_store_clockinfo got;
+    struct posture_store_appraisal latest;
+
+    assert_int_equal(posture_store_appraisal_record_with_clock(f->store, &a, NULL, &c1), -ENOENT);
+    add_device(f->store, "dev-rc");
+    assert_int_equal(posture_store_appraisal_record_with_clock(f->store, &a, NULL, &c1), 0);
+    assert_int_equal(posture_store_clockinfo_get(f->store, "dev-rc", &got), 0);
+    assert_int_equal(got.clock, 1000);
+
+    /* a stale expectation: neither the appraisal nor the clock changes */
+    a.seq = 2;
+    assert_int_equal(posture_store_appraisal_record_with_clock(f->store, &a, NULL, &c2), -ESTALE);
+    assert_int_equal(posture_store_appraisal_record_with_clock(f->store, &a, &c2, &c2), -ESTALE);
+    assert_int_equal(posture_store_appraisal_latest(f->store, "dev-rc", &latest), 0);
+    assert_int_equal(latest.seq, 1);
+    posture_store_appraisal_done(&latest);
+    assert_int_equal(posture_store_clockinfo_get(f->store, "dev-rc", &got), 0);
+    assert_int_equal(got.clock, 1000);
+
+    /* a duplicate seq: the clock does not move either */
+    a.seq = 1;
+    assert_int_equal(posture_store_appraisal_record_with_clock(f->store, &a, &c1, &c2), -EEXIST);
+    assert_int_equal(posture_store_clockinfo_get(f->store, "dev-rc", &got), 0);
+    assert_int_equal(got.clock, 1000);
+
+    a.seq = 2;
+    assert_int_equal(posture_store_appraisal_record_with_clock(f->store, &a, &c1, &c2), 0);
+    assert_int_equal(posture_store_clockinfo_get(f->store, "dev-rc", &got), 0);
+    assert_int_equal(got.clock, 2000);
+    assert_int_equal(posture_store_appraisal_record_with_clock(f->store, &a, &c1, NULL), -EINVAL);
+}
+
 /* ---- audit ------------------------------------------------------------------------------- */
 
 static void put_be(uint8_t *p, uint64_t v, int n)
@@ -1405,6 +1449,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_appraisals, setup, teardown),
         cmocka_unit_test_setup_teardown(test_appraisal_latest_and_prune, setup, teardown),
         cmocka_unit_test_setup_teardown(test_clockinfo, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_record_with_clock, setup, teardown),
         cmocka_unit_test_setup_teardown(test_audit_chain, setup, teardown),
         cmocka_unit_test_setup_teardown(test_audit_tamper_detected, setup, teardown),
         cmocka_unit_test_setup_teardown(test_audit_rehashed_row, setup, teardown),
