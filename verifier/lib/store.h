@@ -24,6 +24,7 @@
  * given at open, so that tests control expiry without sleeping.
  */
 
+#include <errno.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -137,14 +138,14 @@ enum posture_store_tier {
     POSTURE_STORE_TIER_SOFTWARE,
     POSTURE_STORE_TIER_HARDWARE,
     POSTURE_STORE_TIER__MAX,
-    POSTURE_STORE_TIER__INVALID = -22, /* -EINVAL */
+    POSTURE_STORE_TIER__INVALID = -EINVAL,
 };
 
 enum posture_store_device_status {
     POSTURE_STORE_DEVICE_ACTIVE,
     POSTURE_STORE_DEVICE_REVOKED,
     POSTURE_STORE_DEVICE_STATUS__MAX,
-    POSTURE_STORE_DEVICE_STATUS__INVALID = -22, /* -EINVAL */
+    POSTURE_STORE_DEVICE_STATUS__INVALID = -EINVAL,
 };
 
 const char *posture_store_tier_to_string(enum posture_store_tier t);
@@ -272,7 +273,7 @@ enum posture_store_verdict {
     POSTURE_STORE_VERDICT_WARNING,
     POSTURE_STORE_VERDICT_CONTRAINDICATED,
     POSTURE_STORE_VERDICT__MAX,
-    POSTURE_STORE_VERDICT__INVALID = -22, /* -EINVAL */
+    POSTURE_STORE_VERDICT__INVALID = -EINVAL,
 };
 
 const char *posture_store_verdict_to_string(enum posture_store_verdict v);

@@ -170,6 +170,16 @@ static void test_open_file_modes_and_wal(void **state)
     assert_int_equal(stat(p, &st), 0);
     assert_int_equal(st.st_mode & 07777, 0600);
 
+    /* synchronous=FULL on request */
+    {
+        struct posture_store_options full = { .clock = fake_clock, .synchronous_full = true };
+        struct posture_store *s = NULL;
+
+        assert_int_equal(posture_store_open(f->path, &full, &s), 0);
+        add_device(s, "dev-full");
+        posture_store_free(s);
+    }
+
     /* "sqlite:" prefix and a plain path name the same thing */
     (void) snprintf(p, sizeof(p), "sqlite:%s", f->path);
     posture_store_free(open_store(p, 1));
