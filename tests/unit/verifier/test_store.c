@@ -1124,6 +1124,8 @@ static void test_audit_tamper_detected(void **state)
         { "UPDATE audit SET at = at + 1 WHERE seq = 2;", 2, 1 },
         { "UPDATE audit SET kind = 'enroll' WHERE seq = 5;", 5, 4 },
         { "UPDATE audit SET subject = 'dev-y' WHERE seq = 1;", 1, 0 },
+        /* a stored link that disagrees with the chain */
+        { "UPDATE audit SET prev_hash = zeroblob(32) WHERE seq = 3;", 3, 2 },
         /* a deleted row leaves a gap */
         { "DELETE FROM audit WHERE seq = 2;", 3, 1 },
         /* a type change that prints the same */
