@@ -30,11 +30,15 @@
 #include "posture/quote.h"
 
 #include "appraise.h"
+#include "ear.h"
 #include "policy.h"
 #include "store.h"
 #include "verifier.h"
 
 static const char command[] = "verify";
+
+#define DEFAULT_TRUST_DOMAIN "posture.local"
+#define EAR_ISSUER           "posture-verifier"
 
 enum {
     OPT_POLICY = 0x100,
@@ -44,6 +48,8 @@ enum {
     OPT_AK_PUB,
     OPT_NOW,
     OPT_JSON,
+    OPT_EAR_KEY,
+    OPT_TRUST_DOMAIN,
 };
 
 static void help(FILE *f)
@@ -69,6 +75,10 @@ static void help(FILE *f)
         "  --ak-pub FILE    the enrolled AK (TPM2B_PUBLIC, binary or base64url); the device\n"
         "                   counts as hardware tier\n"
         "  --now EPOCH      appraise as of this time (seconds since the epoch)\n"
+        "  --ear-key FILE   also sign the EAR (eat+jwt) with this P-256 private key (PEM,\n"
+        "                   mode 0600) and print it (\"ear\" in --json output)\n"
+        "  --trust-domain NAME  the EAR's sub is spiffe://NAME/device/<kid> (default\n"
+        "                   " DEFAULT_TRUST_DOMAIN ")\n"
         "  --json           print the appraisal as one JSON object\n"
         "  -h, --help       show this help\n");
 }
@@ -140,7 +150,7 @@ static void print_text(const struct posture_appraisal *a)
 }
 
 struct args {
-    const char *policy, *report, *evidence, *nonce, *jwk, *ak_pub;
+    const char *policy, *report, *evidence, *nonce, *jwk, *ak_pub, *ear_key, *trust_domain;
     int64_t now;
     bool json;
 };
@@ -155,6 +165,8 @@ static int parse_args(int argc, char **argv, struct args *a)
         { "ak-pub", required_argument, NULL, OPT_AK_PUB },
         { "now", required_argument, NULL, OPT_NOW },
         { "json", no_argument, NULL, OPT_JSON },
+        { "ear-key", required_argument, NULL, OPT_EAR_KEY },
+        { "trust-domain", required_argument, NULL, OPT_TRUST_DOMAIN },
         { "help", no_argument, NULL, 'h' },
         {},
     };
@@ -195,6 +207,16 @@ static int parse_args(int argc, char **argv, struct args *a)
             break;
         case OPT_JSON:
             a->json = true;
+            break;
+        case OPT_EAR_KEY:
+            a->ear_key = optarg;
+            break;
+        case OPT_TRUST_DOMAIN:
+            if (!optarg[0] || strlen(optarg) > 253 || strpbrk(optarg, "/ ")) {
+                log_error("verify: --trust-domain '%s' is not a domain name", optarg);
+                return -EINVAL;
+            }
+            a->trust_domain = optarg;
             break;
         default:
             (void) posture_verifier_option_error(command, c, argv);
@@ -253,7 +275,7 @@ int posture_verifier_verify(int argc, char **argv)
     posture_auto_cjson cJSON *u_header = NULL, *u_claims = NULL, *out = NULL;
     posture_auto_evidence struct posture_evidence *evidence = NULL;
     posture_auto_appraisal struct posture_appraisal *appraisal = NULL;
-    posture_autofree char *json = NULL;
+    posture_autofree char *json = NULL, *ear = NULL;
     posture_autofree uint8_t *nonce_raw = NULL;
     struct posture_quote_ak *ak = NULL;
     struct posture_evidence_verdict verdict = { 0 };
@@ -388,8 +410,32 @@ int posture_verifier_verify(int argc, char **argv)
         goto out;
     }
 
+    if (args.ear_key) {
+        posture_auto_evp_pkey EVP_PKEY *ear_key = NULL;
+        struct posture_ear_opts eo = {
+            .issuer = EAR_ISSUER,
+            .trust_domain = args.trust_domain ? args.trust_domain : DEFAULT_TRUST_DOMAIN,
+            .jkt = kid,
+        };
+        r = posture_key_load_file(args.ear_key, &ear_key);
+        if (r < 0) {
+            (void) log_error_errno(r,
+                                   "verify: cannot load the EAR key %s (a P-256 PEM private "
+                                   "key, mode 0600): %m",
+                                   args.ear_key);
+            goto out;
+        }
+        r = posture_ear_sign(ear_key, appraisal, &eo, &ear);
+        if (r < 0) {
+            (void) log_error_errno(r, "verify: cannot sign the EAR: %m");
+            goto out;
+        }
+    }
+
     if (args.json) {
         r = posture_appraisal_to_json(appraisal, &out);
+        if (r >= 0 && ear)
+            r = posture_json_add_str(out, "ear", ear);
         if (r >= 0)
             r = posture_json_print(out, true, &json);
         if (r < 0) {
@@ -397,8 +443,11 @@ int posture_verifier_verify(int argc, char **argv)
             goto out;
         }
         (void) fputs(json, stdout);
-    } else
+    } else {
         print_text(appraisal);
+        if (ear)
+            (void) printf("EAR: %s\n", ear);
+    }
     status = appraisal->status == POSTURE_STORE_VERDICT_AFFIRMING ? POSTURE_VERIFIER_EXIT_OK
                                                                   : POSTURE_VERIFIER_EXIT_REJECTED;
 out:

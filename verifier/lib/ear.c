@@ -264,17 +264,6 @@ int posture_ear_claims(const struct posture_appraisal *a,
     return build(a, o, jti, level, 0, ret);
 }
 
-static int sign_claims(EVP_PKEY *key, const cJSON *claims, char **ret)
-{
-    posture_autofree char *payload = NULL;
-    int r;
-
-    r = posture_json_print(claims, false, &payload);
-    if (r < 0)
-        return r;
-    return posture_jws_sign(key, POSTURE_EAR_TYP, payload, strlen(payload), ret);
-}
-
 int posture_ear_sign(EVP_PKEY *key,
                      const struct posture_appraisal *a,
                      const struct posture_ear_opts *o,
@@ -297,27 +286,42 @@ int posture_ear_sign(EVP_PKEY *key,
         if (!passing(&a->checks[i]))
             n_failing++;
 
+    /* The header and signature parts have a fixed length for this key: measure them once, so
+     * that each candidate payload is only printed, and signed when it fits. */
+    char *probe = NULL;
+    r = posture_jws_sign(key, POSTURE_EAR_TYP, "{}", 2, &probe);
+    if (r < 0)
+        return r;
+    size_t overhead = strlen(probe) - posture_b64url_encoded_len(2);
+    free(probe);
+
     /* Levels 0 .. VERDICT_ONLY-1 keep every failing check; then failing checks are dropped from
      * the end, one at a time, down to none. */
     for (unsigned level = 0; level <= LEVEL_VERDICT_ONLY; level++) {
         size_t keep = level < LEVEL_VERDICT_ONLY ? SIZE_MAX : n_failing;
         for (;;) {
             posture_auto_cjson cJSON *claims = NULL;
+            posture_autofree char *payload = NULL;
             char *token = NULL;
             r = build(a, o, jti, level, keep, &claims);
+            if (r >= 0)
+                r = posture_json_print(claims, false, &payload);
             if (r < 0)
                 return r;
-            r = sign_claims(key, claims, &token);
-            if (r < 0)
-                return r;
-            if (strlen(token) <= POSTURE_EAR_MAX_SIZE) {
-                if (level > 0)
-                    log_debug("EAR for %s cut to detail level %u (%zu failing checks kept)",
-                              a->device_id, level, keep == SIZE_MAX ? n_failing : keep);
-                *ret = token;
-                return 0;
+            size_t len = strlen(payload);
+            if (overhead + posture_b64url_encoded_len(len) <= POSTURE_EAR_MAX_SIZE) {
+                r = posture_jws_sign(key, POSTURE_EAR_TYP, payload, len, &token);
+                if (r < 0)
+                    return r;
+                if (strlen(token) <= POSTURE_EAR_MAX_SIZE) {
+                    if (level > 0)
+                        log_debug("EAR for %s cut to detail level %u (%zu failing checks kept)",
+                                  a->device_id, level, keep == SIZE_MAX ? n_failing : keep);
+                    *ret = token;
+                    return 0;
+                }
+                free(token);
             }
-            free(token);
             if (level < LEVEL_VERDICT_ONLY || keep == 0)
                 break;
             keep--;
