@@ -21,6 +21,7 @@ static const struct posture_verifier_command commands[] = {
     { "ca", posture_verifier_ca, "print the TLS CA or (--device) the device CA certificate" },
     { "eventlog", posture_verifier_eventlog, "parse and replay a TCG event log" },
     { "help", command_help, "show this help, or the help of one command" },
+    { "serve", posture_verifier_serve, "run the verifier service (HTTP, TLS)" },
     { "token", posture_verifier_token, "create one-time enrolment tokens" },
     { "verify", posture_verifier_verify, "appraise a report offline under a policy" },
 };

@@ -27,6 +27,7 @@ struct posture_verifier_command {
 };
 
 int posture_verifier_eventlog(int argc, char **argv);
+int posture_verifier_serve(int argc, char **argv);
 int posture_verifier_verify(int argc, char **argv);
 int posture_verifier_token(int argc, char **argv);
 int posture_verifier_ca(int argc, char **argv);

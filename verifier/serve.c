@@ -1,0 +1,522 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * posture-verifier serve [--config FILE] [--test-config] [--dump-config]
+ *
+ * The verifier service (DESIGN.md §4, §8): reads verifier.conf (+ verifier.conf.d/), opens the
+ * verifier's keys (creating them on first start) and the store, and serves HTTP on the agent
+ * listener (TLS with client certificates) and the gateway listener (plain, loopback or a unix
+ * socket). Signals: SIGTERM/SIGINT stop gracefully (no new connections, requests under way
+ * finish within [listen] shutdown_timeout, then the store is closed); SIGHUP is logged and
+ * otherwise ignored for now. With NOTIFY_SOCKET set (systemd Type=notify) it sends READY=1 once
+ * listening and STOPPING=1 when it begins to stop.
+ *
+ * Routes served here: GET /healthz, GET /metrics, GET /.well-known/jwks.json and the diagnostic
+ * GET /v1/identity (which client identity the verifier sees: the TLS client certificate, or the
+ * certificate a trusted gateway forwarded). The API routes of the other modules are added in
+ * serve_api_routes() below, the extension point.
+ */
+
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cjson/cJSON.h>
+#include <openssl/crypto.h>
+
+#include "posture/b64url.h"
+#include "posture/cleanup.h"
+#include "posture/config.h"
+#include "posture/err.h"
+#include "posture/fileio.h"
+#include "posture/json.h"
+#include "posture/log.h"
+
+#include "http.h"
+#include "metrics.h"
+#include "store.h"
+#include "verifier.h"
+#include "verifier_config.h"
+#include "vkeys.h"
+
+static const char command[] = "serve";
+
+#define PEM_MAX         (256u * 1024u)
+#define PURGE_EVERY_SEC 60
+#define NOTIFY_PATH_MAX 108
+
+enum {
+    OPT_CONFIG = 0x100,
+    OPT_TEST_CONFIG,
+    OPT_DUMP_CONFIG,
+};
+
+/* Everything the routes need; lives for the whole run of serve. */
+struct serve {
+    struct posture_verifier_config cfg;
+    struct posture_store *store;
+    struct posture_vkeys *vkeys;
+    struct posture_metrics *metrics;
+    struct posture_http_server *http;
+    char *jwks; /* the JWKS document, built once */
+};
+
+static void help(FILE *f)
+{
+    (void) fprintf(f,
+                   "Usage: " POSTURE_VERIFIER_PROGRAM
+                   " serve [--config FILE] [--test-config] [--dump-config]\n"
+                   "\n"
+                   "Run the verifier service: the agent listener (TLS with client certificates)\n"
+                   "and the gateway listener (plain HTTP on loopback or a unix socket).\n"
+                   "\n"
+                   "Options:\n"
+                   "  --config FILE   the configuration (default " POSTURE_VERIFIER_CONFIG_PATH "\n"
+                   "                  and its .d/ drop-ins)\n"
+                   "  --test-config   check the configuration and exit (0 when valid)\n"
+                   "  --dump-config   print the effective configuration and exit\n"
+                   "  -h, --help      show this help\n"
+                   "\n"
+                   "Signals: SIGTERM and SIGINT stop gracefully; SIGHUP is logged.\n");
+}
+
+/* ---- configuration ---------------------------------------------------------------------- */
+
+/* The message already starts with "file:line: " when it has a location (config.h). */
+static void
+config_diag(int level, const char *file, unsigned line, const char *message, void *userdata)
+{
+    unsigned *n_errors = userdata;
+
+    (void) file;
+    (void) line;
+    if (level <= LOG_ERR)
+        (*n_errors)++;
+    log_full(level, "%s", message);
+}
+
+static int config_load(const char *path, struct posture_verifier_config *cfg)
+{
+    const char *main_path = path ? path : POSTURE_VERIFIER_CONFIG_PATH;
+    posture_auto_config struct posture_config *c = NULL;
+    unsigned n_errors = 0, before;
+    int r;
+
+    r = posture_config_new(config_diag, &n_errors, &c);
+    if (r < 0)
+        return log_error_errno(r, "Failed to set up the configuration: %m");
+    r = posture_config_load(c, main_path, path != NULL);
+    if (r < 0) {
+        /* syntax errors were reported with file:line already */
+        if (n_errors == 0)
+            return log_error_errno(r, "%s%s: %m", path ? "--config " : "", main_path);
+        return r;
+    }
+    r = posture_verifier_config_init(cfg);
+    if (r < 0)
+        return log_error_errno(r, "Failed to set up the configuration: %m");
+    before = n_errors;
+    r = posture_verifier_config_apply(cfg, c);
+    if (r < 0) {
+        posture_verifier_config_done(cfg);
+        if (n_errors == before)
+            return log_error_errno(r, "%s: invalid configuration: %m", main_path);
+        return r;
+    }
+    if (!cfg->listen_agents[0] && !cfg->listen_gateways[0]) {
+        posture_verifier_config_done(cfg);
+        log_error("%s: [listen] agents and gateways are both off; nothing to serve", main_path);
+        return -EINVAL;
+    }
+    return 0;
+}
+
+/* ---- systemd notification (no libsystemd) ----------------------------------------------- */
+
+static char notify_path[NOTIFY_PATH_MAX + 1];
+
+static void notify_setup(void)
+{
+    /* NOLINTNEXTLINE(concurrency-mt-unsafe): read before any thread starts */
+    const char *p = getenv("NOTIFY_SOCKET");
+
+    if (!p || (p[0] != '/' && p[0] != '@') || strlen(p) >= sizeof(notify_path) - 1)
+        return;
+    (void) snprintf(notify_path, sizeof(notify_path), "%s", p);
+}
+
+static void notify(const char *message)
+{
+    struct sockaddr_un sa = { .sun_family = AF_UNIX };
+    size_t n = strlen(notify_path);
+    posture_autoclose int fd = -1;
+
+    if (n == 0)
+        return;
+    memcpy(sa.sun_path, notify_path, n);
+    if (sa.sun_path[0] == '@')
+        sa.sun_path[0] = '\0'; /* abstract namespace */
+    fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    if (fd < 0 || sendto(fd, message, strlen(message), MSG_NOSIGNAL, (struct sockaddr *) &sa,
+                         (socklen_t) (offsetof(struct sockaddr_un, sun_path) + n)) < 0)
+        log_warning("NOTIFY_SOCKET %s: cannot send %s: %m, ignoring", notify_path, message);
+}
+
+/* ---- routes ----------------------------------------------------------------------------- */
+
+static int
+route_healthz(struct posture_http_request *req, struct posture_http_response *resp, void *userdata)
+{
+    (void) req;
+    (void) userdata;
+    return posture_http_response_set_body(resp, "text/plain; charset=utf-8", "ok\n", 3);
+}
+
+static int
+route_metrics(struct posture_http_request *req, struct posture_http_response *resp, void *userdata)
+{
+    struct serve *s = userdata;
+    posture_autofree char *text = NULL;
+    size_t len = 0;
+    int r;
+
+    (void) req;
+    r = posture_metrics_render(s->metrics, &text, &len);
+    if (r < 0)
+        return r;
+    return posture_http_response_set_body(resp, "text/plain; version=0.0.4; charset=utf-8", text,
+                                          len);
+}
+
+static int
+route_jwks(struct posture_http_request *req, struct posture_http_response *resp, void *userdata)
+{
+    struct serve *s = userdata;
+    int r;
+
+    (void) req;
+    if (!s->jwks)
+        return -ENOENT; /* 503: fail closed */
+    r = posture_http_response_set_body(resp, "application/jwk-set+json", s->jwks, strlen(s->jwks));
+    if (r >= 0)
+        r = posture_http_response_add_header(resp, "Cache-Control", "public, max-age=300");
+    return r;
+}
+
+/* Diagnostic: the identity this request carries (for setting up a gateway). */
+static int
+route_identity(struct posture_http_request *req, struct posture_http_response *resp, void *userdata)
+{
+    const struct posture_http_identity *id = posture_http_request_identity(req);
+    const char *err = posture_http_request_identity_error(req);
+    posture_auto_cjson cJSON *o = NULL;
+    char x5t[64];
+    int r;
+
+    (void) userdata;
+    if (!id) {
+        r = posture_http_response_problem(
+            resp, 401, "no-client-certificate", "No client certificate",
+            err ? err : "the request carries no client certificate", NULL);
+        if (r >= 0)
+            r = posture_http_response_add_header(resp, "WWW-Authenticate",
+                                                 "Bearer realm=\"posture\"");
+        return r;
+    }
+    r = posture_b64url_encode_buf(id->x5t_s256, sizeof(id->x5t_s256), x5t, sizeof(x5t));
+    if (r < 0)
+        return r;
+    o = cJSON_CreateObject();
+    if (!o ||
+        !cJSON_AddStringToObject(o, "source", posture_http_identity_source_to_string(id->source)) ||
+        !cJSON_AddStringToObject(o, "x5t#S256", x5t) ||
+        !cJSON_AddBoolToObject(o, "certificate", id->der != NULL) ||
+        !cJSON_AddBoolToObject(o, "chain_verified", id->chain_verified) ||
+        !cJSON_AddBoolToObject(o, "trusted_gateway", posture_http_request_peer_trusted(req)))
+        return -ENOMEM;
+    return posture_http_response_set_json(resp, 200, NULL, o);
+}
+
+static int serve_builtin_routes(struct serve *s)
+{
+    const struct posture_http_route routes[] = {
+        { .methods = POSTURE_HTTP_GET, .path = "/healthz", .handler = route_healthz },
+        { .methods = POSTURE_HTTP_GET,
+          .path = "/metrics",
+          .handler = route_metrics,
+          .userdata = s },
+        { .methods = POSTURE_HTTP_GET,
+          .path = "/.well-known/jwks.json",
+          .handler = route_jwks,
+          .userdata = s },
+        { .methods = POSTURE_HTTP_GET, .path = "/v1/identity", .handler = route_identity },
+    };
+    int r;
+
+    for (size_t i = 0; i < POSTURE_ELEMENTSOF(routes); i++) {
+        r = posture_http_server_add_route(s->http, &routes[i]);
+        if (r < 0)
+            return log_error_errno(r, "Failed to add the route %s: %m", routes[i].path);
+    }
+    return 0;
+}
+
+/*
+ * Extension point: the API routes of the other modules (DESIGN.md §8). Each module adds its
+ * routes to s->http with posture_http_server_add_route(), given what it needs from s (store,
+ * keys, metrics, configuration), with one call here, e.g.
+ *     r = posture_enroll_add_routes(s->http, s->store, s->vkeys, s->metrics, &s->cfg);
+ * for POST /v1/enroll and /v1/enroll/activate (agents), POST /v1/challenge and /v1/posture
+ * (agents; /v1/posture with .body_max = s->cfg.posture_body_max), and GET|HEAD /v1/authz with
+ * the prefix /v1/authz/ (gateways). Handlers read the client identity with
+ * posture_http_request_identity() and answer problems with posture_http_response_problem().
+ */
+static int serve_api_routes(struct serve *s)
+{
+    (void) s;
+    return 0;
+}
+
+/* ---- start-up and the main loop --------------------------------------------------------- */
+
+static int read_pem(int root_fd, const char *what, const char *path, char **ret)
+{
+    int r = posture_read_file_at(root_fd, path, PEM_MAX, ret, NULL);
+
+    if (r < 0)
+        return log_error_errno(r, "%s %s: %m (set [tls] in verifier.conf)", what, path);
+    return 0;
+}
+
+static void raise_fd_limit(void)
+{
+    struct rlimit rl;
+
+    /* every connection is a descriptor: allow up to the hard limit */
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+        rl.rlim_cur = rl.rlim_max;
+        if (setrlimit(RLIMIT_NOFILE, &rl) < 0)
+            log_debug("setrlimit(RLIMIT_NOFILE): %m, ignoring");
+    }
+}
+
+static void forged_header(const char *peer, const char *header, void *userdata)
+{
+    (void) userdata;
+    log_warning("%s sent a %s header but is not in [listen] trusted_gateways; header ignored "
+                "(add the gateway's address there if it is one)",
+                peer, header);
+}
+
+static void serve_done(struct serve *s)
+{
+    s->http = posture_http_server_free(s->http);
+    s->store = posture_store_free(s->store);
+    s->vkeys = posture_vkeys_free(s->vkeys);
+    s->metrics = posture_metrics_free(s->metrics);
+    free(s->jwks);
+    s->jwks = NULL;
+    posture_verifier_config_done(&s->cfg);
+}
+
+static void log_listener(struct serve *s, enum posture_http_listener l, const char *name)
+{
+    struct sockaddr_storage ss;
+    socklen_t len = 0;
+    char buf[160];
+
+    if (posture_http_server_address(s->http, l, &ss, &len) < 0)
+        return;
+    log_info("listening for %s on %s", name,
+             posture_http_address_format((struct sockaddr *) &ss, len, buf, sizeof(buf)));
+}
+
+static int run(struct serve *s, const sigset_t *mask)
+{
+    struct posture_http_options opts = { 0 };
+    posture_autofree char *cert = NULL, *key = NULL, *client_ca = NULL;
+    posture_autoclose int root_fd = -1;
+    int r;
+
+    raise_fd_limit();
+    r = posture_root_open(NULL, &root_fd);
+    if (r < 0)
+        return log_error_errno(r, "Failed to open /: %m");
+
+    r = posture_vkeys_open(s->cfg.state_dir, s->cfg.trust_domain, true, &s->vkeys);
+    if (r < 0)
+        return log_error_errno(r, "%s: cannot open or create the verifier keys: %m",
+                               s->cfg.state_dir);
+    r = posture_vkeys_jwks(s->vkeys, &s->jwks);
+    if (r < 0)
+        return log_error_errno(r, "Failed to build the JWKS: %m");
+
+    struct posture_store_options so = { .pool_size = 0 };
+    r = posture_store_open(s->cfg.store, &so, &s->store);
+    if (r < 0)
+        return log_error_errno(r, "store %s: %m (see [verifier] store)", s->cfg.store);
+
+    r = posture_metrics_new(&s->metrics);
+    if (r < 0)
+        return log_error_errno(r, "Failed to set up metrics: %m");
+
+    if (s->cfg.listen_agents[0]) {
+        r = read_pem(root_fd, "[tls] cert", s->cfg.tls_cert, &cert);
+        if (r < 0)
+            return r;
+        r = read_pem(root_fd, "[tls] key", s->cfg.tls_key, &key);
+        if (r < 0)
+            return r;
+    }
+    r = read_pem(root_fd, "[tls] client_ca", s->cfg.tls_client_ca, &client_ca);
+    if (r < 0)
+        return r;
+
+    opts = (struct posture_http_options){
+        .agents = s->cfg.listen_agents,
+        .gateways = s->cfg.listen_gateways,
+        .tls_cert_pem = cert,
+        .tls_key_pem = key,
+        .client_ca_pem = client_ca,
+        .trusted_gateways = s->cfg.trusted_gateways,
+        .threads = s->cfg.threads,
+        .max_connections = s->cfg.max_connections,
+        .request_timeout_usec = s->cfg.request_timeout_usec,
+        .idle_timeout_usec = s->cfg.idle_timeout_usec,
+        .body_max = (size_t) s->cfg.body_max,
+        .metrics = s->metrics,
+        .on_forged = forged_header,
+        .userdata = s,
+    };
+    r = posture_http_server_new(&opts, &s->http);
+    if (key)
+        OPENSSL_cleanse(key, strlen(key));
+    if (r < 0)
+        return log_error_errno(r,
+                               "Failed to set up the HTTP server: %m (check [listen] and [tls])");
+    r = serve_builtin_routes(s);
+    if (r < 0)
+        return r;
+    r = serve_api_routes(s);
+    if (r < 0)
+        return r;
+    r = posture_http_server_start(s->http);
+    if (r == -EBADMSG)
+        return log_error_errno(r, "[tls] cert %s / key %s: the TLS library refused them: %m",
+                               s->cfg.tls_cert, s->cfg.tls_key);
+    if (r < 0)
+        return log_error_errno(r, "Failed to listen on %s / %s: %m", s->cfg.listen_agents,
+                               s->cfg.listen_gateways);
+    log_listener(s, POSTURE_HTTP_LISTENER_AGENTS, "agents (TLS)");
+    log_listener(s, POSTURE_HTTP_LISTENER_GATEWAYS, "gateways");
+    notify("READY=1");
+
+    for (;;) {
+        struct timespec ts = { .tv_sec = PURGE_EVERY_SEC, .tv_nsec = 0 };
+        siginfo_t si;
+        int sig = sigtimedwait(mask, &si, &ts);
+
+        if (sig < 0) {
+            if (errno == EAGAIN) {
+                r = posture_store_purge_expired(s->store);
+                if (r < 0)
+                    log_debug("store purge: %s, ignoring", posture_errno_name(r));
+            }
+            continue;
+        }
+        if (sig == SIGHUP) {
+            log_info("SIGHUP: reloading is not supported yet; restart to apply changes, ignoring");
+            continue;
+        }
+        log_info("%s: stopping", sig == SIGTERM ? "SIGTERM" : "SIGINT");
+        break;
+    }
+    notify("STOPPING=1");
+    r = posture_http_server_stop(s->http, s->cfg.shutdown_timeout_usec);
+    if (r > 0)
+        log_warning("%d request(s) still under way after [listen] shutdown_timeout, cut", r);
+    return 0;
+}
+
+int posture_verifier_serve(int argc, char **argv)
+{
+    static const struct option options[] = {
+        { "help", no_argument, NULL, 'h' },
+        { "config", required_argument, NULL, OPT_CONFIG },
+        { "test-config", no_argument, NULL, OPT_TEST_CONFIG },
+        { "dump-config", no_argument, NULL, OPT_DUMP_CONFIG },
+        {},
+    };
+    struct serve s = { .store = NULL };
+    const char *config = NULL;
+    bool test = false, dump = false;
+    sigset_t mask;
+    int c, r;
+
+    optind = 0;
+    /* NOLINTNEXTLINE(concurrency-mt-unsafe): options are parsed before any thread starts */
+    while ((c = getopt_long(argc, argv, ":h", options, NULL)) >= 0) {
+        switch (c) {
+        case 'h':
+            help(stdout);
+            return POSTURE_VERIFIER_EXIT_OK;
+        case OPT_CONFIG:
+            if (optarg[0] == '\0') {
+                log_error("--config needs a file");
+                return POSTURE_VERIFIER_EXIT_USAGE;
+            }
+            config = optarg;
+            break;
+        case OPT_TEST_CONFIG:
+            test = true;
+            break;
+        case OPT_DUMP_CONFIG:
+            dump = true;
+            break;
+        default:
+            return posture_verifier_option_error(command, c, argv);
+        }
+    }
+    if (optind < argc) {
+        log_error("%s: unexpected argument '%s' (see '" POSTURE_VERIFIER_PROGRAM " %s --help')",
+                  command, argv[optind], command);
+        return POSTURE_VERIFIER_EXIT_USAGE;
+    }
+
+    r = config_load(config, &s.cfg);
+    if (r < 0)
+        return POSTURE_VERIFIER_EXIT_USAGE;
+    if (dump) {
+        r = posture_verifier_config_dump(&s.cfg, stdout);
+        posture_verifier_config_done(&s.cfg);
+        return r < 0 ? POSTURE_VERIFIER_EXIT_USAGE : POSTURE_VERIFIER_EXIT_OK;
+    }
+    if (test) {
+        posture_verifier_config_done(&s.cfg);
+        return POSTURE_VERIFIER_EXIT_OK;
+    }
+
+    /* Signals are taken synchronously by this thread: block them before any thread starts, so
+     * that every thread inherits the mask. */
+    (void) sigemptyset(&mask);
+    (void) sigaddset(&mask, SIGTERM);
+    (void) sigaddset(&mask, SIGINT);
+    (void) sigaddset(&mask, SIGHUP);
+    (void) pthread_sigmask(SIG_BLOCK, &mask, NULL);
+    (void) signal(SIGPIPE, SIG_IGN);
+    notify_setup();
+
+    r = run(&s, &mask);
+    serve_done(&s);
+    return r < 0 ? POSTURE_VERIFIER_EXIT_REJECTED : POSTURE_VERIFIER_EXIT_OK;
+}
