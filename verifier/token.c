@@ -10,6 +10,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,7 +28,7 @@
 
 static const char command[] = "token";
 
-#define TOKEN_TTL_DEFAULT (24 * 3600 * POSTURE_STORE_USEC_PER_SEC)
+#define TOKEN_TTL_DEFAULT (UINT64_C(24) * 3600 * POSTURE_STORE_USEC_PER_SEC)
 
 enum {
     OPT_TTL = 0x100,

@@ -188,7 +188,7 @@ static int load_dir(struct posture_ekcert_roots *roots, const char *dir)
     d = fdopendir(dir_fd);
     if (!d)
         return posture_negative_errno();
-    dir_fd = -1; /* owned by d now */
+    (void) POSTURE_TAKE_FD(dir_fd); /* owned by d now */
 
     while ((errno = 0, de = readdir(d))) {
         posture_autoclose int fd = -1;

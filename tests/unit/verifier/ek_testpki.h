@@ -20,7 +20,7 @@
 
 #include "testlib.h"
 
-#define DAY 86400
+#define DAY ((int64_t) 86400)
 
 struct ext {
     const char *oid;

@@ -248,10 +248,8 @@ static void proof_for(uint8_t first, const char *kid, uint8_t out[32])
         secret[i] = (uint8_t) (first + i);
         nonce0[i] = (uint8_t) (first + 32 + i);
     }
-    memcpy(msg, "POSTURE-ENROLL-V1", 17);
-    n = 17;
-    memcpy(msg + n, kid, strlen(kid));
-    n += strlen(kid);
+    n = (size_t) snprintf((char *) msg, sizeof(msg), "POSTURE-ENROLL-V1%s", kid);
+    assert_true(n + 32 <= sizeof(msg));
     memcpy(msg + n, nonce0, 32);
     n += 32;
     assert_non_null(HMAC(EVP_sha256(), secret, 32, msg, n, out, &len));

@@ -329,7 +329,8 @@ static void test_issue(void **state)
     }
     /* Validity: now - 5 min .. now + 90 days. */
     assert_int_equal(ASN1_TIME_cmp_time_t(X509_get0_notBefore(x), opts.now - 300), 0);
-    assert_int_equal(ASN1_TIME_cmp_time_t(X509_get0_notAfter(x), opts.now + 90 * 86400), 0);
+    assert_int_equal(ASN1_TIME_cmp_time_t(X509_get0_notAfter(x), opts.now + (int64_t) 90 * 86400),
+                     0);
 
     /* x5t#S256 = base64url(SHA-256(DER)). */
     {
