@@ -800,3 +800,71 @@ int posture_appraisal_to_json(const struct posture_appraisal *a, cJSON **ret)
     *ret = POSTURE_TAKE_PTR(o);
     return 0;
 }
+
+static bool counts_against(const struct posture_appraisal_check *c)
+{
+    return !c->report_only &&
+           (c->status == POSTURE_APPRAISAL_FAIL || c->status == POSTURE_APPRAISAL_ERROR);
+}
+
+size_t posture_appraisal_failed(const struct posture_appraisal *a,
+                                char *failed,
+                                size_t failed_size,
+                                char *remediation,
+                                size_t remediation_size)
+{
+    size_t n = 0, len = 0;
+    const char *fix = NULL;
+
+    if (failed && failed_size > 0)
+        failed[0] = '\0';
+    if (remediation && remediation_size > 0)
+        remediation[0] = '\0';
+    if (!a)
+        return 0;
+    for (size_t i = 0; i < a->n_checks + a->n_findings; i++) {
+        const char *item;
+        if (i < a->n_checks) {
+            const struct posture_appraisal_check *c = &a->checks[i];
+            if (!counts_against(c))
+                continue;
+            item = c->id;
+            if (!fix && c->remediation)
+                fix = c->remediation;
+        } else {
+            const struct posture_appraisal_finding *f = &a->findings[i - a->n_checks];
+            item = f->code;
+            if (!fix)
+                fix = f->text;
+        }
+        size_t need = strlen(item) + (n > 0 ? 1 : 0);
+        if (failed && len + need < failed_size) {
+            (void) snprintf(failed + len, failed_size - len, "%s%s", n > 0 ? "," : "", item);
+            len += need;
+        }
+        n++;
+    }
+    if (fix && remediation && remediation_size > 0)
+        (void) snprintf(remediation, remediation_size, "%s", fix);
+    return n;
+}
+
+int posture_appraisal_record(const struct posture_appraisal *a,
+                             const char *ear,
+                             uint64_t received_at,
+                             struct posture_store_appraisal *ret)
+{
+    if (!a || !ret)
+        return -EINVAL;
+    memset(ret, 0, sizeof(*ret));
+    (void) snprintf(ret->device_id, sizeof(ret->device_id), "%s", a->device_id);
+    ret->seq = a->seq;
+    ret->received_at = received_at;
+    ret->verdict = a->status;
+    ret->ear = ear;
+    (void) snprintf(ret->policy_id, sizeof(ret->policy_id), "%s", a->policy_id);
+    (void) snprintf(ret->policy_version, sizeof(ret->policy_version), "%s", a->policy_version);
+    memcpy(ret->policy_digest, a->policy_digest, sizeof(ret->policy_digest));
+    (void) posture_appraisal_failed(a, ret->reason, sizeof(ret->reason), NULL, 0);
+    return 0;
+}

@@ -143,3 +143,27 @@ int posture_appraise_esl_x509_sha256(const uint8_t *data,
  *    remediation, required, report_only, in_grace, failing_since}]}
  * The caller frees *ret. -ENOMEM. */
 int posture_appraisal_to_json(const struct posture_appraisal *a, cJSON **ret);
+
+/*
+ * What the gateway decision and people need in one line each (DESIGN.md §8 403 answers):
+ * failed: the ids of the checks that count against the device (status fail or error, or a
+ * failure in grace; report_only ones never), then the device-level finding codes, comma-separated
+ * ("os.patch_level,disk.encryption,secure-boot-off"); "" when none. remediation: the first such
+ * check's remediation, else the first finding's text; "" when none. Both are cut to the buffer
+ * (at an item boundary for failed). Returns the number of items in failed.
+ */
+size_t posture_appraisal_failed(const struct posture_appraisal *a,
+                                char *failed,
+                                size_t failed_size,
+                                char *remediation,
+                                size_t remediation_size);
+
+/*
+ * The store's record of a (store.h): device id, seq, verdict, the policy's id, version and
+ * digest, and reason = the failed list; ear (borrowed, the signed EAR) and received_at are the
+ * caller's. -EINVAL.
+ */
+int posture_appraisal_record(const struct posture_appraisal *a,
+                             const char *ear,
+                             uint64_t received_at,
+                             struct posture_store_appraisal *ret);

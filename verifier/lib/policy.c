@@ -25,6 +25,8 @@
 #include "posture/log.h"
 #include "posture/parse.h"
 
+#include "store.h"
+
 static const char *const op_names[POSTURE_POLICY_OP__MAX] = {
     [POSTURE_POLICY_OP_EQ] = "eq",
     [POSTURE_POLICY_OP_NE] = "ne",
@@ -686,8 +688,9 @@ int posture_policy_parse(const char *name,
                          char *err,
                          size_t err_size)
 {
-    static const char *const members[] = { "id",     "version", "description", "max_age",
-                                           "device", "checks",  NULL };
+    static const char *const members[] = {
+        "id", "version", "description", "max_age", "allow_warning", "device", "checks", NULL
+    };
     struct ctx c = { .name = name ? name : "policy", .err = err, .err_size = err_size };
     posture_auto_cjson cJSON *root = NULL;
     posture_auto_policy struct posture_policy *p = NULL;
@@ -740,6 +743,11 @@ int posture_policy_parse(const char *name,
 
     if ((j = cJSON_GetObjectItemCaseSensitive(root, "description")) &&
         (r = get_string(&c, "/description", j, POSTURE_POLICY_TEXT_MAX, true, &p->description)) < 0)
+        return r;
+
+    p->allow_warning = true;
+    if ((j = cJSON_GetObjectItemCaseSensitive(root, "allow_warning")) &&
+        (r = get_bool(&c, "/allow_warning", j, &p->allow_warning)) < 0)
         return r;
 
     p->max_age_s = POSTURE_POLICY_DEFAULT_MAX_AGE;
@@ -820,6 +828,14 @@ const struct posture_policy_rule *posture_policy_rule_find(const struct posture_
         if (strcmp(p->rules[i].check_id, check_id) == 0)
             return &p->rules[i];
     return NULL;
+}
+
+bool posture_policy_allows(const struct posture_policy *p, int verdict)
+{
+    if (!p)
+        return false;
+    return verdict == POSTURE_STORE_VERDICT_AFFIRMING ||
+           (verdict == POSTURE_STORE_VERDICT_WARNING && p->allow_warning);
 }
 
 const char *posture_policy_digest_text(const struct posture_policy *p,

@@ -8,6 +8,7 @@
  *
  *   { "id": "baseline", "version": "2026.11.1", "description": "...",
  *     "max_age": "15m",                          default per-check observed_at freshness
+ *     "allow_warning": true,                     may a "warning" verdict pass (default true)
  *     "device": { "trust_tier": "software" | "hardware",
  *                 "secure_boot": true,           SecureBoot=1 in the TPM event log
  *                 "pcr_quote": true,             accepted TPM evidence required
@@ -124,6 +125,7 @@ struct posture_policy {
     char *description;  /* may be NULL */
     uint8_t digest[32]; /* SHA-256 of the file bytes */
     uint64_t max_age_s;
+    bool allow_warning; /* a warning verdict passes the gateway (default true) */
     enum posture_policy_tier trust_tier;
     bool secure_boot;
     bool pcr_quote;
@@ -164,6 +166,10 @@ int posture_policy_load_file(const char *path,
 /* The rule of check_id, NULL when the policy has none. */
 const struct posture_policy_rule *posture_policy_rule_find(const struct posture_policy *p,
                                                            const char *check_id);
+
+/* Whether a verdict (enum posture_store_verdict as int) lets a device through under p: affirming
+ * always, warning when allow_warning, contraindicated and none never. */
+bool posture_policy_allows(const struct posture_policy *p, int verdict);
 
 /* "sha-256:<hex>" of the digest; buf holds at least POSTURE_POLICY_DIGEST_TEXT bytes. */
 #define POSTURE_POLICY_DIGEST_TEXT (8 + 64 + 1)

@@ -724,6 +724,62 @@ static void test_json(void **state)
     done(&f);
 }
 
+static void test_failed_and_record(void **state)
+{
+    (void) state;
+    struct fixture f;
+    cJSON *a = cJSON_CreateArray();
+    char failed[64], fix[64], tiny[20];
+    struct posture_store_appraisal rec;
+
+    /* patch level fails, disk passes, firewall (report_only here) fails, plus a finding. */
+    posture_json_append(a, result("os.patch_level", "pass", NOW - 10,
+                                  "{\"pending_security_updates\":1,\"reboot_required\":false}"));
+    posture_json_append(a, result("disk.encryption", "pass", NOW - 10, "{\"unencrypted\":[]}"));
+    setup_input(&f, policy_json, a);
+    f.in.nonce = "AAAAAAAAAAAAAAAAAAAAAA";
+    run(&f);
+    assert_int_equal(posture_appraisal_failed(f.a, failed, sizeof(failed), fix, sizeof(fix)), 2);
+    assert_string_equal(failed, "os.patch_level,nonce-mismatch");
+    assert_string_equal(fix, "Patch it");
+    /* Cut at an item boundary. */
+    assert_int_equal(posture_appraisal_failed(f.a, tiny, sizeof(tiny), NULL, 0), 2);
+    assert_string_equal(tiny, "os.patch_level");
+
+    assert_int_equal(posture_appraisal_record(f.a, "e.a.r", 1234, &rec), 0);
+    assert_string_equal(rec.device_id, DEVICE);
+    assert_int_equal(rec.seq, 7);
+    assert_int_equal(rec.received_at, 1234);
+    assert_int_equal(rec.verdict, POSTURE_STORE_VERDICT_CONTRAINDICATED);
+    assert_string_equal(rec.ear, "e.a.r");
+    assert_string_equal(rec.policy_id, "p");
+    assert_string_equal(rec.policy_version, "1");
+    assert_memory_equal(rec.policy_digest, f.policy->digest, 32);
+    assert_string_equal(rec.reason, "os.patch_level,nonce-mismatch");
+    assert_int_equal(posture_appraisal_record(NULL, NULL, 0, &rec), -EINVAL);
+
+    /* allow_warning: warnings pass by default, not when the policy says so. */
+    assert_true(posture_policy_allows(f.policy, POSTURE_STORE_VERDICT_AFFIRMING));
+    assert_true(posture_policy_allows(f.policy, POSTURE_STORE_VERDICT_WARNING));
+    assert_false(posture_policy_allows(f.policy, POSTURE_STORE_VERDICT_CONTRAINDICATED));
+    assert_false(posture_policy_allows(f.policy, POSTURE_STORE_VERDICT_NONE));
+    done(&f);
+
+    /* Nothing failing: empty texts. */
+    setup_input(&f, policy_json, good_checks());
+    run(&f);
+    assert_int_equal(posture_appraisal_failed(f.a, failed, sizeof(failed), fix, sizeof(fix)), 0);
+    assert_string_equal(failed, "");
+    assert_string_equal(fix, "");
+    done(&f);
+
+    struct posture_policy *strict =
+        policy("{\"id\":\"s\",\"version\":\"1\",\"allow_warning\":false,\"checks\":{}}");
+    assert_false(posture_policy_allows(strict, POSTURE_STORE_VERDICT_WARNING));
+    assert_true(posture_policy_allows(strict, POSTURE_STORE_VERDICT_AFFIRMING));
+    posture_policy_free(strict);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -739,6 +795,7 @@ int main(void)
         cmocka_unit_test(test_esl),
         cmocka_unit_test(test_pk_db_allow_lists),
         cmocka_unit_test(test_json),
+        cmocka_unit_test(test_failed_and_record),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

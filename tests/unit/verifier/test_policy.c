@@ -149,6 +149,8 @@ static void test_parse_errors(void **state)
     parse_err(HEAD "\"max_age\":\"500ms\",\"checks\":{}}", "not a whole number of seconds");
     parse_err(HEAD "\"max_age\":\"400d\",\"checks\":{}}", "longer than 366 days");
     parse_err(HEAD "\"max_age\":\"0s\",\"checks\":{}}", "/max_age: '0s' is shorter than 1 s");
+    parse_err(HEAD "\"allow_warning\":\"no\",\"checks\":{}}",
+              "/allow_warning: expected true or false, got a string");
 
     /* Device. */
     parse_err(HEAD "\"device\":[],\"checks\":{}}", "/device: expected an object");
