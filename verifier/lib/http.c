@@ -588,29 +588,36 @@ posture_http_address_format(const struct sockaddr *sa, socklen_t len, char *buf,
     if (!sa)
         return buf;
     switch (sa->sa_family) {
+    /* copies, not casts: sa may be less aligned than the specific types */
     case AF_INET: {
-        const struct sockaddr_in *in = (const struct sockaddr_in *) sa;
-        if (len < (socklen_t) sizeof(*in) || !inet_ntop(AF_INET, &in->sin_addr, host, sizeof(host)))
+        struct sockaddr_in in;
+        if (len < (socklen_t) sizeof(in))
             break;
-        (void) snprintf(buf, size, "%s:%u", host, ntohs(in->sin_port));
+        memcpy(&in, sa, sizeof(in));
+        if (!inet_ntop(AF_INET, &in.sin_addr, host, sizeof(host)))
+            break;
+        (void) snprintf(buf, size, "%s:%u", host, ntohs(in.sin_port));
         break;
     }
     case AF_INET6: {
-        const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *) sa;
-        if (len < (socklen_t) sizeof(*in6) ||
-            !inet_ntop(AF_INET6, &in6->sin6_addr, host, sizeof(host)))
+        struct sockaddr_in6 in6;
+        if (len < (socklen_t) sizeof(in6))
             break;
-        (void) snprintf(buf, size, "[%s]:%u", host, ntohs(in6->sin6_port));
+        memcpy(&in6, sa, sizeof(in6));
+        if (!inet_ntop(AF_INET6, &in6.sin6_addr, host, sizeof(host)))
+            break;
+        (void) snprintf(buf, size, "[%s]:%u", host, ntohs(in6.sin6_port));
         break;
     }
     case AF_UNIX: {
-        const struct sockaddr_un *un = (const struct sockaddr_un *) sa;
+        struct sockaddr_un un = { .sun_family = AF_UNIX };
         size_t max = len > offsetof(struct sockaddr_un, sun_path)
                          ? (size_t) len - offsetof(struct sockaddr_un, sun_path)
                          : 0;
-        if (max > sizeof(un->sun_path))
-            max = sizeof(un->sun_path);
-        (void) snprintf(buf, size, "unix:%.*s", (int) strnlen(un->sun_path, max), un->sun_path);
+        if (max > sizeof(un.sun_path))
+            max = sizeof(un.sun_path);
+        memcpy(un.sun_path, (const char *) sa + offsetof(struct sockaddr_un, sun_path), max);
+        (void) snprintf(buf, size, "unix:%.*s", (int) strnlen(un.sun_path, max), un.sun_path);
         break;
     }
     default:
@@ -690,19 +697,19 @@ bool posture_http_cidr_match(const struct posture_http_cidr *rules,
         if (len < (socklen_t) sizeof(struct sockaddr_in))
             return false;
         family = AF_INET;
-        memcpy(addr, &((const struct sockaddr_in *) peer)->sin_addr, 4);
+        memcpy(addr, (const char *) peer + offsetof(struct sockaddr_in, sin_addr), 4);
         break;
     case AF_INET6: {
-        const struct in6_addr *a6;
+        struct in6_addr a6;
         if (len < (socklen_t) sizeof(struct sockaddr_in6))
             return false;
-        a6 = &((const struct sockaddr_in6 *) peer)->sin6_addr;
-        if (IN6_IS_ADDR_V4MAPPED(a6)) {
+        memcpy(&a6, (const char *) peer + offsetof(struct sockaddr_in6, sin6_addr), sizeof(a6));
+        if (IN6_IS_ADDR_V4MAPPED(&a6)) {
             family = AF_INET;
-            memcpy(addr, a6->s6_addr + 12, 4);
+            memcpy(addr, a6.s6_addr + 12, 4);
         } else {
             family = AF_INET6;
-            memcpy(addr, a6->s6_addr, 16);
+            memcpy(addr, a6.s6_addr, 16);
         }
         break;
     }
@@ -1671,9 +1678,10 @@ static void connection_notify(void *cls,
                 (void) snprintf(conn->peer, sizeof(conn->peer), "unix");
             else {
                 char host[INET6_ADDRSTRLEN] = "";
-                const void *a = sa->sa_family == AF_INET
-                                    ? (const void *) &((const struct sockaddr_in *) sa)->sin_addr
-                                    : (const void *) &((const struct sockaddr_in6 *) sa)->sin6_addr;
+                const void *a =
+                    sa->sa_family == AF_INET
+                        ? (const char *) &conn->peer_sa + offsetof(struct sockaddr_in, sin_addr)
+                        : (const char *) &conn->peer_sa + offsetof(struct sockaddr_in6, sin6_addr);
                 (void) inet_ntop(sa->sa_family, a, host, sizeof(host));
                 (void) snprintf(conn->peer, sizeof(conn->peer), "%s", host);
             }
@@ -2117,8 +2125,14 @@ int posture_http_server_stop(struct posture_http_server *srv, uint64_t grace_use
         struct listener *l = &srv->listeners[i];
         if (l->daemon) {
             MHD_socket fd = MHD_quiesce_daemon(l->daemon);
-            if (fd != MHD_INVALID_SOCKET)
+            if (fd != MHD_INVALID_SOCKET) {
+                /* ours now: closing it refuses new connections at once */
                 l->quiesced = true;
+                (void) close(fd);
+                l->fd = -1;
+                if (l->unix_path)
+                    (void) unlink(l->unix_path);
+            }
         }
     }
     /* let the requests under way finish */

@@ -70,7 +70,9 @@ static int parse_store_url(const char *value, void *data, const char **ret_why)
 {
     size_t n = strlen(value);
 
-    if (n == 0 || n > STORE_URL_MAX || strpbrk(value, " \t\r\n\f\v")) {
+    if (n == 0) /* the default: sqlite:<state_dir>/store.db */
+        return posture_config_parse_string_item(value, data, ret_why);
+    if (n > STORE_URL_MAX || strpbrk(value, " \t\r\n\f\v")) {
         *ret_why = "expected a store URL such as sqlite:/var/lib/posture-verifier/store.db";
         return -EINVAL;
     }

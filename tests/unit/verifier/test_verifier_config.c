@@ -242,12 +242,69 @@ static void test_dump_reads_back(void **state)
     free(text);
 }
 
+/* packaging/config/verifier.conf documents the defaults: with every "#key = value" line
+ * uncommented it must load without a warning and give the built-in defaults. */
+static void test_packaged_config(void **state)
+{
+    struct posture_verifier_config cfg, def;
+    struct diag d;
+    const char *path = posture_test_path("../packaging/config/verifier.conf");
+    char line[1024];
+    char *text = NULL;
+    size_t len = 0;
+    FILE *in, *out;
+
+    (void) state;
+    in = fopen(path, "re");
+    assert_non_null(in);
+    out = open_memstream(&text, &len);
+    assert_non_null(out);
+    while (fgets(line, sizeof(line), in)) {
+        size_t k = strspn(line + 1, "abcdefghijklmnopqrstuvwxyz_");
+        if (line[0] == '#' && k > 0 && strncmp(line + 1 + k, " =", 2) == 0)
+            (void) fputs(line + 1, out);
+        else
+            (void) fputs(line, out);
+    }
+    (void) fclose(in);
+    assert_int_equal(fclose(out), 0);
+    assert_non_null(strstr(text, "\nagents = 0.0.0.0:8443\n"));
+
+    assert_int_equal(apply_text(text, NULL, &cfg, &d), 0);
+    assert_int_equal(d.errors + d.warnings, 0);
+    assert_int_equal(apply_text("", NULL, &def, &d), 0);
+    assert_string_equal(cfg.state_dir, def.state_dir);
+    assert_string_equal(cfg.trust_domain, def.trust_domain);
+    assert_string_equal(cfg.store, def.store);
+    assert_string_equal(cfg.listen_agents, def.listen_agents);
+    assert_string_equal(cfg.listen_gateways, def.listen_gateways);
+    assert_int_equal(posture_strv_length(cfg.trusted_gateways),
+                     posture_strv_length(def.trusted_gateways));
+    assert_int_equal(cfg.threads, def.threads);
+    assert_int_equal(cfg.max_connections, def.max_connections);
+    assert_int_equal(cfg.request_timeout_usec, def.request_timeout_usec);
+    assert_int_equal(cfg.idle_timeout_usec, def.idle_timeout_usec);
+    assert_int_equal(cfg.shutdown_timeout_usec, def.shutdown_timeout_usec);
+    assert_int_equal(cfg.body_max, def.body_max);
+    assert_int_equal(cfg.posture_body_max, def.posture_body_max);
+    assert_string_equal(cfg.tls_cert, def.tls_cert);
+    assert_string_equal(cfg.tls_key, def.tls_key);
+    assert_string_equal(cfg.tls_client_ca, def.tls_client_ca);
+    assert_string_equal(cfg.ek_roots, def.ek_roots);
+    assert_string_equal(cfg.policy_dir, def.policy_dir);
+    assert_string_equal(cfg.policy_default, def.policy_default);
+    posture_verifier_config_done(&cfg);
+    posture_verifier_config_done(&def);
+    free(text);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_defaults),         cmocka_unit_test(test_every_key),
         cmocka_unit_test(test_dropin_and_store), cmocka_unit_test(test_unknown_key_warns),
         cmocka_unit_test(test_bad_values),       cmocka_unit_test(test_dump_reads_back),
+        cmocka_unit_test(test_packaged_config),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
