@@ -1,16 +1,39 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* Fuzz the enrolment request parsers (POST /v1/enroll and /v1/enroll/activate bodies): every
- * input goes through both; neither may crash, leak or accept a body they should refuse
- * silently (a parsed request must satisfy the invariants checked below). */
+ * input goes through both, and the TPM material of a parsed request through the EK
+ * certificate check (an empty trust directory: the certificate DER and the TPM2B_PUBLIC are
+ * parsed, the chain then fails) and the AK pin. Nothing may crash or leak, and a parsed
+ * request must satisfy the invariants checked below. */
 
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
+#include "posture/quote.h"
+
+#include "ekcert.h"
 #include "enroll.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+/* An empty trust store, made once. */
+static struct posture_ekcert_roots *empty_roots(void)
+{
+    static struct posture_ekcert_roots *roots;
+    static int tried;
+    char dir[] = "/tmp/fuzz-enroll-XXXXXX";
+
+    if (!tried) {
+        tried = 1;
+        if (mkdtemp(dir)) {
+            (void) posture_ekcert_roots_load(dir, NULL, &roots);
+            (void) rmdir(dir);
+        }
+    }
+    return roots;
+}
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -23,6 +46,19 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             (req->tpm && (!req->ek_cert || !req->ek_public || !req->ak_public)) ||
             (!req->tpm && (req->ek_cert || req->ek_public || req->ak_public)))
             abort();
+        if (req->tpm) {
+            struct posture_ekcert_roots *roots = empty_roots();
+            enum posture_ekcert_reason reason;
+            struct posture_quote_ak *ak = NULL;
+
+            if (roots &&
+                posture_ekcert_verify(roots, req->ek_cert, req->ek_cert_len, req->ek_public,
+                                      req->ek_public_len, 1750000000, &reason, NULL) == 0 &&
+                reason == POSTURE_EKCERT_OK)
+                abort(); /* nothing can chain to an empty trust store */
+            if (posture_quote_ak_new(req->ak_public, req->ak_public_len, NULL, 0, &ak) == 0)
+                ak = posture_quote_ak_free(ak);
+        }
         req = posture_enroll_request_free(req);
     }
     if (posture_enroll_activation_parse((const char *) data, size, &act) == 0) {

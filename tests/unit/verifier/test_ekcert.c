@@ -105,6 +105,17 @@ static void test_accepts_rsa_and_p384(void **state)
         check(roots, pki.ek_cert_p384, pki.ek_p384, EK_ATTRS | TPMA_OBJECT_USERWITHAUTH, now),
         POSTURE_EKCERT_OK);
 
+    /* An ECC P-256 EK (low-range ECC template). */
+    {
+        EVP_PKEY *p256 = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256");
+        X509 *c = make_cert("", p256, pki.intermediate, pki.int_key, 0, now - DAY, now + DAY, NULL);
+        assert_int_equal(check(roots, c, p256, EK_ATTRS, now), POSTURE_EKCERT_OK);
+        /* The P-384 EK presented under the P-256 certificate: another curve. */
+        assert_int_equal(check(roots, c, pki.ek_p384, EK_ATTRS, now), POSTURE_EKCERT_KEY_MISMATCH);
+        X509_free(c);
+        EVP_PKEY_free(p256);
+    }
+
     /* The info: SHA-256 of the DER and of the SPKI. */
     der_len = der_of(pki.ek_cert_rsa, der, sizeof(der));
     pub_len = tpm_public(pki.ek_rsa, EK_ATTRS, pub, sizeof(pub));
