@@ -77,7 +77,15 @@ int posture_decisions_new(size_t max_devices, struct posture_decisions **ret)
         return -ENOMEM;
     d->by_id = calloc(buckets, sizeof(*d->by_id));
     d->by_x5t = calloc(buckets, sizeof(*d->by_x5t));
-    if (!d->by_id || !d->by_x5t || pthread_rwlock_init(&d->lock, NULL) != 0) {
+    /* glibc's default lets a steady stream of readers (every gateway request) starve the
+     * writer (every appraisal) for ever: prefer the writer. */
+    pthread_rwlockattr_t attr;
+    bool ok =
+        pthread_rwlockattr_init(&attr) == 0 &&
+        pthread_rwlockattr_setkind_np(&attr, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP) == 0 &&
+        pthread_rwlock_init(&d->lock, &attr) == 0;
+    (void) pthread_rwlockattr_destroy(&attr);
+    if (!d->by_id || !d->by_x5t || !ok) {
         free(d->by_id);
         free(d->by_x5t);
         free(d);
