@@ -1,10 +1,10 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * posture-verifier ca [--device] [--state-dir DIR]
- * Print the CA certificate that agents pin for the verifier's TLS endpoint ([tls] cert: the
- * last certificate of that file), or with --device the device CA that gateways trust for
- * client certificates (<state_dir>/device-ca.pem, created by the verifier on first start).
- * Until verifier.conf is read here (--config), [tls] cert is its default path.
+ * posture-verifier ca [--device] [--config FILE] [--state-dir DIR]
+ * Print the CA certificate that agents pin for the verifier's TLS endpoint ([tls] cert of
+ * verifier.conf: the last certificate of that file), or with --device the device CA that
+ * gateways trust for client certificates (<state_dir>/device-ca.pem, created by the verifier
+ * on first start).
  */
 
 #include <errno.h>
@@ -25,6 +25,7 @@
 #include "posture/log.h"
 
 #include "verifier.h"
+#include "verifier_config.h"
 #include "vkeys.h"
 
 #define CA_FILE_MAX ((size_t) 1024 * 1024)
@@ -32,6 +33,7 @@
 enum {
     OPT_DEVICE = 0x100,
     OPT_STATE_DIR,
+    OPT_CONFIG,
 };
 
 POSTURE_DEFINE_TRIVIAL_CLEANUP_FUNC(BIO *, BIO_free)
@@ -40,17 +42,17 @@ POSTURE_DEFINE_TRIVIAL_CLEANUP_FUNC(X509 *, X509_free)
 static void help(FILE *f)
 {
     (void) fprintf(
-        f,
-        "Usage: " POSTURE_VERIFIER_PROGRAM " ca [--device] [--state-dir DIR]\n"
-        "\n"
-        "Print the CA certificate (PEM) that agents pin for the verifier's TLS\n"
-        "endpoint (the last certificate of " POSTURE_VERIFIER_TLS_CERT "), or with\n"
-        "--device the device CA that gateways trust for client certificates.\n"
-        "\n"
-        "Options:\n"
-        "  --device         the device CA (<state-dir>/device-ca.pem)\n"
-        "  --state-dir DIR  the verifier state directory (default " POSTURE_VERIFIER_STATE_DIR ")\n"
-        "  -h, --help       show this help\n");
+        f, "Usage: " POSTURE_VERIFIER_PROGRAM " ca [--device] [--config FILE] [--state-dir DIR]\n"
+           "\n"
+           "Print the CA certificate (PEM) that agents pin for the verifier's TLS\n"
+           "endpoint (the last certificate of [tls] cert), or with --device the device\n"
+           "CA that gateways trust for client certificates.\n"
+           "\n"
+           "Options:\n"
+           "  --device         the device CA (<state-dir>/device-ca.pem)\n"
+           "  --config FILE    the configuration (default " POSTURE_VERIFIER_CONFIG_PATH ")\n"
+           "  --state-dir DIR  instead of [verifier] state_dir\n"
+           "  -h, --help       show this help\n");
 }
 
 /* The last certificate of the PEM file path, printed as PEM. */
@@ -93,9 +95,11 @@ int posture_verifier_ca(int argc, char **argv)
         { "help", no_argument, NULL, 'h' },
         { "device", no_argument, NULL, OPT_DEVICE },
         { "state-dir", required_argument, NULL, OPT_STATE_DIR },
+        { "config", required_argument, NULL, OPT_CONFIG },
         {},
     };
-    const char *state_dir = POSTURE_VERIFIER_STATE_DIR;
+    const char *state_dir = NULL, *config = NULL;
+    struct posture_verifier_config cfg = {};
     posture_autofree char *path = NULL;
     bool device = false;
     int c, r;
@@ -117,6 +121,9 @@ int posture_verifier_ca(int argc, char **argv)
             }
             state_dir = optarg;
             break;
+        case OPT_CONFIG:
+            config = optarg;
+            break;
         default:
             return posture_verifier_option_error("ca", c, argv);
         }
@@ -126,19 +133,25 @@ int posture_verifier_ca(int argc, char **argv)
         return POSTURE_VERIFIER_EXIT_USAGE;
     }
 
+    if (posture_verifier_load_config(config, &cfg) < 0)
+        return POSTURE_VERIFIER_EXIT_USAGE;
     if (device) {
-        if (asprintf(&path, "%s/%s", state_dir, POSTURE_VKEYS_CA_CERT_NAME) < 0)
-            return POSTURE_VERIFIER_EXIT_USAGE;
-    } else {
-        path = strdup(POSTURE_VERIFIER_TLS_CERT);
-        if (!path)
-            return POSTURE_VERIFIER_EXIT_USAGE;
+        if (asprintf(&path, "%s/%s", state_dir ? state_dir : cfg.state_dir,
+                     POSTURE_VKEYS_CA_CERT_NAME) < 0)
+            path = NULL;
+    } else
+        path = cfg.tls_cert ? strdup(cfg.tls_cert) : NULL;
+    posture_verifier_config_done(&cfg);
+    if (!path) {
+        r = -ENOMEM;
+        (void) log_error_errno(r, "ca: %m");
+        return POSTURE_VERIFIER_EXIT_USAGE;
     }
     r = print_last_cert(path);
     if (r == -ENOENT) {
         log_error("ca: %s does not exist yet: 'posture-verifier serve' creates it on its first "
-                  "start%s",
-                  path, device ? " (or pass the right --state-dir)" : "");
+                  "start (or check --config and --state-dir)",
+                  path);
         return POSTURE_VERIFIER_EXIT_USAGE;
     }
     if (r < 0) {

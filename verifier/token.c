@@ -1,10 +1,12 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * posture-verifier token create [--ttl DURATION] [--label TEXT] [--json] [--state-dir DIR]
- *                               [--store URL]
+ * posture-verifier token create [--ttl DURATION] [--label TEXT] [--json] [--config FILE]
+ *                               [--state-dir DIR] [--store URL]
  * A one-time enrolment token (DESIGN.md §4): 32 random bytes, printed once as base64url; the
- * store keeps SHA-256 of it only. Until verifier.conf is read here (--config), the store comes
- * from --store or <state_dir>/store.db.
+ * store keeps SHA-256 of it only. The store is verifier.conf's ([verifier] store, default
+ * sqlite:<state_dir>/store.db); --state-dir and --store override it.
+ *
+ * Also here: posture_verifier_load_config(), shared by the commands that read verifier.conf.
  */
 
 #include <errno.h>
@@ -19,12 +21,14 @@
 
 #include "posture/b64url.h"
 #include "posture/cleanup.h"
+#include "posture/config.h"
 #include "posture/json.h"
 #include "posture/log.h"
 #include "posture/parse.h"
 
 #include "store.h"
 #include "verifier.h"
+#include "verifier_config.h"
 
 static const char command[] = "token";
 
@@ -36,26 +40,71 @@ enum {
     OPT_JSON,
     OPT_STATE_DIR,
     OPT_STORE,
+    OPT_CONFIG,
 };
 
 static void help(FILE *f)
 {
     (void) fprintf(
-        f,
-        "Usage: " POSTURE_VERIFIER_PROGRAM " token create [--ttl DURATION] [--label TEXT]\n"
-        "                                [--json] [--state-dir DIR] [--store URL]\n"
-        "\n"
-        "Create a one-time enrolment token for 'posturectl enroll --token'. The token is\n"
-        "printed once; the store keeps only its SHA-256.\n"
-        "\n"
-        "Options:\n"
-        "  --ttl DURATION   how long the token stays usable (s, m, h, d; default 24h,\n"
-        "                   at most 366d)\n"
-        "  --label TEXT     a note shown in listings (who or what the token is for)\n"
-        "  --json           print {\"token\",\"id\",\"expires_at\",\"label\"}\n"
-        "  --state-dir DIR  the verifier state directory (default " POSTURE_VERIFIER_STATE_DIR ")\n"
-        "  --store URL      the store (default sqlite:<state-dir>/store.db)\n"
-        "  -h, --help       show this help\n");
+        f, "Usage: " POSTURE_VERIFIER_PROGRAM " token create [--ttl DURATION] [--label TEXT]\n"
+           "                                [--json] [--config FILE] [--state-dir DIR]\n"
+           "                                [--store URL]\n"
+           "\n"
+           "Create a one-time enrolment token for 'posturectl enroll --token'. The token is\n"
+           "printed once; the store keeps only its SHA-256.\n"
+           "\n"
+           "Options:\n"
+           "  --ttl DURATION   how long the token stays usable (s, m, h, d; default 24h,\n"
+           "                   at most 366d)\n"
+           "  --label TEXT     a note shown in listings (who or what the token is for)\n"
+           "  --json           print {\"token\",\"id\",\"expires_at\",\"label\"}\n"
+           "  --config FILE    the configuration (default " POSTURE_VERIFIER_CONFIG_PATH ")\n"
+           "  --state-dir DIR  instead of [verifier] state_dir\n"
+           "  --store URL      instead of [verifier] store (default sqlite:<state-dir>/store.db)\n"
+           "  -h, --help       show this help\n");
+}
+
+/* The message starts with "file:line: " when it has a location (posture/config.h). */
+static void
+config_diag(int level, const char *file, unsigned line, const char *message, void *userdata)
+{
+    unsigned *n_errors = userdata;
+
+    (void) file;
+    (void) line;
+    if (level <= LOG_ERR)
+        (*n_errors)++;
+    log_full(level, "%s", message);
+}
+
+int posture_verifier_load_config(const char *path, struct posture_verifier_config *cfg)
+{
+    const char *main_path = path ? path : POSTURE_VERIFIER_CONFIG_PATH;
+    posture_auto_config struct posture_config *c = NULL;
+    unsigned n_errors = 0;
+    int r;
+
+    r = posture_config_new(config_diag, &n_errors, &c);
+    if (r < 0)
+        return log_error_errno(r, "Failed to set up the configuration: %m");
+    r = posture_config_load(c, main_path, path != NULL);
+    if (r < 0) {
+        if (n_errors == 0) /* else reported with file:line already */
+            (void) log_error_errno(r, "%s%s: %m", path ? "--config " : "", main_path);
+        return r;
+    }
+    r = posture_verifier_config_init(cfg);
+    if (r < 0)
+        return log_error_errno(r, "Failed to set up the configuration: %m");
+    n_errors = 0;
+    r = posture_verifier_config_apply(cfg, c);
+    if (r < 0) {
+        posture_verifier_config_done(cfg);
+        if (n_errors == 0)
+            (void) log_error_errno(r, "%s: invalid configuration: %m", main_path);
+        return r;
+    }
+    return 0;
 }
 
 int posture_verifier_store_url(const char *state_dir, const char *store, char **ret)
@@ -93,9 +142,11 @@ static int token_create(int argc, char **argv)
         { "json", no_argument, NULL, OPT_JSON },
         { "state-dir", required_argument, NULL, OPT_STATE_DIR },
         { "store", required_argument, NULL, OPT_STORE },
+        { "config", required_argument, NULL, OPT_CONFIG },
         {},
     };
-    const char *state_dir = POSTURE_VERIFIER_STATE_DIR, *store_arg = NULL, *label = NULL;
+    const char *state_dir = NULL, *store_arg = NULL, *label = NULL, *config = NULL;
+    struct posture_verifier_config cfg = {};
     posture_autofree char *url = NULL, *text = NULL;
     struct posture_store *store = NULL;
     uint64_t ttl = TOKEN_TTL_DEFAULT;
@@ -142,6 +193,9 @@ static int token_create(int argc, char **argv)
         case OPT_STORE:
             store_arg = optarg;
             break;
+        case OPT_CONFIG:
+            config = optarg;
+            break;
         default:
             return posture_verifier_option_error("token create", c, argv);
         }
@@ -151,7 +205,13 @@ static int token_create(int argc, char **argv)
         return POSTURE_VERIFIER_EXIT_USAGE;
     }
 
-    r = posture_verifier_store_url(state_dir, store_arg, &url);
+    if (posture_verifier_load_config(config, &cfg) < 0)
+        return POSTURE_VERIFIER_EXIT_USAGE;
+    /* --state-dir moves the default store with it; --store names it outright. */
+    if (!store_arg && !state_dir)
+        store_arg = cfg.store;
+    r = posture_verifier_store_url(state_dir ? state_dir : cfg.state_dir, store_arg, &url);
+    posture_verifier_config_done(&cfg);
     if (r < 0) {
         (void) log_error_errno(r, "token create: %m");
         return POSTURE_VERIFIER_EXIT_USAGE;

@@ -32,12 +32,14 @@ int posture_verifier_verify(int argc, char **argv);
 int posture_verifier_token(int argc, char **argv);
 int posture_verifier_ca(int argc, char **argv);
 
-/* Defaults of verifier.conf (DESIGN.md §5) used by token and ca until they read --config. */
-#define POSTURE_VERIFIER_STATE_DIR "/var/lib/posture-verifier"
-#define POSTURE_VERIFIER_TLS_CERT  "/etc/posture/verifier.crt"
-
 /* The store URL: store when not NULL, else "sqlite:<state_dir>/store.db". -ENOMEM. */
 int posture_verifier_store_url(const char *state_dir, const char *store, char **ret);
+
+/* Read verifier.conf (path, or POSTURE_VERIFIER_CONFIG_PATH when NULL, which may be missing)
+ * with its drop-ins into cfg, which the caller frees with posture_verifier_config_done().
+ * Errors are logged (with file:line) and returned. */
+struct posture_verifier_config;
+int posture_verifier_load_config(const char *path, struct posture_verifier_config *cfg);
 
 /* getopt_long() error for command (c is the '?' or ':' that getopt_long returned; the option
  * string must start with ':'). Returns POSTURE_VERIFIER_EXIT_USAGE. */

@@ -239,6 +239,34 @@ PY
     done
     "$PV" token >/dev/null 2>&1
     [ $? -eq 2 ] && pass "token without subcommand: exit 2" || fail "token without subcommand"
+
+    # --config: verifier.conf names the state directory, the store and the TLS certificate.
+    openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$W/tls.key" \
+        -subj "/CN=verifier.test" -days 30 -out "$W/tls.crt" >/dev/null 2>&1
+    cat >"$W/verifier.conf" <<CONF
+[verifier]
+state_dir = $S
+trust_domain = $TD
+store = sqlite:$W/other.db
+[tls]
+cert = $W/tls.crt
+key = $W/tls.key
+CONF
+    "$PV" ca --device --config "$W/verifier.conf" >"$W/ca2.pem" &&
+        cmp -s "$W/ca2.pem" "$S/device-ca.pem" && pass "ca --device --config" ||
+        fail "ca --device --config"
+    "$PV" ca --config "$W/verifier.conf" >"$W/tls2.pem" &&
+        [ "$(openssl x509 -in "$W/tls2.pem" -noout -fingerprint -sha256)" = \
+            "$(openssl x509 -in "$W/tls.crt" -noout -fingerprint -sha256)" ] &&
+        pass "ca --config prints [tls] cert" || fail "ca --config"
+    "$PV" token create --config "$W/verifier.conf" >/dev/null && [ -s "$W/other.db" ] &&
+        pass "token create --config uses [verifier] store" || fail "token create --config"
+    printf '[verifier]\nstate_dir = relative\n' >"$W/bad.conf"
+    "$PV" token create --config "$W/bad.conf" >/dev/null 2>"$W/err"
+    [ $? -eq 2 ] && grep -q "bad.conf:2" "$W/err" && pass "a bad verifier.conf: exit 2 with file:line" ||
+        fail "bad config: $(cat "$W/err")"
+    "$PV" ca --config "$W/missing.conf" >/dev/null 2>&1
+    [ $? -eq 2 ] && pass "ca --config with a missing file: exit 2" || fail "ca --config missing"
     finish
 }
 
