@@ -32,7 +32,13 @@
 #include <unistd.h>
 
 #include <cjson/cJSON.h>
+#include <openssl/bn.h>
 #include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <openssl/rand.h>
+#include <openssl/x509.h>
+#include <openssl/x509v3.h>
 
 #include "posture/b64url.h"
 #include "posture/cleanup.h"
@@ -40,7 +46,9 @@
 #include "posture/err.h"
 #include "posture/fileio.h"
 #include "posture/json.h"
+#include "posture/key.h"
 #include "posture/log.h"
+#include "posture/statefile.h"
 
 #include "http.h"
 #include "metrics.h"
@@ -287,6 +295,169 @@ static int serve_api_routes(struct serve *s)
     return 0;
 }
 
+/* ---- the TLS certificate, created on first start (DESIGN.md §5) ------------------------- */
+
+#define TLS_CERT_VALIDITY_SEC ((long) 5 * 365 * 24 * 3600)
+
+POSTURE_DEFINE_TRIVIAL_CLEANUP_FUNC(X509 *, X509_free)
+POSTURE_DEFINE_TRIVIAL_CLEANUP_FUNC(BIO *, BIO_free)
+
+static int cert_ext(X509 *x, int nid, const char *value)
+{
+    X509V3_CTX ctx;
+    X509_EXTENSION *e;
+    int ok;
+
+    X509V3_set_ctx(&ctx, x, x, NULL, NULL, 0);
+    e = X509V3_EXT_conf_nid(NULL, &ctx, nid, value);
+    if (!e)
+        return -EIO;
+    ok = X509_add_ext(x, e, -1);
+    X509_EXTENSION_free(e);
+    return ok == 1 ? 0 : -EIO;
+}
+
+static int pem_of(int (*write)(BIO *, const void *), const void *obj, char **ret)
+{
+    POSTURE_CLEANUP(BIO_freep) BIO *b = BIO_new(BIO_s_mem());
+    char *data = NULL;
+    long n;
+
+    if (!b || write(b, obj) != 1)
+        return -EIO;
+    n = BIO_get_mem_data(b, &data);
+    if (n <= 0)
+        return -EIO;
+    *ret = strndup(data, (size_t) n);
+    return *ret ? 0 : -ENOMEM;
+}
+
+static int write_cert_pem(BIO *b, const void *x)
+{
+    return PEM_write_bio_X509(b, (X509 *) x);
+}
+
+static int write_key_pem(BIO *b, const void *k)
+{
+    return PEM_write_bio_PrivateKey(b, (EVP_PKEY *) k, NULL, NULL, 0, NULL, NULL);
+}
+
+/* A self-signed P-256 certificate for the agent listener: names localhost, this host and the
+ * loopback addresses (agents pin the certificate itself: `posture-verifier ca`). */
+static int tls_self_signed(char **ret_cert, char **ret_key)
+{
+    posture_auto_evp_pkey EVP_PKEY *key = NULL;
+    POSTURE_CLEANUP(X509_freep) X509 *x = NULL;
+    char host[256] = "", cn[300], san[600];
+    unsigned char serial[16];
+    BIGNUM *bn;
+    int r;
+
+    key = EVP_EC_gen("P-256");
+    x = X509_new();
+    if (!key || !x || X509_set_version(x, 2) != 1 || RAND_bytes(serial, sizeof(serial)) != 1)
+        return -EIO;
+    serial[0] &= 0x7f;
+    bn = BN_bin2bn(serial, sizeof(serial), NULL);
+    if (!bn || !BN_to_ASN1_INTEGER(bn, X509_get_serialNumber(x))) {
+        BN_free(bn);
+        return -EIO;
+    }
+    BN_free(bn);
+    if (gethostname(host, sizeof(host) - 1) < 0 || !posture_vkeys_trust_domain_valid(host))
+        host[0] = '\0'; /* only a plain DNS-like name goes into the SAN */
+    (void) snprintf(cn, sizeof(cn), "posture-verifier%s%s", host[0] ? " " : "", host);
+    (void) snprintf(san, sizeof(san), "DNS:localhost,%s%s%sIP:127.0.0.1,IP:::1",
+                    host[0] ? "DNS:" : "", host, host[0] ? "," : "");
+    X509_NAME *name = X509_get_subject_name(x);
+    if (!X509_gmtime_adj(X509_getm_notBefore(x), -300) ||
+        !X509_gmtime_adj(X509_getm_notAfter(x), TLS_CERT_VALIDITY_SEC) ||
+        X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_UTF8, (const unsigned char *) cn, -1, -1,
+                                   0) != 1 ||
+        X509_set_issuer_name(x, name) != 1 || X509_set_pubkey(x, key) != 1)
+        return -EIO;
+    /* CA:TRUE so that pinning it as the trust anchor works with every TLS library */
+    r = cert_ext(x, NID_basic_constraints, "critical,CA:TRUE,pathlen:0");
+    if (r >= 0)
+        r = cert_ext(x, NID_key_usage, "critical,digitalSignature,keyCertSign");
+    if (r >= 0)
+        r = cert_ext(x, NID_ext_key_usage, "serverAuth");
+    if (r >= 0)
+        r = cert_ext(x, NID_subject_key_identifier, "hash");
+    if (r >= 0)
+        r = cert_ext(x, NID_subject_alt_name, san);
+    if (r < 0)
+        return r;
+    if (X509_sign(x, key, EVP_sha256()) <= 0)
+        return -EIO;
+    r = pem_of(write_cert_pem, x, ret_cert);
+    if (r < 0)
+        return r;
+    r = pem_of(write_key_pem, key, ret_key);
+    if (r < 0) {
+        free(*ret_cert);
+        *ret_cert = NULL;
+    }
+    return r;
+}
+
+static int write_new(const char *path, const char *data, mode_t mode)
+{
+    posture_autofree char *dir = strdup(path);
+    posture_autoclose int dfd = -1;
+    char *slash;
+    int r;
+
+    if (!dir)
+        return -ENOMEM;
+    slash = strrchr(dir, '/');
+    if (!slash)
+        return -EINVAL;
+    if (slash == dir)
+        slash[1] = '\0';
+    else
+        *slash = '\0';
+    r = posture_state_dir_open(dir, false, &dfd);
+    if (r < 0)
+        return r;
+    return posture_state_write_atomic(dfd, strrchr(path, '/') + 1, data, strlen(data), mode, false);
+}
+
+/* [tls] cert and key: both present, or both created now. */
+static int tls_material_ensure(const struct posture_verifier_config *cfg)
+{
+    posture_autofree char *cert = NULL;
+    char *key = NULL;
+    bool have_cert = access(cfg->tls_cert, F_OK) == 0;
+    bool have_key = access(cfg->tls_key, F_OK) == 0;
+    int r;
+
+    if (have_cert && have_key)
+        return 0;
+    if (have_cert != have_key) {
+        log_error("[tls] %s %s exists but %s %s does not: restore it, or remove both to have "
+                  "a new self-signed certificate made",
+                  have_cert ? "cert" : "key", have_cert ? cfg->tls_cert : cfg->tls_key,
+                  have_cert ? "key" : "cert", have_cert ? cfg->tls_key : cfg->tls_cert);
+        return -ENOENT;
+    }
+    r = tls_self_signed(&cert, &key);
+    if (r < 0)
+        return log_error_errno(r, "Failed to make a TLS certificate: %m");
+    r = write_new(cfg->tls_key, key, 0600);
+    OPENSSL_cleanse(key, strlen(key));
+    free(key);
+    if (r < 0 && r != -EEXIST)
+        return log_error_errno(r, "[tls] key %s: cannot create it: %m", cfg->tls_key);
+    r = write_new(cfg->tls_cert, cert, 0644);
+    if (r < 0 && r != -EEXIST)
+        return log_error_errno(r, "[tls] cert %s: cannot create it: %m", cfg->tls_cert);
+    log_info("created the self-signed TLS certificate %s (agents pin it: "
+             "'" POSTURE_VERIFIER_PROGRAM " ca')",
+             cfg->tls_cert);
+    return 0;
+}
+
 /* ---- start-up and the main loop --------------------------------------------------------- */
 
 static int read_pem(int root_fd, const char *what, const char *path, char **ret)
@@ -371,6 +542,9 @@ static int run(struct serve *s, const sigset_t *mask)
         return log_error_errno(r, "Failed to set up metrics: %m");
 
     if (s->cfg.listen_agents[0]) {
+        r = tls_material_ensure(&s->cfg);
+        if (r < 0)
+            return r;
         r = read_pem(root_fd, "[tls] cert", s->cfg.tls_cert, &cert);
         if (r < 0)
             return r;

@@ -11,6 +11,7 @@
 #   metrics    /metrics is Prometheus text; /healthz, JWKS
 #   sigterm    READY=1/STOPPING=1 over NOTIFY_SOCKET, a request under way completed, exit < 2 s
 #   config     --test-config, --dump-config, a bad value named with file:line, SIGHUP
+#   selfsigned the TLS certificate and device CA made on first start, kept on the next
 # Usage: serve.sh CASE POSTURE_VERIFIER SOURCE_DIR. Exits 77 when curl, openssl or python3 is
 # missing.
 set -u
@@ -367,6 +368,48 @@ config)
     [ "$code" = 200 ] || fail "after SIGHUP: HTTP $code"
     grep -q SIGHUP "$tmp/log" || fail "SIGHUP not logged"
     stop_server
+    ;;
+
+selfsigned)
+    # no [tls] cert/key files and no [tls] client_ca: the verifier makes its TLS certificate
+    # and its device CA on first start, and keeps them on the next
+    sed -i -e "s|^cert = .*|cert = $tmp/new/tls.crt|" -e "s|^key = .*|key = $tmp/new/tls.key|" \
+        -e '/^client_ca = /d' "$conf"
+    mkdir -p "$tmp/new"
+    start_server
+    [ "$(stat -c %a "$tmp/new/tls.key")" = 600 ] || fail "key mode $(stat -c %a "$tmp/new/tls.key")"
+    [ "$(stat -c %a "$tmp/new/tls.crt")" = 644 ] || fail "cert mode $(stat -c %a "$tmp/new/tls.crt")"
+    openssl x509 -in "$tmp/new/tls.crt" -noout -checkhost localhost | grep -q 'does match' ||
+        fail "the certificate does not name localhost"
+    openssl x509 -in "$tmp/new/tls.crt" -noout -checkip 127.0.0.1 | grep -q 'does match' ||
+        fail "the certificate does not name 127.0.0.1"
+    openssl pkey -in "$tmp/new/tls.key" -pubout >"$tmp/k.pub" 2>/dev/null &&
+        openssl x509 -in "$tmp/new/tls.crt" -noout -pubkey | cmp -s - "$tmp/k.pub" ||
+        fail "the key does not belong to the certificate"
+    code=$(curl_code "$tmp/o" --cacert "$tmp/new/tls.crt" "https://127.0.0.1:$agents_port/healthz")
+    [ "$code" = 200 ] || fail "pinning the new certificate: HTTP $code"
+    code=$(curl_code "$tmp/o" --cacert "$tmp/new/tls.crt" "https://localhost:$agents_port/healthz")
+    [ "$code" = 200 ] || fail "https://localhost with the new certificate: HTTP $code"
+    # a client certificate issued (here by openssl) with the verifier's own device CA
+    openssl x509 -req -in "$tmp/dev.csr" -CA "$tmp/state/device-ca.pem" \
+        -CAkey "$tmp/state/device-ca.key" -CAcreateserial -CAserial "$tmp/dca.srl" -days 1 \
+        -extfile "$tmp/ext" -out "$tmp/dev-dca.pem" 2>/dev/null || fail "openssl x509 -req"
+    code=$(curl_code "$tmp/o" --cacert "$tmp/new/tls.crt" --cert "$tmp/dev-dca.pem" \
+        --key "$tmp/dev.key" "https://127.0.0.1:$agents_port/v1/identity")
+    [ "$code" = 200 ] && [ "$(json_field "$tmp/o" source)" = tls ] ||
+        fail "a device certificate of the verifier's device CA: HTTP $code $(cat "$tmp/o")"
+    stop_server
+    cp "$tmp/new/tls.crt" "$tmp/first.crt"
+    start_server
+    cmp -s "$tmp/new/tls.crt" "$tmp/first.crt" || fail "the certificate was replaced on restart"
+    stop_server
+    # a key without its certificate is an error, never silently replaced
+    rm "$tmp/new/tls.crt"
+    "$pv" serve --config "$conf" >"$tmp/o" 2>&1
+    rc=$?
+    [ $rc = 1 ] || fail "key without certificate: exit $rc, want 1"
+    grep -q 'exists but cert' "$tmp/o" || fail "key without certificate: $(cat "$tmp/o")"
+    [ -e "$tmp/new/tls.crt" ] && fail "a certificate was made for an existing key"
     ;;
 
 *)
