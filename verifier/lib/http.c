@@ -770,6 +770,7 @@ struct conn {
     struct conn *prev, *next;
     int fd;
     uint64_t deadline; /* CLOCK_MONOTONIC µs; 0: none */
+    bool in_request;   /* a request line has arrived and its response is not sent yet */
     bool cut;
     bool trusted;
     char peer[PEER_MAX];
@@ -859,6 +860,7 @@ struct posture_http_request {
     size_t body_cap;
     size_t body_max;
     bool too_large;
+    bool complete; /* the whole request has arrived */
     bool responded;
     uint64_t start;
     unsigned status;
@@ -1073,8 +1075,10 @@ static enum MHD_Result send_response(struct posture_http_request *req,
     if (ret == MHD_YES) {
         req->responded = true;
         req->status = resp->status;
-        if (req->conn) {
-            /* the request is complete: libmicrohttpd's idle timeout covers the sending */
+        if (req->conn && req->complete) {
+            /* the request has arrived whole: libmicrohttpd's idle timeout covers the sending.
+             * An early answer (404, 413, ...) keeps the request deadline: a client still
+             * trickling its body is cut at it. */
             (void) pthread_mutex_lock(&req->srv->lock);
             req->conn->deadline = 0;
             (void) pthread_mutex_unlock(&req->srv->lock);
@@ -1516,6 +1520,7 @@ static enum MHD_Result request_dispatch(struct posture_http_request *req)
     enum MHD_Result ret;
     int r;
 
+    req->complete = true;
     if (req->too_large) {
         reject(req->srv, "body_too_large");
         return send_problem(req, 413, "body-too-large", "Content Too Large",
@@ -1602,6 +1607,7 @@ static void request_completed(void *cls,
     if (req->conn) {
         (void) pthread_mutex_lock(&srv->lock);
         req->conn->deadline = now_usec() + srv->idle_timeout;
+        req->conn->in_request = false;
         (void) pthread_mutex_unlock(&srv->lock);
     }
     request_free(req);
@@ -1620,6 +1626,7 @@ static void *uri_logged(void *cls, const char *uri, struct MHD_Connection *c)
     if (conn) {
         (void) pthread_mutex_lock(&l->srv->lock);
         conn->deadline = now_usec() + l->srv->request_timeout;
+        conn->in_request = true;
         (void) pthread_mutex_unlock(&l->srv->lock);
     }
     return NULL;
@@ -1742,7 +1749,7 @@ static void *watchdog_main(void *userdata)
                 c->cut = true;
                 if (c->fd >= 0)
                     (void) shutdown(c->fd, SHUT_RDWR);
-                reject(srv, "timeout");
+                reject(srv, c->in_request ? "request_timeout" : "idle_timeout");
                 log_debug("http: %s: request or idle deadline passed, connection closed", c->peer);
             }
         (void) clock_gettime(CLOCK_MONOTONIC, &ts);

@@ -716,6 +716,27 @@ static void test_slow_clients(void **state)
     if (ms < 1700 || ms > 3500)
         fail_msg("silent TLS connection cut after %ld ms", ms);
 
+    /* an early 413, then the body trickled anyway: cut at the request deadline, not kept
+     * alive by the bytes */
+    fd = connect_to(f->gw_port, NULL);
+    assert_true(fd >= 0);
+    static const char big[] = "POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 100000\r\n\r\n";
+    assert_int_equal(send(fd, big, sizeof(big) - 1, MSG_NOSIGNAL), sizeof(big) - 1);
+    ms = trickle(fd, slow, 200);
+    (void) close(fd);
+    if (ms < 0 || ms > 2500)
+        fail_msg("a body trickled after an early 413 kept the connection for %ld ms", ms);
+
+    /* what the watchdog counted */
+    struct posture_metrics_counter *rej = NULL;
+    assert_int_equal(posture_metrics_counter_new(f->metrics, "posture_http_rejected_total",
+                                                 "Requests and connections refused by the HTTP "
+                                                 "layer, by reason",
+                                                 "reason", &rej),
+                     0);
+    assert_true(posture_metrics_counter_get(rej, "request_timeout") >= 1);
+    assert_true(posture_metrics_counter_get(rej, "idle_timeout") >= 2);
+
     /* the server is fine */
     assert_int_equal(get(f->gw_port, NULL, "/healthz", NULL, out, sizeof(out)), 200);
     fixture_stop(f);
