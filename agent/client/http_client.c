@@ -18,12 +18,15 @@
 #include "posture/log.h"
 #include "posture/parse.h"
 
+#include "tls_key.h"
+
 struct posture_http_client {
     CURL *curl;
     char *base_url;
     char *ca_file;
     char *cert_file;
-    EVP_PKEY *key;
+    EVP_PKEY *key;     /* the caller's */
+    EVP_PKEY *tls_key; /* what TLS signs with: key itself, or its wrapper (tls_key.h) */
     bool body_too_large;
     char *body;
     size_t body_len, body_cap;
@@ -53,6 +56,7 @@ struct posture_http_client *posture_http_client_free(struct posture_http_client 
         return NULL;
     if (c->curl)
         curl_easy_cleanup(c->curl);
+    EVP_PKEY_free(c->tls_key);
     free(c->base_url);
     free(c->ca_file);
     free(c->cert_file);
@@ -71,7 +75,7 @@ static CURLcode ssl_ctx_cb(CURL *curl, void *ssl_ctx, void *userdata)
     if (!c->key || !c->cert_file)
         return CURLE_OK;
     if (SSL_CTX_use_certificate_chain_file(ctx, c->cert_file) != 1 ||
-        SSL_CTX_use_PrivateKey(ctx, c->key) != 1 || SSL_CTX_check_private_key(ctx) != 1) {
+        SSL_CTX_use_PrivateKey(ctx, c->tls_key) != 1 || SSL_CTX_check_private_key(ctx) != 1) {
         unsigned long e = ERR_get_error();
         char buf[256];
         ERR_error_string_n(e, buf, sizeof(buf));
@@ -130,6 +134,13 @@ int posture_http_client_new(const struct posture_http_client_opts *opts,
     c->ca_file = opts->ca_file ? strdup(opts->ca_file) : NULL;
     c->cert_file = opts->cert_file ? strdup(opts->cert_file) : NULL;
     c->key = opts->key;
+    if (c->key) {
+        int r = posture_tls_key_wrap(c->key, &c->tls_key);
+        if (r < 0) {
+            posture_http_client_free(c);
+            return r;
+        }
+    }
     c->curl = curl_easy_init();
     if (!c->base_url || (opts->ca_file && !c->ca_file) || (opts->cert_file && !c->cert_file) ||
         !c->curl) {

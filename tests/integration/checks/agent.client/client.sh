@@ -1,9 +1,12 @@
 #!/bin/sh
 # posture_client against an independent HTTPS server (python3's ssl + http.server) with
-# certificates made by the openssl CLI. Arguments: CLIENT_TOOL SRCDIR.
+# certificates made by the openssl CLI. Arguments: CLIENT_TOOL SRCDIR [POSTURECTL]; with
+# POSTURECTL (a build with TPM support) mutual TLS is also done with the device key held in a
+# swtpm through the tpm2-openssl provider.
 set -u
 tool=$1
 SRCDIR=$2
+posturectl=${3:-}
 name=agent.client
 py=/usr/bin/python3
 for t in openssl "$py"; do
@@ -116,5 +119,37 @@ expect "error=" "a client certificate from another CA: refused" -- \
     "$U" /whoami --ca verifier-ca.pem --cert intruder.pem --key intruder.key
 expect "error=EPERM" "a certificate with a key that is not its own" -- \
     "$U" /whoami --ca verifier-ca.pem --cert device.pem --key intruder.key
+
+# Mutual TLS with the TPM-resident device key (tpm2-openssl): the TPM signs the handshake.
+if [ -n "$posturectl" ]; then
+    . "$SRCDIR/tests/lib/swtpm.sh"
+    swtpm_have_tools || exit 77
+    cleanup() {
+        for p in $PIDS; do kill "$p" 2>/dev/null; done
+        swtpm_stop
+        rm -rf "$W"
+    }
+    swtpm_start || exit $?
+    mkdir -p state
+    printf '[agent]\nstate_dir = %s/state\n[tpm]\nenabled = yes\ntcti = %s\n' "$W" "$SWTPM_TCTI" >agent.conf
+    if "$posturectl" key --pem --config agent.conf >tpm-pub.pem 2>key.err &&
+        head -n 1 state/device.key | grep -q 'TSS2 PRIVATE KEY'; then
+        printf 'extendedKeyUsage=clientAuth\n' >tpm.ext
+        openssl x509 -new -subj /CN=tpmdevice -force_pubkey tpm-pub.pem -CA device-ca.pem \
+            -CAkey device-ca.key -days 2 -extfile tpm.ext -out tpm.pem 2>/dev/null ||
+            fail "openssl could not certify the TPM key"
+        expect "status=200 type=text/plain" "mTLS with the TPM-resident key" -- \
+            "$U" /whoami --ca verifier-ca.pem --cert tpm.pem --tpm-key state/device.key --tcti "$SWTPM_TCTI"
+        got=$("$tool" "$U" /whoami --ca verifier-ca.pem --cert tpm.pem --tpm-key state/device.key \
+            --tcti "$SWTPM_TCTI" 2>/dev/null | sed -n 2p)
+        [ "$got" = tpmdevice ] && pass "the server saw the TPM key's certificate (CN=$got)" ||
+            fail "the server saw '$got', expected 'tpmdevice'"
+        # The TPM key with another key's certificate is refused before any handshake.
+        expect "error=EPERM" "the TPM key with the file key's certificate" -- \
+            "$U" /whoami --ca verifier-ca.pem --cert device.pem --tpm-key state/device.key --tcti "$SWTPM_TCTI"
+    else
+        fail "posturectl could not make a TPM key: $(cat key.err)"
+    fi
+fi
 
 exit $status
