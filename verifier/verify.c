@@ -105,7 +105,7 @@ static void strip(char *s, size_t *len)
 /* Decode a JWS's header and payload without checking the signature (no key given). */
 static int read_unverified(const char *token, size_t len, cJSON **ret_header, cJSON **ret_claims)
 {
-    const char *dot1 = memchr(token, '.', len);
+    const char *dot1 = token ? memchr(token, '.', len) : NULL;
     const char *dot2 = dot1 ? memchr(dot1 + 1, '.', len - (size_t) (dot1 + 1 - token)) : NULL;
     posture_autofree uint8_t *h = NULL, *p = NULL;
     size_t hl = 0, pl = 0;
@@ -248,7 +248,7 @@ static int load_ak(const char *path, struct posture_quote_ak **ret)
     size_t len = 0, bin_len = 0;
     int r;
 
-    r = read_input(path, 4 * POSTURE_STORE_AK_PUBLIC_MAX, &buf, &len);
+    r = read_input(path, (size_t) 4 * POSTURE_STORE_AK_PUBLIC_MAX, &buf, &len);
     if (r < 0)
         return log_error_errno(r, "verify: cannot read the AK %s: %m", path);
     strip(buf, &len);

@@ -96,6 +96,7 @@ static void finding(struct posture_appraisal *a, const char *code, const char *f
     struct posture_appraisal_finding *f = &a->findings[a->n_findings++];
     (void) snprintf(f->code, sizeof(f->code), "%s", code);
     va_start(ap, fmt);
+    /* NOLINTNEXTLINE(clang-analyzer-valist.Uninitialized): false positive, ap is started above */
     (void) vsnprintf(f->text, sizeof(f->text), fmt, ap);
     va_end(ap);
 }
@@ -120,6 +121,7 @@ static int set_text(char **dst, const char *fmt, ...)
     char buf[POSTURE_APPRAISAL_TEXT_MAX + 1];
 
     va_start(ap, fmt);
+    /* NOLINTNEXTLINE(clang-analyzer-valist.Uninitialized): false positive, ap is started above */
     (void) vsnprintf(buf, sizeof(buf), fmt, ap);
     va_end(ap);
     free(*dst);
@@ -152,7 +154,6 @@ static void check_report(struct posture_appraisal *a,
 {
     const char *sub = posture_json_get_str(claims, "sub");
     int64_t iat = 0;
-    uint64_t u;
 
     /* kid / sub: the report must be about the device whose key verified it. */
     if (in->header) {
@@ -196,11 +197,9 @@ static void check_report(struct posture_appraisal *a,
             raise_tv(a, POSTURE_TV_INSTANCE_IDENTITY, 96);
         }
     }
-    const cJSON *seq = cJSON_GetObjectItemCaseSensitive(claims, "seq");
-    if (seq && cJSON_IsNumber(seq) && seq->valuedouble >= 1 &&
-        seq->valuedouble <= 9007199254740992.0 &&
-        (double) (u = (uint64_t) seq->valuedouble) == seq->valuedouble)
-        a->seq = u;
+    int64_t seq = 0;
+    if (posture_json_get_int(claims, "seq", &seq) == 0 && seq >= 1)
+        a->seq = (uint64_t) seq;
 }
 
 /* ---- TPM facts ------------------------------------------------------------------------------- */
@@ -405,10 +404,9 @@ static enum posture_policy_result eval_list(const struct posture_policy_cond *co
     for (size_t i = 0; i < n; i++) {
         enum posture_policy_result r =
             posture_policy_cond_eval(&conds[i], evidence, observed_at, tmp, sizeof(tmp));
-        if (r == POSTURE_POLICY_FAILS && worst != POSTURE_POLICY_FAILS) {
-            (void) snprintf(why, why_size, "%s", tmp);
-            worst = r;
-        } else if (r == POSTURE_POLICY_UNDECIDED && worst == POSTURE_POLICY_HOLDS) {
+        /* A failure outranks an undecided condition, which outranks holding. */
+        if ((r == POSTURE_POLICY_FAILS && worst != POSTURE_POLICY_FAILS) ||
+            (r == POSTURE_POLICY_UNDECIDED && worst == POSTURE_POLICY_HOLDS)) {
             (void) snprintf(why, why_size, "%s", tmp);
             worst = r;
         }

@@ -193,10 +193,13 @@ check_members(const struct ctx *c, const char *where, const cJSON *obj, const ch
             if (strcmp(m->string, allowed[i]) == 0)
                 ok = true;
         if (!ok) {
-            char member[MEMBER_MAX];
+            char member[MEMBER_MAX], list[256] = "";
+            size_t n = 0;
+            for (size_t i = 0; allowed[i] && n < sizeof(list); i++)
+                n += (size_t) snprintf(list + n, sizeof(list) - n, "%s%s", i ? ", " : "",
+                                       allowed[i]);
             member_path(member, sizeof(member), where, m->string);
-            return fail(c, member,
-                        "unknown member (expected one of the members in docs/policy.md)");
+            return fail(c, member, "unknown member (expected %s)", list);
         }
     }
     return 0;
@@ -806,14 +809,14 @@ int posture_policy_load_file(const char *path,
     if (fd < 0) {
         r = -errno;
         if (err && err_size > 0)
-            (void) snprintf(err, err_size, "%s: cannot open: %s", path, strerror(-r));
+            (void) snprintf(err, err_size, "%s: cannot open: %s", path, strerrordesc_np(-r));
         return r;
     }
     r = posture_read_fd(fd, POSTURE_POLICY_FILE_MAX, &buf, &len);
     if (r < 0) {
         if (err && err_size > 0)
             (void) snprintf(err, err_size, "%s: cannot read: %s", path,
-                            r == -EFBIG ? "larger than 256 KiB" : strerror(-r));
+                            r == -EFBIG ? "larger than 256 KiB" : strerrordesc_np(-r));
         return r;
     }
     return posture_policy_parse(path, buf, len, ret, err, err_size);
@@ -841,7 +844,7 @@ bool posture_policy_allows(const struct posture_policy *p, int verdict)
 const char *posture_policy_digest_text(const struct posture_policy *p,
                                        char buf[static POSTURE_POLICY_DIGEST_TEXT])
 {
-    memcpy(buf, "sha-256:", 8);
+    (void) snprintf(buf, POSTURE_POLICY_DIGEST_TEXT, "sha-256:");
     posture_hex_encode_buf(p->digest, 32, buf + 8);
     return buf;
 }
@@ -883,7 +886,7 @@ int posture_policy_set_load_dir(const char *dir,
         r = -errno;
         if (err && err_size > 0)
             (void) snprintf(err, err_size, "%s: cannot open the policy directory: %s", dir,
-                            strerror(-r));
+                            strerrordesc_np(-r));
         return r;
     }
     while ((errno = 0, de = readdir(d))) {
@@ -913,7 +916,7 @@ int posture_policy_set_load_dir(const char *dir,
     qsort(names, n, sizeof(names[0]), cmp_names);
 
     set = calloc(1, sizeof(*set));
-    if (!set || !(set->policies = calloc(n, sizeof(*set->policies)))) {
+    if (!set || !(set->policies = calloc(n, sizeof(struct posture_policy *)))) {
         r = -ENOMEM;
         goto out;
     }
@@ -925,7 +928,7 @@ int posture_policy_set_load_dir(const char *dir,
             goto out;
         }
         r = posture_policy_load_file(path, &p, err, err_size);
-        if (r < 0)
+        if (r < 0 || !p)
             goto out;
         set->policies[set->n_policies++] = p;
         size_t stem = strlen(names[i]) - 5;

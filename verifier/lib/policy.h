@@ -51,7 +51,7 @@
 #define POSTURE_POLICY_DIR_MAX         64  /* policies in one directory */
 #define POSTURE_POLICY_ERROR_MAX       512 /* message buffer */
 #define POSTURE_POLICY_DURATION_MAX_S  (366ULL * 24 * 3600)
-#define POSTURE_POLICY_DEFAULT_MAX_AGE (15 * 60) /* seconds (GATEWAYS.md §5) */
+#define POSTURE_POLICY_DEFAULT_MAX_AGE ((uint64_t) 15 * 60) /* seconds (GATEWAYS.md §5) */
 
 enum posture_policy_op {
     POSTURE_POLICY_OP_EQ, /* deep equality with value (any JSON) */

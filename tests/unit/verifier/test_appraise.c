@@ -650,11 +650,11 @@ static void test_pk_db_allow_lists(void **state)
     off = (size_t) snprintf(pj, sizeof(pj),
                             "{\"id\":\"pa\",\"version\":\"1\",\"device\":{\"trust_tier\":"
                             "\"hardware\",\"secure_boot\":true,\"pk_sha256\":[\"");
-    for (int b = 0; b < 32; b++)
+    for (size_t b = 0; b < 32; b++)
         (void) snprintf(hex + 2 * b, 3, "%02x", pk[0][b]);
     off += (size_t) snprintf(pj + off, sizeof(pj) - off, "%s\"],\"db_sha256\":[", hex);
     for (int i = 0; i < ndb; i++) {
-        for (int b = 0; b < 32; b++)
+        for (size_t b = 0; b < 32; b++)
             (void) snprintf(hex + 2 * b, 3, "%02x", db[i][b]);
         off += (size_t) snprintf(pj + off, sizeof(pj) - off, "%s\"%s\"", i ? "," : "", hex);
     }

@@ -133,7 +133,8 @@ static void test_parse_errors(void **state)
     parse_err("", "/: not valid JSON");
     parse_err("[]", "/: expected a JSON object, got an array");
     parse_err("{\"id\":\"t\",\"id\":\"u\",\"version\":\"1\",\"checks\":{}}", "not valid JSON");
-    parse_err(HEAD "\"checks\":{},\"extra\":1}", "/extra: unknown member");
+    parse_err(HEAD "\"checks\":{},\"extra\":1}",
+              "/extra: unknown member (expected id, version, description");
     parse_err("{\"version\":\"1\",\"checks\":{}}", "/id: missing");
     parse_err("{\"id\":\"Bad Id\",\"version\":\"1\",\"checks\":{}}", "/id: 'Bad Id' may only");
     parse_err("{\"id\":7,\"version\":\"1\",\"checks\":{}}", "/id: expected a string, got a number");
