@@ -58,8 +58,13 @@ static inline void tcert_ext(X509 *x, X509 *issuer, int nid, const char *value)
     X509_EXTENSION_free(e);
 }
 
-static inline void
-tcert_make(struct tcert *t, const char *cn, enum tcert_kind kind, const struct tcert *issuer)
+/* A certificate valid from now + not_before to now + not_after (seconds). */
+static inline void tcert_make_validity(struct tcert *t,
+                                       const char *cn,
+                                       enum tcert_kind kind,
+                                       const struct tcert *issuer,
+                                       long not_before,
+                                       long not_after)
 {
     X509_NAME *name;
     unsigned char serial[16];
@@ -81,8 +86,8 @@ tcert_make(struct tcert *t, const char *cn, enum tcert_kind kind, const struct t
     assert_non_null(bn);
     assert_non_null(BN_to_ASN1_INTEGER(bn, X509_get_serialNumber(t->cert)));
     BN_free(bn);
-    assert_non_null(X509_gmtime_adj(X509_getm_notBefore(t->cert), -3600));
-    assert_non_null(X509_gmtime_adj(X509_getm_notAfter(t->cert), 24 * 3600));
+    assert_non_null(X509_gmtime_adj(X509_getm_notBefore(t->cert), not_before));
+    assert_non_null(X509_gmtime_adj(X509_getm_notAfter(t->cert), not_after));
     name = X509_get_subject_name(t->cert);
     assert_int_equal(
         X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC, (const unsigned char *) cn, -1, -1, 0),
@@ -131,6 +136,12 @@ tcert_make(struct tcert *t, const char *cn, enum tcert_kind kind, const struct t
     OPENSSL_free(der);
     assert_int_equal(X509_digest(t->cert, EVP_sha256(), t->sha256, &n), 1);
     assert_int_equal(n, 32);
+}
+
+static inline void
+tcert_make(struct tcert *t, const char *cn, enum tcert_kind kind, const struct tcert *issuer)
+{
+    tcert_make_validity(t, cn, kind, issuer, -3600, 24 * 3600);
 }
 
 static inline void tcert_free(struct tcert *t)

@@ -28,7 +28,7 @@
 #include "metrics.h"
 #include "testlib.h"
 
-static struct tcert ca, server_cert, client, foreign_ca, foreign_client;
+static struct tcert ca, server_cert, client, foreign_ca, foreign_client, expired_client;
 
 struct fixture {
     struct posture_metrics *metrics;
@@ -635,6 +635,9 @@ static void test_tls_client_certificates(void **state)
     assert_non_null(strstr(body_of(out), "source=none"));
     /* a certificate from another CA: the handshake fails, no HTTP answer */
     assert_int_equal(get(f->agents_port, &foreign, "/id", NULL, out, sizeof(out)), -1);
+    /* an expired certificate of the right CA: refused too */
+    struct client_opts expired = { .tls = true, .cert = &expired_client };
+    assert_int_equal(get(f->agents_port, &expired, "/id", NULL, out, sizeof(out)), -1);
     /* plain HTTP to the TLS port: no HTTP answer */
     assert_int_equal(get(f->agents_port, NULL, "/healthz", NULL, out, sizeof(out)), -1);
     /* and the listener still serves afterwards */
@@ -715,6 +718,27 @@ static void test_slow_clients(void **state)
     (void) close(fd);
     if (ms < 1700 || ms > 3500)
         fail_msg("silent TLS connection cut after %ld ms", ms);
+
+    /* a chunked body that never ends: cut at the request deadline */
+    fd = connect_to(f->gw_port, NULL);
+    assert_true(fd >= 0);
+    static const char chunked[] = "POST /echo HTTP/1.1\r\nHost: x\r\n"
+                                  "Transfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n";
+    assert_int_equal(send(fd, chunked, sizeof(chunked) - 1, MSG_NOSIGNAL), sizeof(chunked) - 1);
+    {
+        uint64_t start = mono_ms();
+        struct pollfd pfd = { .fd = fd, .events = POLLIN };
+        char buf[256];
+        for (;;) {
+            assert_int_equal(poll(&pfd, 1, 5000), 1);
+            if (recv(fd, buf, sizeof(buf), 0) <= 0)
+                break;
+        }
+        ms = (long) (mono_ms() - start);
+    }
+    (void) close(fd);
+    if (ms < 700 || ms > 2500)
+        fail_msg("an endless chunked body was cut after %ld ms (request_timeout 1 s)", ms);
 
     /* an early 413, then the body trickled anyway: cut at the request deadline, not kept
      * alive by the bytes */
@@ -923,6 +947,7 @@ static int setup(void **state)
     tcert_make(&client, "device-1", TCERT_CLIENT, &ca);
     tcert_make(&foreign_ca, "someone else's CA", TCERT_CA, NULL);
     tcert_make(&foreign_client, "device-1", TCERT_CLIENT, &foreign_ca);
+    tcert_make_validity(&expired_client, "device-1", TCERT_CLIENT, &ca, -7200, -3600);
     return 0;
 }
 
@@ -934,6 +959,7 @@ static int teardown(void **state)
     tcert_free(&client);
     tcert_free(&foreign_ca);
     tcert_free(&foreign_client);
+    tcert_free(&expired_client);
     return 0;
 }
 
