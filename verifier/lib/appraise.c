@@ -353,17 +353,28 @@ static void appraise_tpm(struct posture_appraisal *a,
 
     sb = ev->secure_boot;
     if (!sb) {
-        if (needs_log) {
-            finding(a, "no-event-log",
-                    "the evidence has no event log, so Secure Boot cannot be proven");
+        /* §5.4 step 14: without a log only PCR values could be judged; never a silent pass. */
+        finding(a, "no-event-log",
+                "the evidence has no event log, so the boot chain and Secure Boot cannot be "
+                "proven");
+        raise_tv(a, POSTURE_TV_CONFIGURATION, 36);
+        if (needs_log)
             raise_tv(a, POSTURE_TV_EXECUTABLES, 96);
-        }
         return;
     }
     a->secure_boot = sb->secure_boot;
     if (sb->debug_mode) {
         finding(a, "uefi-debug-mode", "the firmware measured \"UEFI Debug Mode\"");
         raise_tv(a, POSTURE_TV_EXECUTABLES, 96);
+    }
+    if (sb->dma_protection_disabled) {
+        finding(a, "dma-protection-disabled", "the firmware measured \"DMA Protection Disabled\"");
+        raise_tv(a, POSTURE_TV_EXECUTABLES, 32);
+    }
+    if (sb->secure_boot == 1 &&
+        (sb->dbx < 0 || (size_t) sb->dbx >= sb->n_config || sb->config[sb->dbx].data_len == 0)) {
+        finding(a, "dbx-missing", "Secure Boot runs without a revocation list (dbx)");
+        raise_tv(a, POSTURE_TV_EXECUTABLES, 32);
     }
     if (sb->secure_boot == 1)
         raise_tv(a, POSTURE_TV_EXECUTABLES, 3);

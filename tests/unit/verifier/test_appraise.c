@@ -532,6 +532,43 @@ static void test_tier_and_secure_boot(void **state)
     assert_int_equal(f.a->n_findings, 0);
     assert_int_equal(f.a->status, POSTURE_STORE_VERDICT_AFFIRMING);
 
+    /* Facts the policy weighs as warnings: DMA protection off, no dbx. */
+    v.secure_boot->dma_protection_disabled = true;
+    run(&f);
+    assert_true(has_finding(f.a, "dma-protection-disabled"));
+    assert_int_equal(f.a->tv[POSTURE_TV_EXECUTABLES], 32);
+    assert_int_equal(f.a->status, POSTURE_STORE_VERDICT_WARNING);
+    v.secure_boot->dma_protection_disabled = false;
+    int dbx = v.secure_boot->dbx;
+    v.secure_boot->dbx = -1;
+    run(&f);
+    assert_true(has_finding(f.a, "dbx-missing"));
+    assert_int_equal(f.a->status, POSTURE_STORE_VERDICT_WARNING);
+    v.secure_boot->dbx = dbx;
+    v.secure_boot->debug_mode = true;
+    run(&f);
+    assert_true(has_finding(f.a, "uefi-debug-mode"));
+    assert_int_equal(f.a->tv[POSTURE_TV_EXECUTABLES], 96);
+    v.secure_boot->debug_mode = false;
+
+    /* Accepted evidence without an event log: Secure Boot cannot be proven (contraindicated
+     * under a Secure Boot policy) and never silently passes (configuration 36 otherwise). */
+    struct posture_eventlog_secure_boot *keep_sb = v.secure_boot;
+    v.secure_boot = NULL;
+    run(&f);
+    assert_true(has_finding(f.a, "no-event-log"));
+    assert_int_equal(f.a->tv[POSTURE_TV_EXECUTABLES], 96);
+    assert_int_equal(f.a->status, POSTURE_STORE_VERDICT_CONTRAINDICATED);
+    posture_policy_free(f.policy);
+    f.policy = policy(policy_json);
+    run(&f);
+    assert_int_equal(f.a->tv[POSTURE_TV_CONFIGURATION], 36);
+    assert_int_equal(f.a->tv[POSTURE_TV_EXECUTABLES], 0);
+    assert_int_equal(f.a->status, POSTURE_STORE_VERDICT_WARNING);
+    posture_policy_free(f.policy);
+    f.policy = policy(tpm_policy);
+    v.secure_boot = keep_sb;
+
     /* The agent's own boot.secure_boot claim is configuration, never executables: a policy on
      * it does not change what the TPM says. */
     posture_evidence_verdict_done(&v);
