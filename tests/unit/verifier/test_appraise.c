@@ -817,6 +817,80 @@ static void test_failed_and_record(void **state)
     posture_policy_free(strict);
 }
 
+/* The shipped baseline on evidence the fixture roots cannot produce with --root (the running
+ * kernel's clock and ruleset): the documented examples of docs/checks.md and their variants. */
+static void test_baseline_on_documented_evidence(void **state)
+{
+    (void) state;
+    static const struct {
+        const char *id, *evidence, *want;
+    } cases[] = {
+        { "time.sync",
+          "{\"synchronized\":true,\"max_error_us\":1020000,\"est_error_us\":250,"
+          "\"clock_state\":\"ok\"}",
+          "pass" },
+        { "time.sync", "{\"synchronized\":true,\"max_error_us\":12300000}", "warn" },
+        { "time.sync", "{\"synchronized\":true,\"max_error_us\":5000000}", "pass" },
+        { "time.sync", "{\"synchronized\":false,\"max_error_us\":16000000}", "fail" },
+        { "time.sync", "{\"errno\":\"EPERM\"}", "error" },
+        { "net.firewall",
+          "{\"backend\":\"nftables\",\"ipv4_inbound_default_deny\":true,"
+          "\"ipv6_inbound_default_deny\":true,\"ipv6_disabled\":false,\"rule_count\":3}",
+          "pass" },
+        { "net.firewall",
+          "{\"ipv4_inbound_default_deny\":true,\"ipv6_inbound_default_deny\":false}", "fail" },
+        { "net.firewall",
+          "{\"ipv4_inbound_default_deny\":false,\"ipv6_inbound_default_deny\":false,"
+          "\"iptables_legacy_error\":\"iptables-legacy-save: not found\",\"errno\":\"EIO\"}",
+          "error" },
+        { "net.firewall", "{\"managers\":{\"ufw\":{\"installed\":true}},\"errno\":\"EOPNOTSUPP\"}",
+          "error" },
+        { "os.patch_level",
+          "{\"package_manager\":\"dpkg\",\"pending_updates\":3,\"pending_security_updates\":2,"
+          "\"reboot_required\":false,\"lists_updated_at\":1795619000}",
+          "fail" },
+        { "os.patch_level",
+          "{\"pending_security_updates\":0,\"reboot_required\":false,"
+          "\"lists_updated_at\":1794000000}",
+          "warn" },
+        { "os.patch_level",
+          "{\"pending_security_updates\":0,\"reboot_required\":false,\"lists_updated_at\":null}",
+          "pass" },
+        { "disk.encryption",
+          "{\"mounts\":[{\"mountpoint\":\"/\",\"encrypted\":true}],\"swap\":[{\"device\":"
+          "\"/dev/sda3\",\"encrypted\":false}],\"unencrypted\":[\"swap:/dev/sda3\"]}",
+          "fail" },
+        { "boot.secure_boot",
+          "{\"uefi\":true,\"secure_boot\":true,\"setup_mode\":false,\"audit_mode\":false,"
+          "\"shim_validation_disabled\":false,\"lockdown\":\"integrity\"}",
+          "pass" },
+    };
+    char err[POSTURE_POLICY_ERROR_MAX];
+    struct posture_policy *baseline = NULL;
+
+    assert_int_equal(
+        posture_policy_load_file(posture_test_path("../packaging/policies/baseline.json"),
+                                 &baseline, err, sizeof(err)),
+        0);
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        struct fixture f;
+        cJSON *a = cJSON_CreateArray();
+        posture_json_append(a, result(cases[i].id, "pass", NOW - 10, cases[i].evidence));
+        setup_input(&f, policy_json, a);
+        posture_policy_free(f.policy);
+        f.policy = baseline;
+        run(&f);
+        const struct posture_appraisal_check *c = check(f.a, cases[i].id);
+        assert_non_null(c);
+        if (strcmp(posture_appraisal_status_to_string(c->status), cases[i].want) != 0)
+            fail_msg("%s on %s: expected %s, got %s (%s)", cases[i].id, cases[i].evidence,
+                     cases[i].want, posture_appraisal_status_to_string(c->status), c->reason);
+        f.policy = NULL;
+        done(&f);
+    }
+    posture_policy_free(baseline);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -833,6 +907,7 @@ int main(void)
         cmocka_unit_test(test_pk_db_allow_lists),
         cmocka_unit_test(test_json),
         cmocka_unit_test(test_failed_and_record),
+        cmocka_unit_test(test_baseline_on_documented_evidence),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
