@@ -1239,7 +1239,8 @@ count_header(void *cls, enum MHD_ValueKind kind, const char *key, const char *va
     struct header_count *hc = cls;
 
     (void) kind;
-    if (!key)
+    /* an empty value is what Caddy and HAProxy send for a client without a certificate */
+    if (!key || !value || value[0] == '\0')
         return MHD_YES;
     for (size_t i = POSTURE_HTTP_IDENTITY_NGINX; i < POSTURE_HTTP_IDENTITY__MAX; i++)
         if (strcasecmp(key, forwarded_headers[i]) == 0) {

@@ -19,6 +19,7 @@
  *    X-Forwarded-Tls-Client-Cert  Traefik passTLSClientCert pem: base64 DER without armour
  *                                 (URL-escaped or not; a comma-separated chain, leaf first)
  *    X-Client-Cert-Fp             Caddy, HAProxy: SHA-256 hex of the DER certificate
+ * An empty value counts as absent (Caddy and HAProxy send one when the client had no certificate).
  * More than one of them, or one of them twice, is an error, as is any malformed value: the
  * request then carries an identity error (handlers answer 401), never a fallback identity.
  *

@@ -536,6 +536,11 @@ static void test_forwarded(void **state)
     expect_id(out, "fingerprint", client.sha256, 0);
     assert_non_null(strstr(body_of(out), "der=0 "));
 
+    /* an empty value (Caddy, HAProxy: no client certificate) is no header at all */
+    assert_int_equal(get(f->gw_port, NULL, "/id", "X-Client-Cert-Fp: \r\n", out, sizeof(out)), 200);
+    assert_non_null(strstr(body_of(out), "source=none"));
+    assert_non_null(strstr(body_of(out), "err=-"));
+
     /* refused: a certificate of another CA, malformed values, two headers */
     (void) snprintf(hdr, sizeof(hdr), "X-Client-Cert: %s\r\n", foreign);
     assert_int_equal(get(f->gw_port, NULL, "/id", hdr, out, sizeof(out)), 200);
