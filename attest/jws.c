@@ -18,6 +18,7 @@
 #include "posture/err.h"
 #include "posture/key.h"
 #include "posture/log.h"
+#include "posture/ossl.h"
 #include "posture/strbuf.h"
 
 #define SIG_LEN 64
@@ -60,22 +61,6 @@ const char *posture_jws_reason_to_string(int reason)
         return NULL;
     return reason_table[reason];
 }
-
-static void drain_ossl(const char *what)
-{
-    unsigned long e;
-    char buf[256];
-
-    while ((e = ERR_get_error()) != 0) {
-        ERR_error_string_n(e, buf, sizeof(buf));
-        log_debug("%s: %s", what, buf);
-    }
-}
-
-POSTURE_DEFINE_TRIVIAL_CLEANUP_FUNC(EVP_MD_CTX *, EVP_MD_CTX_free)
-POSTURE_DEFINE_TRIVIAL_CLEANUP_FUNC(EVP_PKEY_CTX *, EVP_PKEY_CTX_free)
-POSTURE_DEFINE_TRIVIAL_CLEANUP_FUNC(ECDSA_SIG *, ECDSA_SIG_free)
-POSTURE_DEFINE_TRIVIAL_CLEANUP_FUNC(BIGNUM *, BN_free)
 
 static void openssl_freep(unsigned char **p)
 {
@@ -130,7 +115,7 @@ static int sign_raw(EVP_PKEY *key, const char *input, size_t len, uint8_t raw[SI
     size_t der_len = 0;
 
     if (!EVP_Digest(input, len, digest, &digest_len, EVP_sha256(), NULL) || digest_len != 32) {
-        drain_ossl("ES256 digest");
+        posture_ossl_drain("ES256 digest");
         return -EIO;
     }
     ctx = EVP_PKEY_CTX_new_from_pkey(posture_key_libctx(key), key, posture_key_propq(key));
@@ -138,20 +123,20 @@ static int sign_raw(EVP_PKEY *key, const char *input, size_t len, uint8_t raw[SI
         return -ENOMEM;
     if (EVP_PKEY_sign_init(ctx) != 1 || EVP_PKEY_CTX_set_signature_md(ctx, EVP_sha256()) != 1 ||
         EVP_PKEY_sign(ctx, NULL, &der_len, digest, digest_len) != 1 || der_len == 0) {
-        drain_ossl("ES256 sign");
+        posture_ossl_drain("ES256 sign");
         return -EIO;
     }
     der = OPENSSL_malloc(der_len);
     if (!der)
         return -ENOMEM;
     if (EVP_PKEY_sign(ctx, der, &der_len, digest, digest_len) != 1) {
-        drain_ossl("ES256 sign");
+        posture_ossl_drain("ES256 sign");
         return -EIO;
     }
     p = der;
     sig = d2i_ECDSA_SIG(NULL, &p, (long) der_len);
     if (!sig || p != der + der_len) {
-        drain_ossl("ES256 signature DER");
+        posture_ossl_drain("ES256 signature DER");
         return -EIO;
     }
     ECDSA_SIG_get0(sig, &r, &s);
@@ -248,7 +233,7 @@ static int verify_raw(EVP_PKEY *key, const char *input, size_t len, const uint8_
     r = s = NULL; /* owned by sig now */
     der_len = i2d_ECDSA_SIG(sig, &der);
     if (der_len <= 0) {
-        drain_ossl("ES256 signature DER");
+        posture_ossl_drain("ES256 signature DER");
         return -ENOMEM;
     }
 
@@ -256,12 +241,12 @@ static int verify_raw(EVP_PKEY *key, const char *input, size_t len, const uint8_
     if (!md)
         return -ENOMEM;
     if (EVP_DigestVerifyInit(md, NULL, EVP_sha256(), NULL, key) != 1) {
-        drain_ossl("ES256 verify init");
+        posture_ossl_drain("ES256 verify init");
         return -EIO;
     }
     k = EVP_DigestVerify(md, der, (size_t) der_len, (const unsigned char *) input, len);
     if (k != 1) {
-        drain_ossl("ES256 verify");
+        posture_ossl_drain("ES256 verify");
         return 0;
     }
     return 1;

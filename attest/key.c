@@ -28,6 +28,7 @@
 #include "posture/err.h"
 #include "posture/fileio.h"
 #include "posture/log.h"
+#include "posture/ossl.h"
 #include "posture/statefile.h"
 
 #define P256_GROUP "prime256v1"
@@ -54,24 +55,6 @@ int posture_key_source_from_string(const char *s)
     return -EINVAL;
 }
 
-/* Move OpenSSL's error queue into the debug log (STYLE.md G3). */
-static void drain_ossl(const char *what)
-{
-    unsigned long e;
-    char buf[256];
-
-    while ((e = ERR_get_error()) != 0) {
-        ERR_error_string_n(e, buf, sizeof(buf));
-        log_debug("%s: %s", what, buf);
-    }
-}
-
-POSTURE_DEFINE_TRIVIAL_CLEANUP_FUNC(BIO *, BIO_free)
-POSTURE_DEFINE_TRIVIAL_CLEANUP_FUNC(BIGNUM *, BN_free)
-POSTURE_DEFINE_TRIVIAL_CLEANUP_FUNC(EVP_PKEY_CTX *, EVP_PKEY_CTX_free)
-POSTURE_DEFINE_TRIVIAL_CLEANUP_FUNC(OSSL_PARAM_BLD *, OSSL_PARAM_BLD_free)
-POSTURE_DEFINE_TRIVIAL_CLEANUP_FUNC(OSSL_PARAM *, OSSL_PARAM_free)
-
 int posture_key_check_p256(const EVP_PKEY *pkey)
 {
     char group[64];
@@ -81,7 +64,7 @@ int posture_key_check_p256(const EVP_PKEY *pkey)
         return -EKEYREJECTED;
     if (!EVP_PKEY_get_utf8_string_param(pkey, OSSL_PKEY_PARAM_GROUP_NAME, group, sizeof(group),
                                         &len)) {
-        drain_ossl("group name");
+        posture_ossl_drain("group name");
         return -EKEYREJECTED;
     }
     if (strcmp(group, P256_GROUP) != 0 && strcmp(group, "P-256") != 0)
@@ -101,7 +84,7 @@ int posture_key_public_xy(const EVP_PKEY *pkey, uint8_t x[32], uint8_t y[32])
         return r;
     if (!EVP_PKEY_get_bn_param(pkey, OSSL_PKEY_PARAM_EC_PUB_X, &bx) ||
         !EVP_PKEY_get_bn_param(pkey, OSSL_PKEY_PARAM_EC_PUB_Y, &by)) {
-        drain_ossl("public point");
+        posture_ossl_drain("public point");
         return -EKEYREJECTED;
     }
     if (BN_bn2binpad(bx, x, 32) != 32 || BN_bn2binpad(by, y, 32) != 32)
@@ -141,7 +124,7 @@ int posture_key_thumbprint_raw(const EVP_PKEY *pkey, uint8_t ret[32])
     if (r < 0)
         return r;
     if (!EVP_Digest(input, strlen(input), md, &len, EVP_sha256(), NULL) || len != 32) {
-        drain_ossl("thumbprint");
+        posture_ossl_drain("thumbprint");
         return -EIO;
     }
     memcpy(ret, md, 32);
@@ -220,7 +203,7 @@ int posture_key_public_pem(const EVP_PKEY *pkey, char **ret)
     if (!bio)
         return -ENOMEM;
     if (!PEM_write_bio_PUBKEY(bio, pkey)) {
-        drain_ossl("public key PEM");
+        posture_ossl_drain("public key PEM");
         return -EIO;
     }
     return bio_to_string(bio, ret);
@@ -354,7 +337,7 @@ int posture_key_load_file(const char *path, EVP_PKEY **ret)
     if (source == POSTURE_KEY_SOURCE_TPM)
         return -EMEDIUMTYPE;
     if (!pkey) {
-        drain_ossl(path);
+        posture_ossl_drain(path);
         return -EBADMSG;
     }
     r = posture_key_check_p256(pkey);
@@ -376,7 +359,7 @@ int posture_key_create_file(int dir_fd, const char *name, EVP_PKEY **ret)
 
     pkey = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256");
     if (!pkey) {
-        drain_ossl("P-256 key generation");
+        posture_ossl_drain("P-256 key generation");
         return -EIO;
     }
     /* Secure memory for the private key's PEM; freed (and wiped) with the BIO. */
@@ -384,7 +367,7 @@ int posture_key_create_file(int dir_fd, const char *name, EVP_PKEY **ret)
     if (!bio)
         return -ENOMEM;
     if (!PEM_write_bio_PrivateKey(bio, pkey, NULL, NULL, 0, NULL, NULL)) {
-        drain_ossl("private key PEM");
+        posture_ossl_drain("private key PEM");
         return -EIO;
     }
     n = BIO_get_mem_data(bio, &data);
@@ -532,7 +515,7 @@ int posture_key_attach_libctx(EVP_PKEY *pkey,
     k->n_providers = n_providers;
     k->propq = q;
     if (!EVP_PKEY_set_ex_data(pkey, libctx_index, k)) {
-        drain_ossl("key library context");
+        posture_ossl_drain("key library context");
         return -ENOMEM;
     }
     (void) POSTURE_TAKE_PTR(k);
@@ -595,14 +578,14 @@ int posture_key_from_jwk(const cJSON *jwk, EVP_PKEY **ret)
         return -ENOMEM;
     if (EVP_PKEY_fromdata_init(ctx) <= 0 ||
         EVP_PKEY_fromdata(ctx, &pkey, EVP_PKEY_PUBLIC_KEY, params) <= 0) {
-        drain_ossl("JWK public key");
+        posture_ossl_drain("JWK public key");
         return -EKEYREJECTED;
     }
     check = EVP_PKEY_CTX_new_from_pkey(NULL, pkey, NULL);
     if (!check)
         return -ENOMEM;
     if (EVP_PKEY_public_check(check) <= 0) {
-        drain_ossl("JWK public key check");
+        posture_ossl_drain("JWK public key check");
         return -EKEYREJECTED;
     }
     *ret = POSTURE_TAKE_PTR(pkey);

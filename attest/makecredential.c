@@ -20,18 +20,11 @@
 #include "posture/cleanup.h"
 #include "posture/err.h"
 #include "posture/log.h"
+#include "posture/ossl.h"
 
 #define NAME_MAX_LEN 66u
 #define SECRET_MAX   64u
 #define SEED_MAX     64u
-
-POSTURE_DEFINE_TRIVIAL_CLEANUP_FUNC(EVP_PKEY *, EVP_PKEY_free)
-POSTURE_DEFINE_TRIVIAL_CLEANUP_FUNC(EVP_PKEY_CTX *, EVP_PKEY_CTX_free)
-POSTURE_DEFINE_TRIVIAL_CLEANUP_FUNC(EVP_MD_CTX *, EVP_MD_CTX_free)
-POSTURE_DEFINE_TRIVIAL_CLEANUP_FUNC(EVP_CIPHER_CTX *, EVP_CIPHER_CTX_free)
-POSTURE_DEFINE_TRIVIAL_CLEANUP_FUNC(OSSL_PARAM_BLD *, OSSL_PARAM_BLD_free)
-POSTURE_DEFINE_TRIVIAL_CLEANUP_FUNC(OSSL_PARAM *, OSSL_PARAM_free)
-POSTURE_DEFINE_TRIVIAL_CLEANUP_FUNC(BIGNUM *, BN_free)
 
 struct posture_credential *posture_credential_free(struct posture_credential *c)
 {

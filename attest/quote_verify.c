@@ -18,6 +18,7 @@
 #include "posture/cleanup.h"
 #include "posture/err.h"
 #include "posture/log.h"
+#include "posture/ossl.h"
 #include "posture/quote.h"
 
 #define QN_PARENT_MAX (POSTURE_QUOTE_NAME_SIZE + 32u)
@@ -72,13 +73,6 @@ struct posture_quote_ak {
     uint8_t qname[POSTURE_QUOTE_NAME_SIZE];
 };
 
-POSTURE_DEFINE_TRIVIAL_CLEANUP_FUNC(EVP_PKEY *, EVP_PKEY_free)
-POSTURE_DEFINE_TRIVIAL_CLEANUP_FUNC(EVP_PKEY_CTX *, EVP_PKEY_CTX_free)
-POSTURE_DEFINE_TRIVIAL_CLEANUP_FUNC(EVP_MD_CTX *, EVP_MD_CTX_free)
-POSTURE_DEFINE_TRIVIAL_CLEANUP_FUNC(OSSL_PARAM_BLD *, OSSL_PARAM_BLD_free)
-POSTURE_DEFINE_TRIVIAL_CLEANUP_FUNC(OSSL_PARAM *, OSSL_PARAM_free)
-POSTURE_DEFINE_TRIVIAL_CLEANUP_FUNC(ECDSA_SIG *, ECDSA_SIG_free)
-POSTURE_DEFINE_TRIVIAL_CLEANUP_FUNC(BIGNUM *, BN_free)
 POSTURE_DEFINE_TRIVIAL_CLEANUP_FUNC(struct posture_quote_ak *, posture_quote_ak_free)
 
 /* Drain OpenSSL's error queue into the debug log (STYLE.md G3) and return r. */

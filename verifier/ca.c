@@ -23,6 +23,7 @@
 #include "posture/cleanup.h"
 #include "posture/fileio.h"
 #include "posture/log.h"
+#include "posture/ossl.h"
 
 #include "verifier.h"
 #include "verifier_config.h"
@@ -35,9 +36,6 @@ enum {
     OPT_STATE_DIR,
     OPT_CONFIG,
 };
-
-POSTURE_DEFINE_TRIVIAL_CLEANUP_FUNC(BIO *, BIO_free)
-POSTURE_DEFINE_TRIVIAL_CLEANUP_FUNC(X509 *, X509_free)
 
 static void help(FILE *f)
 {

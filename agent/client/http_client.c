@@ -12,10 +12,10 @@
 #include <time.h>
 
 #include <curl/curl.h>
-#include <openssl/err.h>
 #include <openssl/ssl.h>
 
 #include "posture/log.h"
+#include "posture/ossl.h"
 #include "posture/parse.h"
 
 #include "tls_key.h"
@@ -76,11 +76,8 @@ static CURLcode ssl_ctx_cb(CURL *curl, void *ssl_ctx, void *userdata)
         return CURLE_OK;
     if (SSL_CTX_use_certificate_chain_file(ctx, c->cert_file) != 1 ||
         SSL_CTX_use_PrivateKey(ctx, c->tls_key) != 1 || SSL_CTX_check_private_key(ctx) != 1) {
-        unsigned long e = ERR_get_error();
-        char buf[256];
-        ERR_error_string_n(e, buf, sizeof(buf));
-        log_debug("http: device certificate %s with the device key: %s", c->cert_file, buf);
-        ERR_clear_error();
+        log_debug("http: device certificate %s does not go with the device key", c->cert_file);
+        posture_ossl_drain("http: device certificate");
         return CURLE_SSL_CERTPROBLEM;
     }
     return CURLE_OK;

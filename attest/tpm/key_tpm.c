@@ -21,26 +21,10 @@
 #include "posture/cleanup.h"
 #include "posture/err.h"
 #include "posture/log.h"
+#include "posture/ossl.h"
 #include "posture/statefile.h"
 
 #define TPM_PROPQ_ONLY "provider=" POSTURE_KEY_TPM_PROVIDER
-
-POSTURE_DEFINE_TRIVIAL_CLEANUP_FUNC(BIO *, BIO_free)
-POSTURE_DEFINE_TRIVIAL_CLEANUP_FUNC(EVP_PKEY_CTX *, EVP_PKEY_CTX_free)
-POSTURE_DEFINE_TRIVIAL_CLEANUP_FUNC(OSSL_DECODER_CTX *, OSSL_DECODER_CTX_free)
-POSTURE_DEFINE_TRIVIAL_CLEANUP_FUNC(OSSL_ENCODER_CTX *, OSSL_ENCODER_CTX_free)
-
-/* Move OpenSSL's error queue into the debug log (STYLE.md G3). */
-static void drain_ossl(const char *what)
-{
-    unsigned long e;
-    char buf[256];
-
-    while ((e = ERR_get_error()) != 0) {
-        ERR_error_string_n(e, buf, sizeof(buf));
-        log_debug("%s: %s", what, buf);
-    }
-}
 
 static bool name_is(const char *name, size_t len, const char *want)
 {
@@ -183,7 +167,7 @@ static int tpm_ctx_open(const char *tcti, struct tpm_ctx *ret)
     /* The default provider does the rest (PEM public keys, digests) in this context. */
     c.providers[1] = OSSL_PROVIDER_load(c.libctx, "default");
     if (!c.providers[1]) {
-        drain_ossl("loading the default provider");
+        posture_ossl_drain("loading the default provider");
         tpm_ctx_done(&c);
         return -ENOMEM;
     }
@@ -240,7 +224,7 @@ int posture_key_tpm_load_file(const char *path, const char *tcti, EVP_PKEY **ret
     if (!dctx)
         return -ENOMEM;
     if (!ok || !pkey) {
-        drain_ossl(path);
+        posture_ossl_drain(path);
         return -ENOKEY;
     }
     r = posture_key_check_p256(pkey);
@@ -279,7 +263,7 @@ int posture_key_tpm_create_file(int dir_fd, const char *name, const char *tcti, 
     gen = EVP_PKEY_CTX_new_from_name(c.libctx, "EC", TPM_PROPQ_ONLY);
     if (!gen || EVP_PKEY_keygen_init(gen) <= 0 || EVP_PKEY_CTX_set_params(gen, params) <= 0 ||
         EVP_PKEY_generate(gen, &pkey) <= 0 || !pkey) {
-        drain_ossl("TPM P-256 key generation");
+        posture_ossl_drain("TPM P-256 key generation");
         return -EIO;
     }
     r = posture_key_check_p256(pkey);
@@ -293,7 +277,7 @@ int posture_key_tpm_create_file(int dir_fd, const char *name, const char *tcti, 
     if (!enc || !bio)
         return -ENOMEM;
     if (OSSL_ENCODER_CTX_get_num_encoders(enc) == 0 || !OSSL_ENCODER_to_bio(enc, bio)) {
-        drain_ossl("TSS2 private key PEM");
+        posture_ossl_drain("TSS2 private key PEM");
         return -EIO;
     }
     n = BIO_get_mem_data(bio, &data);

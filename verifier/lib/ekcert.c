@@ -28,6 +28,7 @@
 #include "posture/err.h"
 #include "posture/fileio.h"
 #include "posture/log.h"
+#include "posture/ossl.h"
 
 /* subjectDirectoryAttributes: descriptive TPM attributes in TCG EK certificates. */
 #define OID_SUBJECT_DIRECTORY_ATTRIBUTES "2.5.29.9"
@@ -56,22 +57,6 @@ struct posture_ekcert_roots {
     STACK_OF(X509) * intermediates;
     size_t n_anchors;
 };
-
-POSTURE_DEFINE_TRIVIAL_CLEANUP_FUNC(X509 *, X509_free)
-POSTURE_DEFINE_TRIVIAL_CLEANUP_FUNC(BIO *, BIO_free)
-POSTURE_DEFINE_TRIVIAL_CLEANUP_FUNC(BIGNUM *, BN_free)
-POSTURE_DEFINE_TRIVIAL_CLEANUP_FUNC(X509_STORE_CTX *, X509_STORE_CTX_free)
-
-static void drain_ossl(const char *what)
-{
-    unsigned long e;
-    char buf[256];
-
-    while ((e = ERR_get_error()) != 0) {
-        ERR_error_string_n(e, buf, sizeof(buf));
-        log_debug("%s: %s", what, buf);
-    }
-}
 
 struct posture_ekcert_roots *posture_ekcert_roots_free(struct posture_ekcert_roots *roots)
 {
@@ -107,7 +92,7 @@ static int roots_add(struct posture_ekcert_roots *roots, X509 *x, bool anchors_a
             /* A duplicate is harmless; anything else is not. */
             unsigned long e = ERR_peek_last_error();
             if (ERR_GET_REASON(e) != X509_R_CERT_ALREADY_IN_HASH_TABLE) {
-                drain_ossl("trust anchor");
+                posture_ossl_drain("trust anchor");
                 return -EIO;
             }
             ERR_clear_error();
@@ -146,7 +131,7 @@ load_file(struct posture_ekcert_roots *roots, int fd, const char *name, bool anc
                     ERR_clear_error();
                     break;
                 }
-                drain_ossl(name);
+                posture_ossl_drain(name);
                 return -EBADMSG;
             }
             r = roots_add(roots, x, anchors_allowed);
@@ -159,7 +144,7 @@ load_file(struct posture_ekcert_roots *roots, int fd, const char *name, bool anc
         X509 *x = d2i_X509(NULL, &p, (long) len);
         if (!x || (size_t) (p - (const unsigned char *) buf) != len) {
             X509_free(x);
-            drain_ossl(name);
+            posture_ossl_drain(name);
             return -EBADMSG;
         }
         r = roots_add(roots, x, anchors_allowed);
@@ -301,14 +286,14 @@ static int verify_chain(const struct posture_ekcert_roots *roots,
     if (!ctx)
         return -ENOMEM;
     if (!X509_STORE_CTX_init(ctx, roots->store, cert, roots->intermediates)) {
-        drain_ossl("EK chain");
+        posture_ossl_drain("EK chain");
         return -EIO;
     }
     param = X509_STORE_CTX_get0_param(ctx);
     X509_VERIFY_PARAM_set_time(param, (time_t) now);
     if (!X509_VERIFY_PARAM_clear_flags(param, X509_V_FLAG_PARTIAL_CHAIN) ||
         !X509_STORE_CTX_set_purpose(ctx, X509_PURPOSE_ANY)) {
-        drain_ossl("EK chain");
+        posture_ossl_drain("EK chain");
         return -EIO;
     }
     X509_STORE_CTX_set_verify_cb(ctx, verify_cb);
@@ -320,7 +305,7 @@ static int verify_chain(const struct posture_ekcert_roots *roots,
     err = X509_STORE_CTX_get_error(ctx);
     log_debug("EK certificate chain: %s (depth %d)", X509_verify_cert_error_string(err),
               X509_STORE_CTX_get_error_depth(ctx));
-    drain_ossl("EK chain");
+    posture_ossl_drain("EK chain");
     if (ok < 0 && err == X509_V_OK)
         return -EIO;
     *ret_reason = verify_error_reason(err);
@@ -426,7 +411,7 @@ int posture_ekcert_verify(const struct posture_ekcert_roots *roots,
 
     if (cert_len == 0 || cert_len > POSTURE_EKCERT_DER_MAX ||
         !(cert = d2i_X509(NULL, &p, (long) cert_len)) || (size_t) (p - cert_der) != cert_len) {
-        drain_ossl("EK certificate");
+        posture_ossl_drain("EK certificate");
         *ret_reason = POSTURE_EKCERT_MALFORMED;
         return 0;
     }
@@ -457,7 +442,7 @@ int posture_ekcert_verify(const struct posture_ekcert_roots *roots,
 
     pkey = X509_get0_pubkey(cert);
     if (!pkey) {
-        drain_ossl("EK certificate key");
+        posture_ossl_drain("EK certificate key");
         *ret_reason = POSTURE_EKCERT_MALFORMED;
         return 0;
     }
@@ -481,7 +466,7 @@ int posture_ekcert_verify(const struct posture_ekcert_roots *roots,
         SHA256(cert_der, cert_len, info.cert_sha256);
         n = i2d_PUBKEY(pkey, &der);
         if (n <= 0) {
-            drain_ossl("EK SubjectPublicKeyInfo");
+            posture_ossl_drain("EK SubjectPublicKeyInfo");
             return -EIO;
         }
         SHA256(der, (size_t) n, info.spki_sha256);

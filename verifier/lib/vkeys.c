@@ -27,24 +27,10 @@
 #include "posture/json.h"
 #include "posture/key.h"
 #include "posture/log.h"
+#include "posture/ossl.h"
 #include "posture/statefile.h"
 
 #define CA_CN_PREFIX "posture device CA "
-
-POSTURE_DEFINE_TRIVIAL_CLEANUP_FUNC(X509 *, X509_free)
-POSTURE_DEFINE_TRIVIAL_CLEANUP_FUNC(BIO *, BIO_free)
-POSTURE_DEFINE_TRIVIAL_CLEANUP_FUNC(BIGNUM *, BN_free)
-
-static void drain_ossl(const char *what)
-{
-    unsigned long e;
-    char buf[256];
-
-    while ((e = ERR_get_error()) != 0) {
-        ERR_error_string_n(e, buf, sizeof(buf));
-        log_debug("%s: %s", what, buf);
-    }
-}
 
 bool posture_vkeys_trust_domain_valid(const char *td)
 {
@@ -109,7 +95,7 @@ static int random_serial(X509 *x)
     uint8_t b[16];
 
     if (RAND_bytes(b, sizeof(b)) != 1) {
-        drain_ossl("serial");
+        posture_ossl_drain("serial");
         return -EIO;
     }
     b[0] &= 0x7f; /* positive, and 128 bits at most of DER INTEGER content */
@@ -118,7 +104,7 @@ static int random_serial(X509 *x)
     if (!bn)
         return -ENOMEM;
     if (!BN_to_ASN1_INTEGER(bn, X509_get_serialNumber(x))) {
-        drain_ossl("serial");
+        posture_ossl_drain("serial");
         return -EIO;
     }
     return 0;
@@ -133,13 +119,13 @@ static int add_ext(X509 *issuer, X509 *subject, int nid, const char *value)
     X509V3_set_ctx(&ctx, issuer, subject, NULL, NULL, 0);
     ext = X509V3_EXT_conf_nid(NULL, &ctx, nid, value);
     if (!ext) {
-        drain_ossl(value);
+        posture_ossl_drain(value);
         return -EIO;
     }
     ok = X509_add_ext(subject, ext, -1);
     X509_EXTENSION_free(ext);
     if (!ok) {
-        drain_ossl("add extension");
+        posture_ossl_drain("add extension");
         return -EIO;
     }
     return 0;
@@ -149,7 +135,7 @@ static int set_validity(X509 *x, int64_t not_before, int64_t not_after)
 {
     if (!ASN1_TIME_set(X509_getm_notBefore(x), (time_t) not_before) ||
         !ASN1_TIME_set(X509_getm_notAfter(x), (time_t) not_after)) {
-        drain_ossl("validity");
+        posture_ossl_drain("validity");
         return -EIO;
     }
     return 0;
@@ -164,7 +150,7 @@ static int cert_to_pem(X509 *x, char **ret)
     if (!bio)
         return -ENOMEM;
     if (!PEM_write_bio_X509(bio, x)) {
-        drain_ossl("certificate PEM");
+        posture_ossl_drain("certificate PEM");
         return -EIO;
     }
     n = BIO_get_mem_data(bio, &data);
@@ -200,7 +186,7 @@ static int make_ca_cert(EVP_PKEY *key, const char *trust_domain, X509 **ret)
     if (!X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_UTF8, (const unsigned char *) cn, -1, -1,
                                     0) ||
         !X509_set_issuer_name(x, name) || !X509_set_pubkey(x, key)) {
-        drain_ossl("CA certificate");
+        posture_ossl_drain("CA certificate");
         return -EIO;
     }
     r = set_validity(x, now - POSTURE_VKEYS_CERT_BACKDATE_SEC, now + POSTURE_VKEYS_CA_VALIDITY_SEC);
@@ -216,7 +202,7 @@ static int make_ca_cert(EVP_PKEY *key, const char *trust_domain, X509 **ret)
     if (r < 0)
         return r;
     if (X509_sign(x, key, EVP_sha256()) <= 0) {
-        drain_ossl("CA certificate signature");
+        posture_ossl_drain("CA certificate signature");
         return -EIO;
     }
     *ret = POSTURE_TAKE_PTR(x);
@@ -272,11 +258,11 @@ static int open_ca_cert(const char *state_dir,
             return -ENOMEM;
     }
     if (!x) {
-        drain_ossl(path);
+        posture_ossl_drain(path);
         return -EBADMSG;
     }
     if (X509_check_private_key(x, key) != 1) {
-        drain_ossl(path);
+        posture_ossl_drain(path);
         log_debug("%s does not belong to the device CA key", path);
         return -EKEYREJECTED;
     }
@@ -377,7 +363,7 @@ int posture_vkeys_x5t_s256(X509 *cert, char ret[POSTURE_VKEYS_X5T_LEN + 1])
     POSTURE_RETURN_IF_FAIL(cert && ret, -EINVAL);
     n = i2d_X509(cert, &der);
     if (n <= 0) {
-        drain_ossl("certificate DER");
+        posture_ossl_drain("certificate DER");
         return -EIO;
     }
     SHA256(der, (size_t) n, md);
@@ -425,7 +411,7 @@ int posture_vkeys_issue(const struct posture_vkeys *k,
                                     (const unsigned char *) kid, -1, -1, 0) ||
         !X509_set_issuer_name(x, X509_get_subject_name(k->ca_cert)) ||
         !X509_set_pubkey(x, device_key)) {
-        drain_ossl("device certificate");
+        posture_ossl_drain("device certificate");
         return -EIO;
     }
     r = set_validity(x, now - POSTURE_VKEYS_CERT_BACKDATE_SEC, now + validity);
@@ -445,7 +431,7 @@ int posture_vkeys_issue(const struct posture_vkeys *k,
     if (r < 0)
         return r;
     if (X509_sign(x, k->ca_key, EVP_sha256()) <= 0) {
-        drain_ossl("device certificate signature");
+        posture_ossl_drain("device certificate signature");
         return -EIO;
     }
     r = posture_vkeys_x5t_s256(x, x5t);
