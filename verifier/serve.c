@@ -59,7 +59,7 @@
 
 static const char command[] = "serve";
 
-#define PEM_MAX         (256u * 1024u)
+#define PEM_MAX         ((size_t) 256 * 1024)
 #define PURGE_EVERY_SEC 60
 #define NOTIFY_PATH_MAX 108
 

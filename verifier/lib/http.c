@@ -62,6 +62,7 @@
 #define LISTEN_BACKLOG       1024
 #define TRAEFIK_CHAIN_MAX    8
 #define PEER_MAX             64
+#define HEX_LEN              ((size_t) 2 * POSTURE_HTTP_SHA256_SIZE)
 #define PROBLEM_TYPE_PREFIX  "urn:posture:problem:"
 #define TLS_PRIORITIES       "NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2"
 
@@ -90,7 +91,7 @@ static int hexval(char c)
  * The result is NUL-terminated; a decoded NUL is refused. */
 static int percent_decode(const char *s, size_t n, char **ret, size_t *ret_len)
 {
-    char *out = malloc(n + 1);
+    char *out = calloc(1, n + 1);
     size_t j = 0;
 
     if (!out)
@@ -225,7 +226,7 @@ static int pem_cert_decode(const char *s, size_t n, uint8_t **ret_der, size_t *r
     if (p >= e || *p != '\n')
         return -EBADMSG;
     p++;
-    b64 = malloc(n + 1);
+    b64 = calloc(1, n + 1);
     if (!b64)
         return -ENOMEM;
     for (;;) {
@@ -354,10 +355,9 @@ int posture_http_parse_fingerprint(const char *value, uint8_t ret_hash[POSTURE_H
     bool lower = false, upper = false;
     uint8_t h[POSTURE_HTTP_SHA256_SIZE];
 
-    if (!value || !ret_hash ||
-        strnlen(value, 2 * POSTURE_HTTP_SHA256_SIZE + 1) != 2 * POSTURE_HTTP_SHA256_SIZE)
+    if (!value || !ret_hash || strnlen(value, HEX_LEN + 1) != HEX_LEN)
         return -EBADMSG;
-    for (size_t i = 0; i < 2 * POSTURE_HTTP_SHA256_SIZE; i++) {
+    for (size_t i = 0; i < HEX_LEN; i++) {
         char c = value[i];
         if (c >= 'a' && c <= 'f')
             lower = true;
@@ -2146,7 +2146,7 @@ int posture_http_server_stop(struct posture_http_server *srv, uint64_t grace_use
     /* let the requests under way finish */
     until = now_usec() + grace_usec;
     while (atomic_load(&srv->inflight) > 0 && now_usec() < until) {
-        struct timespec ts = { .tv_sec = 0, .tv_nsec = 5 * 1000 * 1000 };
+        struct timespec ts = { .tv_sec = 0, .tv_nsec = 5000000L };
         (void) nanosleep(&ts, NULL);
     }
     left = atomic_load(&srv->inflight);

@@ -49,7 +49,7 @@ struct posture_metrics;
 #define POSTURE_HTTP_HEADER_MAX   16384 /* longest forwarded-certificate header we parse */
 #define POSTURE_HTTP_CERT_DER_MAX 8192  /* largest client certificate we accept (DER) */
 #define POSTURE_HTTP_RESP_HEADERS 16    /* headers a handler may add to one response */
-#define POSTURE_HTTP_BODY_MAX_DEF (64u * 1024u)
+#define POSTURE_HTTP_BODY_MAX_DEF ((size_t) 64 * 1024)
 
 /* ---- addresses ------------------------------------------------------------------------- */
 
@@ -201,13 +201,13 @@ typedef int (*posture_http_handler_fn)(struct posture_http_request *req,
                                        void *userdata);
 
 struct posture_http_route {
-    unsigned methods; /* POSTURE_HTTP_GET | ... */
     const char *path; /* "/healthz"; with prefix also "/v1/authz/<anything>" */
-    bool prefix;
-    size_t body_max;    /* 0: the server's default body limit */
-    unsigned listeners; /* POSTURE_HTTP_ON_*; 0: both */
     posture_http_handler_fn handler;
     void *userdata;
+    size_t body_max;    /* 0: the server's default body limit */
+    unsigned methods;   /* POSTURE_HTTP_GET | ... */
+    unsigned listeners; /* POSTURE_HTTP_ON_*; 0: both */
+    bool prefix;
 };
 
 /* ---- the server ------------------------------------------------------------------------ */

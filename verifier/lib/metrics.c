@@ -13,7 +13,7 @@
 
 #include "posture/strbuf.h"
 
-#define RENDER_MAX (4u * 1024u * 1024u)
+#define RENDER_MAX ((size_t) 4 * 1024 * 1024)
 
 enum kind {
     KIND_COUNTER,
