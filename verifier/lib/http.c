@@ -1867,6 +1867,9 @@ int posture_http_server_new(const struct posture_http_options *opts,
         srv->threads = cpus > 0 && cpus <= 256 ? (unsigned) cpus : 1;
     }
     srv->max_connections = opts->max_connections ? opts->max_connections : DEFAULT_CONNECTIONS;
+    /* libmicrohttpd splits the limit among the worker threads: each needs a share */
+    if (srv->max_connections < srv->threads)
+        srv->max_connections = srv->threads;
     srv->request_timeout =
         opts->request_timeout_usec ? opts->request_timeout_usec : DEFAULT_REQ_TIMEOUT;
     srv->idle_timeout = opts->idle_timeout_usec ? opts->idle_timeout_usec : DEFAULT_IDLE_TIMEOUT;
