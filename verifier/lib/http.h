@@ -224,7 +224,7 @@ struct posture_http_options {
     const char *client_ca_pem;       /* NULL: no client certificates requested */
     char *const *trusted_gateways;   /* NULL-terminated; each valid for posture_http_cidr_parse */
     unsigned threads;                /* per listener; 0: one per online CPU */
-    unsigned max_connections;        /* per listener; 0: 1024 */
+    unsigned max_connections;        /* per listener, split among its threads; 0: 1024 */
     uint64_t request_timeout_usec;   /* 0: 10 s */
     uint64_t idle_timeout_usec;      /* 0: 30 s */
     size_t body_max;                 /* default route body limit; 0: POSTURE_HTTP_BODY_MAX_DEF */
