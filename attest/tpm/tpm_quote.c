@@ -17,10 +17,12 @@
 #include "posture/err.h"
 #include "posture/log.h"
 
+#include "tpm_private.h"
+
 #define QUOTE_ATTEMPTS 5 /* Keylime retries 5 times too */
 
-/* The AK template of ATTESTATION.md §4.2: attributes 0x00050472. */
-static const TPM2B_PUBLIC ak_template = {
+/* The AK template of ATTESTATION.md §4.2: attributes 0x00050472 (tpm_private.h). */
+const TPM2B_PUBLIC posture_tpm_ak_template = {
     .publicArea = {
         .type = TPM2_ALG_ECC,
         .nameAlg = TPM2_ALG_SHA256,
@@ -62,11 +64,12 @@ static void esys_freep(void *p)
 }
 #define posture_auto_esys POSTURE_CLEANUP(esys_freep)
 
-static int tss2_error(TSS2_RC rc, const char *what)
+int posture_tpm_rc_error(TSS2_RC rc, const char *what)
 {
     log_debug("tpm: %s: %s (0x%x)", what, Tss2_RC_Decode(rc), (unsigned) rc);
     return -EIO;
 }
+#define tss2_error posture_tpm_rc_error
 
 static int session_open(const char *tcti, struct session *s);
 
@@ -196,8 +199,8 @@ int posture_tpm_quote(const char *tcti,
         return r;
 
     rc = Esys_CreatePrimary(s.esys, ESYS_TR_RH_ENDORSEMENT, ESYS_TR_PASSWORD, ESYS_TR_NONE,
-                            ESYS_TR_NONE, &sensitive, &ak_template, &outside, &creation_pcr, &s.ak,
-                            &ak_public, NULL, NULL, NULL);
+                            ESYS_TR_NONE, &sensitive, &posture_tpm_ak_template, &outside,
+                            &creation_pcr, &s.ak, &ak_public, NULL, NULL, NULL);
     if (rc != TSS2_RC_SUCCESS)
         return tss2_error(rc, "CreatePrimary (AK)");
     {
@@ -265,22 +268,38 @@ int posture_tpm_quote(const char *tcti,
 }
 
 /* Open the TCTI and ESAPI context, and start the TPM when nobody has. */
-static int session_open(const char *tcti, struct session *s)
+int posture_tpm_context_open(const char *tcti,
+                             TSS2_TCTI_CONTEXT **ret_tcti,
+                             ESYS_CONTEXT **ret_esys)
 {
+    TSS2_TCTI_CONTEXT *t = NULL;
+    ESYS_CONTEXT *esys = NULL;
     TSS2_RC rc;
 
-    rc = Tss2_TctiLdr_Initialize(tcti, &s->tcti);
+    rc = Tss2_TctiLdr_Initialize(tcti, &t);
     if (rc != TSS2_RC_SUCCESS) {
         (void) tss2_error(rc, "TCTI");
         return -ENODEV;
     }
-    rc = Esys_Initialize(&s->esys, s->tcti, NULL);
-    if (rc != TSS2_RC_SUCCESS)
+    rc = Esys_Initialize(&esys, t, NULL);
+    if (rc != TSS2_RC_SUCCESS) {
+        Tss2_TctiLdr_Finalize(&t);
         return tss2_error(rc, "Esys_Initialize");
-    rc = Esys_Startup(s->esys, TPM2_SU_CLEAR);
-    if (rc != TSS2_RC_SUCCESS && (rc & 0xfff) != TPM2_RC_INITIALIZE)
+    }
+    rc = Esys_Startup(esys, TPM2_SU_CLEAR);
+    if (rc != TSS2_RC_SUCCESS && (rc & 0xfff) != TPM2_RC_INITIALIZE) {
+        Esys_Finalize(&esys);
+        Tss2_TctiLdr_Finalize(&t);
         return tss2_error(rc, "Startup");
+    }
+    *ret_tcti = t;
+    *ret_esys = esys;
     return 0;
+}
+
+static int session_open(const char *tcti, struct session *s)
+{
+    return posture_tpm_context_open(tcti, &s->tcti, &s->esys);
 }
 
 #define NV_CHUNK 512u /* every PC Client TPM reads at least this much per TPM2_NV_Read */
