@@ -18,7 +18,9 @@
 static int command_help(int argc, char **argv);
 
 static const struct posture_verifier_command commands[] = {
+    { "audit", posture_verifier_audit, "check the hash chain of the audit log" },
     { "ca", posture_verifier_ca, "print the TLS CA or (--device) the device CA certificate" },
+    { "devices", posture_verifier_devices, "list, show or revoke enrolled devices" },
     { "eventlog", posture_verifier_eventlog, "parse and replay a TCG event log" },
     { "help", command_help, "show this help, or the help of one command" },
     { "serve", posture_verifier_serve, "run the verifier service (HTTP, TLS)" },

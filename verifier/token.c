@@ -146,8 +146,7 @@ static int token_create(int argc, char **argv)
         {},
     };
     const char *state_dir = NULL, *store_arg = NULL, *label = NULL, *config = NULL;
-    struct posture_verifier_config cfg = {};
-    posture_autofree char *url = NULL, *text = NULL;
+    posture_autofree char *text = NULL;
     struct posture_store *store = NULL;
     uint64_t ttl = TOKEN_TTL_DEFAULT;
     uint8_t token[POSTURE_STORE_TOKEN_SIZE];
@@ -205,25 +204,8 @@ static int token_create(int argc, char **argv)
         return POSTURE_VERIFIER_EXIT_USAGE;
     }
 
-    if (posture_verifier_load_config(config, &cfg) < 0)
+    if (posture_verifier_open_store("token create", config, state_dir, store_arg, &store) < 0)
         return POSTURE_VERIFIER_EXIT_USAGE;
-    /* --state-dir moves the default store with it; --store names it outright. */
-    if (!store_arg && !state_dir)
-        store_arg = cfg.store;
-    r = posture_verifier_store_url(state_dir ? state_dir : cfg.state_dir, store_arg, &url);
-    posture_verifier_config_done(&cfg);
-    if (r < 0) {
-        (void) log_error_errno(r, "token create: %m");
-        return POSTURE_VERIFIER_EXIT_USAGE;
-    }
-    r = posture_store_open(url, NULL, &store);
-    if (r < 0) {
-        (void) log_error_errno(r,
-                               "token create: cannot open the store '%s': %m (check --store "
-                               "and --state-dir, and that this user may write there)",
-                               url);
-        return POSTURE_VERIFIER_EXIT_USAGE;
-    }
     r = posture_store_token_create(store, ttl, label, token, &id);
     if (r >= 0)
         r = posture_b64url_encode(token, sizeof(token), &text);
@@ -231,7 +213,7 @@ static int token_create(int argc, char **argv)
     uint64_t expires = posture_store_now(store) + ttl;
     store = posture_store_free(store);
     if (r < 0) {
-        (void) log_error_errno(r, "token create: cannot create a token in '%s': %m", url);
+        (void) log_error_errno(r, "token create: cannot create a token in the store: %m");
         return POSTURE_VERIFIER_EXIT_USAGE;
     }
 

@@ -31,6 +31,17 @@ int posture_verifier_serve(int argc, char **argv);
 int posture_verifier_verify(int argc, char **argv);
 int posture_verifier_token(int argc, char **argv);
 int posture_verifier_ca(int argc, char **argv);
+int posture_verifier_devices(int argc, char **argv);
+int posture_verifier_audit(int argc, char **argv);
+
+/* Open the store named by --config/--state-dir/--store the way every command does (config
+ * errors and open errors are logged with what to check). -EINVAL (config), or the store's. */
+struct posture_store;
+int posture_verifier_open_store(const char *command,
+                                const char *config,
+                                const char *state_dir,
+                                const char *store_arg,
+                                struct posture_store **ret);
 
 /* The store URL: store when not NULL, else "sqlite:<state_dir>/store.db". -ENOMEM. */
 int posture_verifier_store_url(const char *state_dir, const char *store, char **ret);
