@@ -2023,7 +2023,9 @@ static int listener_start(struct listener *l)
     struct posture_http_server *srv = l->srv;
     unsigned flags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_USE_ITC | MHD_USE_ERROR_LOG;
     unsigned pool = srv->threads > 1 ? srv->threads : 1;
-    unsigned idle = (unsigned) ((srv->idle_timeout + USEC_PER_SEC - 1) / USEC_PER_SEC);
+    /* libmicrohttpd's own idle timeout (restarted by every byte) is the backstop for stalled
+     * writes; a second longer than the watchdog's, which acts first on idle connections */
+    unsigned idle = (unsigned) ((srv->idle_timeout + USEC_PER_SEC - 1) / USEC_PER_SEC) + 1;
     int r;
 
     r = listen_open(l);
