@@ -50,8 +50,12 @@
 #include "posture/log.h"
 #include "posture/statefile.h"
 
+#include "api.h"
+#include "decision.h"
+#include "ekcert.h"
 #include "http.h"
 #include "metrics.h"
+#include "policy.h"
 #include "store.h"
 #include "verifier.h"
 #include "verifier_config.h"
@@ -76,7 +80,11 @@ struct serve {
     struct posture_vkeys *vkeys;
     struct posture_metrics *metrics;
     struct posture_http_server *http;
-    char *jwks; /* the JWKS document, built once */
+    char *jwks;                            /* the JWKS document, built once */
+    struct posture_policy_set *policies;   /* [policy] dir; NULL when the directory is missing */
+    struct posture_ekcert_roots *ek_roots; /* [enroll] ek_roots; NULL when missing */
+    struct posture_decisions *decisions;   /* what /v1/authz answers from */
+    struct posture_api *api;
 };
 
 static void help(FILE *f)
@@ -281,17 +289,69 @@ static int serve_builtin_routes(struct serve *s)
 
 /*
  * Extension point: the API routes of the other modules (DESIGN.md §8). Each module adds its
- * routes to s->http with posture_http_server_add_route(), given what it needs from s (store,
- * keys, metrics, configuration), with one call here, e.g.
- *     r = posture_enroll_add_routes(s->http, s->store, s->vkeys, s->metrics, &s->cfg);
- * for POST /v1/enroll and /v1/enroll/activate (agents), POST /v1/challenge and /v1/posture
- * (agents; /v1/posture with .body_max = s->cfg.posture_body_max), and GET|HEAD /v1/authz with
- * the prefix /v1/authz/ (gateways). Handlers read the client identity with
- * posture_http_request_identity() and answer problems with posture_http_response_problem().
+ * routes to s->http with posture_http_server_add_route(), given what it needs from s, with one
+ * call here. verifier/lib/api.h serves POST /v1/enroll, /v1/enroll/activate, /v1/challenge and
+ * /v1/posture (agents) and ANY /v1/authz[/...] (gateways); it needs the policy set ([policy]
+ * dir; missing: submissions 503, gateways denied), the EK roots ([enroll] ek_roots; missing:
+ * TPM enrolment refused) and the decision view, filled from the store here at start.
  */
 static int serve_api_routes(struct serve *s)
 {
-    (void) s;
+    char err[POSTURE_POLICY_ERROR_MAX] = "";
+    int r;
+
+    r = posture_policy_set_load_dir(s->cfg.policy_dir, &s->policies, err, sizeof(err));
+    if (r == -ENOENT || r == -ENODATA)
+        log_warning("[policy] dir %s: %s: submissions are refused (503) and gateways denied "
+                    "until policies are installed there and the verifier restarted",
+                    s->cfg.policy_dir, r == -ENOENT ? "missing" : "no *.json policy in it");
+    else if (r < 0)
+        return log_error_errno(r, "[policy] dir %s: %s", s->cfg.policy_dir,
+                               err[0] ? err : posture_errno_name(r));
+    else if (!posture_policy_set_find(s->policies, s->cfg.policy_default)) {
+        log_error("[policy] default = %s: there is no %s/%s.json", s->cfg.policy_default,
+                  s->cfg.policy_dir, s->cfg.policy_default);
+        return -EINVAL;
+    } else if (s->policies->n_policies > POSTURE_DECISION_POLICIES_MAX) {
+        log_error("[policy] dir %s: %zu policies; at most %d can be served", s->cfg.policy_dir,
+                  s->policies->n_policies, POSTURE_DECISION_POLICIES_MAX);
+        return -E2BIG;
+    }
+
+    r = posture_ekcert_roots_load(s->cfg.ek_roots, NULL, &s->ek_roots);
+    if (r == -ENOENT)
+        log_warning("[enroll] ek_roots %s is missing: TPM enrolment is refused "
+                    "(enroll-ek-roots-missing), software enrolment works",
+                    s->cfg.ek_roots);
+    else if (r < 0)
+        return log_error_errno(r, "[enroll] ek_roots %s: %m", s->cfg.ek_roots);
+
+    r = posture_decisions_new(POSTURE_API_DEVICES_MAX, &s->decisions);
+    if (r < 0)
+        return log_error_errno(r, "Failed to set up the decision view: %m");
+
+    struct posture_api_options ao = {
+        .store = s->store,
+        .vkeys = s->vkeys,
+        .ek_roots = s->ek_roots,
+        .policies = s->policies,
+        .default_policy = s->cfg.policy_default,
+        .decisions = s->decisions,
+        .metrics = s->metrics,
+        .posture_body_max = (size_t) s->cfg.posture_body_max,
+    };
+    r = posture_api_new(&ao, &s->api);
+    if (r < 0)
+        return log_error_errno(r, "Failed to set up the API: %m");
+    r = posture_api_decisions_load(s->api);
+    if (r < 0)
+        return log_error_errno(r, "store %s: cannot read the latest appraisals: %m", s->cfg.store);
+    log_info("decision view: %d device(s) from the store; %zu polic%s (default %s)", r,
+             s->policies ? s->policies->n_policies : 0,
+             s->policies && s->policies->n_policies == 1 ? "y" : "ies", s->cfg.policy_default);
+    r = posture_api_add_routes(s->api, s->http);
+    if (r < 0)
+        return log_error_errno(r, "Failed to add the API routes: %m");
     return 0;
 }
 
@@ -492,6 +552,10 @@ static void forged_header(const char *peer, const char *header, void *userdata)
 static void serve_done(struct serve *s)
 {
     s->http = posture_http_server_free(s->http);
+    s->api = posture_api_free(s->api);
+    s->decisions = posture_decisions_free(s->decisions);
+    s->ek_roots = posture_ekcert_roots_free(s->ek_roots);
+    s->policies = posture_policy_set_free(s->policies);
     s->store = posture_store_free(s->store);
     s->vkeys = posture_vkeys_free(s->vkeys);
     s->metrics = posture_metrics_free(s->metrics);

@@ -1,0 +1,103 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#pragma once
+
+/*
+ * The verifier's API routes (DESIGN.md §8, GATEWAYS.md §2; docs/verifier-api.md): the glue
+ * between the HTTP layer (http.h) and the libraries that decide (enroll.h, submission.h,
+ * appraise.h, ear.h, decision.h, store.h).
+ *
+ *   POST /v1/enroll, /v1/enroll/activate  agents   enrolment (enroll.h)
+ *   POST /v1/challenge                    agents   a nonce for the device of the TLS client
+ *                                                  certificate (120 s, single use)
+ *   POST /v1/posture                      agents   submission → nonce consumed → report JWS →
+ *                                                  TPM evidence → appraisal under every policy
+ *                                                  → EARs → store (default policy) → view
+ *   ANY  /v1/authz, /v1/authz/...         gateways the decision, from the in-memory view only
+ *
+ * Every handler fails closed: a negative return becomes a 503 problem. Thread-safety: the
+ * handlers run concurrently; the store, the view and the metrics are thread-safe, everything
+ * else here is read-only after posture_api_new(). Library code: logs at debug only.
+ */
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cjson/cJSON.h>
+
+#include "posture/cleanup.h"
+
+#include "decision.h"
+#include "ekcert.h"
+#include "http.h"
+#include "metrics.h"
+#include "policy.h"
+#include "store.h"
+#include "vkeys.h"
+
+#define POSTURE_API_NONCE_TTL_SEC 120
+#define POSTURE_API_SPIFFE_PREFIX "spiffe://"
+#define POSTURE_API_DEVICES_MAX   ((size_t) 1000000) /* decision view capacity */
+
+/* Everything the routes use; borrowed, and must outlive the api object. */
+struct posture_api_options {
+    struct posture_store *store;                 /* required */
+    const struct posture_vkeys *vkeys;           /* required: device CA, EAR signing key */
+    const struct posture_ekcert_roots *ek_roots; /* NULL: TPM enrolment refused */
+    /* NULL or empty: no policy ([policy] dir missing): /v1/posture answers 503 no-policy and
+     * /v1/authz 503 unknown-policy (fail closed); enrolment and challenges work. */
+    const struct posture_policy_set *policies;
+    const char *default_policy;          /* required with policies: an id in policies */
+    struct posture_decisions *decisions; /* required: the view /v1/authz answers from */
+    struct posture_metrics *metrics;     /* optional */
+    const char *issuer;                  /* EAR iss; NULL: "spiffe://<td>/verifier" */
+    size_t posture_body_max;             /* body limit of POST /v1/posture; 0: 2 MiB */
+};
+
+struct posture_api;
+
+/* Check the options (-EINVAL: a missing member, a default policy that is not in the set, more
+ * than POSTURE_DECISION_POLICIES_MAX policies), register the metrics (-EEXIST when a metric of
+ * the same name but another kind exists). -ENOMEM. */
+int posture_api_new(const struct posture_api_options *opts, struct posture_api **ret);
+struct posture_api *posture_api_free(struct posture_api *api);
+POSTURE_DEFINE_TRIVIAL_CLEANUP_FUNC(struct posture_api *, posture_api_free)
+#define posture_auto_api POSTURE_CLEANUP(posture_api_freep)
+
+/* Add the routes above to srv (before it starts). Errors of posture_http_server_add_route(). */
+int posture_api_add_routes(struct posture_api *api, struct posture_http_server *srv);
+
+/*
+ * Fill the decision view from the store at start: the latest appraisal of every active device
+ * (posture_store_appraisal_foreach_latest), read from its EAR (ours: not verified again) as the
+ * entry of the policy it was appraised under, when that policy is still loaded with the same
+ * digest (otherwise the device stays unappraised until its next report: fail closed). Only the
+ * default policy's appraisal is stored, so the other policies answer 403 not-appraised until
+ * the device reports again. Returns the number of devices put, or a negative errno (the
+ * store's; an EAR that does not parse is skipped).
+ */
+int posture_api_decisions_load(struct posture_api *api);
+
+/*
+ * The device id (kid) of a device certificate (DER) issued by our device CA: the URI SAN
+ * spiffe://<trust_domain>/device/<kid>, exactly one such SAN, kid a non-empty printable id of
+ * at most POSTURE_STORE_DEVICE_ID_MAX characters. -EBADMSG (not a certificate, no or several
+ * such SANs, another trust domain, a bad kid), -ENOMEM.
+ */
+int posture_api_cert_device_id(const uint8_t *der,
+                               size_t der_len,
+                               const char *trust_domain,
+                               char ret_id[static POSTURE_STORE_DEVICE_ID_MAX + 1]);
+
+/*
+ * A decision-view entry from an EAR we signed (claims read without verifying): exp, sub and
+ * cnf.x5t#S256 into *ret_expires, ret_subject and ret_x5t; ret_remediation (optional, size
+ * bytes) receives the remediation of the first failing check, "" when none. -EBADMSG when the
+ * token does not have that shape.
+ */
+int posture_api_ear_read(const char *ear,
+                         int64_t *ret_expires,
+                         char ret_subject[static POSTURE_DECISION_SUBJECT_MAX + 1],
+                         uint8_t ret_x5t[static 32],
+                         char *ret_remediation,
+                         size_t remediation_size);

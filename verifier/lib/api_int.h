@@ -1,0 +1,56 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#pragma once
+
+/* Internals shared by api.c, api_posture.c and api_authz.c (not an interface). */
+
+#include "api.h"
+
+struct posture_api {
+    struct posture_store *store;
+    const struct posture_vkeys *vkeys;
+    const struct posture_ekcert_roots *ek_roots;
+    const struct posture_policy_set *policies;
+    const struct posture_policy *default_policy;
+    const char *policy_ids[POSTURE_DECISION_POLICIES_MAX]; /* borrowed from policies */
+    size_t n_policies;
+    struct posture_decisions *decisions;
+    char *issuer;
+    char *trust_domain;
+    size_t posture_body_max;
+
+    struct posture_metrics_counter *m_enroll;    /* {reason} */
+    struct posture_metrics_counter *m_challenge; /* {result} */
+    struct posture_metrics_counter *m_rejected;  /* {reason}: refused submissions */
+    struct posture_metrics_counter *m_appraisal; /* {status}: default policy's verdicts */
+    struct posture_metrics_counter *m_decision;  /* {result}: /v1/authz */
+    struct posture_metrics_histogram *m_appraisal_seconds;
+};
+
+/* The common problem answer (Cache-Control no-store is set by the http layer). */
+int api_problem(struct posture_http_response *resp,
+                unsigned status,
+                const char *type,
+                const char *title,
+                const char *detail);
+
+/* The device of an agent request: the verified TLS client certificate's kid, looked up in the
+ * store. Returns 0 with *ret_device filled (caller calls posture_store_device_done), 1 when a
+ * problem was answered (401/403), or a negative errno. */
+int api_request_device(struct posture_api *api,
+                       struct posture_http_request *req,
+                       struct posture_http_response *resp,
+                       const struct posture_http_identity **ret_identity,
+                       struct posture_store_device *ret_device);
+
+/* Issue a nonce for device_id: base64url text into buf (≥ 48 bytes). */
+int api_nonce_issue(struct posture_api *api, const char *device_id, char *buf, size_t size);
+
+/* Seconds since the epoch by the store's clock. */
+int64_t api_now(struct posture_api *api);
+
+int api_route_posture(struct posture_http_request *req,
+                      struct posture_http_response *resp,
+                      void *userdata);
+int api_route_authz(struct posture_http_request *req,
+                    struct posture_http_response *resp,
+                    void *userdata);

@@ -1,0 +1,634 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * POST /v1/posture (DESIGN.md §7-8, ATTESTATION.md §5.4, GATEWAYS.md §2.2): the device of the
+ * TLS client certificate submits {"report": "<JWS>", "tpm": {...}}.
+ *
+ *   1. the body is parsed strictly (400 submission-malformed)
+ *   2. the nonce is read from the unverified report and consumed, before any expensive work
+ *      (400 use_fresh_nonce with a Replay-Nonce header when unknown, expired, used or another
+ *      device's; a used nonce whose report is already recorded is a re-send: 200 duplicate)
+ *   3. the report's JWS with the enrolled device key (400 report-rejected)
+ *   4. the TPM evidence with the enrolled AK, bound to the consumed nonce and the payload
+ *   5. the appraisal under every loaded policy, one EAR each (cnf: the certificate and key)
+ *   6. the default policy's appraisal recorded (with the TPM clock when a quote was accepted);
+ *      -EEXIST for a (device, seq) already recorded: 200 duplicate with the latest EAR
+ *   7. the decision view, metrics, an audit row; 201 with the EAR and a summary.
+ */
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "posture/b64url.h"
+#include "posture/err.h"
+#include "posture/json.h"
+#include "posture/jws.h"
+#include "posture/key.h"
+#include "posture/log.h"
+#include "posture/quote.h"
+
+#include "api_int.h"
+#include "appraise.h"
+#include "ear.h"
+#include "submission.h"
+
+#define NONCE_MAX 64 /* eat_nonce: 8..64 bytes */
+
+/* Everything one submission holds, freed by sub_done(). */
+struct sub {
+    struct posture_api *api;
+    struct posture_http_response *resp;
+    const struct posture_http_identity *id;
+    struct posture_store_device *dev;
+    struct posture_submission *submission;
+    uint8_t nonce[NONCE_MAX];
+    size_t nonce_len;
+    char nonce_text[2 * NONCE_MAX];
+    EVP_PKEY *key;
+    struct posture_jws *jws;
+    struct posture_quote_ak *ak;
+    struct posture_evidence_verdict verdict;
+    bool have_verdict;
+    bool have_clock;
+    struct posture_store_clockinfo clock;
+    struct posture_appraisal *previous;
+    struct posture_appraisal *appraisals[POSTURE_DECISION_POLICIES_MAX];
+    char *ears[POSTURE_DECISION_POLICIES_MAX];
+    size_t n;
+    size_t def; /* index of the default policy */
+};
+
+static void sub_done(struct sub *s)
+{
+    posture_submission_free(s->submission);
+    EVP_PKEY_free(s->key);
+    posture_jws_free(s->jws);
+    posture_quote_ak_free(s->ak);
+    if (s->have_verdict)
+        posture_evidence_verdict_done(&s->verdict);
+    posture_appraisal_free(s->previous);
+    for (size_t i = 0; i < s->n; i++) {
+        posture_appraisal_free(s->appraisals[i]);
+        free(s->ears[i]);
+    }
+}
+
+/* A refused submission: 400 (or the given status) problem with "reason". */
+static int
+reject(struct sub *s, unsigned status, const char *type, const char *reason, const char *detail)
+{
+    posture_auto_cjson cJSON *extra = cJSON_CreateObject();
+    int r;
+
+    posture_metrics_counter_inc(s->api->m_rejected, reason);
+    if (!extra)
+        return -ENOMEM;
+    r = posture_json_add_str(extra, "reason", reason);
+    if (r < 0)
+        return r;
+    return posture_http_response_problem(s->resp, status, type, "Posture submission refused",
+                                         detail, extra);
+}
+
+/* 400 use_fresh_nonce with a new nonce (GATEWAYS.md §2.2): in the Replay-Nonce header and in
+ * the body. */
+static int use_fresh_nonce(struct sub *s, const char *reason, const char *detail)
+{
+    posture_auto_cjson cJSON *extra = cJSON_CreateObject();
+    char nonce[64];
+    int r;
+
+    posture_metrics_counter_inc(s->api->m_rejected, reason);
+    if (!extra)
+        return -ENOMEM;
+    r = api_nonce_issue(s->api, s->dev->id, nonce, sizeof(nonce));
+    if (r >= 0)
+        r = posture_json_add_str(extra, "error", "use_fresh_nonce");
+    if (r >= 0)
+        r = posture_json_add_str(extra, "reason", reason);
+    if (r >= 0)
+        r = posture_json_add_str(extra, "nonce", nonce);
+    if (r >= 0)
+        r = posture_json_add_int(extra, "expires_in", POSTURE_API_NONCE_TTL_SEC);
+    if (r >= 0)
+        r = posture_http_response_problem(s->resp, 400, "use_fresh_nonce", "Use a fresh nonce",
+                                          detail, extra);
+    if (r >= 0)
+        r = posture_http_response_add_header(s->resp, "Replay-Nonce", nonce);
+    return r;
+}
+
+static int policy_text(const struct posture_appraisal *a, char *buf, size_t size)
+{
+    int n = snprintf(buf, size, "%s@%s", a->policy_id, a->policy_version);
+    return n < 0 || (size_t) n >= size ? -E2BIG : 0;
+}
+
+/* 200 {"duplicate": true, "ear", "status", "policy", "seq"}: the device's latest appraisal. */
+static int answer_duplicate(struct sub *s)
+{
+    struct posture_store_appraisal latest = { 0 };
+    posture_auto_cjson cJSON *o = NULL;
+    char policy[2 * POSTURE_STORE_POLICY_ID_MAX + 2];
+    int r;
+
+    r = posture_store_appraisal_latest(s->api->store, s->dev->id, &latest);
+    if (r < 0)
+        return r;
+    posture_metrics_counter_inc(s->api->m_rejected, "duplicate");
+    (void) snprintf(policy, sizeof(policy), "%s@%s", latest.policy_id, latest.policy_version);
+    o = cJSON_CreateObject();
+    r = o ? 0 : -ENOMEM;
+    if (r >= 0)
+        r = posture_json_add_bool(o, "duplicate", true);
+    if (r >= 0)
+        r = posture_json_add_str(o, "ear", latest.ear);
+    if (r >= 0)
+        r = posture_json_add_str(o, "status", posture_store_verdict_to_string(latest.verdict));
+    if (r >= 0)
+        r = posture_json_add_str(o, "policy", policy);
+    if (r >= 0 && latest.seq <= (uint64_t) INT64_MAX / 2)
+        r = posture_json_add_int(o, "seq", (int64_t) latest.seq);
+    posture_store_appraisal_done(&latest);
+    if (r >= 0)
+        r = posture_http_response_set_json(s->resp, 200, NULL, o);
+    return r;
+}
+
+static int load_key(struct sub *s)
+{
+    posture_auto_cjson cJSON *jwk = NULL;
+    int r;
+
+    r = posture_json_parse(s->dev->jwk, strlen(s->dev->jwk), POSTURE_STORE_JWK_MAX, 4, &jwk);
+    if (r >= 0)
+        r = posture_key_from_jwk(jwk, &s->key);
+    if (r < 0)
+        log_debug("api: %s: the stored JWK is unusable: %s", s->dev->id, posture_errno_name(r));
+    return r < 0 ? -EIO : 0; /* our own record: a fault, not the client's */
+}
+
+/* Verify the report: 0 verified, 1 refused (answered), negative errno. */
+static int verify_report(struct sub *s, int64_t now)
+{
+    struct posture_jws_verify_opts vo = {
+        .typ = POSTURE_JWS_TYP_REPORT,
+        .now = now,
+        .max_lifetime_sec = POSTURE_REPORT_LIFETIME_SEC,
+    };
+    int reason = POSTURE_JWS_OK, r;
+
+    r = posture_jws_verify(s->submission->report, s->submission->report_len, s->key, &vo, &reason,
+                           &s->jws);
+    if (r == -EBADMSG) {
+        const char *why = posture_jws_reason_to_string(reason);
+        r = reject(s, 400, "report-rejected", why ? why : "jws-invalid",
+                   "the report's signature or claims were refused");
+        return r < 0 ? r : 1;
+    }
+    return r;
+}
+
+/* A used nonce: a re-sent report (same device, seq at or below the latest recorded) is a
+ * duplicate; anything else must use a fresh nonce. The signature is checked first, so only
+ * the device can learn its own latest EAR this way. */
+static int nonce_used(struct sub *s, int64_t now)
+{
+    struct posture_store_appraisal latest = { 0 };
+    int64_t seq = -1;
+    bool dup;
+    int r;
+
+    r = load_key(s);
+    if (r < 0)
+        return r;
+    r = verify_report(s, now);
+    if (r != 0)
+        return r < 0 ? r : 0;
+    (void) posture_json_get_int(s->jws->payload, "seq", &seq);
+    r = posture_store_appraisal_latest(s->api->store, s->dev->id, &latest);
+    if (r < 0 && r != -ENOENT)
+        return r;
+    dup = r >= 0 && seq >= 0 && (uint64_t) seq <= latest.seq;
+    if (r >= 0)
+        posture_store_appraisal_done(&latest);
+    if (dup)
+        return answer_duplicate(s);
+    return use_fresh_nonce(s, "nonce-used", "this nonce was used already");
+}
+
+/* Step 2: 0 consumed, 1 answered, negative errno. */
+static int consume_nonce(struct sub *s, int64_t now)
+{
+    int n, r;
+
+    n = posture_submission_peek_nonce(s->submission->report, s->submission->report_len, s->nonce,
+                                      sizeof(s->nonce));
+    if (n == -EBADMSG) {
+        r = use_fresh_nonce(s, "nonce-missing",
+                            "the report carries no eat_nonce (or is not a compact JWS)");
+        return r < 0 ? r : 1;
+    }
+    if (n < 0)
+        return n;
+    s->nonce_len = (size_t) n;
+    r = posture_b64url_encode_buf(s->nonce, s->nonce_len, s->nonce_text, sizeof(s->nonce_text));
+    if (r < 0)
+        return r;
+    r = posture_store_nonce_consume(s->api->store, s->dev->id, s->nonce, s->nonce_len);
+    switch (r) {
+    case 0:
+        return 0;
+    case -EALREADY:
+        r = nonce_used(s, now);
+        break;
+    case -ENOENT:
+        r = use_fresh_nonce(s, "nonce-unknown", "this nonce was not issued (or was purged)");
+        break;
+    case -ESTALE:
+        r = use_fresh_nonce(s, "nonce-expired", "this nonce has expired");
+        break;
+    case -EPERM:
+        r = use_fresh_nonce(s, "nonce-other-device", "this nonce was issued to another device");
+        break;
+    default:
+        return r;
+    }
+    return r < 0 ? r : 1;
+}
+
+/* Step 4: 0 (with or without a verdict), 1 answered, negative errno. */
+static int verify_evidence(struct sub *s)
+{
+    const struct posture_evidence *e = s->submission->tpm;
+    struct posture_quote_clock previous;
+    int r;
+
+    if (!e)
+        return 0;
+    if (s->dev->tier != POSTURE_STORE_TIER_HARDWARE || !s->dev->ak_public) {
+        r = reject(s, 400, "tpm-not-enrolled", "tpm-not-enrolled",
+                   "TPM evidence from a device enrolled without a TPM (enrol it again with "
+                   "its TPM)");
+        return r < 0 ? r : 1;
+    }
+    r = posture_quote_ak_new(s->dev->ak_public, s->dev->ak_public_len, NULL, 0, &s->ak);
+    if (r < 0)
+        return r == -ENOMEM ? r : -EIO; /* the enrolled AK: ours */
+    r = posture_store_clockinfo_get(s->api->store, s->dev->id, &s->clock);
+    if (r < 0 && r != -ENOENT)
+        return r;
+    s->have_clock = r >= 0;
+    previous = (struct posture_quote_clock){
+        .clock = s->clock.clock,
+        .reset_count = s->clock.reset_count,
+        .restart_count = s->clock.restart_count,
+    };
+    struct posture_evidence_expect expect = {
+        .nonce = s->nonce,
+        .nonce_len = s->nonce_len,
+        .payload = (const uint8_t *) s->jws->payload_raw,
+        .payload_len = s->jws->payload_len,
+        .pcr_mask = POSTURE_QUOTE_PCR_MASK_DEFAULT,
+        .previous = s->have_clock ? &previous : NULL,
+    };
+    r = posture_evidence_verify(s->ak, e, &expect, &s->verdict);
+    if (r < 0)
+        return r;
+    s->have_verdict = true;
+    return 0;
+}
+
+/* The default policy's previous appraisal (grace periods), from the latest stored EAR. */
+static void load_previous(struct sub *s)
+{
+    struct posture_store_appraisal latest = { 0 };
+    posture_autofree uint8_t *payload = NULL;
+    posture_auto_cjson cJSON *claims = NULL;
+    const char *dot1, *dot2;
+    size_t len = 0;
+
+    if (posture_store_appraisal_latest(s->api->store, s->dev->id, &latest) < 0)
+        return;
+    dot1 = latest.ear ? strchr(latest.ear, '.') : NULL;
+    dot2 = dot1 ? strchr(dot1 + 1, '.') : NULL;
+    if (dot2 &&
+        posture_b64url_decode(dot1 + 1, (size_t) (dot2 - dot1 - 1), POSTURE_STORE_EAR_MAX, &payload,
+                              &len) >= 0 &&
+        posture_json_parse((const char *) payload, len, POSTURE_STORE_EAR_MAX, 0, &claims) >= 0 &&
+        posture_ear_previous(claims, &s->previous) < 0)
+        s->previous = NULL;
+    posture_store_appraisal_done(&latest);
+}
+
+/* Step 5. */
+static int appraise_all(struct sub *s, int64_t now)
+{
+    const struct posture_policy_set *set = s->api->policies;
+    char x5t[POSTURE_VKEYS_X5T_LEN + 1];
+    int r;
+
+    r = posture_b64url_encode_buf(s->id->x5t_s256, sizeof(s->id->x5t_s256), x5t, sizeof(x5t));
+    if (r < 0)
+        return r;
+    load_previous(s);
+    for (size_t i = 0; i < set->n_policies; i++) {
+        const struct posture_policy *p = set->policies[i];
+        struct posture_appraise_input in = {
+            .claims = s->jws->payload,
+            .header = s->jws->header,
+            .jws_reason = POSTURE_JWS_OK,
+            .device = s->dev,
+            .evidence = s->have_verdict ? &s->verdict : NULL,
+            .nonce = s->nonce_text,
+            .now = now,
+            .previous = p == s->api->default_policy ? s->previous : NULL,
+        };
+        struct posture_ear_opts eo = {
+            .issuer = s->api->issuer,
+            .trust_domain = s->api->trust_domain,
+            .jkt = s->dev->id,
+            .x5t_s256 = x5t,
+        };
+
+        if (p == s->api->default_policy)
+            s->def = i;
+        r = posture_appraise(p, &in, &s->appraisals[i]);
+        if (r < 0)
+            return r;
+        s->n = i + 1;
+        r = posture_ear_sign(s->api->vkeys->signing_key, s->appraisals[i], &eo, &s->ears[i]);
+        if (r < 0)
+            return r;
+    }
+    return 0;
+}
+
+/* Step 6: 0 recorded, 1 answered (duplicate, or a raced clock), negative errno. */
+static int record(struct sub *s, uint64_t received_at)
+{
+    struct posture_store_appraisal rec;
+    int r;
+
+    r = posture_appraisal_record(s->appraisals[s->def], s->ears[s->def], received_at, &rec);
+    if (r < 0)
+        return r;
+    if (s->have_verdict && s->verdict.step == POSTURE_EVIDENCE_STEP_OK) {
+        struct posture_store_clockinfo info = {
+            .clock = s->verdict.info.clock.clock,
+            .reset_count = s->verdict.info.clock.reset_count,
+            .restart_count = s->verdict.info.clock.restart_count,
+        };
+        r = posture_store_appraisal_record_with_clock(s->api->store, &rec,
+                                                      s->have_clock ? &s->clock : NULL, &info);
+    } else
+        r = posture_store_appraisal_record(s->api->store, &rec);
+    if (r == -EEXIST) {
+        r = answer_duplicate(s);
+        return r < 0 ? r : 1;
+    }
+    if (r == -ESTALE) {
+        /* another node appraised a newer quote of this device meanwhile */
+        r = use_fresh_nonce(s, "quote-clock-raced",
+                            "another appraisal of this device moved its TPM clock meanwhile");
+        return r < 0 ? r : 1;
+    }
+    return r;
+}
+
+/* Step 7: the view. On failure the device is taken out of the view: fail closed. */
+static int update_view(struct sub *s)
+{
+    struct posture_decision_entry entries[POSTURE_DECISION_POLICIES_MAX];
+    char failed[POSTURE_DECISION_POLICIES_MAX][POSTURE_DECISION_TEXT_MAX + 1];
+    char remediation[POSTURE_DECISION_POLICIES_MAX][POSTURE_DECISION_TEXT_MAX + 1];
+    char subject[POSTURE_DECISION_SUBJECT_MAX + 1];
+    struct posture_decision_device dev = { .device_id = s->dev->id, .entries = entries };
+    int n, r;
+
+    n = snprintf(subject, sizeof(subject), POSTURE_API_SPIFFE_PREFIX "%s/device/%s",
+                 s->api->trust_domain, s->dev->id);
+    if (n < 0 || (size_t) n >= sizeof(subject))
+        return -E2BIG;
+    dev.subject = subject;
+    memcpy(dev.x5t_s256, s->id->x5t_s256, sizeof(dev.x5t_s256));
+    for (size_t i = 0; i < s->n; i++) {
+        const struct posture_appraisal *a = s->appraisals[i];
+        const struct posture_policy *p = s->api->policies->policies[i];
+
+        (void) posture_appraisal_failed(a, failed[i], sizeof(failed[i]), remediation[i],
+                                        sizeof(remediation[i]));
+        entries[i] = (struct posture_decision_entry){
+            .policy_id = p->id,
+            .policy_version = p->version,
+            .status = posture_store_verdict_to_string(a->status),
+            .allow = posture_policy_allows(p, (int) a->status),
+            .expires = a->appraised_at + POSTURE_EAR_LIFETIME_SEC,
+            .token = s->ears[i],
+            .failed_checks = failed[i],
+            .remediation = remediation[i],
+        };
+    }
+    dev.n_entries = s->n;
+    r = posture_decisions_put(s->api->decisions, &dev);
+    if (r < 0) {
+        log_debug("api: %s: decision view: %s; the device is taken out of it", s->dev->id,
+                  posture_errno_name(r));
+        (void) posture_decisions_remove(s->api->decisions, s->dev->id);
+    }
+    return r;
+}
+
+static int audit(struct sub *s)
+{
+    const struct posture_appraisal *a = s->appraisals[s->def];
+    posture_auto_cjson cJSON *o = cJSON_CreateObject();
+    posture_autofree char *detail = NULL;
+    char failed[POSTURE_DECISION_TEXT_MAX + 1], rem[8], policy[2 * POSTURE_STORE_POLICY_ID_MAX + 2];
+    int r;
+
+    if (!o)
+        return -ENOMEM;
+    (void) posture_appraisal_failed(a, failed, sizeof(failed), rem, sizeof(rem));
+    r = policy_text(a, policy, sizeof(policy));
+    if (r >= 0 && a->seq <= (uint64_t) INT64_MAX / 2)
+        r = posture_json_add_int(o, "seq", (int64_t) a->seq);
+    if (r >= 0)
+        r = posture_json_add_str(o, "policy", policy);
+    if (r >= 0)
+        r = posture_json_add_str(o, "status", posture_store_verdict_to_string(a->status));
+    if (r >= 0)
+        r = posture_json_add_str(o, "failed", failed);
+    if (r >= 0 && s->have_verdict) {
+        char buf[POSTURE_EVIDENCE_REASON_MAX];
+        r = posture_json_add_str(o, "tpm", posture_evidence_verdict_reason(&s->verdict, buf));
+    }
+    if (r >= 0)
+        r = posture_json_print(o, false, &detail);
+    if (r >= 0)
+        r = posture_store_audit_append(s->api->store, "appraisal", s->dev->id, detail, NULL);
+    return r;
+}
+
+static int failed_array(const char *failed, cJSON **ret)
+{
+    posture_auto_cjson cJSON *arr = cJSON_CreateArray();
+    char id[POSTURE_DECISION_TEXT_MAX + 1];
+    int r = 0;
+
+    if (!arr)
+        return -ENOMEM;
+    while (r >= 0 && *failed) {
+        size_t k = strcspn(failed, ",");
+        if (k > 0 && k < sizeof(id)) {
+            memcpy(id, failed, k);
+            id[k] = '\0';
+            r = posture_json_append_str(arr, id);
+        }
+        failed += k + (failed[k] == ',');
+    }
+    if (r < 0)
+        return r;
+    *ret = POSTURE_TAKE_PTR(arr);
+    return 0;
+}
+
+/* One policy's summary: {"policy", "status", "allow", "failed_checks", "remediation"}. */
+static int summary(struct sub *s, size_t i, cJSON *o)
+{
+    const struct posture_appraisal *a = s->appraisals[i];
+    char failed[POSTURE_DECISION_TEXT_MAX + 1], rem[POSTURE_DECISION_TEXT_MAX + 1];
+    char policy[2 * POSTURE_STORE_POLICY_ID_MAX + 2];
+    cJSON *arr = NULL;
+    int r;
+
+    (void) posture_appraisal_failed(a, failed, sizeof(failed), rem, sizeof(rem));
+    r = policy_text(a, policy, sizeof(policy));
+    if (r >= 0)
+        r = posture_json_add_str(o, "status", posture_store_verdict_to_string(a->status));
+    if (r >= 0)
+        r = posture_json_add_str(o, "policy", policy);
+    if (r >= 0)
+        r = posture_json_add_bool(
+            o, "allow", posture_policy_allows(s->api->policies->policies[i], (int) a->status));
+    if (r >= 0)
+        r = failed_array(failed, &arr);
+    if (r >= 0)
+        r = posture_json_add_item(o, "failed_checks", arr);
+    if (r >= 0)
+        r = posture_json_add_str(o, "remediation", rem);
+    return r;
+}
+
+/* 201 {"ear", "status", "policy", "allow", "failed_checks", "remediation", "seq",
+ *      "policies": [{"policy", "status", "allow", "failed_checks", "remediation"}, ...]} */
+static int answer(struct sub *s)
+{
+    posture_auto_cjson cJSON *o = cJSON_CreateObject(), *arr = cJSON_CreateArray();
+    const struct posture_appraisal *a = s->appraisals[s->def];
+    int r;
+
+    if (!o || !arr)
+        return -ENOMEM;
+    r = posture_json_add_str(o, "ear", s->ears[s->def]);
+    if (r >= 0)
+        r = summary(s, s->def, o);
+    if (r >= 0 && a->seq <= (uint64_t) INT64_MAX / 2)
+        r = posture_json_add_int(o, "seq", (int64_t) a->seq);
+    for (size_t i = 0; r >= 0 && i < s->n; i++) {
+        cJSON *p = cJSON_CreateObject();
+        if (!p)
+            return -ENOMEM;
+        r = posture_json_append(arr, p);
+        if (r >= 0)
+            r = summary(s, i, p);
+    }
+    if (r >= 0)
+        r = posture_json_add_item(o, "policies", POSTURE_TAKE_PTR(arr));
+    if (r >= 0)
+        r = posture_http_response_set_json(s->resp, 201, NULL, o);
+    return r;
+}
+
+static int submission(struct sub *s, struct posture_http_request *req)
+{
+    uint64_t received_at = posture_store_now(s->api->store);
+    int64_t now = (int64_t) (received_at / POSTURE_STORE_USEC_PER_SEC);
+    const char *why = NULL;
+    struct timespec t0, t1;
+    const uint8_t *body;
+    size_t len = 0;
+    int r;
+
+    (void) clock_gettime(CLOCK_MONOTONIC, &t0);
+    body = posture_http_request_body(req, &len);
+    r = posture_submission_parse((const char *) body, len, &s->submission, &why);
+    if (r == -EBADMSG)
+        return reject(s, 400, "submission-malformed", "submission-malformed", why);
+    if (r == -E2BIG)
+        return reject(s, 413, "body-too-large", "body-too-large", "a submission is at most 2 MiB");
+    if (r < 0)
+        return r;
+
+    r = consume_nonce(s, now); /* before anything expensive */
+    if (r != 0)
+        return r < 0 ? r : 0;
+    r = load_key(s);
+    if (r < 0)
+        return r;
+    r = verify_report(s, now);
+    if (r != 0)
+        return r < 0 ? r : 0;
+    r = verify_evidence(s);
+    if (r != 0)
+        return r < 0 ? r : 0;
+    r = appraise_all(s, now);
+    if (r < 0)
+        return r;
+    r = record(s, received_at);
+    if (r != 0)
+        return r < 0 ? r : 0;
+    r = update_view(s);
+    if (r < 0)
+        return r;
+    posture_metrics_counter_inc(s->api->m_appraisal,
+                                posture_store_verdict_to_string(s->appraisals[s->def]->status));
+    r = audit(s);
+    if (r < 0)
+        log_debug("api: %s: cannot append the audit row: %s", s->dev->id, posture_errno_name(r));
+    (void) clock_gettime(CLOCK_MONOTONIC, &t1);
+    posture_metrics_histogram_observe(s->api->m_appraisal_seconds,
+                                      (double) (t1.tv_sec - t0.tv_sec) +
+                                          (double) (t1.tv_nsec - t0.tv_nsec) / 1e9);
+    return answer(s);
+}
+
+int api_route_posture(struct posture_http_request *req,
+                      struct posture_http_response *resp,
+                      void *userdata)
+{
+    struct posture_api *api = userdata;
+    struct posture_store_device dev = { 0 };
+    const struct posture_http_identity *id = NULL;
+    struct sub s;
+    int r;
+
+    r = api_request_device(api, req, resp, &id, &dev);
+    if (r != 0) {
+        posture_metrics_counter_inc(api->m_rejected, "no-device");
+        return r < 0 ? r : 0;
+    }
+    if (!api->default_policy) {
+        posture_store_device_done(&dev);
+        posture_metrics_counter_inc(api->m_rejected, "no-policy");
+        return api_problem(resp, 503, "no-policy", "No policy loaded",
+                           "the verifier has no appraisal policy ([policy] dir)");
+    }
+    s = (struct sub){ .api = api, .resp = resp, .id = id, .dev = &dev };
+    r = submission(&s, req);
+    sub_done(&s);
+    posture_store_device_done(&dev);
+    return r;
+}
