@@ -558,7 +558,7 @@ struct posture_api *posture_api_free(struct posture_api *api)
     return NULL;
 }
 
-int posture_api_add_routes(struct posture_api *api, struct posture_http_server *srv)
+static int add_routes(struct posture_api *api, struct posture_http_server *srv)
 {
     const struct posture_http_route routes[] = {
         { .methods = POSTURE_HTTP_POST,
@@ -592,12 +592,17 @@ int posture_api_add_routes(struct posture_api *api, struct posture_http_server *
     };
     int r;
 
-    if (!api || !srv)
-        return -EINVAL;
     for (size_t i = 0; i < sizeof(routes) / sizeof(routes[0]); i++) {
         r = posture_http_server_add_route(srv, &routes[i]);
         if (r < 0)
             return r;
     }
     return 0;
+}
+
+int posture_api_add_routes(struct posture_api *api, struct posture_http_server *srv)
+{
+    if (!api || !srv)
+        return -EINVAL;
+    return add_routes(api, srv);
 }
