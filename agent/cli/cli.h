@@ -13,6 +13,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include <cjson/cJSON.h>
 #include <openssl/types.h>
 
 #include "posture/agent_config.h"
@@ -46,6 +47,8 @@ int posture_cli_check(int argc, char **argv);
 int posture_cli_list_checks(int argc, char **argv);
 int posture_cli_key(int argc, char **argv);
 int posture_cli_report(int argc, char **argv);
+int posture_cli_enroll(int argc, char **argv);
+int posture_cli_submit(int argc, char **argv);
 
 /*
  * Report a getopt_long() error for command (NULL: the global options; c is the '?' or ':' that
@@ -125,6 +128,41 @@ int posture_cli_run_checks(const struct posture_cli_common_args *a,
  * POSTURE_EXIT_USAGE). posture_cli_key_error() logs r for state_dir's key and returns it. */
 int posture_cli_key_open(const struct posture_cli_config *cfg, EVP_PKEY **ret);
 int posture_cli_key_error(const char *state_dir, int r);
+
+/*
+ * A request to the verifier at url failed with r from posture_http_request() (detail: its
+ * libcurl text, or NULL): log what went wrong and the fix (ca: the pinned CA file). Returns r.
+ */
+int posture_cli_transport_error(const char *url, const char *ca, int r, const char *detail);
+/* "reason: detail" of an RFC 9457 problem body (our urn:posture:problem: prefix dropped) into
+ * buf. -EBADMSG when body is not a JSON object. */
+int posture_cli_problem_text(const char *body, size_t len, char *buf, size_t size);
+
+/*
+ * Run the checks that a selects under cfg and sign the report with pkey (DESIGN.md §7): the
+ * claims of report.c, eat_nonce = nonce (base64url, or NULL for none), seq the next value of
+ * state_dir/report.seq. *ret_token is the compact JWS; *ret_payload (optional) the payload
+ * exactly as signed (what the quote binds). Used by `report` and `submit`. Errors are logged and
+ * returned as -errno; the caller exits with POSTURE_EXIT_USAGE.
+ */
+int posture_cli_report_build(const struct posture_cli_common_args *a,
+                             const struct posture_cli_config *cfg,
+                             EVP_PKEY *pkey,
+                             const char *nonce,
+                             char **ret_token,
+                             char **ret_payload);
+
+/*
+ * The TPM evidence object (ATTESTATION.md §5.1) for the report payload and nonce, as
+ * posture_cli_evidence_write() below makes it, into *ret (the caller frees it). Errors are
+ * logged with the fix.
+ */
+int posture_cli_evidence_build(const struct posture_cli_config *cfg,
+                               const uint8_t *nonce,
+                               size_t nonce_len,
+                               const char *payload,
+                               size_t payload_len,
+                               cJSON **ret);
 
 /*
  * `report --evidence`: quote the TPM of cfg ([tpm] tcti) with the binding of nonce and the

@@ -138,22 +138,20 @@ static int write_file_atomic(const char *path, const char *data, size_t len)
 }
 #endif
 
-int posture_cli_evidence_write(const struct posture_cli_config *cfg,
+int posture_cli_evidence_build(const struct posture_cli_config *cfg,
                                const uint8_t *nonce,
                                size_t nonce_len,
                                const char *payload,
                                size_t payload_len,
-                               const char *path)
+                               cJSON **ret)
 {
 #ifdef POSTURE_HAVE_TPM
     posture_auto_evidence struct posture_evidence *e = NULL;
-    posture_auto_cjson cJSON *obj = NULL;
-    posture_autofree char *text = NULL;
     uint8_t binding[POSTURE_QUOTE_BINDING_SIZE];
     int r;
 
     if (cfg->agent.tpm_mode == POSTURE_TPM_NO)
-        return log_error_errno(-EOPNOTSUPP, "--evidence: the TPM is disabled ([tpm] enabled = "
+        return log_error_errno(-EOPNOTSUPP, "evidence: the TPM is disabled ([tpm] enabled = "
                                             "no in the configuration)");
 
     r = posture_quote_binding(nonce, nonce_len, (const uint8_t *) payload, payload_len, binding);
@@ -167,9 +165,38 @@ int posture_cli_evidence_write(const struct posture_cli_config *cfg,
         return r;
     read_event_log(cfg->agent.tpm_event_log, e);
 
-    r = posture_evidence_to_json(e, &obj);
-    if (r >= 0)
-        r = posture_json_print(obj, false, &text);
+    r = posture_evidence_to_json(e, ret);
+    if (r < 0)
+        return log_error_errno(r, "Failed to build the evidence object: %m");
+    return 0;
+#else
+    (void) cfg;
+    (void) nonce;
+    (void) nonce_len;
+    (void) payload;
+    (void) payload_len;
+    (void) ret;
+    return log_error_errno(-EOPNOTSUPP, "evidence: this posturectl was built without TPM "
+                                        "support (POSTURE_WITH_TPM=OFF)");
+#endif
+}
+
+int posture_cli_evidence_write(const struct posture_cli_config *cfg,
+                               const uint8_t *nonce,
+                               size_t nonce_len,
+                               const char *payload,
+                               size_t payload_len,
+                               const char *path)
+{
+#ifdef POSTURE_HAVE_TPM
+    posture_auto_cjson cJSON *obj = NULL;
+    posture_autofree char *text = NULL;
+    int r;
+
+    r = posture_cli_evidence_build(cfg, nonce, nonce_len, payload, payload_len, &obj);
+    if (r < 0)
+        return r;
+    r = posture_json_print(obj, false, &text);
     if (r < 0)
         return log_error_errno(r, "Failed to build the evidence object: %m");
     r = write_file_atomic(path, text, strlen(text));
@@ -177,6 +204,12 @@ int posture_cli_evidence_write(const struct posture_cli_config *cfg,
         return log_error_errno(r, "--evidence %s: cannot write it: %m", path);
     return 0;
 #else
+    (void) cfg;
+    (void) nonce;
+    (void) nonce_len;
+    (void) payload;
+    (void) payload_len;
+    (void) path;
     return log_error_errno(-EOPNOTSUPP, "--evidence: this posturectl was built without TPM "
                                         "support (POSTURE_WITH_TPM=OFF)");
 #endif

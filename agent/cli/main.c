@@ -23,6 +23,8 @@ static const struct posture_cli_command commands[] = {
     { "list-checks", posture_cli_list_checks, "list the checks this agent knows" },
     { "report", posture_cli_report, "run the checks and print the signed report (JWS)" },
     { "key", posture_cli_key, "print the device public key (JWK or PEM)" },
+    { "enroll", posture_cli_enroll, "enrol this device with the verifier" },
+    { "submit", posture_cli_submit, "run one cycle now: challenge, checks, report, verdict" },
     { "help", command_help, "show this help, or the help of one command" },
 };
 

@@ -125,14 +125,15 @@ static int parse_args(int argc, char **argv, struct report_args *a)
 }
 
 /* Run the checks; *ret is the §6 document. Errors are logged. */
-static int
-run_checks(const struct report_args *args, const struct posture_cli_config *cfg, cJSON **ret)
+static int run_checks(const struct posture_cli_common_args *a,
+                      const struct posture_cli_config *cfg,
+                      cJSON **ret)
 {
     posture_auto_run struct posture_run *run = NULL;
     posture_autoclose int root_fd = -1;
     int r;
 
-    r = posture_cli_run_checks(&args->common, cfg, &run, &root_fd);
+    r = posture_cli_run_checks(a, cfg, &run, &root_fd);
     if (r < 0)
         return r;
     r = posture_run_to_json(run, root_fd, ret);
@@ -242,17 +243,67 @@ static int build_claims(struct report_claims_in *in, cJSON **ret)
     return 0;
 }
 
+int posture_cli_report_build(const struct posture_cli_common_args *a,
+                             const struct posture_cli_config *cfg,
+                             EVP_PKEY *pkey,
+                             const char *nonce,
+                             char **ret_token,
+                             char **ret_payload)
+{
+    posture_auto_cjson cJSON *results = NULL, *claims = NULL;
+    posture_autofree char *payload = NULL, *token = NULL;
+    posture_autoclose int state_fd = -1;
+    uint64_t seq = 0;
+    int r;
+
+    r = posture_state_dir_open(cfg->agent.state_dir, false, &state_fd);
+    if (r < 0)
+        return log_error_errno(r, "state directory %s: %m", cfg->agent.state_dir);
+
+    r = run_checks(a, cfg, &results);
+    if (r < 0)
+        return r;
+
+    /* Counted only once everything before signing worked, and durably before it is used. */
+    r = posture_state_counter_next(state_fd, POSTURE_REPORT_SEQ_NAME, &seq);
+    if (r < 0)
+        return log_error_errno(r, "report counter %s/" POSTURE_REPORT_SEQ_NAME ": %m%s",
+                               cfg->agent.state_dir,
+                               r == -EBADMSG ? " (the file is damaged; it is never reset "
+                                               "silently: restore or remove it)"
+                                             : "");
+
+    struct report_claims_in in = {
+        .key = pkey,
+        .aud = cfg->agent.server_url ? cfg->agent.server_url : POSTURE_AUD_DEFAULT,
+        .nonce = nonce,
+        .now = (int64_t) time(NULL),
+        .seq = seq,
+        .results = results,
+    };
+    r = build_claims(&in, &claims);
+    if (r >= 0)
+        r = posture_json_print(claims, false, &payload);
+    if (r < 0)
+        return log_error_errno(r, "Failed to build the report claims: %m");
+    r = posture_jws_sign(pkey, POSTURE_JWS_TYP_REPORT, payload, strlen(payload), &token);
+    if (r < 0)
+        return log_error_errno(r, "Failed to sign the report%s: %m",
+                               r == -E2BIG ? " (larger than 64 KiB; use --only)" : "");
+    *ret_token = POSTURE_TAKE_PTR(token);
+    if (ret_payload)
+        *ret_payload = POSTURE_TAKE_PTR(payload);
+    return 0;
+}
+
 int posture_cli_report(int argc, char **argv)
 {
     POSTURE_CLEANUP(report_args_done) struct report_args args = { 0 };
     POSTURE_CLEANUP(posture_cli_config_done) struct posture_cli_config cfg = { 0 };
     posture_auto_evp_pkey EVP_PKEY *pkey = NULL;
-    posture_auto_cjson cJSON *results = NULL, *claims = NULL;
     posture_autofree char *payload = NULL, *token = NULL, *nonce_b64 = NULL;
     posture_autofree uint8_t *nonce = NULL;
     size_t nonce_len = 0;
-    posture_autoclose int state_fd = -1;
-    uint64_t seq = 0;
     int r;
 
     r = parse_args(argc, argv, &args);
@@ -284,48 +335,9 @@ int posture_cli_report(int argc, char **argv)
     r = posture_cli_key_open(&cfg, &pkey);
     if (r < 0)
         return POSTURE_EXIT_USAGE;
-    r = posture_state_dir_open(cfg.agent.state_dir, false, &state_fd);
-    if (r < 0) {
-        (void) log_error_errno(r, "state directory %s: %m", cfg.agent.state_dir);
-        return POSTURE_EXIT_USAGE;
-    }
-
-    r = run_checks(&args, &cfg, &results);
+    r = posture_cli_report_build(&args.common, &cfg, pkey, args.nonce, &token, &payload);
     if (r < 0)
         return POSTURE_EXIT_USAGE;
-
-    /* Counted only once everything before signing worked, and durably before it is used. */
-    r = posture_state_counter_next(state_fd, POSTURE_REPORT_SEQ_NAME, &seq);
-    if (r < 0) {
-        (void) log_error_errno(r, "report counter %s/" POSTURE_REPORT_SEQ_NAME ": %m%s",
-                               cfg.agent.state_dir,
-                               r == -EBADMSG ? " (the file is damaged; it is never reset "
-                                               "silently: restore or remove it)"
-                                             : "");
-        return POSTURE_EXIT_USAGE;
-    }
-
-    struct report_claims_in in = {
-        .key = pkey,
-        .aud = cfg.agent.server_url ? cfg.agent.server_url : POSTURE_AUD_DEFAULT,
-        .nonce = args.nonce,
-        .now = (int64_t) time(NULL),
-        .seq = seq,
-        .results = results,
-    };
-    r = build_claims(&in, &claims);
-    if (r >= 0)
-        r = posture_json_print(claims, false, &payload);
-    if (r < 0) {
-        (void) log_error_errno(r, "Failed to build the report claims: %m");
-        return POSTURE_EXIT_USAGE;
-    }
-    r = posture_jws_sign(pkey, POSTURE_JWS_TYP_REPORT, payload, strlen(payload), &token);
-    if (r < 0) {
-        (void) log_error_errno(r, "Failed to sign the report%s: %m",
-                               r == -E2BIG ? " (larger than 64 KiB; use --only)" : "");
-        return POSTURE_EXIT_USAGE;
-    }
     /* After signing: the quote binds the payload bytes exactly as signed. */
     if (args.evidence) {
         r = posture_cli_evidence_write(&cfg, nonce, nonce_len, payload, strlen(payload),

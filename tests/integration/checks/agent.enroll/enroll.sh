@@ -1,0 +1,365 @@
+#!/bin/sh
+# SPDX-License-Identifier: Apache-2.0
+# agent.enroll/<case>: posturectl enroll and submit against the real `posture-verifier serve`.
+#   software  [tpm] enabled = no: token create → enroll (software tier) → device.crt verifies
+#             against `posture-verifier ca --device` with openssl → submit with fixture roots:
+#             Secure Boot on → affirming (exit 0), off → not (exit 1, the failing check and its
+#             remediation printed) → the EAR (state_dir/ear.jwt) verified with python3-jwt
+#             against /.well-known/jwks.json; --json prints the verifier's answer
+#   tpm       swtpm ([tpm] enabled = yes, the swtpm local CA in [enroll] ek_roots): enroll with
+#             ActivateCredential (hardware tier, TPM-resident device key) → submit with the TPM
+#             evidence → affirming, EAR verified
+#   errors    a used token, a wrong CA (TLS refused), a malformed token, no token, submit before
+#             enrolment, a verifier that is down: each exit 2 with its message
+# Usage: enroll.sh CASE POSTURECTL POSTURE_VERIFIER SOURCE_DIR. Exits 77 when openssl, curl,
+# python3-jwt (or, for tpm, swtpm) is missing.
+set -u
+
+case_name=$1
+pc=$2
+pv=$3
+src=$4
+name="agent.enroll/$case_name"
+py=/usr/bin/python3
+
+for t in curl openssl "$py"; do
+    command -v "$t" >/dev/null 2>&1 || {
+        echo "$name: SKIP: $t is not installed"
+        exit 77
+    }
+done
+"$py" -c 'import jwt, cryptography' 2>/dev/null || {
+    echo "$name: SKIP: python3-jwt is not installed"
+    exit 77
+}
+unset POSTURE_LOG_LEVEL JOURNAL_STREAM || true
+
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/agent-enroll.XXXXXX")
+pid=
+stop_all() {
+    if [ -n "$pid" ]; then
+        kill -TERM "$pid" 2>/dev/null
+        wait "$pid" 2>/dev/null
+        pid=
+    fi
+    if command -v swtpm_stop >/dev/null 2>&1; then
+        swtpm_stop
+    fi
+    rm -rf "$tmp"
+}
+trap stop_all EXIT
+trap 'exit 130' INT TERM
+
+failures=0
+fail() {
+    failures=$((failures + 1))
+    echo "FAIL: $*" >&2
+}
+pass() { echo "ok: $*"; }
+show_log() {
+    echo "  --- server log:" >&2
+    sed -n '1,80s/^/  | /p' "$tmp/log" >&2
+}
+
+free_port() {
+    "$py" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
+}
+
+if [ "$case_name" = tpm ]; then
+    . "$src/tests/lib/swtpm.sh"
+    trap 'stop_all' EXIT # swtpm_start sets its own; keep ours (it calls swtpm_stop)
+    swtpm_start || exit $?
+    trap 'stop_all' EXIT
+fi
+
+# ---- the verifier ---------------------------------------------------------------------------
+agents_port=$(free_port)
+gw_port=$(free_port)
+mkdir -p "$tmp/state" "$tmp/policies" "$tmp/ek-roots" "$tmp/agent"
+# One policy: the baseline's Secure Boot rule alone, so fixture roots decide the verdict.
+"$py" - "$src/packaging/policies/baseline.json" "$tmp/policies/t-sb.json" <<'EOF'
+import json, sys
+p = json.load(open(sys.argv[1]))
+p = {"id": "t-sb", "version": "1", "description": "agent.enroll test",
+     "checks": {"boot.secure_boot": p["checks"]["boot.secure_boot"]}}
+json.dump(p, open(sys.argv[2], "w"))
+EOF
+conf=$tmp/verifier.conf
+cat >"$conf" <<EOF
+[verifier]
+state_dir = $tmp/state
+trust_domain = test.example
+[listen]
+agents = 127.0.0.1:$agents_port
+gateways = 127.0.0.1:$gw_port
+trusted_gateways = 127.0.0.1/32
+threads = 2
+[tls]
+cert = $tmp/state/tls.crt
+key = $tmp/state/tls.key
+[enroll]
+ek_roots = $tmp/ek-roots
+[policy]
+dir = $tmp/policies
+default = t-sb
+EOF
+if [ "$case_name" = tpm ]; then
+    cp "$SWTPM_CA_ROOT" "$tmp/ek-roots/swtpm-root.pem"
+    cp "$SWTPM_CA_ISSUER" "$tmp/ek-roots/swtpm-issuer.pem"
+fi
+
+start_server() {
+    "$pv" serve --config "$conf" >"$tmp/log" 2>&1 &
+    pid=$!
+    i=0
+    while [ $i -lt 200 ]; do
+        if curl -fsS -o /dev/null "http://127.0.0.1:$gw_port/healthz" 2>/dev/null; then
+            return 0
+        fi
+        kill -0 "$pid" 2>/dev/null || break
+        sleep 0.1
+        i=$((i + 1))
+    done
+    fail "the verifier did not start"
+    show_log
+    exit 1
+}
+start_server
+"$pv" ca --config "$conf" >"$tmp/verifier-ca.pem" || fail "posture-verifier ca"
+"$pv" ca --device --config "$conf" >"$tmp/device-ca.pem" || fail "posture-verifier ca --device"
+url="https://127.0.0.1:$agents_port"
+
+# ---- the agent ------------------------------------------------------------------------------
+aconf=$tmp/agent.conf
+write_agent_conf() { # TPM-MODE
+    cat >"$aconf" <<EOF
+[agent]
+state_dir = $tmp/agent/state
+[server]
+url = $url
+ca = $tmp/agent/state/verifier-ca.pem
+[tpm]
+enabled = $1
+tcti = ${SWTPM_TCTI:-device:/dev/null}
+event_log = $tmp/no-event-log
+EOF
+}
+token() {
+    "$pv" token create --config "$conf" 2>>"$tmp/token.err"
+}
+roots=$src/tests/fixtures/roots/boot.secure_boot
+
+# run OUT ARGS...: posturectl with its exit status in $rc, stdout in OUT, stderr in OUT.err
+run() {
+    o=$1
+    shift
+    "$pc" "$@" >"$o" 2>"$o.err"
+    rc=$?
+}
+
+verify_ear() { # LABEL
+    curl -fsS -o "$tmp/jwks.json" "http://127.0.0.1:$gw_port/.well-known/jwks.json" ||
+        fail "$1: GET jwks.json"
+    if out=$("$py" - "$tmp/agent/state/ear.jwt" "$tmp/jwks.json" 2>&1 <<'EOF'
+import json, sys, jwt
+ear = open(sys.argv[1]).read().strip()
+jwks = jwt.PyJWKSet.from_dict(json.load(open(sys.argv[2])))
+hdr = jwt.get_unverified_header(ear)
+assert hdr["typ"] == "eat+jwt", hdr
+key = [k for k in jwks.keys if k.key_id == hdr["kid"]][0]
+c = jwt.decode(ear, key.key, algorithms=["ES256"], options={"verify_aud": False})
+d = c["submods"]["device"]
+print(d["ear.status"], c["sub"], json.dumps(d.get("tag:posture.dev,2026:findings", {})),
+      json.dumps(d.get("ear.trustworthiness-vector", {})))
+EOF
+    ); then
+        pass "$1: the EAR verifies with python3-jwt against the JWKS ($out)"
+    else
+        fail "$1: EAR verification: $out"
+    fi
+}
+
+check_cert() { # LABEL
+    crt=$tmp/agent/state/device.crt
+    [ "$(stat -c %a "$crt" 2>/dev/null)" = 644 ] || fail "$1: device.crt mode $(stat -c %a "$crt")"
+    if openssl verify -CAfile "$tmp/device-ca.pem" "$crt" >/dev/null 2>&1; then
+        pass "$1: device.crt verifies against posture-verifier ca --device"
+    else
+        fail "$1: device.crt does not verify: $(openssl verify -CAfile "$tmp/device-ca.pem" "$crt" 2>&1)"
+    fi
+    kid=$("$pc" key --jwk --config "$aconf" 2>/dev/null | "$py" -c 'import json,sys; print(json.load(sys.stdin)["kid"])')
+    openssl x509 -in "$crt" -noout -ext subjectAltName 2>/dev/null |
+        grep -q "URI:spiffe://test.example/device/$kid" &&
+        pass "$1: URI SAN names the device key's kid" || fail "$1: the SAN does not name $kid"
+}
+
+case "$case_name" in
+software)
+    write_agent_conf no
+    tok=$(token)
+    run "$tmp/enroll.out" enroll --server "$url" --token "$tok" --ca "$tmp/verifier-ca.pem" \
+        --config "$aconf"
+    if [ $rc = 0 ] && grep -q 'at trust tier software' "$tmp/enroll.out"; then
+        pass "enroll (software tier): $(head -n 1 "$tmp/enroll.out")"
+    else
+        fail "enroll: exit $rc: $(cat "$tmp/enroll.out" "$tmp/enroll.out.err")"
+        show_log
+    fi
+    grep -q "Verifier CA: $tmp/agent/state/verifier-ca.pem" "$tmp/enroll.out" ||
+        fail "enroll does not say where the CA went"
+    cmp -s "$tmp/verifier-ca.pem" "$tmp/agent/state/verifier-ca.pem" ||
+        fail "the pinned CA was not stored"
+    check_cert software
+
+    run "$tmp/submit.out" submit --only boot.secure_boot --root "$roots/sb-on" --config "$aconf"
+    if [ $rc = 0 ] && grep -q '^Verdict: affirming' "$tmp/submit.out"; then
+        pass "submit, Secure Boot on: $(head -n 1 "$tmp/submit.out")"
+    else
+        fail "submit (sb-on): exit $rc: $(cat "$tmp/submit.out" "$tmp/submit.out.err")"
+        show_log
+    fi
+    [ "$(stat -c %a "$tmp/agent/state/ear.jwt" 2>/dev/null)" = 600 ] || fail "ear.jwt mode"
+    verify_ear "software, affirming"
+
+    run "$tmp/submit2.out" submit --only boot.secure_boot --root "$roots/sb-off" --config "$aconf"
+    if [ $rc = 1 ] && grep -q '^Verdict: contraindicated' "$tmp/submit2.out" &&
+        grep -q 'boot.secure_boot' "$tmp/submit2.out"; then
+        pass "submit, Secure Boot off: exit 1, $(tr '\n' ' ' <"$tmp/submit2.out")"
+    else
+        fail "submit (sb-off): exit $rc: $(cat "$tmp/submit2.out" "$tmp/submit2.out.err")"
+    fi
+    verify_ear "software, contraindicated"
+
+    run "$tmp/submit3.out" submit --json --only boot.secure_boot --root "$roots/sb-on" \
+        --config "$aconf"
+    if [ $rc = 0 ] && "$py" -c 'import json,sys; d=json.load(open(sys.argv[1])); assert d["status"]=="affirming" and d["ear"]' "$tmp/submit3.out" 2>/dev/null; then
+        pass "submit --json prints the verifier's answer"
+    else
+        fail "submit --json: exit $rc: $(cat "$tmp/submit3.out" "$tmp/submit3.out.err")"
+    fi
+    ;;
+
+tpm)
+    command -v tpm2_getcap >/dev/null 2>&1 || exit 77
+    moddir=$(openssl version -m | sed -n 's/^MODULESDIR: "\(.*\)"$/\1/p')
+    [ -f "${OPENSSL_MODULES:-$moddir}/tpm2.so" ] || {
+        echo "$name: SKIP: the tpm2 OpenSSL provider is not installed (tpm2-openssl)"
+        exit 77
+    }
+    write_agent_conf yes
+    tok=$(token)
+    run "$tmp/enroll.out" enroll --server "$url" --token "$tok" --ca "$tmp/verifier-ca.pem" \
+        --config "$aconf"
+    if [ $rc = 0 ] && grep -q 'at trust tier hardware' "$tmp/enroll.out"; then
+        pass "enroll with ActivateCredential (hardware tier): $(head -n 1 "$tmp/enroll.out")"
+    else
+        fail "enroll: exit $rc: $(cat "$tmp/enroll.out" "$tmp/enroll.out.err")"
+        show_log
+    fi
+    check_cert tpm
+    n=$(tpm2_getcap handles-transient 2>/dev/null | grep -c 0x)
+    s=$(tpm2_getcap handles-loaded-session 2>/dev/null | grep -c 0x)
+    [ "$n" = 0 ] && [ "$s" = 0 ] && pass "nothing left loaded in the TPM after enrolment" ||
+        fail "left in the TPM: $n transient objects, $s sessions"
+
+    # swtpm has no firmware event log: the quote is proven (hardware 2 in the vector), Secure
+    # Boot cannot be, so the verifier says warning (no-event-log) and submit exits 1.
+    run "$tmp/submit.out" submit --only boot.secure_boot --root "$roots/sb-on" --config "$aconf"
+    if [ $rc = 1 ] && grep -q '^Verdict: warning' "$tmp/submit.out" &&
+        grep -q '^  no-event-log: ' "$tmp/submit.out"; then
+        pass "submit with TPM evidence: exit 1, $(head -n 1 "$tmp/submit.out")"
+    else
+        fail "submit: exit $rc: $(cat "$tmp/submit.out" "$tmp/submit.out.err")"
+        show_log
+    fi
+    verify_ear "tpm"
+    case $out in
+    *'"no-event-log"'*'"hardware": 2'*) pass "the EAR: the quote verified (hardware 2), no event log" ;;
+    *) fail "the EAR's findings and vector: $out" ;;
+    esac
+    n=$(tpm2_getcap handles-transient 2>/dev/null | grep -c 0x)
+    s=$(tpm2_getcap handles-loaded-session 2>/dev/null | grep -c 0x)
+    [ "$n" = 0 ] && [ "$s" = 0 ] && pass "nothing left loaded in the TPM after submit" ||
+        fail "left in the TPM after submit: $n transient objects, $s sessions"
+    # a second cycle (a new nonce, the next seq)
+    run "$tmp/submit2.out" submit --json --only boot.secure_boot --root "$roots/sb-on" \
+        --config "$aconf"
+    if [ $rc = 1 ] && "$py" -c 'import json,sys; d=json.load(open(sys.argv[1])); assert d["status"]=="warning" and d["seq"]==2, d' "$tmp/submit2.out"; then
+        pass "second submit: seq 2"
+    else
+        fail "second submit: exit $rc: $(cat "$tmp/submit2.out" "$tmp/submit2.out.err")"
+    fi
+    ;;
+
+errors)
+    write_agent_conf no
+    # submit before enrolment
+    run "$tmp/o" submit --config "$aconf"
+    [ $rc = 2 ] && grep -q 'not enrolled' "$tmp/o.err" && pass "submit before enrol: exit 2" ||
+        fail "submit before enrol: exit $rc: $(cat "$tmp/o.err")"
+    # no token, a malformed one, both
+    run "$tmp/o" enroll --server "$url" --ca "$tmp/verifier-ca.pem" --config "$aconf"
+    [ $rc = 2 ] && grep -q 'token is missing' "$tmp/o.err" && pass "no token: exit 2" ||
+        fail "no token: exit $rc: $(cat "$tmp/o.err")"
+    run "$tmp/o" enroll --server "$url" --token not-a-token --ca "$tmp/verifier-ca.pem" \
+        --config "$aconf"
+    [ $rc = 2 ] && grep -q 'not an enrolment token' "$tmp/o.err" && pass "malformed token: exit 2" ||
+        fail "malformed token: exit $rc: $(cat "$tmp/o.err")"
+    # a CA that did not issue the server's certificate
+    openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 1 \
+        -keyout "$tmp/other.key" -out "$tmp/other.pem" -subj /CN=other 2>/dev/null
+    tok=$(token)
+    run "$tmp/o" enroll --server "$url" --token "$tok" --ca "$tmp/other.pem" --config "$aconf"
+    [ $rc = 2 ] && grep -q 'not issued by the pinned CA' "$tmp/o.err" &&
+        pass "wrong CA: exit 2, $(cut -c1-100 "$tmp/o.err")" ||
+        fail "wrong CA: exit $rc: $(cat "$tmp/o.err")"
+    [ -e "$tmp/agent/state/device.crt" ] && fail "a device.crt after a refused enrolment"
+    # the token from a file; then the same token again: refused as used
+    printf '%s\n' "$tok" >"$tmp/token.txt"
+    run "$tmp/o" enroll --server "$url" --token-file "$tmp/token.txt" --ca "$tmp/verifier-ca.pem" \
+        --config "$aconf"
+    [ $rc = 0 ] && pass "--token-file: enrolled" || fail "--token-file: exit $rc: $(cat "$tmp/o.err")"
+    run "$tmp/o" enroll --server "$url" --token "$tok" --ca "$tmp/verifier-ca.pem" --config "$aconf"
+    [ $rc = 2 ] && grep -q 'enroll-token-used' "$tmp/o.err" && pass "used token: exit 2" ||
+        fail "used token: exit $rc: $(cat "$tmp/o.err")"
+    # a known device with a fresh token: the verifier says it exists
+    tok=$(token)
+    run "$tmp/o" enroll --server "$url" --token "$tok" --ca "$tmp/verifier-ca.pem" --config "$aconf"
+    [ $rc = 2 ] && grep -q 'enroll-device-exists' "$tmp/o.err" && pass "re-enrolment: exit 2" ||
+        fail "re-enrolment: exit $rc: $(cat "$tmp/o.err")"
+    # [tpm] enabled = yes without a TPM
+    write_agent_conf yes
+    tok=$(token)
+    rm -rf "$tmp/agent2"
+    sed -i "s|state_dir = .*|state_dir = $tmp/agent2|" "$aconf"
+    mkdir -p "$tmp/agent2"
+    run "$tmp/o" enroll --server "$url" --token "$tok" --ca "$tmp/verifier-ca.pem" --config "$aconf"
+    [ $rc = 2 ] && grep -qi 'TPM' "$tmp/o.err" && pass "enabled = yes without a TPM: exit 2" ||
+        fail "enabled = yes without a TPM: exit $rc: $(cat "$tmp/o.err")"
+    # the verifier stopped
+    write_agent_conf no
+    kill -TERM "$pid"
+    wait "$pid" 2>/dev/null
+    pid=
+    run "$tmp/o" submit --only boot.secure_boot --root "$roots/sb-on" --config "$aconf"
+    [ $rc = 2 ] && grep -q 'cannot reach the verifier' "$tmp/o.err" &&
+        pass "verifier down: exit 2" || fail "verifier down: exit $rc: $(cat "$tmp/o.err")"
+    ;;
+*)
+    echo "$name: unknown case" >&2
+    exit 2
+    ;;
+esac
+
+if [ -n "$pid" ]; then
+    kill -TERM "$pid"
+    wait "$pid"
+    src_rc=$?
+    pid=
+    [ $src_rc = 0 ] || {
+        fail "the verifier exited with status $src_rc"
+        show_log
+    }
+fi
+[ $failures -eq 0 ] || exit 1
+echo "$name: all passed"
