@@ -1,6 +1,6 @@
 #!/bin/sh
 # SPDX-License-Identifier: Apache-2.0
-# agent.enroll/tpm: the TPM side of enrolment (posture/tpm_enroll.h) against swtpm:
+# agent.enroll/tpm_functions: the TPM side of enrolment (posture/tpm_enroll.h) against swtpm:
 #   tpm_enroll.sh TPM_ENROLL_TOOL QUOTE_TOOL SRCDIR
 # - the EK public is swtpm's RSA EK at 0x81010001 (byte-identical to tpm2_readpublic's) and its
 #   certificate is the RSA EK certificate of NV 0x01c00002;
