@@ -114,7 +114,8 @@ static int setup(void **state)
 
     f->set = calloc(1, sizeof(*f->set));
     assert_non_null(f->set);
-    f->set->policies = calloc(2, sizeof(*f->set->policies));
+    f->set->policies =
+        calloc(2, sizeof(struct posture_policy *)); /* NOLINT: an array of pointers */
     assert_non_null(f->set->policies);
     f->set->policies[0] = policy(policy_open);
     f->set->policies[1] = policy(policy_hw);
@@ -685,6 +686,7 @@ static void test_ear_read(void **state)
     free(t);
 
     /* wrong shapes */
+    /* NOLINTBEGIN(bugprone-suspicious-missing-comma): long literals split by clang-format */
     const char *bad[] = {
         "{\"sub\":\"s\",\"cnf\":{\"x5t#S256\":\"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAE\"}}",
         "{\"exp\":1,\"cnf\":{\"x5t#S256\":\"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAE\"}}",
@@ -693,6 +695,7 @@ static void test_ear_read(void **state)
         "{\"exp\":\"1\",\"sub\":\"s\",\"cnf\":{\"x5t#S256\":"
         "\"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAE\"}}",
     };
+    /* NOLINTEND(bugprone-suspicious-missing-comma) */
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         t = jwt_of(f, bad[i]);
         assert_int_equal(posture_api_ear_read(t, &exp, subject, x5t, NULL, 0), -EBADMSG);
