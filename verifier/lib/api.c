@@ -164,6 +164,9 @@ int api_request_device(struct posture_api *api,
     if (r < 0)
         return r;
     if (dev.status != POSTURE_STORE_DEVICE_ACTIVE) {
+        /* revoked by an administrator (maybe in another process): gateways stop admitting it
+         * now rather than when its last EAR expires */
+        (void) posture_decisions_remove(api->decisions, kid);
         posture_store_device_done(&dev);
         return no_device(resp, 403, "device-revoked", "Device revoked",
                          "this device was revoked; enrol it again");

@@ -570,6 +570,9 @@ static void test_flow(void **state)
     http(f, true, f->cert, f->key, "POST", "/v1/challenge", NULL, NULL, a);
     assert_int_equal(a->status, 403);
     assert_non_null(strstr(a->body, "device-revoked"));
+    /* ... and the gateways stop admitting it at once */
+    authz(f, NULL, NULL, a);
+    assert_int_equal(a->status, 401);
 
     free(ear);
     free(sub);
