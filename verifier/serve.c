@@ -629,6 +629,7 @@ static int run(struct serve *s, const sigset_t *mask)
         .trusted_gateways = s->cfg.trusted_gateways,
         .threads = s->cfg.threads,
         .max_connections = s->cfg.max_connections,
+        .max_connections_per_ip = s->cfg.max_connections_per_ip,
         .request_timeout_usec = s->cfg.request_timeout_usec,
         .idle_timeout_usec = s->cfg.idle_timeout_usec,
         .body_max = (size_t) s->cfg.body_max,

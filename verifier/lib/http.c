@@ -810,6 +810,7 @@ struct posture_http_server {
     X509_STORE *ca_store; /* the client CA for forwarded certificates */
     unsigned threads;
     unsigned max_connections;
+    unsigned max_connections_per_ip;
     uint64_t request_timeout;
     uint64_t idle_timeout;
     size_t body_max;
@@ -1867,6 +1868,7 @@ int posture_http_server_new(const struct posture_http_options *opts,
         srv->threads = cpus > 0 && cpus <= 256 ? (unsigned) cpus : 1;
     }
     srv->max_connections = opts->max_connections ? opts->max_connections : DEFAULT_CONNECTIONS;
+    srv->max_connections_per_ip = opts->max_connections_per_ip;
     /* libmicrohttpd splits the limit among the worker threads: each needs a share */
     if (srv->max_connections < srv->threads)
         srv->max_connections = srv->threads;
@@ -2038,7 +2040,8 @@ static int listener_start(struct listener *l)
             l->daemon = MHD_start_daemon(
                 flags, 0, NULL, NULL, access_handler, l, MHD_OPTION_LISTEN_SOCKET, l->fd,
                 MHD_OPTION_THREAD_POOL_SIZE, pool, MHD_OPTION_CONNECTION_LIMIT,
-                srv->max_connections, MHD_OPTION_CONNECTION_TIMEOUT, idle,
+                srv->max_connections, MHD_OPTION_PER_IP_CONNECTION_LIMIT,
+                srv->max_connections_per_ip, MHD_OPTION_CONNECTION_TIMEOUT, idle,
                 MHD_OPTION_CONNECTION_MEMORY_LIMIT, CONN_MEMORY_LIMIT, MHD_OPTION_NOTIFY_COMPLETED,
                 request_completed, l, MHD_OPTION_NOTIFY_CONNECTION, connection_notify, l,
                 MHD_OPTION_URI_LOG_CALLBACK, uri_logged, l, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, l,
@@ -2049,7 +2052,8 @@ static int listener_start(struct listener *l)
             l->daemon = MHD_start_daemon(
                 flags, 0, NULL, NULL, access_handler, l, MHD_OPTION_LISTEN_SOCKET, l->fd,
                 MHD_OPTION_THREAD_POOL_SIZE, pool, MHD_OPTION_CONNECTION_LIMIT,
-                srv->max_connections, MHD_OPTION_CONNECTION_TIMEOUT, idle,
+                srv->max_connections, MHD_OPTION_PER_IP_CONNECTION_LIMIT,
+                srv->max_connections_per_ip, MHD_OPTION_CONNECTION_TIMEOUT, idle,
                 MHD_OPTION_CONNECTION_MEMORY_LIMIT, CONN_MEMORY_LIMIT, MHD_OPTION_NOTIFY_COMPLETED,
                 request_completed, l, MHD_OPTION_NOTIFY_CONNECTION, connection_notify, l,
                 MHD_OPTION_URI_LOG_CALLBACK, uri_logged, l, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, l,

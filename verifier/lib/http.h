@@ -225,6 +225,7 @@ struct posture_http_options {
     char *const *trusted_gateways;   /* NULL-terminated; each valid for posture_http_cidr_parse */
     unsigned threads;                /* per listener; 0: one per online CPU */
     unsigned max_connections;        /* per listener, split among its threads; 0: 1024 */
+    unsigned max_connections_per_ip; /* agent listener, per client address; 0: no limit */
     uint64_t request_timeout_usec;   /* 0: 10 s */
     uint64_t idle_timeout_usec;      /* 0: 30 s */
     size_t body_max;                 /* default route body limit; 0: POSTURE_HTTP_BODY_MAX_DEF */

@@ -149,6 +149,20 @@ static int parse_connections(const char *value, void *data, const char **ret_why
     return 0;
 }
 
+static int parse_per_ip(const char *value, void *data, const char **ret_why)
+{
+    uint32_t u = 0;
+    int r = posture_config_parse_u32_item(value, &u, ret_why);
+    if (r < 0)
+        return r;
+    if (u > CONNECTIONS_MAX) {
+        *ret_why = "expected 0 (no limit) to 100000";
+        return -EINVAL;
+    }
+    *(uint32_t *) data = u;
+    return 0;
+}
+
 static int parse_timeout(const char *value, void *data, const char **ret_why)
 {
     uint64_t u = 0;
@@ -224,6 +238,7 @@ static const struct posture_config_item verifier_items[] = {
     ROW("listen", "trusted_gateways", parse_trusted, trusted_gateways),
     ROW("listen", "threads", parse_threads, threads),
     ROW("listen", "max_connections", parse_connections, max_connections),
+    ROW("listen", "max_connections_per_ip", parse_per_ip, max_connections_per_ip),
     ROW("listen", "request_timeout", parse_timeout, request_timeout_usec),
     ROW("listen", "idle_timeout", parse_timeout, idle_timeout_usec),
     ROW("listen", "shutdown_timeout", parse_grace, shutdown_timeout_usec),
@@ -387,30 +402,32 @@ int posture_verifier_config_dump(const struct posture_verifier_config *cfg, FILE
                    or_empty(cfg->listen_agents), or_empty(cfg->listen_gateways));
     POSTURE_FOREACH_STRV (s, cfg->trusted_gateways)
         (void) fprintf(f, " %s", s);
-    (void) fprintf(
-        f,
-        "\n"
-        "threads = %" PRIu32 "\n"
-        "max_connections = %" PRIu32 "\n"
-        "request_timeout = %s\n"
-        "idle_timeout = %s\n"
-        "shutdown_timeout = %s\n"
-        "body_max = %" PRIu64 "\n"
-        "posture_body_max = %" PRIu64 "\n"
-        "\n[tls]\n"
-        "cert = %s\n"
-        "key = %s\n"
-        "client_ca = %s\n"
-        "\n[enroll]\n"
-        "ek_roots = %s\n"
-        "\n[policy]\n"
-        "dir = %s\n"
-        "default = %s\n",
-        cfg->threads, cfg->max_connections, duration(b1, sizeof(b1), cfg->request_timeout_usec),
-        duration(b2, sizeof(b2), cfg->idle_timeout_usec),
-        duration(b3, sizeof(b3), cfg->shutdown_timeout_usec), cfg->body_max, cfg->posture_body_max,
-        or_empty(cfg->tls_cert), or_empty(cfg->tls_key), or_empty(cfg->tls_client_ca),
-        or_empty(cfg->ek_roots), or_empty(cfg->policy_dir), or_empty(cfg->policy_default));
+    (void) fprintf(f,
+                   "\n"
+                   "threads = %" PRIu32 "\n"
+                   "max_connections = %" PRIu32 "\n"
+                   "max_connections_per_ip = %" PRIu32 "\n"
+                   "request_timeout = %s\n"
+                   "idle_timeout = %s\n"
+                   "shutdown_timeout = %s\n"
+                   "body_max = %" PRIu64 "\n"
+                   "posture_body_max = %" PRIu64 "\n"
+                   "\n[tls]\n"
+                   "cert = %s\n"
+                   "key = %s\n"
+                   "client_ca = %s\n"
+                   "\n[enroll]\n"
+                   "ek_roots = %s\n"
+                   "\n[policy]\n"
+                   "dir = %s\n"
+                   "default = %s\n",
+                   cfg->threads, cfg->max_connections, cfg->max_connections_per_ip,
+                   duration(b1, sizeof(b1), cfg->request_timeout_usec),
+                   duration(b2, sizeof(b2), cfg->idle_timeout_usec),
+                   duration(b3, sizeof(b3), cfg->shutdown_timeout_usec), cfg->body_max,
+                   cfg->posture_body_max, or_empty(cfg->tls_cert), or_empty(cfg->tls_key),
+                   or_empty(cfg->tls_client_ca), or_empty(cfg->ek_roots), or_empty(cfg->policy_dir),
+                   or_empty(cfg->policy_default));
     if (fflush(f) != 0 || ferror(f))
         return -EIO;
     return 0;

@@ -8,7 +8,8 @@
  * file:line (reported through the posture_config's diag callback).
  *
  *   [verifier] state_dir, trust_domain, store
- *   [listen]   agents, gateways, trusted_gateways, threads, max_connections, request_timeout,
+ *   [listen]   agents, gateways, trusted_gateways, threads, max_connections,
+ *              max_connections_per_ip, request_timeout,
  *              idle_timeout, shutdown_timeout, body_max, posture_body_max
  *   [tls]      cert, key, client_ca
  *   [enroll]   ek_roots
@@ -27,16 +28,17 @@ struct posture_verifier_config {
     char *trust_domain; /* SPIFFE trust domain: lower-case DNS-like name */
     char *store;        /* store URL; NULL until set or resolved: "sqlite:<state_dir>/store.db" */
 
-    char *listen_agents;            /* "host:port", "[v6]:port", "unix:/path"; "" = off (TLS) */
-    char *listen_gateways;          /* same syntax; "" = off (plain HTTP) */
-    char **trusted_gateways;        /* CIDRs (IPv4/IPv6) and "unix"; may be empty */
-    uint32_t threads;               /* worker threads per listener; 0 = one per online CPU */
-    uint32_t max_connections;       /* per listener */
-    uint64_t request_timeout_usec;  /* request line received → request complete */
-    uint64_t idle_timeout_usec;     /* connection idle (no request started) */
-    uint64_t shutdown_timeout_usec; /* SIGTERM: wait this long for in-flight requests */
-    uint64_t body_max;              /* request body limit of most routes */
-    uint64_t posture_body_max;      /* request body limit of POST /v1/posture */
+    char *listen_agents;             /* "host:port", "[v6]:port", "unix:/path"; "" = off (TLS) */
+    char *listen_gateways;           /* same syntax; "" = off (plain HTTP) */
+    char **trusted_gateways;         /* CIDRs (IPv4/IPv6) and "unix"; may be empty */
+    uint32_t threads;                /* worker threads per listener; 0 = one per online CPU */
+    uint32_t max_connections;        /* per listener */
+    uint32_t max_connections_per_ip; /* agent listener, per client address; 0 = no limit */
+    uint64_t request_timeout_usec;   /* request line received → request complete */
+    uint64_t idle_timeout_usec;      /* connection idle (no request started) */
+    uint64_t shutdown_timeout_usec;  /* SIGTERM: wait this long for in-flight requests */
+    uint64_t body_max;               /* request body limit of most routes */
+    uint64_t posture_body_max;       /* request body limit of POST /v1/posture */
 
     char *tls_cert;      /* PEM certificate chain of the agent listener */
     char *tls_key;       /* PEM private key */

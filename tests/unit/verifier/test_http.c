@@ -29,6 +29,7 @@
 #include "testlib.h"
 
 static struct tcert ca, server_cert, client, foreign_ca, foreign_client, expired_client;
+static unsigned per_ip_limit; /* fixture_start() passes it as max_connections_per_ip */
 
 struct fixture {
     struct posture_metrics *metrics;
@@ -196,6 +197,7 @@ static struct fixture *fixture_start(const char *gateways,
         .trusted_gateways = trusted,
         .threads = 2,
         .max_connections = 2000,
+        .max_connections_per_ip = per_ip_limit,
         .request_timeout_usec = request_timeout,
         .idle_timeout_usec = idle_timeout,
         .metrics = f->metrics,
@@ -806,6 +808,47 @@ static void test_many_connections(void **state)
     fixture_stop(f);
 }
 
+/* [listen] max_connections_per_ip on the agent listener: the third connection from one address
+ * is closed at once, the gateway listener (one gateway, many connections) is not limited. */
+static void test_per_ip_limit(void **state)
+{
+    struct fixture *f;
+    struct client_opts tls = { .tls = true, .cert = &client };
+    char out[4096], buf[16];
+    int held[2], gw[3];
+
+    (void) state;
+    per_ip_limit = 2;
+    f = fixture_start(NULL, loopback_only, 0, 0);
+    per_ip_limit = 0;
+    for (int i = 0; i < 2; i++) {
+        held[i] = connect_to(f->agents_port, NULL);
+        assert_true(held[i] >= 0);
+    }
+    /* the kernel completes the TCP handshake; libmicrohttpd then closes the socket at once */
+    int fd = connect_to(f->agents_port, NULL);
+    assert_true(fd >= 0);
+    struct pollfd pfd = { .fd = fd, .events = POLLIN };
+    assert_int_equal(poll(&pfd, 1, 3000), 1);
+    assert_true(recv(fd, buf, sizeof(buf), 0) <= 0);
+    (void) close(fd);
+    assert_int_equal(get(f->agents_port, &tls, "/healthz", NULL, out, sizeof(out)), -1);
+    for (int i = 0; i < 3; i++) {
+        gw[i] = connect_to(f->gw_port, NULL);
+        assert_true(gw[i] >= 0);
+    }
+    assert_int_equal(get(f->gw_port, NULL, "/healthz", NULL, out, sizeof(out)), 200);
+    for (int i = 0; i < 3; i++)
+        (void) close(gw[i]);
+    /* a slot freed is a slot again */
+    (void) close(held[0]);
+    (void) close(held[1]);
+    struct timespec ts = { .tv_sec = 0, .tv_nsec = 200 * 1000 * 1000 };
+    (void) nanosleep(&ts, NULL);
+    assert_int_equal(get(f->agents_port, &tls, "/healthz", NULL, out, sizeof(out)), 200);
+    fixture_stop(f);
+}
+
 struct slow_call {
     uint16_t port;
     int status;
@@ -980,6 +1023,7 @@ int main(void)
         cmocka_unit_test(test_tls_client_certificates),
         cmocka_unit_test(test_slow_clients),
         cmocka_unit_test(test_many_connections),
+        cmocka_unit_test(test_per_ip_limit),
         cmocka_unit_test(test_graceful_stop),
     };
     /* OpenSSL writes with write(): a peer that hung up must not kill the test */

@@ -96,6 +96,7 @@ static const char full[] = "[verifier]\n"
                            "trusted_gateways = 127.0.0.1/32 ::1/128 10.1.0.0/16 unix\n"
                            "threads = 4\n"
                            "max_connections = 5000\n"
+                           "max_connections_per_ip = 16\n"
                            "request_timeout = 3s\n"
                            "idle_timeout = 1m\n"
                            "shutdown_timeout = 1500ms\n"
@@ -128,6 +129,7 @@ static void test_every_key(void **state)
     assert_true(posture_strv_contains(cfg.trusted_gateways, "unix"));
     assert_int_equal(cfg.threads, 4);
     assert_int_equal(cfg.max_connections, 5000);
+    assert_int_equal(cfg.max_connections_per_ip, 16);
     assert_int_equal(cfg.request_timeout_usec, 3000000);
     assert_int_equal(cfg.idle_timeout_usec, 60000000);
     assert_int_equal(cfg.shutdown_timeout_usec, 1500000);
@@ -199,6 +201,7 @@ static void test_bad_values(void **state)
     expect_bad("[listen]\nthreads = 1000\n", "threads");
     expect_bad("[listen]\nthreads = -1\n", "threads");
     expect_bad("[listen]\nmax_connections = 0\n", "max_connections");
+    expect_bad("[listen]\nmax_connections_per_ip = 1000000\n", "max_connections_per_ip");
     expect_bad("[listen]\nrequest_timeout = 0\n", "request_timeout");
     expect_bad("[listen]\nrequest_timeout = 2h\n", "request_timeout");
     expect_bad("[listen]\nidle_timeout = soon\n", "idle_timeout");
@@ -235,6 +238,7 @@ static void test_dump_reads_back(void **state)
     assert_int_equal(again.shutdown_timeout_usec, cfg.shutdown_timeout_usec);
     assert_int_equal(again.idle_timeout_usec, cfg.idle_timeout_usec);
     assert_int_equal(again.posture_body_max, cfg.posture_body_max);
+    assert_int_equal(again.max_connections_per_ip, cfg.max_connections_per_ip);
     assert_string_equal(again.tls_client_ca, cfg.tls_client_ca);
     assert_string_equal(again.policy_default, cfg.policy_default);
     posture_verifier_config_done(&again);
@@ -282,6 +286,7 @@ static void test_packaged_config(void **state)
                      posture_strv_length(def.trusted_gateways));
     assert_int_equal(cfg.threads, def.threads);
     assert_int_equal(cfg.max_connections, def.max_connections);
+    assert_int_equal(cfg.max_connections_per_ip, def.max_connections_per_ip);
     assert_int_equal(cfg.request_timeout_usec, def.request_timeout_usec);
     assert_int_equal(cfg.idle_timeout_usec, def.idle_timeout_usec);
     assert_int_equal(cfg.shutdown_timeout_usec, def.shutdown_timeout_usec);
