@@ -13,12 +13,16 @@
 #            401; /metrics counts; audit rows (sqlite3)
 #   restart  after a restart the view is rebuilt from the store: the default policy answers
 #            200 with the stored EAR, another policy 403 not-appraised until the next report
+#   tpm      swtpm: posturectl enroll with ActivateCredential (hardware tier) and submit with
+#            TPM evidence twice; the TPM clock state recorded with each accepted quote (sqlite3);
+#            a policy requiring the hardware tier and a quote answers 200 (EAR hardware claim
+#            2), payments-admin 403 (no Secure Boot proof without an event log)
 #   refusals /v1/challenge and /v1/posture without a certificate (401), a malformed submission
 #            (400), an unknown nonce (400 use_fresh_nonce), a forged report signature (400
 #            report-rejected), a malformed and a used token at /v1/enroll (400, 401), routes on
 #            the wrong listener (404)
 # Usage: api.sh CASE POSTURE_VERIFIER POSTURECTL SOURCE_DIR. Exits 77 when curl, openssl or
-# python3-jwt is missing.
+# python3-jwt (for tpm: swtpm, tpm2-tools or the tpm2 OpenSSL provider) is missing.
 set -u
 
 case_name=$1
@@ -459,8 +463,96 @@ PY
     stop_server
 }
 
+case_tpm() {
+    for t in tpm2_getcap sqlite3; do
+        command -v $t >/dev/null 2>&1 || { echo "$name: SKIP: $t is not installed"; exit 77; }
+    done
+    moddir=$(openssl version -m | sed -n 's/^MODULESDIR: "\(.*\)"$/\1/p')
+    if [ ! -f "${OPENSSL_MODULES:-$moddir}/tpm2.so" ]; then
+        echo "$name: SKIP: the tpm2 OpenSSL provider is not installed (tpm2-openssl)"
+        exit 77
+    fi
+    . "$src/tests/lib/swtpm.sh"
+    swtpm_start || exit $?
+    trap 'cleanup; swtpm_stop' EXIT
+    mkdir -p "$tmp/ek-roots"
+    cp "$SWTPM_CA_ROOT" "$tmp/ek-roots/swtpm-root.pem"
+    cp "$SWTPM_CA_ISSUER" "$tmp/ek-roots/swtpm-issuer.pem"
+    # a policy that only the TPM can satisfy: the hardware tier and an accepted quote
+    cat >"$tmp/policies/hw-quote.json" <<'EOF'
+{
+  "id": "hw-quote",
+  "version": "1",
+  "allow_warning": true,
+  "device": {"trust_tier": "hardware", "pcr_quote": true},
+  "checks": {
+    "os.release": {
+      "required": true,
+      "evidence": [{"path": "/id", "op": "ne", "value": ""}]
+    }
+  }
+}
+EOF
+    start_server
+    "$pv" ca --config "$conf" >"$tmp/verifier-ca.pem" 2>"$tmp/err" || fail "posture-verifier ca: $(cat "$tmp/err")"
+    tconf=$tmp/tpm-agent.conf
+    cat >"$tconf" <<EOF
+[agent]
+state_dir = $tmp/tagent
+[server]
+url = https://127.0.0.1:$ap
+ca = $tmp/verifier-ca.pem
+[tpm]
+enabled = yes
+tcti = $SWTPM_TCTI
+event_log = $tmp/no-event-log
+EOF
+    token=$("$pv" token create --config "$conf" 2>"$tmp/err") || fail "token create: $(cat "$tmp/err")"
+    if ! "$pctl" enroll --token "$token" --config "$tconf" >"$tmp/enroll.out" 2>"$tmp/err"; then
+        fail "posturectl enroll (TPM): $(cat "$tmp/enroll.out" "$tmp/err")"
+        show_log
+        exit 1
+    fi
+    tier=$(sqlite3 "$tmp/state/store.db" "SELECT tier FROM devices" 2>/dev/null)
+    case $tier in
+    hardware | 1) ;;
+    *) fail "the device's tier in the store is '$tier', expected hardware" ;;
+    esac
+    [ -f "$tmp/tagent/device.crt" ] || { fail "no device.crt after enrolment"; exit 1; }
+    xcc=$("$py" -c 'import sys, urllib.parse; print(urllib.parse.quote(open(sys.argv[1]).read(), safe=""))' "$tmp/tagent/device.crt")
+
+    for i in 1 2; do
+        "$pctl" submit --json --only os.release --root "$root" --config "$tconf" \
+            >"$tmp/submit$i.json" 2>"$tmp/err"
+        [ -s "$tmp/submit$i.json" ] || fail "posturectl submit ($i): $(cat "$tmp/err")"
+        clock=$(sqlite3 "$tmp/state/store.db" "SELECT clock FROM clockinfo" 2>/dev/null)
+        [ -n "$clock" ] || fail "submit ($i): no TPM clock state recorded with the accepted quote"
+        eval "clock$i=\$clock"
+    done
+    echo "$name: TPM clock state $clock1 then $clock2"
+    # swtpm has no event log: the quote is proven, Secure Boot is not (a warning finding)
+    "$py" -c 'import json,sys; d=json.load(open(sys.argv[1])); assert d["status"]=="warning" and d["failed_checks"]==["no-event-log"] and d["seq"]==2, d' \
+        "$tmp/submit2.json" 2>"$tmp/err" || fail "submit (2): not the expected answer: $(tail -n 1 "$tmp/err")"
+    [ "${clock2:-0}" -gt "${clock1:-0}" ] 2>/dev/null ||
+        fail "the TPM clock state did not move forward: ${clock1:-?} then ${clock2:-?}"
+
+    code=$(gateway '/v1/authz?policy=hw-quote' -H "X-Client-Cert: $xcc")
+    if expect 200 "$code" "authz (hw-quote) for the TPM device"; then
+        "$py" - "$(header X-Posture-Token)" >"$tmp/py.out" 2>&1 <<'PY' || fail "hw-quote EAR: $(tail -n 2 "$tmp/py.out")"
+import sys, jwt
+c = jwt.decode(sys.argv[1], options={"verify_signature": False})
+tv = c["submods"]["device"]["ear.trustworthiness-vector"]
+assert tv.get("hardware") == 2, tv  # genuine hardware: the quote was accepted
+PY
+    fi
+    code=$(gateway '/v1/authz?policy=payments-admin' -H "X-Client-Cert: $xcc")
+    expect 403 "$code" "payments-admin without a Secure Boot proof (swtpm has no event log)" || true
+    stop_server
+}
+
 case "$case_name" in
 flow) case_flow ;;
+tpm) case_tpm ;;
 restart) case_restart ;;
 refusals) case_refusals ;;
 *)
