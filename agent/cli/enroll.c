@@ -561,7 +561,7 @@ int posture_cli_enroll(int argc, char **argv)
             return POSTURE_EXIT_USAGE;
     }
     token = token_buf ? token_buf : args.token;
-    if (!posture_b64url_check(token, strlen(token), TOKEN_BYTES, TOKEN_BYTES)) {
+    if (!token || !posture_b64url_check(token, strlen(token), TOKEN_BYTES, TOKEN_BYTES)) {
         log_error("enroll: the token is not an enrolment token (base64url of %d bytes, as "
                   "'posture-verifier token create' prints it)",
                   TOKEN_BYTES);

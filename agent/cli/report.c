@@ -284,6 +284,8 @@ int posture_cli_report_build(const struct posture_cli_common_args *a,
     r = build_claims(&in, &claims);
     if (r >= 0)
         r = posture_json_print(claims, false, &payload);
+    if (r >= 0 && !payload)
+        r = -ENOMEM;
     if (r < 0)
         return log_error_errno(r, "Failed to build the report claims: %m");
     r = posture_jws_sign(pkey, POSTURE_JWS_TYP_REPORT, payload, strlen(payload), &token);
@@ -336,7 +338,7 @@ int posture_cli_report(int argc, char **argv)
     if (r < 0)
         return POSTURE_EXIT_USAGE;
     r = posture_cli_report_build(&args.common, &cfg, pkey, args.nonce, &token, &payload);
-    if (r < 0)
+    if (r < 0 || !token || !payload)
         return POSTURE_EXIT_USAGE;
     /* After signing: the quote binds the payload bytes exactly as signed. */
     if (args.evidence) {

@@ -8,6 +8,7 @@
  * retry with a fresh nonce. Nothing is spooled: the offline spool is postured's (issue 6).
  */
 
+#include <assert.h>
 #include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
@@ -105,6 +106,7 @@ request(struct submit *s, const char *path, const char *body, struct posture_htt
     const char *detail = NULL;
     int r;
 
+    assert(body);
     r = posture_http_request(s->client, path, "application/json", body, strlen(body), ret, &detail);
     if (r < 0)
         return posture_cli_transport_error(s->url, s->ca, r, detail);
@@ -178,11 +180,14 @@ static int build_submission(struct submit *s, const char *nonce, char **ret)
     size_t raw_len = 0;
     int r;
 
+    assert(nonce);
     if (!o)
         return log_error_errno(-ENOMEM, "Out of memory");
     r = posture_cli_report_build(s->args, s->cfg, s->pkey, nonce, &token, &payload);
     if (r < 0)
         return r;
+    if (!token || !payload)
+        return -EIO;
     r = posture_json_add_str(o, "report", token);
     if (r < 0)
         return log_error_errno(r, "Failed to build the submission: %m");
@@ -202,8 +207,8 @@ static int build_submission(struct submit *s, const char *nonce, char **ret)
         }
     }
     r = posture_json_print(o, false, &body);
-    if (r < 0)
-        return log_error_errno(r, "Failed to build the submission: %m");
+    if (r < 0 || !body)
+        return log_error_errno(r < 0 ? r : -ENOMEM, "Failed to build the submission: %m");
     if (strlen(body) > SUBMIT_BODY_MAX)
         return log_error_errno(-E2BIG, "the submission is larger than 2 MiB (use --only)");
     *ret = POSTURE_TAKE_PTR(body);
@@ -241,8 +246,8 @@ static cJSON *ear_claims(const char *ear)
     if (!dot1)
         return NULL;
     dot2 = strchr(dot1 + 1, '.');
-    if (!dot2 ||
-        posture_b64url_decode(dot1 + 1, (size_t) (dot2 - dot1 - 1), 64 * 1024, &payload, &len) < 0)
+    if (!dot2 || posture_b64url_decode(dot1 + 1, (size_t) (dot2 - dot1 - 1), (size_t) 64 * 1024,
+                                       &payload, &len) < 0)
         return NULL;
     if (posture_json_parse((const char *) payload, len, len, 16, &o) < 0)
         return NULL;

@@ -411,7 +411,7 @@ static int ek_find(struct tpm *t, const struct ek_want *w, TPM2B_PUBLIC **ret_pu
             continue; /* not defined */
         rc = Esys_ReadPublic(t->esys, tr, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE, &pub, NULL,
                              NULL);
-        if (rc == TSS2_RC_SUCCESS && ek_acceptable(w, pub) == 0) {
+        if (rc == TSS2_RC_SUCCESS && pub && ek_acceptable(w, pub) == 0) {
             log_debug("tpm: EK at persistent handle 0x%08x", (unsigned) handles[i]);
             t->ek = tr;
             t->ek_flush = false;
@@ -428,10 +428,14 @@ static int ek_find(struct tpm *t, const struct ek_want *w, TPM2B_PUBLIC **ret_pu
     rc = Esys_CreatePrimary(t->esys, ESYS_TR_RH_ENDORSEMENT, ESYS_TR_PASSWORD, ESYS_TR_NONE,
                             ESYS_TR_NONE, &sensitive, &tmpl, &outside, &creation_pcr, &tr, &pub,
                             NULL, NULL, NULL);
-    if (rc != TSS2_RC_SUCCESS)
-        return posture_tpm_rc_error(rc, "CreatePrimary (EK, default template)");
+    if (rc != TSS2_RC_SUCCESS) {
+        (void) posture_tpm_rc_error(rc, "CreatePrimary (EK, default template)");
+        return -EIO;
+    }
     t->ek = tr;
     t->ek_flush = true;
+    if (!pub)
+        return -EIO;
     r = ek_acceptable(w, pub);
     if (r < 0) {
         Esys_Free(pub);
@@ -452,9 +456,11 @@ static int ak_create(struct tpm *t, TPM2B_PUBLIC **ret_pub)
     rc = Esys_CreatePrimary(t->esys, ESYS_TR_RH_ENDORSEMENT, ESYS_TR_PASSWORD, ESYS_TR_NONE,
                             ESYS_TR_NONE, &sensitive, &posture_tpm_ak_template, &outside,
                             &creation_pcr, &t->ak, ret_pub, NULL, NULL, NULL);
-    if (rc != TSS2_RC_SUCCESS)
-        return posture_tpm_rc_error(rc, "CreatePrimary (AK)");
-    return 0;
+    if (rc != TSS2_RC_SUCCESS) {
+        (void) posture_tpm_rc_error(rc, "CreatePrimary (AK)");
+        return -EIO;
+    }
+    return *ret_pub ? 0 : -EIO;
 }
 
 int posture_tpm_enroll_material(const char *tcti, struct posture_tpm_enroll_material **ret)
