@@ -12,6 +12,7 @@
 #   sigterm    READY=1/STOPPING=1 over NOTIFY_SOCKET, a request under way completed, exit < 2 s
 #   config     --test-config, --dump-config, a bad value named with file:line, SIGHUP
 #   selfsigned the TLS certificate and device CA made on first start, kept on the next
+#   idle       10,000 connections that send nothing: closed, and no descriptor leaks
 # Usage: serve.sh CASE POSTURE_VERIFIER SOURCE_DIR. Exits 77 when curl, openssl or python3 is
 # missing.
 set -u
@@ -367,6 +368,32 @@ config)
     code=$(curl_code "$tmp/o" "http://127.0.0.1:$gw_port/healthz")
     [ "$code" = 200 ] || fail "after SIGHUP: HTTP $code"
     grep -q SIGHUP "$tmp/log" || fail "SIGHUP not logged"
+    stop_server
+    ;;
+
+idle)
+    # 10,000 connections that never send a byte (RELIABILITY.md §8 row 9): max_connections
+    # (2,000) are taken and closed at idle_timeout (4 s), the rest wait in the kernel's backlog
+    # for a free slot; the server goes on answering and keeps no descriptor afterwards
+    start_server
+    before=$(ls "/proc/$pid/fd" | wc -l)
+    res=$(python3 "$tool" idle "$gw_port" 10000 6)
+    rc=$?
+    if [ $rc = 77 ]; then
+        echo "$name: $res"
+    else
+        closed=${res% *}
+        [ "$closed" -ge 2000 ] || fail "idle connections: the server closed only $closed"
+    fi
+    i=0
+    while [ $i -lt 100 ] && [ "$(curl_code "$tmp/o" "http://127.0.0.1:$gw_port/healthz")" != 200 ]; do
+        sleep 0.1
+        i=$((i + 1))
+    done
+    [ $i -lt 100 ] || fail "/healthz after 10,000 idle connections"
+    sleep 1
+    after=$(ls "/proc/$pid/fd" | wc -l)
+    [ "$after" -le $((before + 8)) ] || fail "descriptors: $before before, $after after"
     stop_server
     ;;
 

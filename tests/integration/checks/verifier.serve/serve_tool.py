@@ -4,6 +4,8 @@
 
   slow PORT SECONDS            one byte per second; prints how long until the server cut it
   flood PORT N                 N concurrent connections, each GET /healthz; prints the 200s
+  idle PORT N SECONDS          open N connections that send nothing; prints how many the
+                               server has closed after SECONDS
   metrics FILE                 check FILE is Prometheus text exposition format 0.0.4
   sigterm BINARY CONFIG PORT   start the server with NOTIFY_SOCKET, SIGTERM it while a
                                request is under way; check READY=1, STOPPING=1, the answer
@@ -80,6 +82,38 @@ def flood(port, n):
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
     results = asyncio.run(flood_all(port, n))
     print(sum(1 for r in results if r))
+
+
+def idle(port, n, seconds):
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard != resource.RLIM_INFINITY and hard < n + 64:
+        print("SKIP: RLIMIT_NOFILE hard limit %d < %d" % (hard, n + 64))
+        sys.exit(77)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    socks = []
+    for _ in range(n):
+        s = socket.socket()
+        s.setblocking(False)
+        try:
+            s.connect(("127.0.0.1", port))
+        except BlockingIOError:
+            pass
+        except OSError:
+            s.close()
+            continue
+        socks.append(s)
+    time.sleep(seconds)
+    closed = 0
+    for s in socks:
+        try:
+            if s.recv(1) == b"":
+                closed += 1
+        except BlockingIOError:
+            pass
+        except OSError:
+            closed += 1
+        s.close()
+    print(closed, len(socks))
 
 
 SAMPLE = re.compile(
@@ -211,6 +245,8 @@ def main():
         slow(int(sys.argv[2]), float(sys.argv[3]))
     elif cmd == "flood":
         flood(int(sys.argv[2]), int(sys.argv[3]))
+    elif cmd == "idle":
+        idle(int(sys.argv[2]), int(sys.argv[3]), float(sys.argv[4]))
     elif cmd == "metrics":
         metrics(sys.argv[2])
     elif cmd == "sigterm":
