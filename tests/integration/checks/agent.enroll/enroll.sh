@@ -9,9 +9,12 @@
 #   tpm       swtpm ([tpm] enabled = yes, the swtpm local CA in [enroll] ek_roots): enroll with
 #             ActivateCredential (hardware tier, TPM-resident device key) → submit with the TPM
 #             evidence → affirming, EAR verified
+#   tpm-eventlog  the same with a real firmware event log (gce-rhel8-secureboot) replayed into
+#             swtpm first (tests/lib tpm_replay, ATTESTATION.md §4.3) and sent as evidence: the
+#             verifier replays it against the quoted PCRs, Secure Boot is proven, affirming
 #   errors    a used token, a wrong CA (TLS refused), a malformed token, no token, submit before
 #             enrolment, a verifier that is down: each exit 2 with its message
-# Usage: enroll.sh CASE POSTURECTL POSTURE_VERIFIER SOURCE_DIR. Exits 77 when openssl, curl,
+# Usage: enroll.sh CASE POSTURECTL POSTURE_VERIFIER SOURCE_DIR [TPM_REPLAY]. Exits 77 when openssl, curl,
 # python3-jwt (or, for tpm, swtpm) is missing.
 set -u
 
@@ -19,6 +22,7 @@ case_name=$1
 pc=$2
 pv=$3
 src=$4
+replay=${5:-}
 name="agent.enroll/$case_name"
 py=/usr/bin/python3
 
@@ -65,11 +69,28 @@ free_port() {
     "$py" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
 }
 
-if [ "$case_name" = tpm ]; then
+if [ "$case_name" = tpm-eventlog ]; then
+    [ -n "$replay" ] || {
+        echo "$name: SKIP: tpm_replay was not built"
+        exit 77
+    }
+    SWTPM_NO_STARTUP=1 # tpm_replay sends TPM2_Startup itself, at the log's locality
+    export SWTPM_NO_STARTUP
+fi
+case $case_name in tpm*)
     . "$src/tests/lib/swtpm.sh"
     trap 'stop_all' EXIT # swtpm_start sets its own; keep ours (it calls swtpm_stop)
     swtpm_start || exit $?
     trap 'stop_all' EXIT
+    ;;
+esac
+eventlog=$tmp/no-event-log
+if [ "$case_name" = tpm-eventlog ]; then
+    eventlog=$src/tests/fixtures/eventlogs/gce-rhel8-secureboot.bin
+    "$replay" "$SWTPM_TCTI" "$eventlog" >"$tmp/replay.out" 2>&1 || {
+        echo "FAIL: tpm_replay: $(cat "$tmp/replay.out")" >&2
+        exit 1
+    }
 fi
 
 # ---- the verifier ---------------------------------------------------------------------------
@@ -103,7 +124,7 @@ ek_roots = $tmp/ek-roots
 dir = $tmp/policies
 default = t-sb
 EOF
-if [ "$case_name" = tpm ]; then
+if [ -n "${SWTPM_CA_ROOT:-}" ]; then
     cp "$SWTPM_CA_ROOT" "$tmp/ek-roots/swtpm-root.pem"
     cp "$SWTPM_CA_ISSUER" "$tmp/ek-roots/swtpm-issuer.pem"
 fi
@@ -141,7 +162,7 @@ ca = $tmp/agent/state/verifier-ca.pem
 [tpm]
 enabled = $1
 tcti = ${SWTPM_TCTI:-device:/dev/null}
-event_log = $tmp/no-event-log
+event_log = $eventlog
 EOF
 }
 token() {
@@ -239,7 +260,7 @@ software)
     fi
     ;;
 
-tpm)
+tpm | tpm-eventlog)
     command -v tpm2_getcap >/dev/null 2>&1 || exit 77
     moddir=$(openssl version -m | sed -n 's/^MODULESDIR: "\(.*\)"$/\1/p')
     [ -f "${OPENSSL_MODULES:-$moddir}/tpm2.so" ] || {
@@ -262,6 +283,21 @@ tpm)
     [ "$n" = 0 ] && [ "$s" = 0 ] && pass "nothing left loaded in the TPM after enrolment" ||
         fail "left in the TPM: $n transient objects, $s sessions"
 
+    if [ "$case_name" = tpm-eventlog ]; then
+        run "$tmp/submit.out" submit --only boot.secure_boot --root "$roots/sb-on" \
+            --config "$aconf"
+        if [ $rc = 0 ] && grep -q '^Verdict: affirming' "$tmp/submit.out"; then
+            pass "submit with the quote and the event log: $(head -n 1 "$tmp/submit.out")"
+        else
+            fail "submit: exit $rc: $(cat "$tmp/submit.out" "$tmp/submit.out.err")"
+            show_log
+        fi
+        verify_ear "tpm-eventlog"
+        case $out in
+        *'"hardware": 2'*) pass "the EAR: hardware 2 (the quote verified)" ;;
+        *) fail "the EAR's vector: $out" ;;
+        esac
+    else
     # swtpm has no firmware event log: the quote is proven (hardware 2 in the vector), Secure
     # Boot cannot be, so the verifier says warning (no-event-log) and submit exits 1.
     run "$tmp/submit.out" submit --only boot.secure_boot --root "$roots/sb-on" --config "$aconf"
@@ -288,6 +324,7 @@ tpm)
         pass "second submit: seq 2"
     else
         fail "second submit: exit $rc: $(cat "$tmp/submit2.out" "$tmp/submit2.out.err")"
+    fi
     fi
     ;;
 
