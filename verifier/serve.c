@@ -339,6 +339,7 @@ static int serve_api_routes(struct serve *s)
         .decisions = s->decisions,
         .metrics = s->metrics,
         .posture_body_max = (size_t) s->cfg.posture_body_max,
+        .audit_decisions = true,
     };
     r = posture_api_new(&ao, &s->api);
     if (r < 0)

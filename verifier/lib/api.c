@@ -543,6 +543,8 @@ int posture_api_new(const struct posture_api_options *opts, struct posture_api *
         return -ENOMEM;
     }
     r = metrics_setup(api, opts->metrics);
+    if (r >= 0 && opts->audit_decisions)
+        r = api_audit_new(api->store, opts->metrics, &api->audit);
     if (r < 0) {
         posture_api_free(api);
         return r;
@@ -555,6 +557,7 @@ struct posture_api *posture_api_free(struct posture_api *api)
 {
     if (!api)
         return NULL;
+    api_audit_free(api->audit);
     free(api->issuer);
     free(api->trust_domain);
     free(api);

@@ -52,6 +52,10 @@ struct posture_api_options {
     struct posture_metrics *metrics;     /* optional */
     const char *issuer;                  /* EAR iss; NULL: "spiffe://<td>/verifier" */
     size_t posture_body_max;             /* body limit of POST /v1/posture; 0: 2 MiB */
+    /* Write every /v1/authz decision to the audit log (kind "decision", subject the device
+     * id, detail {"policy","result","status","x_status","x5t"}): buffered in memory and
+     * written by a thread every 100 ms, so a decision never waits on the store. */
+    bool audit_decisions;
 };
 
 struct posture_api;
@@ -60,6 +64,7 @@ struct posture_api;
  * than POSTURE_DECISION_POLICIES_MAX policies), register the metrics (-EEXIST when a metric of
  * the same name but another kind exists). -ENOMEM. */
 int posture_api_new(const struct posture_api_options *opts, struct posture_api **ret);
+/* Free; with audit_decisions, the rows still buffered are written first. NULL-safe. */
 struct posture_api *posture_api_free(struct posture_api *api);
 POSTURE_DEFINE_TRIVIAL_CLEANUP_FUNC(struct posture_api *, posture_api_free)
 #define posture_auto_api POSTURE_CLEANUP(posture_api_freep)

@@ -10,6 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "posture/b64url.h"
+
 #include "api_int.h"
 
 static const char *result_name(unsigned status)
@@ -31,6 +33,31 @@ static int add_if(struct posture_http_response *resp, const char *name, const ch
     if (!value[0])
         return 0;
     return posture_http_response_add_header(resp, name, value);
+}
+
+/* The decision's audit row. Only known policy ids go into the row (the query is the client's
+ * text); the subject is the device id, "" when the certificate is nobody's. */
+static void audit(struct posture_api *api,
+                  const struct posture_http_identity *id,
+                  const char *policy,
+                  const struct posture_authz *a)
+{
+    char detail[API_AUDIT_DETAIL_MAX], x5t[POSTURE_VKEYS_X5T_LEN + 1] = "";
+    const char *subject = "";
+    size_t plen = strlen(POSTURE_API_SPIFFE_PREFIX) + strlen(api->trust_domain) + 8;
+    bool known = false;
+
+    for (size_t i = 0; policy && i < api->n_policies && !known; i++)
+        known = strcmp(api->policy_ids[i], policy) == 0;
+    if (strlen(a->x_device_id) > plen)
+        subject = a->x_device_id + plen; /* spiffe://<td>/device/<kid> */
+    if (id)
+        (void) posture_b64url_encode_buf(id->x5t_s256, sizeof(id->x5t_s256), x5t, sizeof(x5t));
+    (void) snprintf(detail, sizeof(detail),
+                    "{\"policy\":\"%s\",\"result\":\"%s\",\"status\":%u,\"x_status\":\"%s\","
+                    "\"x5t\":\"%s\"}",
+                    known ? policy : "", result_name(a->status), a->status, a->x_status, x5t);
+    api_audit_add(api->audit, subject, detail);
 }
 
 int api_route_authz(struct posture_http_request *req,
@@ -55,6 +82,8 @@ int api_route_authz(struct posture_http_request *req,
     posture_decisions_authz(api->decisions, id ? id->x5t_s256 : NULL, policy, api->policy_ids,
                             api->n_policies, api_now(api), a);
     posture_metrics_counter_inc(api->m_decision, result_name(a->status));
+    if (api->audit)
+        audit(api, id, policy, a);
 
     posture_http_response_set_status(resp, a->status);
     if (a->status == 200) {

@@ -5,6 +5,18 @@
 
 #include "api.h"
 
+#define API_AUDIT_DETAIL_MAX 256
+#define API_AUDIT_BUFFER_MAX 16384 /* decision rows waiting for the writer thread */
+
+struct api_audit;
+
+/* The decision audit writer (api_audit.c): a thread that writes buffered rows every 100 ms. */
+int api_audit_new(struct posture_store *store, struct posture_metrics *m, struct api_audit **ret);
+/* Stop the thread after it wrote what is buffered, and free. NULL-safe. */
+void api_audit_free(struct api_audit *au);
+/* Buffer one "decision" row (never blocks on the store; drops and counts when full). */
+void api_audit_add(struct api_audit *au, const char *subject, const char *detail);
+
 struct posture_api {
     struct posture_store *store;
     const struct posture_vkeys *vkeys;
@@ -17,6 +29,7 @@ struct posture_api {
     char *issuer;
     char *trust_domain;
     size_t posture_body_max;
+    struct api_audit *audit; /* NULL: decisions are not audited */
 
     struct posture_metrics_counter *m_enroll;    /* {reason} */
     struct posture_metrics_counter *m_challenge; /* {result} */

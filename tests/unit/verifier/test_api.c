@@ -129,6 +129,7 @@ static int setup(void **state)
         .default_policy = "p-open",
         .decisions = f->view,
         .metrics = f->metrics,
+        .audit_decisions = true,
     };
     assert_int_equal(posture_api_new(&ao, &f->api), 0);
 
@@ -579,6 +580,33 @@ static void test_flow(void **state)
     free(a);
 }
 
+/* Every decision becomes an audit row, written by the thread; freeing the api writes the
+ * rest. The rows count exactly, and the chain stays intact. */
+static void test_audit(void **state)
+{
+    struct fixture *f = *state;
+    struct answer *a = malloc(sizeof(*a));
+    struct posture_store_audit_result before, after;
+
+    assert_non_null(a);
+    enroll(f);
+    assert_int_equal(posture_store_audit_verify(f->store, &before), 0);
+    authz(f, NULL, NULL, a); /* 403 not-appraised */
+    assert_int_equal(a->status, 403);
+    authz(f, "?policy=%22%7D", NULL, a); /* 503: an unknown policy never enters the row */
+    assert_int_equal(a->status, 503);
+    for (int i = 0; i < 3; i++) {
+        http(f, false, NULL, NULL, "GET", "/v1/authz", NULL, NULL, a); /* 401 */
+        assert_int_equal(a->status, 401);
+    }
+    f->srv = posture_http_server_free(f->srv);
+    f->api = posture_api_free(f->api);
+    assert_int_equal(posture_store_audit_verify(f->store, &after), 0);
+    assert_int_equal(after.first_bad_seq, 0);
+    assert_int_equal(after.rows, before.rows + 5);
+    free(a);
+}
+
 static void test_certificates(void **state)
 {
     struct fixture *f = *state;
@@ -745,6 +773,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_flow, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_audit, setup, teardown),
         cmocka_unit_test_setup_teardown(test_certificates, setup, teardown),
         cmocka_unit_test_setup_teardown(test_cert_device_id, setup, teardown),
         cmocka_unit_test_setup_teardown(test_ear_read, setup, teardown),

@@ -10,7 +10,8 @@
 #            GET/HEAD/POST /v1/authz[/...] with X-Client-Cert from a trusted gateway → 200 and
 #            every X-Posture-* header; ?policy=payments-admin → 403 naming failing checks; no
 #            certificate → 401; unknown policy → 503; the same header from an untrusted peer →
-#            401; /metrics counts; audit rows (sqlite3)
+#            401; /metrics counts; audit rows of appraisals and of every decision (sqlite3,
+#            posture-verifier audit verify)
 #   restart  after a restart the view is rebuilt from the store: the default policy answers
 #            200 with the stored EAR, another policy 403 not-appraised until the next report
 #   tpm      swtpm: posturectl enroll with ActivateCredential (hardware tier) and submit with
@@ -381,6 +382,15 @@ case_flow() {
         [ "$n" = 2 ] || fail "store: $n appraisals, expected 2 (one per report, none for the duplicate)"
     fi
     stop_server
+    # every decision is in the audit log (written by a thread; the rest at SIGTERM)
+    if command -v sqlite3 >/dev/null 2>&1; then
+        n=$(sqlite3 "$tmp/state/store.db" "SELECT count(*) FROM audit WHERE kind = 'decision'" 2>/dev/null)
+        [ "$n" = 11 ] || fail "audit: $n decision rows, expected 11"
+        n=$(sqlite3 "$tmp/state/store.db" "SELECT count(*) FROM audit WHERE kind = 'decision' AND subject = '$kid' AND detail LIKE '%\"result\":\"allow\"%' AND detail LIKE '%\"x5t\":\"$x5t\"%'" 2>/dev/null)
+        [ "$n" = 5 ] || fail "audit: $n allow rows naming the device and its certificate, expected 5"
+        "$pv" audit verify --config "$conf" >"$tmp/audit.out" 2>&1 ||
+            fail "posture-verifier audit verify: $(cat "$tmp/audit.out")"
+    fi
 }
 
 case_restart() {
