@@ -551,6 +551,9 @@ int posture_cli_enroll(int argc, char **argv)
     r = parse_args(argc, argv, &args);
     if (r != POSTURE_CLI_RUN)
         return r;
+    /* The TSS logs TPM errors to stderr by itself; ours say what failed and how to see the
+     * TSS's detail (TSS2_LOG=esys+debug), which a TSS2_LOG already set still gives. */
+    (void) setenv("TSS2_LOG", "all+none", 0); /* NOLINT(concurrency-mt-unsafe): no threads yet */
     r = posture_cli_config_load(args.common.config, &cfg);
     if (r < 0)
         return POSTURE_EXIT_USAGE;

@@ -390,6 +390,22 @@ static int ek_acceptable(const struct ek_want *w, const TPM2B_PUBLIC *pub)
     return n == w->len && memcmp(m, w->bytes, n) == 0 ? 0 : -EKEYREJECTED;
 }
 
+/* Whether the persistent handle h is defined (asked first, so that ESAPI does not log an error
+ * for each handle a TPM does not have). On a failed query: assume it may be, and let
+ * Esys_TR_FromTPMPublic() tell. */
+static bool persistent_exists(ESYS_CONTEXT *esys, TPM2_HANDLE h)
+{
+    auto_esys TPMS_CAPABILITY_DATA *cap = NULL;
+    TPMI_YES_NO more = TPM2_NO;
+    TSS2_RC rc;
+
+    rc = Esys_GetCapability(esys, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE, TPM2_CAP_HANDLES, h, 1,
+                            &more, &cap);
+    if (rc != TSS2_RC_SUCCESS || !cap || cap->capability != TPM2_CAP_HANDLES)
+        return true;
+    return cap->data.handles.count >= 1 && cap->data.handles.handle[0] == h;
+}
+
 /* Find the EK that w wants: a persistent one, else the default-template primary. On success
  * t->ek is set and *ret_pub is its public area (Esys_Free). */
 static int ek_find(struct tpm *t, const struct ek_want *w, TPM2B_PUBLIC **ret_pub)
@@ -405,6 +421,8 @@ static int ek_find(struct tpm *t, const struct ek_want *w, TPM2B_PUBLIC **ret_pu
     int r;
 
     for (size_t i = 0; i < POSTURE_ELEMENTSOF(handles); i++) {
+        if (!persistent_exists(t->esys, handles[i]))
+            continue;
         rc = Esys_TR_FromTPMPublic(t->esys, handles[i], ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE,
                                    &tr);
         if (rc != TSS2_RC_SUCCESS)

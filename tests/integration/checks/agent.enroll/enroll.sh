@@ -278,6 +278,8 @@ tpm | tpm-eventlog)
         show_log
     fi
     check_cert tpm
+    grep -q ':esys:' "$tmp/enroll.out.err" &&
+        fail "the TSS's own log lines reached stderr: $(grep ':esys:' "$tmp/enroll.out.err")"
     n=$(tpm2_getcap handles-transient 2>/dev/null | grep -c 0x)
     s=$(tpm2_getcap handles-loaded-session 2>/dev/null | grep -c 0x)
     [ "$n" = 0 ] && [ "$s" = 0 ] && pass "nothing left loaded in the TPM after enrolment" ||
