@@ -117,23 +117,40 @@ client_ca = $tmp/ca.pem
 EOF
 }
 
+# Start the server; when a port picked by free_port() was taken meanwhile (tests running in
+# parallel use ephemeral ports too), pick new ones and try again.
 start_server() {
-    "$pv" serve --config "$conf" >"$tmp/log" 2>&1 &
-    pid=$!
-    i=0
-    while [ $i -lt 200 ]; do
-        if curl -fsS -o /dev/null "http://127.0.0.1:$gw_port/healthz" 2>/dev/null; then
-            return 0
+    tries=0
+    while :; do
+        "$pv" serve --config "$conf" >"$tmp/log" 2>&1 &
+        pid=$!
+        i=0
+        while [ $i -lt 200 ]; do
+            if curl -fsS -o /dev/null "http://127.0.0.1:$gw_port/healthz" 2>/dev/null; then
+                return 0
+            fi
+            if ! kill -0 "$pid" 2>/dev/null; then
+                break
+            fi
+            sleep 0.1
+            i=$((i + 1))
+        done
+        wait "$pid" 2>/dev/null
+        pid=
+        tries=$((tries + 1))
+        if [ $tries -lt 5 ] && grep -q 'Address already in use' "$tmp/log"; then
+            new_agents=$(free_port)
+            new_gw=$(free_port)
+            sed -i -e "s|127.0.0.1:$agents_port\$|127.0.0.1:$new_agents|" \
+                -e "s|127.0.0.1:$gw_port\$|127.0.0.1:$new_gw|" "$conf"
+            agents_port=$new_agents
+            gw_port=$new_gw
+            continue
         fi
-        if ! kill -0 "$pid" 2>/dev/null; then
-            break
-        fi
-        sleep 0.1
-        i=$((i + 1))
+        fail "the server did not start"
+        show_log
+        exit 1
     done
-    fail "the server did not start"
-    show_log
-    exit 1
 }
 
 stop_server() {
