@@ -337,6 +337,9 @@ static int route_challenge(struct posture_http_request *req,
         r = posture_http_response_set_json(resp, 200, NULL, o);
     if (r >= 0)
         r = posture_http_response_add_header(resp, "Cache-Control", "no-store");
+    /* also as a header: HEAD /v1/challenge gets the headers only (GATEWAYS.md §2.2) */
+    if (r >= 0)
+        r = posture_http_response_add_header(resp, "Replay-Nonce", nonce);
     return r;
 }
 
@@ -577,7 +580,7 @@ static int add_routes(struct posture_api *api, struct posture_http_server *srv)
           .listeners = POSTURE_HTTP_ON_AGENTS,
           .handler = route_enroll_activate,
           .userdata = api },
-        { .methods = POSTURE_HTTP_POST,
+        { .methods = POSTURE_HTTP_POST | POSTURE_HTTP_HEAD,
           .path = "/v1/challenge",
           .listeners = POSTURE_HTTP_ON_AGENTS,
           .handler = route_challenge,

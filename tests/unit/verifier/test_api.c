@@ -349,6 +349,10 @@ static void challenge(struct fixture *f, char *nonce, size_t size)
     assert_int_equal(exp, 120);
     assert_true(strlen(posture_json_get_str(j, "nonce")) == 43);
     (void) snprintf(nonce, size, "%s", posture_json_get_str(j, "nonce"));
+    {
+        char h[64];
+        assert_string_equal(header(a, "Replay-Nonce", h, sizeof(h)), nonce);
+    }
     cJSON_Delete(j);
     free(a);
 }
@@ -464,6 +468,15 @@ static void test_flow(void **state)
     http(f, true, f->cert, f->key, "POST", "/v1/posture", NULL, sub2, a);
     assert_int_equal(a->status, 400);
     assert_non_null(strstr(a->body, "\"reason\":\"nonce-expired\""));
+    free(sub2);
+    /* HEAD /v1/challenge: a nonce in Replay-Nonce (used below: it works) */
+    http(f, true, f->cert, f->key, "HEAD", "/v1/challenge", NULL, NULL, a);
+    assert_int_equal(a->status, 200);
+    assert_non_null(header(a, "Replay-Nonce", nonce2, sizeof(nonce2)));
+    sub2 = submission(f, nonce2, 2, true); /* forged: consumes it, then refused */
+    http(f, true, f->cert, f->key, "POST", "/v1/posture", NULL, sub2, a);
+    assert_int_equal(a->status, 400);
+    assert_non_null(strstr(a->body, "report-rejected"));
     free(sub2);
     /* a nonce never issued */
     sub2 = submission(f, "AAAAAAAAAAAAAAAAAAAAAA", 2, false);
