@@ -3,7 +3,8 @@
  * ANY /v1/authz[/...] (DESIGN.md §8, GATEWAYS.md §2.4-2.5): the gateway decision, answered from
  * the in-memory decision view only (never the store). The identity is the client certificate a
  * trusted gateway forwarded (or its SHA-256: the view is keyed by x5t#S256); the policy is
- * ?policy=NAME, else a trusted gateway's X-Posture-Policy header, else the default.
+ * ?policy=NAME (on /v1/authz only), else a trusted gateway's X-Posture-Policy header, else the
+ * default.
  */
 
 #include <errno.h>
@@ -66,10 +67,16 @@ int api_route_authz(struct posture_http_request *req,
 {
     struct posture_api *api = userdata;
     const struct posture_http_identity *id = posture_http_request_identity(req);
-    const char *policy = posture_http_request_query(req, "policy");
+    const char *path = posture_http_request_path(req);
+    const char *policy = NULL;
     struct posture_authz *a;
     int r = 0;
 
+    /* ?policy= only on /v1/authz itself, whose URL the gateway writes (nginx, Traefik, Caddy,
+     * HAProxy). Below /v1/authz/ the gateway appends the client's own path and query (Envoy's
+     * path_prefix): a client must not pick its policy there. */
+    if (path && strcmp(path, "/v1/authz") == 0)
+        policy = posture_http_request_query(req, "policy");
     if (!policy && posture_http_request_peer_trusted(req))
         policy = posture_http_request_header(req, "X-Posture-Policy");
     if ((!policy || !policy[0]) && api->default_policy)

@@ -532,6 +532,11 @@ static void test_flow(void **state)
     assert_int_equal(a->status, 403);
     authz(f, "?policy=nope", NULL, a);
     assert_int_equal(a->status, 503);
+    /* below /v1/authz/ the query is the client's (Envoy appends it): ignored */
+    authz(f, "/envoy/app?policy=nope", NULL, a);
+    assert_int_equal(a->status, 200);
+    authz(f, "/envoy/app?policy=nope", "X-Posture-Policy: p-hw\r\n", a);
+    assert_int_equal(a->status, 403);
     http(f, false, NULL, NULL, "HEAD", "/v1/authz/envoy/x", NULL, NULL, a);
     assert_int_equal(a->status, 401);
     assert_non_null(header(a, "WWW-Authenticate", buf, sizeof(buf)));
@@ -541,8 +546,8 @@ static void test_flow(void **state)
         char *text = NULL;
         size_t len = 0;
         assert_int_equal(posture_metrics_render(f->metrics, &text, &len), 0);
-        assert_non_null(strstr(text, "posture_decisions_total{result=\"allow\"} 1"));
-        assert_non_null(strstr(text, "posture_decisions_total{result=\"deny\"} 3"));
+        assert_non_null(strstr(text, "posture_decisions_total{result=\"allow\"} 2"));
+        assert_non_null(strstr(text, "posture_decisions_total{result=\"deny\"} 4"));
         assert_non_null(
             strstr(text, "posture_submissions_rejected_total{reason=\"nonce-used\"} 1"));
         assert_non_null(strstr(text, "posture_submissions_rejected_total{reason=\"duplicate\"} 1"));
