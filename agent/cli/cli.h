@@ -129,6 +129,9 @@ int posture_cli_run_checks(const struct posture_cli_common_args *a,
 int posture_cli_key_open(const struct posture_cli_config *cfg, EVP_PKEY **ret);
 int posture_cli_key_error(const char *state_dir, int r);
 
+/* state_dir/enrollment.json, written by `enroll`: {"device_id", "tier", "server"}. */
+#define POSTURE_CLI_ENROLLMENT_NAME "enrollment.json"
+
 /*
  * A request to the verifier at url failed with r from posture_http_request() (detail: its
  * libcurl text, or NULL): log what went wrong and the fix (ca: the pinned CA file). Returns r.

@@ -9,7 +9,8 @@
  *   3. TPM devices get a credential challenge: TPM2_ActivateCredential recovers the secret and
  *      POST /v1/enroll/activate {"device_id", "proof"} answers it (one attempt);
  *   4. the device certificate goes to state_dir/device.crt (0644, atomic), the pinned CA to
- *      state_dir/verifier-ca.pem when --ca was given.
+ *      state_dir/verifier-ca.pem when --ca was given, and {"device_id", "tier", "server"} to
+ *      state_dir/enrollment.json (what `submit` reads to decide whether to send TPM evidence).
  *
  * The token may come from --token-file; /etc/posture/enroll.token as a default is issue 8
  * (fleet roll-out), not done here.
@@ -317,6 +318,11 @@ static int tpm_material(const struct posture_cli_config *cfg,
                                "software tier",
                                tcti);
     case -ENODEV:
+        if (mode == POSTURE_TPM_AUTO) {
+            log_notice("No TPM answers at TCTI \"%s\": enrolling at the software trust tier.",
+                       tcti);
+            return 0;
+        }
         return log_error_errno(r,
                                "cannot reach the TPM through TCTI \"%s\" ([tpm] enabled = yes): "
                                "start the TPM (or simulator), check that this user may use it "
@@ -513,6 +519,27 @@ static int finish(const struct posture_cli_config *cfg,
         return log_error_errno(r,
                                "cannot store the device certificate in %s/" DEVICE_CERT_NAME ": %m",
                                cfg->agent.state_dir);
+    /* What `submit` needs to know later: whether this enrolment has a TPM behind it. */
+    {
+        posture_auto_cjson cJSON *rec = cJSON_CreateObject();
+        posture_autofree char *text = NULL;
+
+        r = rec ? 0 : -ENOMEM;
+        if (r >= 0)
+            r = posture_json_add_str(rec, "device_id", id);
+        if (r >= 0)
+            r = posture_json_add_str(rec, "tier", tier);
+        if (r >= 0)
+            r = posture_json_add_str(rec, "server", url);
+        if (r >= 0)
+            r = posture_json_print(rec, true, &text);
+        if (r >= 0 && text)
+            r = posture_state_write_atomic(state_fd, POSTURE_CLI_ENROLLMENT_NAME, text,
+                                           strlen(text), 0644, true);
+        if (r < 0)
+            return log_error_errno(r, "cannot store %s/" POSTURE_CLI_ENROLLMENT_NAME ": %m",
+                                   cfg->agent.state_dir);
+    }
     (void) printf("Enrolled device %s at trust tier %s.\n", id, tier);
     (void) printf("Device certificate: %s/" DEVICE_CERT_NAME "\n", cfg->agent.state_dir);
     if (args->ca) {

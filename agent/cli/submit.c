@@ -10,6 +10,7 @@
 
 #include <assert.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,6 +19,7 @@
 #include <unistd.h>
 
 #include "posture/b64url.h"
+#include "posture/fileio.h"
 #include "posture/json.h"
 #include "posture/key.h"
 #include "posture/log.h"
@@ -346,14 +348,41 @@ static int store_ear(const struct posture_cli_config *cfg, const char *ear)
     return 0;
 }
 
-/* Whether to send TPM evidence: [tpm] enabled = yes, or auto with a TPM that answers. */
+/* The tier of this device's enrolment (state_dir/enrollment.json), or NULL when unknown. */
+static char *enrolled_tier(const struct posture_cli_config *cfg)
+{
+    posture_autofree char *path = NULL, *buf = NULL;
+    posture_autoclose int fd = -1;
+    posture_auto_cjson cJSON *o = NULL;
+    const char *tier;
+    size_t len = 0;
+
+    if (asprintf(&path, "%s/" POSTURE_CLI_ENROLLMENT_NAME, cfg->agent.state_dir) < 0)
+        return NULL;
+    fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+    if (fd < 0 || posture_read_fd(fd, 4096, &buf, &len) < 0 ||
+        posture_json_parse(buf, len, len, 2, &o) < 0)
+        return NULL;
+    tier = posture_json_get_str(o, "tier");
+    return tier ? strdup(tier) : NULL;
+}
+
+/* Whether to send TPM evidence: [tpm] enabled = yes; auto when the device was enrolled at the
+ * hardware tier (the verifier refuses evidence from a device enrolled without a TPM), or, with
+ * no enrolment record, when a TPM answers. */
 static bool want_evidence(const struct posture_cli_config *cfg)
 {
 #ifdef POSTURE_HAVE_TPM
+    posture_autofree char *tier = NULL;
+
     if (cfg->agent.tpm_mode == POSTURE_TPM_YES)
         return true;
-    return cfg->agent.tpm_mode == POSTURE_TPM_AUTO &&
-           posture_key_tpm_tcti_usable(cfg->agent.tpm_tcti);
+    if (cfg->agent.tpm_mode != POSTURE_TPM_AUTO)
+        return false;
+    tier = enrolled_tier(cfg);
+    if (tier)
+        return strcmp(tier, "hardware") == 0;
+    return posture_key_tpm_tcti_usable(cfg->agent.tpm_tcti);
 #else
     (void) cfg;
     return false;

@@ -251,6 +251,26 @@ software)
     fi
     verify_ear "software, contraindicated"
 
+    grep -q '"tier": *"software"' "$tmp/agent/state/enrollment.json" &&
+        pass "enrollment.json records the software tier" || fail "enrollment.json"
+
+    # [tpm] enabled = auto without a TPM: the software tier, and submit sends no evidence
+    cp "$aconf" "$tmp/agent-auto.conf"
+    sed -i -e "s|state_dir = .*|state_dir = $tmp/agent-auto|" -e 's|enabled = .*|enabled = auto|' \
+        -e "s|tcti = .*|tcti = device:$tmp/no-such-tpm|" "$tmp/agent-auto.conf"
+    mkdir -p "$tmp/agent-auto"
+    tok=$(token)
+    run "$tmp/auto.out" enroll --server "$url" --token "$tok" --ca "$tmp/verifier-ca.pem" \
+        --config "$tmp/agent-auto.conf"
+    [ $rc = 0 ] && grep -q 'at trust tier software' "$tmp/auto.out" &&
+        pass "enabled = auto without a TPM: software tier" ||
+        fail "auto: exit $rc: $(cat "$tmp/auto.out" "$tmp/auto.out.err")"
+    run "$tmp/auto2.out" submit --only boot.secure_boot --root "$roots/sb-on" \
+        --config "$tmp/agent-auto.conf"
+    [ $rc = 0 ] && grep -q '^Verdict: affirming' "$tmp/auto2.out" &&
+        pass "enabled = auto without a TPM: submit affirming" ||
+        fail "auto submit: exit $rc: $(cat "$tmp/auto2.out" "$tmp/auto2.out.err")"
+
     run "$tmp/submit3.out" submit --json --only boot.secure_boot --root "$roots/sb-on" \
         --config "$aconf"
     if [ $rc = 0 ] && "$py" -c 'import json,sys; d=json.load(open(sys.argv[1])); assert d["status"]=="affirming" and d["ear"]' "$tmp/submit3.out" 2>/dev/null; then
@@ -278,6 +298,8 @@ tpm | tpm-eventlog)
         show_log
     fi
     check_cert tpm
+    grep -q '"tier": *"hardware"' "$tmp/agent/state/enrollment.json" &&
+        pass "enrollment.json records the hardware tier" || fail "enrollment.json"
     grep -q ':esys:' "$tmp/enroll.out.err" &&
         fail "the TSS's own log lines reached stderr: $(grep ':esys:' "$tmp/enroll.out.err")"
     n=$(tpm2_getcap handles-transient 2>/dev/null | grep -c 0x)
