@@ -366,6 +366,25 @@ errors)
         --config "$aconf"
     [ $rc = 2 ] && grep -q 'not an enrolment token' "$tmp/o.err" && pass "malformed token: exit 2" ||
         fail "malformed token: exit $rc: $(cat "$tmp/o.err")"
+    run "$tmp/o" enroll --server "$url" --token x --token-file "$tmp/t" --config "$aconf"
+    [ $rc = 2 ] && grep -q 'not both' "$tmp/o.err" && pass "--token and --token-file: exit 2" ||
+        fail "--token and --token-file: exit $rc: $(cat "$tmp/o.err")"
+    run "$tmp/o" enroll --server "$url" --token x extra --config "$aconf"
+    [ $rc = 2 ] && grep -q "unexpected argument 'extra'" "$tmp/o.err" &&
+        pass "extra argument: exit 2" || fail "extra argument: exit $rc: $(cat "$tmp/o.err")"
+    run "$tmp/o" enroll --server "$url" --token-file "$tmp/no-such-file" --config "$aconf"
+    [ $rc = 2 ] && grep -q 'no-such-file' "$tmp/o.err" && pass "missing token file: exit 2" ||
+        fail "missing token file: exit $rc: $(cat "$tmp/o.err")"
+    run "$tmp/o" enroll --server "$url" --token "$(token)" --config "$aconf"
+    [ $rc = 2 ] && grep -q 'verifier-ca.pem' "$tmp/o.err" &&
+        pass "no CA pinned (the configured file is missing): exit 2" ||
+        fail "no CA: exit $rc: $(cat "$tmp/o.err")"
+    run "$tmp/o" enroll --server "http://127.0.0.1:$gw_port" --token "$(token)" \
+        --ca "$tmp/verifier-ca.pem" --config "$aconf"
+    [ $rc = 2 ] && grep -q 'not an https:// URL' "$tmp/o.err" && pass "http:// refused: exit 2" ||
+        fail "http:// URL: exit $rc: $(cat "$tmp/o.err")"
+    run "$tmp/o" submit --bogus --config "$aconf"
+    [ $rc = 2 ] && pass "submit --bogus: exit 2" || fail "submit --bogus: exit $rc"
     # a CA that did not issue the server's certificate
     openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 1 \
         -keyout "$tmp/other.key" -out "$tmp/other.pem" -subj /CN=other 2>/dev/null
