@@ -1258,11 +1258,12 @@ static void forged(struct posture_http_request *req, const char *header)
     uint64_t now = now_usec();
     size_t oldest = 0;
     bool report = true;
+    const char *peer = posture_http_request_peer(req);
 
     reject(srv, "forged_header");
     (void) pthread_mutex_lock(&srv->lock);
     for (size_t i = 0; i < FORGED_SLOTS; i++) {
-        if (strcmp(srv->forged[i].peer, req->conn->peer) == 0 && srv->forged[i].last != 0) {
+        if (strcmp(srv->forged[i].peer, peer) == 0 && srv->forged[i].last != 0) {
             if (now - srv->forged[i].last < FORGED_INTERVAL_USEC)
                 report = false;
             else
@@ -1274,15 +1275,13 @@ static void forged(struct posture_http_request *req, const char *header)
             oldest = i;
     }
     if (oldest != SIZE_MAX) {
-        (void) snprintf(srv->forged[oldest].peer, sizeof(srv->forged[oldest].peer), "%s",
-                        req->conn->peer);
+        (void) snprintf(srv->forged[oldest].peer, sizeof(srv->forged[oldest].peer), "%s", peer);
         srv->forged[oldest].last = now;
     }
     (void) pthread_mutex_unlock(&srv->lock);
-    log_debug("http: %s sent %s but is not a trusted gateway; header ignored", req->conn->peer,
-              header);
+    log_debug("http: %s sent %s but is not a trusted gateway; header ignored", peer, header);
     if (report && srv->on_forged)
-        srv->on_forged(req->conn->peer, header, srv->userdata);
+        srv->on_forged(peer, header, srv->userdata);
 }
 
 static bool chain_ok(struct posture_http_server *srv, const uint8_t *der, size_t len)
