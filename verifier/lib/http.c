@@ -2146,8 +2146,11 @@ int posture_http_server_stop(struct posture_http_server *srv, uint64_t grace_use
                 l->quiesced = true;
                 (void) close(fd);
                 l->fd = -1;
-                if (l->unix_path)
+                if (l->unix_path) {
                     (void) unlink(l->unix_path);
+                    free(l->unix_path);
+                    l->unix_path = NULL;
+                }
             }
         }
     }
