@@ -568,7 +568,7 @@ int posture_cli_enroll(int argc, char **argv)
     posture_auto_http_client struct posture_http_client *client = NULL;
     posture_auto_evp_pkey EVP_PKEY *pkey = NULL;
     posture_auto_cjson cJSON *req = NULL, *answer = NULL;
-    posture_autofree char *token_buf = NULL, *kid = NULL;
+    posture_autofree char *token_buf = NULL, *kid = NULL, *ca_stored = NULL;
 #ifdef POSTURE_HAVE_TPM
     posture_auto_tpm_enroll_material struct posture_tpm_enroll_material *m = NULL;
 #endif
@@ -609,8 +609,20 @@ int posture_cli_enroll(int argc, char **argv)
                   "'posture-verifier ca' prints it");
         return POSTURE_EXIT_USAGE;
     }
+    if (!args.ca && access(ca, R_OK) < 0 && errno == ENOENT) {
+        /* [server] ca's default may not exist: the CA an earlier `enroll --ca` stored. */
+        if (asprintf(&ca_stored, "%s/" VERIFIER_CA_NAME, cfg.agent.state_dir) < 0) {
+            (void) log_error_errno(-ENOMEM, "Out of memory");
+            return POSTURE_EXIT_USAGE;
+        }
+        if (access(ca_stored, R_OK) == 0)
+            ca = ca_stored;
+    }
     if (access(ca, R_OK) < 0) {
-        (void) log_error_errno(-errno, "CA certificate %s: %m", ca);
+        (void) log_error_errno(-errno,
+                               "CA certificate %s: %m (give --ca FILE: 'posture-verifier "
+                               "ca' prints it)",
+                               ca);
         return POSTURE_EXIT_USAGE;
     }
     r = posture_cli_key_open(&cfg, &pkey);

@@ -430,7 +430,11 @@ int posture_cli_submit(int argc, char **argv)
                                cert);
         return POSTURE_EXIT_USAGE;
     }
+    /* [server] ca (its default, /etc/posture/verifier-ca.pem, may not exist), else the CA that
+     * `enroll --ca` stored. */
     s.ca = cfg.agent.server_ca ? cfg.agent.server_ca : ca_default;
+    if (access(s.ca, R_OK) < 0 && errno == ENOENT && access(ca_default, R_OK) == 0)
+        s.ca = ca_default;
     if (access(s.ca, R_OK) < 0) {
         (void) log_error_errno(-errno,
                                "the verifier's CA %s: %m (set [server] ca, or enrol with "

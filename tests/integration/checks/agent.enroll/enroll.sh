@@ -255,9 +255,9 @@ software)
         pass "enrollment.json records the software tier" || fail "enrollment.json"
 
     # [tpm] enabled = auto without a TPM: the software tier, and submit sends no evidence
-    cp "$aconf" "$tmp/agent-auto.conf"
+    cp "$aconf" "$tmp/agent-auto.conf" # without [server] ca: the stored verifier-ca.pem
     sed -i -e "s|state_dir = .*|state_dir = $tmp/agent-auto|" -e 's|enabled = .*|enabled = auto|' \
-        -e "s|tcti = .*|tcti = device:$tmp/no-such-tpm|" "$tmp/agent-auto.conf"
+        -e "s|tcti = .*|tcti = device:$tmp/no-such-tpm|" -e "/^ca = /d" "$tmp/agent-auto.conf"
     mkdir -p "$tmp/agent-auto"
     tok=$(token)
     run "$tmp/auto.out" enroll --server "$url" --token "$tok" --ca "$tmp/verifier-ca.pem" \
