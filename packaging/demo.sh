@@ -1,12 +1,21 @@
 #!/bin/sh
-# The quick start's second command: build posturectl (release preset) if needed and run the
-# checks on this machine, as a person would see them and as a script would read them.
+# The quick start's second command, the whole loop on one machine:
+#   1. build (release preset, incremental) and run the checks on this machine, as a person
+#      sees them and as a script reads them;
+#   2. start a verifier (posture-verifier serve) in a temporary directory, with two policies:
+#      "demo" (the OS is identified, the device is enrolled with a TPM and its TPM-measured boot
+#      shows Secure Boot on) for the site, and the shipped "payments-admin" (every check passes,
+#      and the same hardware requirements) for /payments/;
+#   3. when this machine has no TPM (/dev/tpmrm0), a software TPM (swtpm) stands in, and the
+#      firmware event log of a real Secure Boot machine (tests/fixtures/eventlogs, a Google
+#      Cloud RHEL 8 VM) is replayed into it so that the verifier has a measured boot to check;
+#   4. enrol the machine with a one-time token (posturectl enroll: TPM credential activation)
+#      and report (posturectl submit: checks, TPM quote bound to the report, event log);
+#   5. put nginx (the shipped packaging/gateways/nginx.conf) in front of a tiny web app and
+#      request / and /payments/ as this device: allowed or denied, and why.
 #
-# Works from any directory. Exits 0 when the demo ran, even when a check failed or could not
-# decide (it says so); exits non-zero only when it could not build or run posturectl.
-#
-# Later this demo also enrols the machine against a local verifier behind nginx (swtpm standing
-# in for a missing TPM) and shows the gateway's decision; those parts do not exist yet.
+# Works from any directory, as root (swtpm, nginx, the TPM event log). Exits 0 when the demo
+# ran, whatever the checks found (it says so); non-zero when something could not run.
 set -eu
 
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -21,7 +30,7 @@ step() {
 step "Installing missing build dependencies (packaging/install-deps.sh)"
 "$top/packaging/install-deps.sh"
 
-step "Building posturectl (release preset, incremental)"
+step "Building posturectl and posture-verifier (release preset, incremental)"
 mkdir -p "$top/build"
 if [ ! -f "$build/CMakeCache.txt" ]; then
     cmake --preset release >"$top/build/demo-configure.log" 2>&1 || {
@@ -30,7 +39,7 @@ if [ ! -f "$build/CMakeCache.txt" ]; then
         exit 1
     }
 fi
-cmake --build --preset release --target posturectl
+cmake --build --preset release --target posturectl posture-verifier tpm_replay
 echo "built: $posturectl"
 
 step "posturectl --version"
@@ -57,5 +66,5 @@ case $status in
     exit "$status"
     ;;
 esac
-echo "See docs/cli.md for the commands and docs/checks.md for what each check reads."
-exit 0
+
+exec sh "$top/packaging/demo-loop.sh" "$top" "$build"
