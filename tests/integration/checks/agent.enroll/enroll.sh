@@ -13,9 +13,10 @@
 #             swtpm first (tests/lib tpm_replay, ATTESTATION.md §4.3) and sent as evidence: the
 #             verifier replays it against the quoted PCRs, Secure Boot is proven, affirming
 #   errors    a used token, a wrong CA (TLS refused), a malformed token, no token, submit before
-#             enrolment, a verifier that is down: each exit 2 with its message
-# Usage: enroll.sh CASE POSTURECTL POSTURE_VERIFIER SOURCE_DIR [TPM_REPLAY]. Exits 77 when openssl, curl,
-# python3-jwt (or, for tpm, swtpm) is missing.
+#             enrolment, option errors, a revoked device (403 device-revoked, then enrolled
+#             again), a verifier that is down: each exit 2 with its message
+# Usage: enroll.sh CASE POSTURECTL POSTURE_VERIFIER SOURCE_DIR [TPM_REPLAY]. Exits 77 when
+# openssl, curl, python3-jwt (or, for tpm*, swtpm or tpm2-openssl) is missing.
 set -u
 
 case_name=$1
@@ -407,6 +408,19 @@ errors)
     run "$tmp/o" enroll --server "$url" --token "$tok" --ca "$tmp/verifier-ca.pem" --config "$aconf"
     [ $rc = 2 ] && grep -q 'enroll-device-exists' "$tmp/o.err" && pass "re-enrolment: exit 2" ||
         fail "re-enrolment: exit $rc: $(cat "$tmp/o.err")"
+    # revoked by an administrator: submit is refused (401), then a new enrolment works
+    kid=$("$pc" key --jwk --config "$aconf" 2>/dev/null | "$py" -c 'import json,sys; print(json.load(sys.stdin)["kid"])')
+    "$pv" devices revoke "$kid" --config "$conf" >"$tmp/revoke.out" 2>&1 || fail "revoke: $(cat "$tmp/revoke.out")"
+    run "$tmp/o" submit --only boot.secure_boot --root "$roots/sb-on" --config "$aconf"
+    [ $rc = 2 ] && grep -q 'HTTP 403 device-revoked' "$tmp/o.err" &&
+        pass "revoked device: submit exit 2, $(grep -o 'HTTP 403.*' "$tmp/o.err")" ||
+        fail "revoked device: exit $rc: $(cat "$tmp/o.err")"
+    run "$tmp/o" enroll --server "$url" --token "$(token)" --config "$aconf"
+    [ $rc = 0 ] && pass "re-enrolment after the revocation (CA from the state directory)" ||
+        fail "re-enrolment after revoke: exit $rc: $(cat "$tmp/o.err")"
+    run "$tmp/o" submit --only boot.secure_boot --root "$roots/sb-on" --config "$aconf"
+    [ $rc = 0 ] && pass "submit after re-enrolment: exit 0" ||
+        fail "submit after re-enrolment: exit $rc: $(cat "$tmp/o.err")"
     # [tpm] enabled = yes without a TPM
     write_agent_conf yes
     tok=$(token)
