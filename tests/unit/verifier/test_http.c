@@ -519,6 +519,12 @@ static void test_forwarded(void **state)
     assert_int_equal(get(f->gw_port, NULL, "/id", hdr, out, sizeof(out)), 200);
     expect_id(out, "nginx", client.sha256, 1);
     assert_non_null(strstr(body_of(out), "trusted=1"));
+    assert_null(strstr(body_of(out), "der=0 ")); /* the certificate's bytes, decoded */
+    /* the same header again: from the cache of recently verified headers, not decoded again
+     * (the certificate bytes are not handed on; the identity is the same) */
+    assert_int_equal(get(f->gw_port, NULL, "/id", hdr, out, sizeof(out)), 200);
+    expect_id(out, "nginx", client.sha256, 1);
+    assert_non_null(strstr(body_of(out), "der=0 "));
     /* Traefik */
     (void) snprintf(hdr, sizeof(hdr), "X-Forwarded-Tls-Client-Cert: %s\r\n", b64);
     assert_int_equal(get(f->gw_port, NULL, "/id", hdr, out, sizeof(out)), 200);
