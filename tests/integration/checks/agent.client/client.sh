@@ -130,6 +130,7 @@ if [ -n "$posturectl" ]; then
         rm -rf "$W"
     }
     swtpm_start || exit $?
+    trap cleanup EXIT INT TERM # swtpm_start set its own EXIT trap; ours calls swtpm_stop too
     mkdir -p state
     printf '[agent]\nstate_dir = %s/state\n[tpm]\nenabled = yes\ntcti = %s\n' "$W" "$SWTPM_TCTI" >agent.conf
     if "$posturectl" key --pem --config agent.conf >tpm-pub.pem 2>key.err &&
