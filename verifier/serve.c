@@ -108,47 +108,15 @@ static void help(FILE *f)
 
 /* ---- configuration ---------------------------------------------------------------------- */
 
-/* The message already starts with "file:line: " when it has a location (config.h). */
-static void
-config_diag(int level, const char *file, unsigned line, const char *message, void *userdata)
-{
-    unsigned *n_errors = userdata;
-
-    (void) file;
-    (void) line;
-    if (level <= LOG_ERR)
-        (*n_errors)++;
-    log_full(level, "%s", message);
-}
-
+/* The shared loader (posture_verifier_load_config), plus serve's own requirement. */
 static int config_load(const char *path, struct posture_verifier_config *cfg)
 {
     const char *main_path = path ? path : POSTURE_VERIFIER_CONFIG_PATH;
-    posture_auto_config struct posture_config *c = NULL;
-    unsigned n_errors = 0, before;
     int r;
 
-    r = posture_config_new(config_diag, &n_errors, &c);
+    r = posture_verifier_load_config(path, cfg);
     if (r < 0)
-        return log_error_errno(r, "Failed to set up the configuration: %m");
-    r = posture_config_load(c, main_path, path != NULL);
-    if (r < 0) {
-        /* syntax errors were reported with file:line already */
-        if (n_errors == 0)
-            return log_error_errno(r, "%s%s: %m", path ? "--config " : "", main_path);
         return r;
-    }
-    r = posture_verifier_config_init(cfg);
-    if (r < 0)
-        return log_error_errno(r, "Failed to set up the configuration: %m");
-    before = n_errors;
-    r = posture_verifier_config_apply(cfg, c);
-    if (r < 0) {
-        posture_verifier_config_done(cfg);
-        if (n_errors == before)
-            return log_error_errno(r, "%s: invalid configuration: %m", main_path);
-        return r;
-    }
     if (!cfg->listen_agents[0] && !cfg->listen_gateways[0]) {
         posture_verifier_config_done(cfg);
         log_error("%s: [listen] agents and gateways are both off; nothing to serve", main_path);

@@ -40,26 +40,8 @@ static void help(FILE *f)
 /* POSTURE_CLI_RUN to go on, or the exit status to return (POSTURE_EXIT_OK after --help). */
 static int parse_args(int argc, char **argv, struct posture_cli_common_args *a)
 {
-    static const struct option options[] = {
-        { "json", no_argument, NULL, POSTURE_CLI_OPT_JSON },
-        { "only", required_argument, NULL, POSTURE_CLI_OPT_ONLY },
-        { "root", required_argument, NULL, POSTURE_CLI_OPT_ROOT },
-        { "config", required_argument, NULL, POSTURE_CLI_OPT_CONFIG },
-        { "help", no_argument, NULL, 'h' },
-        {},
-    };
-    int c, r;
-
-    optind = 0;
-    /* NOLINTNEXTLINE(concurrency-mt-unsafe): options are parsed before any thread starts */
-    while ((c = getopt_long(argc, argv, ":h", options, NULL)) >= 0) {
-        r = posture_cli_common_option(command, c, argv, help, a);
-        if (r != POSTURE_CLI_RUN)
-            return r;
-    }
-    if (optind < argc)
-        return posture_cli_extra_argument(command, argv[optind]);
-    return POSTURE_CLI_RUN;
+    return posture_cli_parse_common(command, argc, argv,
+                                    POSTURE_CLI_TAKES_JSON | POSTURE_CLI_TAKES_CHECKS, help, a);
 }
 
 static int print_json(const struct posture_run *run, int root_fd)

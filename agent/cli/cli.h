@@ -90,6 +90,24 @@ int posture_cli_common_option(const char *command,
                               void (*help)(FILE *f),
                               struct posture_cli_common_args *a);
 
+/* Which common options a command takes (posture_cli_parse_common). */
+enum {
+    POSTURE_CLI_TAKES_JSON = 1u << 0,
+    POSTURE_CLI_TAKES_CHECKS = 1u << 1, /* --only and --root */
+};
+
+/*
+ * Parse a command that takes only common options (flags: POSTURE_CLI_TAKES_*; --config and
+ * --help always) and no arguments. Returns POSTURE_CLI_RUN to go on, or the exit status to
+ * return (POSTURE_EXIT_OK after --help).
+ */
+int posture_cli_parse_common(const char *command,
+                             int argc,
+                             char **argv,
+                             unsigned flags,
+                             void (*help)(FILE *f),
+                             struct posture_cli_common_args *a);
+
 /* The configuration every command reads (--config FILE). */
 struct posture_cli_config {
     struct posture_config *config;     /* every assignment, for [check.*] validation */

@@ -208,3 +208,36 @@ int posture_cli_registry_load(struct posture_registry **ret)
     *ret = POSTURE_TAKE_PTR(reg);
     return 0;
 }
+
+int posture_cli_parse_common(const char *command,
+                             int argc,
+                             char **argv,
+                             unsigned flags,
+                             void (*help)(FILE *f),
+                             struct posture_cli_common_args *a)
+{
+    struct option options[6];
+    size_t n = 0;
+    int c, r;
+
+    if (flags & POSTURE_CLI_TAKES_JSON)
+        options[n++] = (struct option){ "json", no_argument, NULL, POSTURE_CLI_OPT_JSON };
+    if (flags & POSTURE_CLI_TAKES_CHECKS) {
+        options[n++] = (struct option){ "only", required_argument, NULL, POSTURE_CLI_OPT_ONLY };
+        options[n++] = (struct option){ "root", required_argument, NULL, POSTURE_CLI_OPT_ROOT };
+    }
+    options[n++] = (struct option){ "config", required_argument, NULL, POSTURE_CLI_OPT_CONFIG };
+    options[n++] = (struct option){ "help", no_argument, NULL, 'h' };
+    options[n] = (struct option){ 0 };
+
+    optind = 0;
+    /* NOLINTNEXTLINE(concurrency-mt-unsafe): options are parsed before any thread starts */
+    while ((c = getopt_long(argc, argv, ":h", options, NULL)) >= 0) {
+        r = posture_cli_common_option(command, c, argv, help, a);
+        if (r != POSTURE_CLI_RUN)
+            return r;
+    }
+    if (optind < argc)
+        return posture_cli_extra_argument(command, argv[optind]);
+    return POSTURE_CLI_RUN;
+}
