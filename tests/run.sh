@@ -64,6 +64,9 @@ for stage in $stages; do
         # (about 10 s); it reports figures only and never fails the run (its checks are tests).
         "$top/tests/bench/attest_verify.sh" "$top/build/release" ||
             echo "tests/run.sh: attest_verify.sh did not complete (see above)" >&2
+        # The gateway decision under wrk, one verifier thread on one core (about 20 s).
+        "$top/tests/bench/authz.sh" "$top/build/release" ||
+            echo "tests/run.sh: authz.sh did not complete (see above)" >&2
         end release
         ;;
     fuzz)
