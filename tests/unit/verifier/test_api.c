@@ -741,8 +741,8 @@ static void test_ear_read(void **state)
         "{\"exp\":1,\"cnf\":{\"x5t#S256\":\"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAE\"}}",
         "{\"exp\":1,\"sub\":\"s\"}",
         "{\"exp\":1,\"sub\":\"s\",\"cnf\":{\"x5t#S256\":\"AAAA\"}}",
-        "{\"exp\":\"1\",\"sub\":\"s\",\"cnf\":{\"x5t#S256\":"
-        "\"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAE\"}}",
+        ("{\"exp\":\"1\",\"sub\":\"s\",\"cnf\":{\"x5t#S256\":"
+         "\"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAE\"}}"),
     };
     /* NOLINTEND(bugprone-suspicious-missing-comma) */
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
