@@ -67,6 +67,9 @@ for stage in $stages; do
         # The gateway decision under wrk, one verifier thread on one core (about 20 s).
         "$top/tests/bench/authz.sh" "$top/build/release" ||
             echo "tests/run.sh: authz.sh did not complete (see above)" >&2
+        # Verifier CPU per appraisal of a TPM-enrolled device's submission (about 15 s).
+        "$top/tests/bench/appraise.sh" "$top/build/release" ||
+            echo "tests/run.sh: appraise.sh did not complete (see above)" >&2
         end release
         ;;
     fuzz)
