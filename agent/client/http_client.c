@@ -18,7 +18,24 @@
 #include "posture/ossl.h"
 #include "posture/parse.h"
 
+#include "curl_dl.h"
 #include "tls_key.h"
+
+/* Every libcurl call goes through the API loaded on first use (curl_dl.h). */
+static const struct posture_curl_api *C;
+#undef curl_easy_setopt
+#undef curl_easy_getinfo
+#define curl_global_init(...)    (C->global_init(__VA_ARGS__))
+#define curl_easy_init(...)      (C->easy_init(__VA_ARGS__))
+#define curl_easy_cleanup(...)   (C->easy_cleanup(__VA_ARGS__))
+#define curl_easy_setopt(...)    (C->easy_setopt(__VA_ARGS__))
+#define curl_easy_perform(...)   (C->easy_perform(__VA_ARGS__))
+#define curl_easy_getinfo(...)   (C->easy_getinfo(__VA_ARGS__))
+#define curl_easy_strerror(...)  (C->easy_strerror(__VA_ARGS__))
+#define curl_easy_header(...)    (C->easy_header(__VA_ARGS__))
+#define curl_slist_append(...)   (C->slist_append(__VA_ARGS__))
+#define curl_slist_free_all(...) (C->slist_free_all(__VA_ARGS__))
+#define curl_getdate(...)        (C->getdate(__VA_ARGS__))
 
 struct posture_http_client {
     CURL *curl;
@@ -38,6 +55,14 @@ static CURLcode global_rc = CURLE_OK;
 
 static void global_init(void)
 {
+    const char *why = NULL;
+
+    C = posture_curl_api(&why);
+    if (!C) {
+        log_debug("http: %s", why ? why : "libcurl cannot be loaded");
+        global_rc = CURLE_FAILED_INIT;
+        return;
+    }
     global_rc = curl_global_init(CURL_GLOBAL_DEFAULT);
 }
 
@@ -222,6 +247,9 @@ int64_t posture_http_parse_retry_after(const char *value, int64_t now)
             return -1;
         return secs > 86400 ? 86400 : (int64_t) secs;
     }
+    (void) pthread_once(&global_once, global_init);
+    if (!C)
+        return -1;
     when = curl_getdate(value, NULL);
     if (when == (time_t) -1)
         return -1;
