@@ -357,8 +357,13 @@ static int pem_of(int (*write)(BIO *, const void *), const void *obj, char **ret
     n = BIO_get_mem_data(b, &data);
     if (n <= 0)
         return -EIO;
-    *ret = strndup(data, (size_t) n);
-    return *ret ? 0 : -ENOMEM;
+    /* Not strndup(): the BIO's data is not NUL-terminated and strndup may read past n. */
+    *ret = malloc((size_t) n + 1);
+    if (!*ret)
+        return -ENOMEM;
+    memcpy(*ret, data, (size_t) n);
+    (*ret)[n] = '\0';
+    return 0;
 }
 
 static int write_cert_pem(BIO *b, const void *x)
