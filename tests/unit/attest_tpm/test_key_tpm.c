@@ -61,8 +61,10 @@ static char *file_key_pem(void)
     assert_int_equal(PEM_write_bio_PrivateKey(bio, pkey, NULL, NULL, 0, NULL, NULL), 1);
     n = BIO_get_mem_data(bio, &data);
     assert_true(n > 0);
-    s = strndup(data, (size_t) n);
+    s = malloc((size_t) n + 1); /* not strndup: the BIO's data is not NUL-terminated */
     assert_non_null(s);
+    memcpy(s, data, (size_t) n);
+    s[n] = '\0';
     BIO_free(bio);
     EVP_PKEY_free(pkey);
     return s;
