@@ -13,19 +13,24 @@
 static const char alphabet[64] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
 
 /* The 6-bit value of c, or -1 outside the URL-safe alphabet. */
+/* The sextet of each byte, -1 for bytes outside the base64url alphabet. */
+static const int8_t sextets[256] = {
+    -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+    -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, 62, -1, -1,
+    52, 53, 54, 55, 56, 57, 58, 59, 60, 61, -1, -1, -1, -1, -1, -1, -1, 0,  1,  2,  3,  4,  5,  6,
+    7,  8,  9,  10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, -1, -1, -1, -1, 63,
+    -1, 26, 27, 28, 29, 30, 31, 32, 33, 34, 35, 36, 37, 38, 39, 40, 41, 42, 43, 44, 45, 46, 47, 48,
+    49, 50, 51, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+    -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+    -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+    -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+    -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+    -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+};
+
 static int sextet(unsigned char c)
 {
-    if (c >= 'A' && c <= 'Z')
-        return c - 'A';
-    if (c >= 'a' && c <= 'z')
-        return c - 'a' + 26;
-    if (c >= '0' && c <= '9')
-        return c - '0' + 52;
-    if (c == '-')
-        return 62;
-    if (c == '_')
-        return 63;
-    return -1;
+    return sextets[c];
 }
 
 size_t posture_b64url_encoded_len(size_t n)
@@ -97,15 +102,26 @@ static int decoded_len(size_t len, size_t *ret)
     return 0;
 }
 
-/* Decode into out (which holds decoded_len bytes). */
+/* Decode into out (which holds decoded_len bytes): four characters to three bytes at a time
+ * (the event log in evidence is ~64 KB of base64url), then the tail. */
 static int decode_into(const char *s, size_t len, uint8_t *out)
 {
+    const unsigned char *u = (const unsigned char *) s;
     size_t o = 0, i = 0;
     uint32_t acc = 0;
     unsigned bits = 0;
 
+    for (; i + 4 <= len; i += 4) {
+        int a = sextets[u[i]], b = sextets[u[i + 1]], c = sextets[u[i + 2]], d = sextets[u[i + 3]];
+        if ((a | b | c | d) < 0)
+            return -EBADMSG;
+        uint32_t w = (uint32_t) a << 18 | (uint32_t) b << 12 | (uint32_t) c << 6 | (uint32_t) d;
+        out[o++] = (uint8_t) (w >> 16);
+        out[o++] = (uint8_t) (w >> 8);
+        out[o++] = (uint8_t) w;
+    }
     for (; i < len; i++) {
-        int v = sextet((unsigned char) s[i]);
+        int v = sextet(u[i]);
         if (v < 0)
             return -EBADMSG;
         acc = acc << 6 | (uint32_t) v;

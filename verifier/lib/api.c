@@ -145,18 +145,35 @@ int api_request_device(struct posture_api *api,
         return no_device(resp, 401, "no-client-certificate", "No device certificate",
                          "present the device certificate issued at enrolment (TLS client "
                          "certificate)");
-    p = id->der;
-    x = d2i_X509(NULL, &p, (long) id->der_len);
-    if (!x || p != id->der + id->der_len || cert_device_id(x, api->trust_domain, kid) < 0)
-        return no_device(resp, 401, "not-a-device-certificate", "Not a device certificate",
-                         "the client certificate names no device of this trust domain");
-    /* The certificate's key must be the device key it names (kid = RFC 7638 thumbprint). */
-    r = posture_key_thumbprint(X509_get0_pubkey(x), &thumb);
-    if (r == -ENOMEM)
-        return r;
-    if (r < 0 || strcmp(thumb, kid) != 0)
-        return no_device(resp, 401, "not-a-device-certificate", "Not a device certificate",
-                         "the certificate's key is not the device key it names");
+    struct api_cert_slot *slot =
+        &api->certs[(id->x5t_s256[0] << 8 | id->x5t_s256[1]) % API_CERT_SLOTS];
+    bool known;
+    (void) pthread_mutex_lock(&api->cert_lock);
+    known = slot->used && memcmp(slot->x5t, id->x5t_s256, sizeof(slot->x5t)) == 0;
+    if (known)
+        memcpy(kid, slot->kid, sizeof(kid));
+    (void) pthread_mutex_unlock(&api->cert_lock);
+    if (!known) {
+        p = id->der;
+        x = d2i_X509(NULL, &p, (long) id->der_len);
+        if (!x || p != id->der + id->der_len || cert_device_id(x, api->trust_domain, kid) < 0)
+            return no_device(resp, 401, "not-a-device-certificate", "Not a device certificate",
+                             "the client certificate names no device of this trust domain");
+        /* The certificate's key must be the device key it names (kid = RFC 7638
+         * thumbprint). */
+        r = posture_key_thumbprint(X509_get0_pubkey(x), &thumb);
+        if (r == -ENOMEM)
+            return r;
+        if (r < 0 || strcmp(thumb, kid) != 0)
+            return no_device(resp, 401, "not-a-device-certificate", "Not a device certificate",
+                             "the certificate's key is not the device key it names");
+        /* Remembered by the certificate's bytes: the same bytes always name the same kid. */
+        (void) pthread_mutex_lock(&api->cert_lock);
+        slot->used = true;
+        memcpy(slot->x5t, id->x5t_s256, sizeof(slot->x5t));
+        memcpy(slot->kid, kid, sizeof(slot->kid));
+        (void) pthread_mutex_unlock(&api->cert_lock);
+    }
     r = posture_store_device_get(api->store, kid, &dev);
     if (r == -ENOENT)
         return no_device(resp, 401, "unknown-device", "Unknown device",
@@ -518,6 +535,10 @@ int posture_api_new(const struct posture_api_options *opts, struct posture_api *
     api = calloc(1, sizeof(*api));
     if (!api)
         return -ENOMEM;
+    if (pthread_mutex_init(&api->cert_lock, NULL) != 0) {
+        free(api);
+        return -ENOMEM;
+    }
     api->store = opts->store;
     api->vkeys = opts->vkeys;
     api->ek_roots = opts->ek_roots;
@@ -561,6 +582,7 @@ struct posture_api *posture_api_free(struct posture_api *api)
     if (!api)
         return NULL;
     api_audit_free(api->audit);
+    (void) pthread_mutex_destroy(&api->cert_lock);
     free(api->issuer);
     free(api->trust_domain);
     free(api);

@@ -1,6 +1,10 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 #pragma once
 
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+
 /* Internals shared by api.c, api_posture.c and api_authz.c (not an interface). */
 
 #include "api.h"
@@ -17,7 +21,19 @@ void api_audit_free(struct api_audit *au);
 /* Buffer one "decision" row (never blocks on the store; drops and counts when full). */
 void api_audit_add(struct api_audit *au, const char *subject, const char *detail);
 
+/* TLS client certificates already read: SHA-256 of the DER -> the device id it names. The
+ * mapping depends on the certificate's bytes only, so it never goes stale; decoding a
+ * certificate costs ~0.5 ms in OpenSSL 3.0 and every agent request needs its device id. */
+#define API_CERT_SLOTS 1024u
+struct api_cert_slot {
+    bool used;
+    uint8_t x5t[32];
+    char kid[POSTURE_STORE_DEVICE_ID_MAX + 1];
+};
+
 struct posture_api {
+    pthread_mutex_t cert_lock;
+    struct api_cert_slot certs[API_CERT_SLOTS];
     struct posture_store *store;
     const struct posture_vkeys *vkeys;
     const struct posture_ekcert_roots *ek_roots;
