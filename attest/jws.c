@@ -270,7 +270,7 @@ static int classify_alg(const cJSON *alg)
     return POSTURE_JWS_OK;
 }
 
-static int check_header(const cJSON *h, EVP_PKEY *key, const char *typ)
+static int check_header(const cJSON *h, EVP_PKEY *key, const char *typ, const char *key_kid)
 {
     posture_autofree char *thumb = NULL;
     const cJSON *item;
@@ -290,10 +290,11 @@ static int check_header(const cJSON *h, EVP_PKEY *key, const char *typ)
     t = posture_json_get_str(h, "typ");
     if (!t || strcmp(t, typ) != 0)
         return POSTURE_JWS_TYP_MISMATCH;
-    if (posture_key_check_p256(key) < 0 || posture_key_thumbprint(key, &thumb) < 0)
+    if (posture_key_check_p256(key) < 0 || (!key_kid && posture_key_thumbprint(key, &thumb) < 0))
         return POSTURE_JWS_KEY_UNSUITABLE;
+    const char *want = key_kid ? key_kid : thumb;
     kid = posture_json_get_str(h, "kid");
-    if (!kid || strlen(kid) != strlen(thumb) || CRYPTO_memcmp(kid, thumb, strlen(thumb)) != 0)
+    if (!kid || strlen(kid) != strlen(want) || CRYPTO_memcmp(kid, want, strlen(want)) != 0)
         return POSTURE_JWS_KID_MISMATCH;
     return POSTURE_JWS_OK;
 }
@@ -391,7 +392,7 @@ int posture_jws_verify(const char *token,
         return r;
     if (r < 0 || !cJSON_IsObject(header))
         return refuse(reason, POSTURE_JWS_BAD_HEADER);
-    code = check_header(header, key, opts->typ);
+    code = check_header(header, key, opts->typ, opts->key_kid);
     if (code != POSTURE_JWS_OK)
         return refuse(reason, code);
 

@@ -582,6 +582,8 @@ struct posture_api *posture_api_free(struct posture_api *api)
     if (!api)
         return NULL;
     api_audit_free(api->audit);
+    for (size_t i = 0; i < API_KEY_SLOTS; i++)
+        EVP_PKEY_free(api->keys[i].key);
     (void) pthread_mutex_destroy(&api->cert_lock);
     free(api->issuer);
     free(api->trust_domain);

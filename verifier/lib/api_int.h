@@ -5,6 +5,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include <openssl/evp.h>
+
 /* Internals shared by api.c, api_posture.c and api_authz.c (not an interface). */
 
 #include "api.h"
@@ -31,9 +33,19 @@ struct api_cert_slot {
     char kid[POSTURE_STORE_DEVICE_ID_MAX + 1];
 };
 
+/* Device keys already parsed from their stored JWK, by SHA-256 of the JWK text (a new
+ * enrolment has another JWK, so another slot): building an EVP_PKEY costs OpenSSL 3.0 more
+ * than verifying the report's signature with it. */
+#define API_KEY_SLOTS 1024u
+struct api_key_slot {
+    uint8_t jwk_sha256[32];
+    EVP_PKEY *key; /* NULL: empty */
+};
+
 struct posture_api {
-    pthread_mutex_t cert_lock;
+    pthread_mutex_t cert_lock; /* certs and keys */
     struct api_cert_slot certs[API_CERT_SLOTS];
+    struct api_key_slot keys[API_KEY_SLOTS];
     struct posture_store *store;
     const struct posture_vkeys *vkeys;
     const struct posture_ekcert_roots *ek_roots;

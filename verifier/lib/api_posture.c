@@ -159,15 +159,37 @@ static int answer_duplicate(struct sub *s)
 
 static int load_key(struct sub *s)
 {
+    struct posture_api *api = s->api;
     posture_auto_cjson cJSON *jwk = NULL;
+    uint8_t h[32];
+    struct api_key_slot *slot;
     int r;
+
+    if (EVP_Digest(s->dev->jwk, strlen(s->dev->jwk), h, NULL, EVP_sha256(), NULL) != 1)
+        return -EIO;
+    slot = &api->keys[(h[0] << 8 | h[1]) % API_KEY_SLOTS];
+    (void) pthread_mutex_lock(&api->cert_lock);
+    if (slot->key && memcmp(slot->jwk_sha256, h, sizeof(h)) == 0 && EVP_PKEY_up_ref(slot->key) == 1)
+        s->key = slot->key;
+    (void) pthread_mutex_unlock(&api->cert_lock);
+    if (s->key)
+        return 0;
 
     r = posture_json_parse(s->dev->jwk, strlen(s->dev->jwk), POSTURE_STORE_JWK_MAX, 4, &jwk);
     if (r >= 0)
         r = posture_key_from_jwk(jwk, &s->key);
-    if (r < 0)
+    if (r < 0) {
         log_debug("api: %s: the stored JWK is unusable: %s", s->dev->id, posture_errno_name(r));
-    return r < 0 ? -EIO : 0; /* our own record: a fault, not the client's */
+        return -EIO; /* our own record: a fault, not the client's */
+    }
+    (void) pthread_mutex_lock(&api->cert_lock);
+    if (EVP_PKEY_up_ref(s->key) == 1) {
+        EVP_PKEY_free(slot->key);
+        slot->key = s->key;
+        memcpy(slot->jwk_sha256, h, sizeof(h));
+    }
+    (void) pthread_mutex_unlock(&api->cert_lock);
+    return 0;
 }
 
 /* Verify the report: 0 verified, 1 refused (answered), negative errno. */
@@ -177,6 +199,7 @@ static int verify_report(struct sub *s, int64_t now)
         .typ = POSTURE_JWS_TYP_REPORT,
         .now = now,
         .max_lifetime_sec = POSTURE_REPORT_LIFETIME_SEC,
+        .key_kid = s->dev->id, /* the device id is its key's thumbprint (enrolment) */
     };
     int reason = POSTURE_JWS_OK, r;
 

@@ -76,6 +76,10 @@ struct posture_jws_verify_opts {
     const char *typ;           /* required typ header value, e.g. POSTURE_JWS_TYP_REPORT */
     int64_t now;               /* the caller's clock, epoch seconds */
     uint32_t max_lifetime_sec; /* exp - iat at most this; 0: no limit */
+    /* The key's RFC 7638 thumbprint when the caller already knows it for certain (the
+     * verifier's enrolment record): the header's kid is compared with it instead of with a
+     * thumbprint computed from the key on every call. NULL: computed. */
+    const char *key_kid;
 };
 
 /* A verified token. payload_raw holds the payload bytes exactly as signed (NUL-terminated,

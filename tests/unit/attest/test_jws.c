@@ -276,6 +276,16 @@ static void test_typ_kid_members(void **state)
         o.typ = "ear+jwt";
         expect_reason_opts(t, strlen(t), key, &o, POSTURE_JWS_TYP_MISMATCH);
     }
+    /* The caller's known thumbprint (key_kid) replaces the computed one: the right one
+     * verifies, another kid is a mismatch even though the header names the key's own. */
+    {
+        posture_autofree char *h = std_header(), *t = forge(key, h, payload);
+        struct posture_jws_verify_opts o = report_opts;
+        o.key_kid = kid;
+        expect_reason_opts(t, strlen(t), key, &o, POSTURE_JWS_OK);
+        o.key_kid = other_kid;
+        expect_reason_opts(t, strlen(t), key, &o, POSTURE_JWS_KID_MISMATCH);
+    }
 }
 
 static void test_json(void **state)
