@@ -408,9 +408,16 @@ idle)
         i=$((i + 1))
     done
     [ $i -lt 100 ] || fail "/healthz after 10,000 idle connections"
-    sleep 1
-    after=$(ls "/proc/$pid/fd" | wc -l)
-    [ "$after" -le $((before + 8)) ] || fail "descriptors: $before before, $after after"
+    # Connections still queued in the backlog when the client closed them are accepted and
+    # closed afterwards: give that up to 10 s on a loaded machine (it failed with a fixed 1 s).
+    i=0
+    while :; do
+        after=$(ls "/proc/$pid/fd" | wc -l)
+        [ "$after" -le $((before + 8)) ] || [ $i -ge 100 ] && break
+        sleep 0.1
+        i=$((i + 1))
+    done
+    [ "$after" -le $((before + 8)) ] || fail "descriptors: $before before, $after after 10 s"
     stop_server
     ;;
 
