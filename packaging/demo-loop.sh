@@ -148,6 +148,7 @@ http.server.HTTPServer(("127.0.0.1", int(sys.argv[1])), H).serve_forever()
 EOC
 "$py" app.py "$UP" &
 PIDS="$PIDS $!"
+wait_http "http://127.0.0.1:$UP/" || die "the demo app did not start"
 openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout site.key \
     -out site.pem -days 1 -subj /CN=127.0.0.1 -addext subjectAltName=IP:127.0.0.1 2>/dev/null
 mkdir -p nginx/cache nginx/tmp

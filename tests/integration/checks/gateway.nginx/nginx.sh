@@ -135,6 +135,7 @@ http.server.HTTPServer(("127.0.0.1", int(sys.argv[1])), H).serve_forever()
 EOC
 python3 upstream.py "$UP" &
 PIDS="$PIDS $!"
+wait_http "http://127.0.0.1:$UP/" || { fail "the upstream did not start"; exit 1; }
 
 NP=$(free_port)
 # The site's certificate, from a throwaway CA.
