@@ -25,6 +25,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <openssl/crypto.h>
@@ -664,25 +665,33 @@ static int conn_open(struct conn *c, const char *path, const struct posture_stor
     (void) sqlite3_db_config(c->db, SQLITE_DBCONFIG_ENABLE_FKEY, 1, (int *) NULL);
     (void) sqlite3_db_config(c->db, SQLITE_DBCONFIG_ENABLE_TRIGGER, 1, (int *) NULL);
 
-    /* Reading the schema is the first access to the file: garbage fails here (-EBADMSG). */
-    r = query_int(c, "PRAGMA schema_version", &dummy);
+    /* Several connections opening a fresh file at once: switching it to WAL needs an exclusive
+     * lock, and SQLite may answer SQLITE_BUSY there without calling the busy handler (a rare
+     * failure of test_concurrent_first_open in CI). Retry for the busy timeout. */
+    for (uint64_t waited_ms = 0;; waited_ms += 5) {
+        /* Reading the schema is the first access to the file: garbage fails here. */
+        r = query_int(c, "PRAGMA schema_version", &dummy);
+        if (r >= 0) {
+            sqlite3_stmt *st = NULL;
+            const unsigned char *mode;
+
+            rc = sqlite3_prepare_v2(c->db, "PRAGMA journal_mode = WAL", -1, &st, NULL);
+            if (rc != SQLITE_OK)
+                r = map_rc(c->db, rc, "journal_mode");
+            else {
+                r = step(c, st);
+                mode = r > 0 ? sqlite3_column_text(st, 0) : NULL;
+                if (r >= 0 && (!mode || strcmp((const char *) mode, "wal") != 0))
+                    r = -EIO; /* e.g. a file system without shared memory for the WAL index */
+                (void) sqlite3_finalize(st);
+            }
+        }
+        if (r != -EBUSY || waited_ms >= opts->busy_timeout_ms)
+            break;
+        (void) nanosleep(&(struct timespec){ .tv_nsec = 5 * 1000 * 1000 }, NULL);
+    }
     if (r < 0)
         return r;
-    {
-        sqlite3_stmt *st = NULL;
-        const unsigned char *mode;
-
-        rc = sqlite3_prepare_v2(c->db, "PRAGMA journal_mode = WAL", -1, &st, NULL);
-        if (rc != SQLITE_OK)
-            return map_rc(c->db, rc, "journal_mode");
-        r = step(c, st);
-        mode = r > 0 ? sqlite3_column_text(st, 0) : NULL;
-        if (r >= 0 && (!mode || strcmp((const char *) mode, "wal") != 0))
-            r = -EIO; /* e.g. a file system without shared memory for the WAL index */
-        (void) sqlite3_finalize(st);
-        if (r < 0)
-            return r;
-    }
     return exec_sql(c, opts->synchronous_full ? "PRAGMA synchronous = FULL"
                                               : "PRAGMA synchronous = NORMAL");
 }
