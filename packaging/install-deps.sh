@@ -32,6 +32,8 @@ TESTS="$TESTS swtpm swtpm-tools tpm2-tools python3-jwt jwt"
 # nginx-light: the real gateway in the forward-auth tests; sqlite3: reads the verifier's store
 # independently of our code.
 TESTS="$TESTS nginx-light sqlite3"
+# curl and openssl CLIs: the independent HTTP client and the certificate/key tool of the tests.
+TESTS="$TESTS curl openssl"
 # wrk: the HTTP load generator of the verifier benchmarks (tests/bench/authz.sh).
 TESTS="$TESTS wrk"
 TESTS="$TESTS apt dpkg umockdev libumockdev-dev nftables iproute2 iptables util-linux lz4 xz-utils gzip"
