@@ -245,15 +245,20 @@ static int load_ak(const char *path, struct posture_quote_ak **ret)
 {
     posture_autofree char *buf = NULL;
     posture_autofree uint8_t *bin = NULL;
-    size_t len = 0, bin_len = 0;
+    size_t len = 0, bin_len = 0, text_len;
     int r;
 
     r = read_input(path, (size_t) 4 * POSTURE_STORE_AK_PUBLIC_MAX, &buf, &len);
     if (r < 0)
         return log_error_errno(r, "verify: cannot read the AK %s: %m", path);
-    strip(buf, &len);
-    if (posture_b64url_check(buf, len, 1, POSTURE_STORE_AK_PUBLIC_MAX) &&
-        posture_b64url_decode(buf, len, POSTURE_STORE_AK_PUBLIC_MAX, &bin, &bin_len) == 0)
+    /* Text is recognised without touching the buffer: a binary TPM2B_PUBLIC may end in a byte
+     * that looks like white space (its last byte is the key's y coordinate). */
+    text_len = len;
+    while (text_len > 0 &&
+           (buf[text_len - 1] == '\n' || buf[text_len - 1] == '\r' || buf[text_len - 1] == ' '))
+        text_len--;
+    if (posture_b64url_check(buf, text_len, 1, POSTURE_STORE_AK_PUBLIC_MAX) &&
+        posture_b64url_decode(buf, text_len, POSTURE_STORE_AK_PUBLIC_MAX, &bin, &bin_len) == 0)
         r = posture_quote_ak_new(bin, bin_len, NULL, 0, ret);
     else
         r = posture_quote_ak_new((const uint8_t *) buf, len, NULL, 0, ret);
