@@ -32,6 +32,9 @@ TESTS="$TESTS swtpm swtpm-tools tpm2-tools python3-jwt jwt"
 # nginx-light: the real gateway in the forward-auth tests; sqlite3: reads the verifier's store
 # independently of our code.
 TESTS="$TESTS nginx-light sqlite3"
+# caddy: the second real gateway (forward_auth; tests/integration/checks/gateway.caddy). Its
+# package enables caddy.service where systemd runs; the test starts its own instance.
+TESTS="$TESTS caddy"
 # curl and openssl CLIs: the independent HTTP client and the certificate/key tool of the tests.
 TESTS="$TESTS curl openssl"
 # wrk: the HTTP load generator of the verifier benchmarks (tests/bench/authz.sh).
