@@ -736,3 +736,15 @@ int posture_store_audit_verify(struct posture_store *s, struct posture_store_aud
     POSTURE_RETURN_IF_FAIL(ret, -EINVAL);
     return s->ops->audit_verify(s, ret);
 }
+
+int posture_store_device_foreach_revoked_since(struct posture_store *s,
+                                               uint64_t since,
+                                               posture_store_revoked_fn fn,
+                                               void *userdata)
+{
+    POSTURE_RETURN_IF_FAIL(s, -EINVAL);
+    POSTURE_RETURN_IF_FAIL(fn, -EINVAL);
+    if (since > INT64_MAX)
+        return -EINVAL;
+    return s->ops->device_foreach_revoked_since(s, since, fn, userdata);
+}

@@ -397,3 +397,18 @@ struct posture_store_audit_result {
  * a copy kept elsewhere for that.
  */
 int posture_store_audit_verify(struct posture_store *s, struct posture_store_audit_result *ret);
+
+/* ---- revocations seen by a running service ---------------------------------------------- */
+
+/*
+ * Call fn(device_id, revoked_at) for every device revoked at or after since (µs since the
+ * epoch), oldest revocation first: how a running `serve` learns, cheaply and by polling, of a
+ * revocation made by another process (`posture-verifier devices revoke`). An index keeps the
+ * walk to the rows asked for. A device enrolled again after its revocation is active and is not
+ * visited. Returns the number of devices visited or fn's negative return.
+ */
+typedef int (*posture_store_revoked_fn)(const char *device_id, uint64_t revoked_at, void *userdata);
+int posture_store_device_foreach_revoked_since(struct posture_store *s,
+                                               uint64_t since,
+                                               posture_store_revoked_fn fn,
+                                               void *userdata);

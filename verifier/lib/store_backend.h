@@ -92,6 +92,11 @@ struct posture_store_ops {
                         uint64_t now,
                         uint64_t *ret_last_seq);
     int (*audit_verify)(struct posture_store *s, struct posture_store_audit_result *ret);
+
+    int (*device_foreach_revoked_since)(struct posture_store *s,
+                                        uint64_t since,
+                                        posture_store_revoked_fn fn,
+                                        void *userdata);
 };
 
 struct posture_store {

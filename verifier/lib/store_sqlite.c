@@ -125,6 +125,8 @@ static const char *const migrations[] = {
     "    BEGIN SELECT RAISE(ABORT, 'audit log is append-only'); END;\n"
     "CREATE TRIGGER audit_no_delete BEFORE DELETE ON audit\n"
     "    BEGIN SELECT RAISE(ABORT, 'audit log is append-only'); END;\n",
+    /* 1 → 2: a running serve polls for revocations (device_foreach_revoked_since) */
+    "CREATE INDEX devices_revoked ON devices (revoked_at) WHERE status = 1;\n",
 };
 
 #define SCHEMA_VERSION ((int) POSTURE_ELEMENTSOF(migrations))
@@ -180,6 +182,7 @@ enum stmt_id {
     ST_AUDIT_LAST,
     ST_AUDIT_INSERT,
     ST_AUDIT_ALL,
+    ST_DEVICE_REVOKED_SINCE,
     ST__MAX,
 };
 
@@ -256,6 +259,9 @@ static const char *const stmt_sql[ST__MAX] = {
                         "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
     [ST_AUDIT_ALL] = "SELECT seq, at, kind, subject, detail, prev_hash, hash FROM audit "
                      "ORDER BY seq",
+    /* served by the partial index devices_revoked */
+    [ST_DEVICE_REVOKED_SINCE] = "SELECT id, revoked_at FROM devices "
+                                "WHERE status = 1 AND revoked_at >= ?1 ORDER BY revoked_at, id",
 };
 
 struct conn {
@@ -1919,6 +1925,42 @@ static int sqlite_audit_verify(struct posture_store *s, struct posture_store_aud
     return 0;
 }
 
+/* ---- revocations seen by a running service ---------------------------------------------- */
+
+static int sqlite_device_foreach_revoked_since(struct posture_store *s,
+                                               uint64_t since,
+                                               posture_store_revoked_fn fn,
+                                               void *userdata)
+{
+    auto_lease struct lease l = lease_take(s);
+    auto_stmt sqlite3_stmt *st = NULL;
+    int n = 0, r, rc = SQLITE_OK;
+
+    r = prepare(l.c, ST_DEVICE_REVOKED_SINCE, &st);
+    if (r < 0)
+        return r;
+    bind_u64(&rc, st, 1, since);
+    r = bind_done(l.c, rc);
+    if (r < 0)
+        return r;
+    for (;;) {
+        char id[POSTURE_STORE_DEVICE_ID_MAX + 1];
+
+        r = step(l.c, st);
+        if (r <= 0)
+            break;
+        r = column_text_buf(st, 0, id, POSTURE_STORE_DEVICE_ID_MAX);
+        if (r < 0)
+            return r;
+        r = fn(id, column_u64(st, 1), userdata);
+        if (r < 0)
+            return r;
+        if (n < INT_MAX)
+            n++;
+    }
+    return r < 0 ? r : n;
+}
+
 const struct posture_store_ops posture_store_sqlite_ops = {
     .scheme = "sqlite",
     .open = sqlite_open,
@@ -1945,4 +1987,5 @@ const struct posture_store_ops posture_store_sqlite_ops = {
     .clockinfo_update = sqlite_clockinfo_update,
     .audit_append = sqlite_audit_append,
     .audit_verify = sqlite_audit_verify,
+    .device_foreach_revoked_since = sqlite_device_foreach_revoked_since,
 };
