@@ -5,6 +5,7 @@
 
 #include <errno.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -27,6 +28,7 @@ struct rec {
     char subject[POSTURE_DECISION_SUBJECT_MAX + 1];
     uint8_t x5t[32];
     size_t n;
+    bool revoked; /* posture_decisions_revoke(): 403 device-revoked under every policy */
     struct entry e[POSTURE_DECISION_POLICIES_MAX];
     struct rec *next_id, *next_x5t; /* hash chains */
 };
@@ -286,6 +288,53 @@ int posture_decisions_remove(struct posture_decisions *d, const char *device_id)
     return 0;
 }
 
+int posture_decisions_revoke(struct posture_decisions *d, const char *device_id)
+{
+    struct rec *r;
+    int k = -ENOENT;
+
+    if (!d || !device_id)
+        return -EINVAL;
+    (void) pthread_rwlock_wrlock(&d->lock);
+    r = find_id(d, device_id);
+    if (r) {
+        k = r->revoked ? 0 : 1;
+        r->revoked = true;
+    }
+    (void) pthread_rwlock_unlock(&d->lock);
+    return k;
+}
+
+int posture_decisions_drop_policy(struct posture_decisions *d, const char *policy_id)
+{
+    int dropped = 0;
+
+    if (!d || !policy_id)
+        return -EINVAL;
+    (void) pthread_rwlock_wrlock(&d->lock);
+    for (size_t b = 0; b <= d->mask; b++)
+        for (struct rec *r = d->by_id[b]; r; r = r->next_id) {
+            size_t keep = 0;
+            for (size_t i = 0; i < r->n; i++) {
+                if (strcmp(r->e[i].policy_id, policy_id) == 0) {
+                    free(r->e[i].token);
+                    free(r->e[i].problem);
+                    if (dropped < INT_MAX)
+                        dropped++;
+                    continue;
+                }
+                if (keep != i)
+                    r->e[keep] = r->e[i];
+                keep++;
+            }
+            for (size_t i = keep; i < r->n; i++)
+                r->e[i] = (struct entry){ .token = NULL };
+            r->n = keep;
+        }
+    (void) pthread_rwlock_unlock(&d->lock);
+    return dropped;
+}
+
 size_t posture_decisions_count(struct posture_decisions *d)
 {
     size_t n;
@@ -345,10 +394,17 @@ void posture_decisions_authz(struct posture_decisions *d,
                         "Bearer realm=\"posture\", error=\"invalid_token\"");
         return;
     }
+    (void) snprintf(a->x_device_id, sizeof(a->x_device_id), "%s", r->subject);
+    if (r->revoked) {
+        /* authenticated, and refused: the credential is the device's, the device is out */
+        (void) pthread_rwlock_unlock(&d->lock);
+        set_problem(a, 403, "device-revoked",
+                    "The device was revoked by an administrator: it must enrol again");
+        return;
+    }
     for (size_t i = 0; i < r->n && !e; i++)
         if (strcmp(r->e[i].policy_id, policy_id) == 0)
             e = &r->e[i];
-    (void) snprintf(a->x_device_id, sizeof(a->x_device_id), "%s", r->subject);
     if (!e) {
         (void) pthread_rwlock_unlock(&d->lock);
         set_problem(a, 403, "not-appraised",

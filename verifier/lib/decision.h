@@ -12,9 +12,9 @@
  *   200  a current appraisal under the asked policy that the policy allows: every X-Posture-*
  *        header, Cache-Control: max-age = min(30, exp - now)
  *   401  no credential, or a certificate no device has (WWW-Authenticate, no-store)
- *   403  the posture fails, the appraisal expired (the device stopped reporting), or the
+ *   403  the posture fails, the appraisal expired (the device stopped reporting), the
  *        device was never appraised under that policy (problem+json naming the failed checks
- *        and the remediation, no-store)
+ *        and the remediation, no-store), or the device was revoked (device-revoked)
  *   503  the policy asked for does not exist (a gateway configuration error), or the view
  *        could not answer
  * Thread-safe: many readers, one writer at a time.
@@ -66,6 +66,16 @@ POSTURE_DEFINE_TRIVIAL_CLEANUP_FUNC(struct posture_decisions *, posture_decision
 int posture_decisions_put(struct posture_decisions *d, const struct posture_decision_device *dev);
 /* Forget a device (revoked). -ENOENT. */
 int posture_decisions_remove(struct posture_decisions *d, const char *device_id);
+/* Mark a device revoked: from now on every policy answers 403 device-revoked for its
+ * certificate (a problem naming the revocation, no-store), until a put replaces the device (its
+ * next enrolment or appraisal; a running serve re-applies the revocations of the last 30 s every
+ * poll, so a stale appraisal that was under way cannot undo one). 1 when newly revoked, 0 when
+ * it was already, -ENOENT when the view does not have the device, -EINVAL. */
+int posture_decisions_revoke(struct posture_decisions *d, const char *device_id);
+/* Drop every device's entry under policy_id (a policy reloaded with other content, or gone):
+ * those devices answer 403 not-appraised under it until they report again. Returns the number
+ * of entries dropped, -EINVAL. */
+int posture_decisions_drop_policy(struct posture_decisions *d, const char *policy_id);
 size_t posture_decisions_count(struct posture_decisions *d);
 
 /* One answer, self-contained (copied out under the lock). Header values are "" when not sent. */

@@ -153,6 +153,89 @@ static void test_answers(void **state)
     free(a);
 }
 
+/* posture_decisions_revoke: every policy answers 403 device-revoked until a put replaces the
+ * device (a new enrolment); other devices are untouched. */
+static void test_revoke(void **state)
+{
+    posture_auto_decisions struct posture_decisions *d = NULL;
+    posture_auto_cjson cJSON *p = NULL;
+    struct posture_authz *a = malloc(sizeof(*a));
+
+    assert_non_null(a);
+    assert_int_equal(posture_decisions_new(100, &d), 0);
+    put_device(d, 1, true, true, NOW + 300);
+    put_device(d, 2, true, true, NOW + 300);
+
+    assert_int_equal(posture_decisions_revoke(d, "kid-1"), 1);
+    assert_int_equal(posture_decisions_revoke(d, "kid-1"), 0);
+    assert_int_equal(posture_decisions_revoke(d, "kid-404"), -ENOENT);
+    assert_int_equal(posture_decisions_revoke(d, NULL), -EINVAL);
+    assert_int_equal(posture_decisions_revoke(NULL, "kid-1"), -EINVAL);
+    assert_int_equal(posture_decisions_count(d), 2);
+
+    for (size_t i = 0; i < 2; i++) {
+        authz(d, 1, policies[i], NOW, a);
+        assert_int_equal(a->status, 403);
+        assert_string_equal(a->x_token, "");
+        assert_string_equal(a->x_status, "");
+        assert_string_equal(a->x_device_id, "spiffe://corp.example/device/kid-1");
+        assert_string_equal(a->cache_control, "no-store");
+        assert_int_equal(posture_json_parse(a->problem, strlen(a->problem), 4096, 4, &p), 0);
+        assert_string_equal(posture_json_get_str(p, "type"), "urn:posture:problem:device-revoked");
+        cJSON_Delete(p);
+        p = NULL;
+    }
+    /* an unknown policy is still the gateway's configuration error */
+    authz(d, 1, "nonexistent", NOW, a);
+    assert_int_equal(a->status, 503);
+    /* the other device is untouched */
+    authz(d, 2, "baseline", NOW, a);
+    assert_int_equal(a->status, 200);
+
+    /* a put (the device enrolled again) replaces the revoked record */
+    put_device(d, 1, true, true, NOW + 300);
+    authz(d, 1, "baseline", NOW, a);
+    assert_int_equal(a->status, 200);
+    free(a);
+}
+
+/* posture_decisions_drop_policy: the entries under one policy go, the others stay. */
+static void test_drop_policy(void **state)
+{
+    posture_auto_decisions struct posture_decisions *d = NULL;
+    struct posture_authz *a = malloc(sizeof(*a));
+
+    assert_non_null(a);
+    assert_int_equal(posture_decisions_new(100, &d), 0);
+    for (int n = 1; n <= 40; n++)
+        put_device(d, n, true, true, NOW + 300);
+
+    assert_int_equal(posture_decisions_drop_policy(d, "baseline"), 40);
+    assert_int_equal(posture_decisions_drop_policy(d, "baseline"), 0);
+    assert_int_equal(posture_decisions_drop_policy(d, "other"), 0);
+    assert_int_equal(posture_decisions_drop_policy(d, NULL), -EINVAL);
+    assert_int_equal(posture_decisions_drop_policy(NULL, "baseline"), -EINVAL);
+    assert_int_equal(posture_decisions_count(d), 40);
+    for (int n = 1; n <= 40; n++) {
+        authz(d, n, "baseline", NOW, a);
+        assert_int_equal(a->status, 403);
+        assert_non_null(strstr(a->problem, "not-appraised"));
+        authz(d, n, "payments-admin", NOW, a);
+        assert_int_equal(a->status, 200);
+        assert_string_equal(a->x_token, "eyJ.payments.sig");
+        assert_string_equal(a->x_policy, "payments-admin@1");
+    }
+    /* the remaining entry survives another drop and a later put restores both */
+    assert_int_equal(posture_decisions_drop_policy(d, "payments-admin"), 40);
+    put_device(d, 7, true, false, NOW + 300);
+    authz(d, 7, "baseline", NOW, a);
+    assert_int_equal(a->status, 200);
+    authz(d, 7, "payments-admin", NOW, a);
+    assert_int_equal(a->status, 403);
+    assert_non_null(strstr(a->problem, "posture-failed"));
+    free(a);
+}
+
 static void test_put_rules(void **state)
 {
     posture_auto_decisions struct posture_decisions *d = NULL;
@@ -236,8 +319,8 @@ static void test_concurrency(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_answers),
-        cmocka_unit_test(test_put_rules),
+        cmocka_unit_test(test_answers),     cmocka_unit_test(test_revoke),
+        cmocka_unit_test(test_drop_policy), cmocka_unit_test(test_put_rules),
         cmocka_unit_test(test_concurrency),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
