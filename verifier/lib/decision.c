@@ -354,13 +354,15 @@ set_problem(struct posture_authz *a, unsigned status, const char *type, const ch
     (void) snprintf(a->cache_control, sizeof(a->cache_control), "no-store");
 }
 
-void posture_decisions_authz(struct posture_decisions *d,
-                             const uint8_t *x5t_s256,
-                             const char *policy_id,
-                             const char *const *known_policies,
-                             size_t n_known,
-                             int64_t now,
-                             struct posture_authz *ret)
+/* The device is named by its certificate (x5t_s256) or, for the token paths, by its id. */
+static void decide(struct posture_decisions *d,
+                   const uint8_t *x5t_s256,
+                   const char *device_id,
+                   const char *policy_id,
+                   const char *const *known_policies,
+                   size_t n_known,
+                   int64_t now,
+                   struct posture_authz *ret)
 {
     struct posture_authz *a = ret;
     const struct entry *e = NULL;
@@ -378,7 +380,7 @@ void posture_decisions_authz(struct posture_decisions *d,
                     "The gateway asked for a policy this verifier does not have");
         return;
     }
-    if (!x5t_s256) {
+    if (!x5t_s256 && !device_id) {
         set_problem(a, 401, "no-credential", "No device certificate was presented");
         (void) snprintf(a->www_authenticate, sizeof(a->www_authenticate),
                         "Bearer realm=\"posture\", error=\"invalid_token\"");
@@ -386,7 +388,7 @@ void posture_decisions_authz(struct posture_decisions *d,
     }
 
     (void) pthread_rwlock_rdlock(&d->lock);
-    r = find_x5t(d, x5t_s256);
+    r = x5t_s256 ? find_x5t(d, x5t_s256) : find_id(d, device_id);
     if (!r) {
         (void) pthread_rwlock_unlock(&d->lock);
         set_problem(a, 401, "unknown-device", "The certificate belongs to no enrolled device");
@@ -436,4 +438,26 @@ void posture_decisions_authz(struct posture_decisions *d,
                         left < POSTURE_DECISION_MAX_AGE_SEC ? left : POSTURE_DECISION_MAX_AGE_SEC);
     }
     (void) pthread_rwlock_unlock(&d->lock);
+}
+
+void posture_decisions_authz(struct posture_decisions *d,
+                             const uint8_t *x5t_s256,
+                             const char *policy_id,
+                             const char *const *known_policies,
+                             size_t n_known,
+                             int64_t now,
+                             struct posture_authz *ret)
+{
+    decide(d, x5t_s256, NULL, policy_id, known_policies, n_known, now, ret);
+}
+
+void posture_decisions_authz_device(struct posture_decisions *d,
+                                    const char *device_id,
+                                    const char *policy_id,
+                                    const char *const *known_policies,
+                                    size_t n_known,
+                                    int64_t now,
+                                    struct posture_authz *ret)
+{
+    decide(d, NULL, device_id, policy_id, known_policies, n_known, now, ret);
 }

@@ -103,3 +103,15 @@ void posture_decisions_authz(struct posture_decisions *d,
                              size_t n_known,
                              int64_t now,
                              struct posture_authz *ret);
+/*
+ * The same for a device named by its id (the token paths of GATEWAYS.md §2.4: the EAR's sub),
+ * from the current view, not from the token: a device revoked or newly failing since its EAR
+ * was issued is refused. device_id NULL: 401 no-credential; an id the view does not have: 401.
+ */
+void posture_decisions_authz_device(struct posture_decisions *d,
+                                    const char *device_id,
+                                    const char *policy_id,
+                                    const char *const *known_policies,
+                                    size_t n_known,
+                                    int64_t now,
+                                    struct posture_authz *ret);
