@@ -6,6 +6,7 @@
  */
 
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -182,8 +183,8 @@ int api_request_device(struct posture_api *api,
         return r;
     if (dev.status != POSTURE_STORE_DEVICE_ACTIVE) {
         /* revoked by an administrator (maybe in another process): gateways stop admitting it
-         * now rather than when its last EAR expires */
-        (void) posture_decisions_remove(api->decisions, kid);
+         * now (403 device-revoked) rather than when its last EAR expires */
+        (void) posture_decisions_revoke(api->decisions, kid);
         posture_store_device_done(&dev);
         return no_device(resp, 403, "device-revoked", "Device revoked",
                          "this device was revoked; enrol it again");
@@ -539,6 +540,18 @@ int posture_api_new(const struct posture_api_options *opts, struct posture_api *
         free(api);
         return -ENOMEM;
     }
+    /* writer preferred: a stream of gateway requests must not hold a reload off for ever */
+    pthread_rwlockattr_t attr;
+    bool ok =
+        pthread_rwlockattr_init(&attr) == 0 &&
+        pthread_rwlockattr_setkind_np(&attr, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP) == 0 &&
+        pthread_rwlock_init(&api->policy_lock, &attr) == 0;
+    (void) pthread_rwlockattr_destroy(&attr);
+    if (!ok) {
+        (void) pthread_mutex_destroy(&api->cert_lock);
+        free(api);
+        return -ENOMEM;
+    }
     api->store = opts->store;
     api->vkeys = opts->vkeys;
     api->ek_roots = opts->ek_roots;
@@ -585,10 +598,97 @@ struct posture_api *posture_api_free(struct posture_api *api)
     for (size_t i = 0; i < API_KEY_SLOTS; i++)
         EVP_PKEY_free(api->keys[i].key);
     (void) pthread_mutex_destroy(&api->cert_lock);
+    (void) pthread_rwlock_destroy(&api->policy_lock);
     free(api->issuer);
     free(api->trust_domain);
     free(api);
     return NULL;
+}
+
+/* ---- reload ------------------------------------------------------------------------------ */
+
+int posture_api_reload(struct posture_api *api,
+                       const struct posture_policy_set *policies,
+                       const char *default_policy,
+                       const struct posture_ekcert_roots *ek_roots)
+{
+    const struct posture_policy *def = NULL;
+    int dropped = 0, k;
+
+    if (!api || (policies && policies->n_policies > POSTURE_DECISION_POLICIES_MAX))
+        return -EINVAL;
+    if (policies && policies->n_policies > 0) {
+        def = default_policy ? posture_policy_set_find(policies, default_policy) : NULL;
+        if (!def)
+            return -EINVAL;
+    }
+    (void) pthread_rwlock_wrlock(&api->policy_lock);
+    for (size_t i = 0; i < api->n_policies; i++) {
+        const struct posture_policy *old = api->policies->policies[i];
+        const struct posture_policy *now =
+            policies ? posture_policy_set_find(policies, old->id) : NULL;
+
+        if (now && memcmp(now->digest, old->digest, sizeof(old->digest)) == 0)
+            continue; /* the same content: its verdicts stand */
+        k = posture_decisions_drop_policy(api->decisions, old->id);
+        if (k > 0 && dropped <= INT_MAX - k)
+            dropped += k;
+    }
+    api->policies = policies;
+    api->default_policy = def;
+    api->n_policies = def ? policies->n_policies : 0;
+    for (size_t i = 0; i < POSTURE_DECISION_POLICIES_MAX; i++)
+        api->policy_ids[i] = i < api->n_policies ? policies->policies[i]->id : NULL;
+    api->ek_roots = ek_roots;
+    (void) pthread_rwlock_unlock(&api->policy_lock);
+    return dropped;
+}
+
+/* Every route runs with the policies and EK roots held (see posture_api_reload()). */
+static int locked(posture_http_handler_fn fn,
+                  struct posture_http_request *req,
+                  struct posture_http_response *resp,
+                  void *userdata)
+{
+    struct posture_api *api = userdata;
+    int r;
+
+    (void) pthread_rwlock_rdlock(&api->policy_lock);
+    r = fn(req, resp, userdata);
+    (void) pthread_rwlock_unlock(&api->policy_lock);
+    return r;
+}
+
+static int
+locked_enroll(struct posture_http_request *req, struct posture_http_response *resp, void *userdata)
+{
+    return locked(route_enroll, req, resp, userdata);
+}
+
+static int locked_enroll_activate(struct posture_http_request *req,
+                                  struct posture_http_response *resp,
+                                  void *userdata)
+{
+    return locked(route_enroll_activate, req, resp, userdata);
+}
+
+static int locked_challenge(struct posture_http_request *req,
+                            struct posture_http_response *resp,
+                            void *userdata)
+{
+    return locked(route_challenge, req, resp, userdata);
+}
+
+static int
+locked_posture(struct posture_http_request *req, struct posture_http_response *resp, void *userdata)
+{
+    return locked(api_route_posture, req, resp, userdata);
+}
+
+static int
+locked_authz(struct posture_http_request *req, struct posture_http_response *resp, void *userdata)
+{
+    return locked(api_route_authz, req, resp, userdata);
 }
 
 static int add_routes(struct posture_api *api, struct posture_http_server *srv)
@@ -597,30 +697,30 @@ static int add_routes(struct posture_api *api, struct posture_http_server *srv)
         { .methods = POSTURE_HTTP_POST,
           .path = "/v1/enroll",
           .listeners = POSTURE_HTTP_ON_AGENTS,
-          .handler = route_enroll,
+          .handler = locked_enroll,
           .userdata = api },
         { .methods = POSTURE_HTTP_POST,
           .path = "/v1/enroll/activate",
           .listeners = POSTURE_HTTP_ON_AGENTS,
-          .handler = route_enroll_activate,
+          .handler = locked_enroll_activate,
           .userdata = api },
         { .methods = POSTURE_HTTP_POST | POSTURE_HTTP_HEAD,
           .path = "/v1/challenge",
           .listeners = POSTURE_HTTP_ON_AGENTS,
-          .handler = route_challenge,
+          .handler = locked_challenge,
           .userdata = api },
         { .methods = POSTURE_HTTP_POST,
           .path = "/v1/posture",
           .body_max = api->posture_body_max,
           .listeners = POSTURE_HTTP_ON_AGENTS,
-          .handler = api_route_posture,
+          .handler = locked_posture,
           .userdata = api },
         /* a prefix route matches /v1/authz itself and /v1/authz/<anything> */
         { .methods = POSTURE_HTTP_ANY,
           .path = "/v1/authz",
           .prefix = true,
           .listeners = POSTURE_HTTP_ON_GATEWAYS,
-          .handler = api_route_authz,
+          .handler = locked_authz,
           .userdata = api },
     };
     int r;

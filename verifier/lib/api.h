@@ -73,6 +73,21 @@ POSTURE_DEFINE_TRIVIAL_CLEANUP_FUNC(struct posture_api *, posture_api_free)
 int posture_api_add_routes(struct posture_api *api, struct posture_http_server *srv);
 
 /*
+ * Replace the policy set, the default policy and the EK roots of a running api (SIGHUP), at
+ * once for every route: waits for the requests under way (they hold the old ones), swaps, and
+ * drops from the decision view every entry under a policy that is gone or whose digest
+ * changed: those devices answer 403 not-appraised under it until they report again (the store
+ * keeps the EAR, not the evidence, so nothing can be re-appraised). The same rules as
+ * posture_api_new() (-EINVAL; nothing changed then). Borrowed like the options: after it
+ * returns, no request uses the old set or roots any more and the caller may free them.
+ * Returns the number of decision entries dropped.
+ */
+int posture_api_reload(struct posture_api *api,
+                       const struct posture_policy_set *policies,
+                       const char *default_policy,
+                       const struct posture_ekcert_roots *ek_roots);
+
+/*
  * Fill the decision view from the store at start: the latest appraisal of every active device
  * (posture_store_appraisal_foreach_latest), read from its EAR (ours: not verified again) as the
  * entry of the policy it was appraised under, when that policy is still loaded with the same

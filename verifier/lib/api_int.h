@@ -43,6 +43,9 @@ struct api_key_slot {
 };
 
 struct posture_api {
+    /* policies, default_policy, policy_ids, n_policies and ek_roots: every route holds it for
+     * reading for the whole request; posture_api_reload() takes it for writing to swap them */
+    pthread_rwlock_t policy_lock;
     pthread_mutex_t cert_lock; /* certs and keys */
     struct api_cert_slot certs[API_CERT_SLOTS];
     struct api_key_slot keys[API_KEY_SLOTS];

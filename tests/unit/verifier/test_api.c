@@ -589,9 +589,10 @@ static void test_flow(void **state)
     http(f, true, f->cert, f->key, "POST", "/v1/challenge", NULL, NULL, a);
     assert_int_equal(a->status, 403);
     assert_non_null(strstr(a->body, "device-revoked"));
-    /* ... and the gateways stop admitting it at once */
+    /* ... and the gateways stop admitting it at once: 403 naming the revocation */
     authz(f, NULL, NULL, a);
-    assert_int_equal(a->status, 401);
+    assert_int_equal(a->status, 403);
+    assert_non_null(strstr(a->body, "device-revoked"));
 
     free(ear);
     free(sub);
