@@ -7,6 +7,7 @@
 #include "triggers.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <linux/netlink.h>
 #include <linux/rtnetlink.h>
 #include <net/if.h>
@@ -407,7 +408,7 @@ int posture_triggers_new(struct posture_triggers **ret)
         return -ENOMEM;
     t->netlink_fd = t->udev_fd = t->timer_fd = -1;
     t->epoll_fd = epoll_create1(EPOLL_CLOEXEC);
-    if (t->epoll_fd < 0)
+    if (t->epoll_fd < 0 || fcntl(t->epoll_fd, F_SETFL, O_NONBLOCK) < 0)
         return -errno;
     t->buf = malloc(NETLINK_BUF_SIZE);
     if (!t->buf)
