@@ -772,7 +772,8 @@ struct conn {
     uint64_t deadline; /* CLOCK_MONOTONIC µs; 0: none */
     bool in_request;   /* a request line has arrived and its response is not sent yet */
     bool cut;
-    bool trusted;
+    bool trusted;         /* the peer matched the rules of generation trusted_gen */
+    unsigned trusted_gen; /* 0: not evaluated yet (see conn_trusted) */
     char peer[PEER_MAX];
     struct sockaddr_storage peer_sa;
     socklen_t peer_len;
@@ -811,8 +812,9 @@ struct posture_http_server {
     struct listener listeners[POSTURE_HTTP_LISTENER__MAX];
     struct route *routes;
     size_t n_routes;
-    struct posture_http_cidr *trusted;
+    struct posture_http_cidr *trusted; /* under lock: replaced by _set_trusted_gateways */
     size_t n_trusted;
+    _Atomic unsigned trusted_gen; /* 1, 2, ...: bumped under lock by each replacement */
     char *tls_cert;
     char *tls_key;
     char *client_ca;
@@ -1160,9 +1162,25 @@ enum posture_http_listener posture_http_request_listener(const struct posture_ht
     return req->l->kind;
 }
 
+/* Is the connection's peer a trusted gateway under the current rules? Evaluated on first use
+ * and again after the rules were replaced; a connection is served by one thread at a time. */
+static bool conn_trusted(struct posture_http_server *srv, struct conn *conn)
+{
+    if (!conn || conn->l->kind != POSTURE_HTTP_LISTENER_GATEWAYS)
+        return false;
+    if (conn->trusted_gen != atomic_load(&srv->trusted_gen)) {
+        (void) pthread_mutex_lock(&srv->lock);
+        conn->trusted = posture_http_cidr_match(
+            srv->trusted, srv->n_trusted, (const struct sockaddr *) &conn->peer_sa, conn->peer_len);
+        conn->trusted_gen = atomic_load(&srv->trusted_gen);
+        (void) pthread_mutex_unlock(&srv->lock);
+    }
+    return conn->trusted;
+}
+
 bool posture_http_request_peer_trusted(const struct posture_http_request *req)
 {
-    return req && req->conn && req->conn->trusted;
+    return req && req->conn && conn_trusted(req->srv, req->conn);
 }
 
 const char *posture_http_request_peer(const struct posture_http_request *req)
@@ -1404,7 +1422,7 @@ static void forwarded_identity(struct posture_http_request *req)
         }
     if (total == 0)
         return;
-    if (req->l->kind != POSTURE_HTTP_LISTENER_GATEWAYS || !req->conn || !req->conn->trusted) {
+    if (req->l->kind != POSTURE_HTTP_LISTENER_GATEWAYS || !conn_trusted(srv, req->conn)) {
         forged(req, forwarded_headers[which]);
         return;
     }
@@ -1795,10 +1813,7 @@ static void connection_notify(void *cls,
             conn->peer_len = sizeof(sa_family_t);
             (void) snprintf(conn->peer, sizeof(conn->peer), "unix");
         }
-        conn->trusted =
-            l->kind == POSTURE_HTTP_LISTENER_GATEWAYS &&
-            posture_http_cidr_match(srv->trusted, srv->n_trusted,
-                                    (const struct sockaddr *) &conn->peer_sa, conn->peer_len);
+        /* conn->trusted: evaluated at the first request (conn_trusted) */
         if (l->kind == POSTURE_HTTP_LISTENER_AGENTS && srv->client_ca) {
             const union MHD_ConnectionInfo *ti =
                 MHD_get_connection_info(c, MHD_CONNECTION_INFO_GNUTLS_SESSION);
@@ -2017,6 +2032,7 @@ int posture_http_server_new(const struct posture_http_options *opts,
         }
         srv->n_trusted = n;
     }
+    atomic_store(&srv->trusted_gen, 1u);
 
     srv->tls_cert = strdup_or_null(opts->tls_cert_pem, &failed);
     srv->tls_key = strdup_or_null(opts->tls_key_pem, &failed);
@@ -2187,6 +2203,38 @@ static int listener_start(struct listener *l)
         l->fd = -1;
         return l->kind == POSTURE_HTTP_LISTENER_AGENTS ? -EBADMSG : -EIO;
     }
+    return 0;
+}
+
+int posture_http_server_set_trusted_gateways(struct posture_http_server *srv,
+                                             char *const *trusted_gateways)
+{
+    struct posture_http_cidr *rules = NULL, *old;
+    size_t n;
+    int r;
+
+    if (!srv)
+        return -EINVAL;
+    n = posture_strv_length(trusted_gateways);
+    if (n > 0) {
+        rules = calloc(n, sizeof(*rules));
+        if (!rules)
+            return -ENOMEM;
+        for (size_t i = 0; i < n; i++) {
+            r = posture_http_cidr_parse(trusted_gateways[i], &rules[i]);
+            if (r < 0) {
+                free(rules);
+                return r;
+            }
+        }
+    }
+    (void) pthread_mutex_lock(&srv->lock);
+    old = srv->trusted;
+    srv->trusted = rules;
+    srv->n_trusted = n;
+    atomic_store(&srv->trusted_gen, atomic_load(&srv->trusted_gen) + 1u);
+    (void) pthread_mutex_unlock(&srv->lock);
+    free(old);
     return 0;
 }
 

@@ -244,6 +244,12 @@ int posture_http_server_new(const struct posture_http_options *opts,
  * -EEXIST for a duplicate path, -ENOMEM. */
 int posture_http_server_add_route(struct posture_http_server *srv,
                                   const struct posture_http_route *route);
+/* Replace the trusted_gateways rules (SIGHUP): all are parsed first (-EINVAL: nothing changed),
+ * then swapped at once; every connection checks its peer against the new rules at its next
+ * request, so a gateway removed from the list loses its trust on open connections too.
+ * -ENOMEM. */
+int posture_http_server_set_trusted_gateways(struct posture_http_server *srv,
+                                             char *const *trusted_gateways);
 /* Bind and start the listeners. -EADDRINUSE, -EACCES, -EBADMSG (TLS material libmicrohttpd
  * refused), -EIO. */
 int posture_http_server_start(struct posture_http_server *srv);

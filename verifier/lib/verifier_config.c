@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "posture/config.h"
+#include "posture/log.h"
 #include "posture/strv.h"
 
 #include "http.h"
@@ -78,6 +79,16 @@ static int parse_store_url(const char *value, void *data, const char **ret_why)
     }
     if (value[0] != '/' && strchr(value, ':') == NULL) {
         *ret_why = "expected an absolute path or a URL such as sqlite:/path/store.db";
+        return -EINVAL;
+    }
+    return posture_config_parse_string_item(value, data, ret_why);
+}
+
+/* A syslog level name or number (posture_log_level_from_string), or empty for "as started". */
+static int parse_log_level(const char *value, void *data, const char **ret_why)
+{
+    if (value[0] != '\0' && posture_log_level_from_string(value) < 0) {
+        *ret_why = "expected a level such as err, warning, notice, info or debug";
         return -EINVAL;
     }
     return posture_config_parse_string_item(value, data, ret_why);
@@ -233,6 +244,7 @@ static const struct posture_config_item verifier_items[] = {
     ROW("verifier", "state_dir", parse_absolute_path, state_dir),
     ROW("verifier", "trust_domain", parse_trust_domain, trust_domain),
     ROW("verifier", "store", parse_store_url, store),
+    ROW("verifier", "log_level", parse_log_level, log_level),
     ROW("listen", "agents", parse_listen, listen_agents),
     ROW("listen", "gateways", parse_listen, listen_gateways),
     ROW("listen", "trusted_gateways", parse_trusted, trusted_gateways),
@@ -269,6 +281,7 @@ void posture_verifier_config_done(struct posture_verifier_config *cfg)
     free(cfg->ek_roots);
     free(cfg->policy_dir);
     free(cfg->policy_default);
+    free(cfg->log_level);
     *cfg = (struct posture_verifier_config){ 0 };
 }
 
@@ -394,12 +407,14 @@ int posture_verifier_config_dump(const struct posture_verifier_config *cfg, FILE
                    "state_dir = %s\n"
                    "trust_domain = %s\n"
                    "store = %s\n"
+                   "log_level = %s\n"
                    "\n[listen]\n"
                    "agents = %s\n"
                    "gateways = %s\n"
                    "trusted_gateways =",
                    or_empty(cfg->state_dir), or_empty(cfg->trust_domain), or_empty(cfg->store),
-                   or_empty(cfg->listen_agents), or_empty(cfg->listen_gateways));
+                   or_empty(cfg->log_level), or_empty(cfg->listen_agents),
+                   or_empty(cfg->listen_gateways));
     POSTURE_FOREACH_STRV (s, cfg->trusted_gateways)
         (void) fprintf(f, " %s", s);
     (void) fprintf(f,

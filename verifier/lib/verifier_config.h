@@ -7,7 +7,7 @@
  * way agent_config.c does it for the agent. Unknown keys warn; a bad value is an error naming
  * file:line (reported through the posture_config's diag callback).
  *
- *   [verifier] state_dir, trust_domain, store
+ *   [verifier] state_dir, trust_domain, store, log_level
  *   [listen]   agents, gateways, trusted_gateways, threads, max_connections,
  *              max_connections_per_ip, request_timeout,
  *              idle_timeout, shutdown_timeout, body_max, posture_body_max
@@ -48,6 +48,8 @@ struct posture_verifier_config {
 
     char *policy_dir;
     char *policy_default;
+
+    char *log_level; /* [verifier] log_level: a syslog level name or number; NULL: as started */
 };
 
 /* Fill cfg with the defaults of DESIGN.md §5. -ENOMEM. */
