@@ -185,6 +185,18 @@ int posture_cli_evidence_build(const struct posture_cli_config *cfg,
                                size_t payload_len,
                                cJSON **ret);
 
+/* The mTLS client to [server] url for this enrolled device (state_dir/device.crt and pkey,
+ * which must outlive it), the verifier's CA pinned. Errors are logged with the fix. */
+struct posture_http_client;
+int posture_cli_verifier_connect(const struct posture_cli_config *cfg,
+                                 EVP_PKEY *pkey,
+                                 struct posture_http_client **ret);
+
+/* Whether to send TPM evidence: [tpm] enabled = yes; auto when the device was enrolled at the
+ * hardware tier (the verifier refuses evidence from a device enrolled without a TPM), or, with
+ * no enrolment record, when a TPM answers. Used by submit and postured. */
+bool posture_cli_evidence_wanted(const struct posture_cli_config *cfg);
+
 /*
  * `report --evidence`: quote the TPM of cfg ([tpm] tcti) with the binding of nonce and the
  * report payload exactly as signed (DESIGN.md §7), read the EK certificate and the event log

@@ -11,15 +11,18 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <libgen.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "posture/fileio.h"
+#include "posture/json.h"
 #include "posture/log.h"
 #include "posture/quote.h"
 #include "posture/statefile.h"
 #ifdef POSTURE_HAVE_TPM
+#include "posture/key_tpm.h"
 #include "posture/tpm_quote.h"
 #endif
 
@@ -178,6 +181,45 @@ int posture_cli_evidence_build(const struct posture_cli_config *cfg,
     (void) ret;
     return log_error_errno(-EOPNOTSUPP, "evidence: this posturectl was built without TPM "
                                         "support (POSTURE_WITH_TPM=OFF)");
+#endif
+}
+
+/* The tier of this device's enrolment (state_dir/enrollment.json), or NULL when unknown. */
+static char *enrolled_tier(const struct posture_cli_config *cfg)
+{
+    posture_autofree char *path = NULL, *buf = NULL;
+    posture_autoclose int fd = -1;
+    posture_auto_cjson cJSON *o = NULL;
+    const char *tier;
+    size_t len = 0;
+
+    if (asprintf(&path, "%s/" POSTURE_CLI_ENROLLMENT_NAME, cfg->agent.state_dir) < 0)
+        return NULL;
+    fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+    if (fd < 0 || posture_read_fd(fd, 4096, &buf, &len) < 0 ||
+        posture_json_parse(buf, len, len, 2, &o) < 0)
+        return NULL;
+    tier = posture_json_get_str(o, "tier");
+    return tier ? strdup(tier) : NULL;
+}
+
+bool posture_cli_evidence_wanted(const struct posture_cli_config *cfg)
+{
+#ifdef POSTURE_HAVE_TPM
+    posture_autofree char *tier = NULL;
+
+    if (cfg->agent.tpm_mode == POSTURE_TPM_YES)
+        return true;
+    if (cfg->agent.tpm_mode != POSTURE_TPM_AUTO)
+        return false;
+    tier = enrolled_tier(cfg);
+    if (tier)
+        return strcmp(tier, "hardware") == 0;
+    return posture_key_tpm_tcti_usable(cfg->agent.tpm_tcti);
+#else
+    (void) cfg;
+    (void) enrolled_tier;
+    return false;
 #endif
 }
 

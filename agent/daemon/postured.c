@@ -1,0 +1,727 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * postured: the posture agent daemon (DESIGN.md §4, §11; RELIABILITY.md §5, §7;
+ * docs/agent-daemon.md).
+ *
+ *   postured [--config FILE] [--once] [--only ID,...] [--root DIR]
+ *
+ * One thread and one epoll: a signalfd (SIGTERM/SIGINT stop after the current cycle, whose
+ * report is spooled before it is sent; SIGHUP reloads the configuration and keeps the old one
+ * when the new one is bad), a CLOCK_BOOTTIME timerfd for the schedule (an immediate cycle at
+ * start, then the device's phase within [schedule] interval with ±10 % jitter, or the backoff
+ * after a failure, Retry-After honoured), a CLOCK_MONOTONIC timerfd for the systemd watchdog,
+ * and the triggers' fd (network, block devices, clock set, resume: one early cycle, coalesced,
+ * at most one per 30 s). systemd is told READY=1, STATUS=, WATCHDOG=1, RELOADING=1 and
+ * STOPPING=1 over $NOTIFY_SOCKET, written here without libsystemd.
+ */
+
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <locale.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/random.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/timerfd.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "posture/fileio.h"
+#include "posture/key.h"
+#include "posture/log.h"
+#include "posture/parse.h"
+#include "posture/statefile.h"
+#include "posture/strv.h"
+
+#include "cli.h"
+#include "cycle.h"
+#include "http_client.h"
+#include "schedule.h"
+#include "spool.h"
+#include "triggers.h"
+
+#define PROGRAM              "postured"
+#define DRAIN_PAUSE_USEC     ((uint64_t) 5 * 1000000) /* between drain passes of a long spool */
+#define TRIGGER_SETTLE_USEC  ((uint64_t) 2 * 1000000)
+#define TRIGGER_MIN_GAP_USEC ((uint64_t) 30 * 1000000)
+#define USEC_PER_SEC         ((uint64_t) 1000000)
+#define NOTIFY_MAX           256
+
+/* What a configuration brings: the things rebuilt on SIGHUP. */
+struct setup {
+    struct posture_cli_config cfg; /* must not move: its diag callback points into it */
+    EVP_PKEY *pkey;
+    struct posture_http_client *client;
+    struct posture_spool *spool;
+    int state_fd;
+    char *device_id;
+};
+
+struct daemon {
+    const char *config_path;
+    struct posture_cli_common_args args; /* --only, --root for the checks */
+    bool once;
+
+    struct setup *s;
+    struct posture_cycle cycle;
+    struct posture_daemon_status status;
+
+    int epoll_fd, signal_fd, timer_fd, watchdog_fd;
+    struct posture_triggers *triggers;
+    struct posture_coalesce coalesce;
+
+    uint64_t phase_usec;
+    uint64_t next_slot;  /* CLOCK_BOOTTIME µs of the next regular cycle */
+    uint64_t next_retry; /* of a retry (drain) after a failure, 0: none */
+    unsigned failures;   /* consecutive failed attempts, for the backoff */
+    uint64_t watchdog_usec;
+    bool stop;
+};
+
+/* ---- sd_notify, by hand ---- */
+
+static int notify(const char *text)
+{
+    const char *path = getenv("NOTIFY_SOCKET"); /* NOLINT(concurrency-mt-unsafe): one thread */
+    struct sockaddr_un sa = { .sun_family = AF_UNIX };
+    posture_autoclose int fd = -1;
+    size_t len;
+    socklen_t salen;
+
+    if (!path || !path[0])
+        return 0;
+    len = strlen(path);
+    if ((path[0] != '/' && path[0] != '@') || len >= sizeof(sa.sun_path))
+        return -EINVAL;
+    memcpy(sa.sun_path, path, len);
+    if (path[0] == '@')
+        sa.sun_path[0] = '\0'; /* an abstract socket */
+    salen = (socklen_t) (offsetof(struct sockaddr_un, sun_path) + len + (path[0] == '/'));
+    fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return -errno;
+    if (sendto(fd, text, strlen(text), MSG_NOSIGNAL, (struct sockaddr *) &sa, salen) < 0)
+        return -errno;
+    return 0;
+}
+
+static void notifyf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static void notifyf(const char *fmt, ...)
+{
+    char buf[NOTIFY_MAX];
+    va_list ap;
+    int n, r;
+
+    va_start(ap, fmt);
+    n = vsnprintf(buf, sizeof(buf), fmt, ap);
+    va_end(ap);
+    if (n < 0)
+        return;
+    r = notify(buf);
+    if (r < 0)
+        log_debug("sd_notify: %s", strerror(-r));
+}
+
+/* ---- clocks and timers ---- */
+
+static uint64_t boottime_now(void)
+{
+    struct posture_clocks c;
+
+    posture_clocks_now(&c);
+    return c.boottime_usec;
+}
+
+/* CLOCK_BOOTTIME µs → wall-clock seconds, for status.json. */
+static int64_t wall_of(uint64_t boottime_usec)
+{
+    struct posture_clocks c;
+
+    posture_clocks_now(&c);
+    if (boottime_usec <= c.boottime_usec)
+        return (int64_t) (c.realtime_usec / USEC_PER_SEC);
+    return (int64_t) ((c.realtime_usec + (boottime_usec - c.boottime_usec)) / USEC_PER_SEC);
+}
+
+static uint64_t random_u64(void)
+{
+    uint64_t v = 0;
+
+    if (getrandom(&v, sizeof(v), 0) != (ssize_t) sizeof(v))
+        v = (uint64_t) time(NULL) * 6364136223846793005u; /* never fails in practice */
+    return v;
+}
+
+static uint64_t next_wakeup(const struct daemon *d)
+{
+    uint64_t t = d->next_slot;
+    uint64_t due = posture_coalesce_due(&d->coalesce);
+
+    if (d->next_retry && d->next_retry < t)
+        t = d->next_retry;
+    if (due && due < t)
+        t = due;
+    return t;
+}
+
+static int arm_timer(struct daemon *d)
+{
+    uint64_t t = next_wakeup(d);
+    struct itimerspec its = {
+        .it_value = { .tv_sec = (time_t) (t / USEC_PER_SEC),
+                      .tv_nsec = (long) (t % USEC_PER_SEC) * 1000 },
+    };
+
+    if (t == 0)
+        its.it_value.tv_nsec = 1; /* 0 would disarm */
+    if (timerfd_settime(d->timer_fd, TFD_TIMER_ABSTIME, &its, NULL) < 0)
+        return log_error_errno(-errno, "Failed to arm the timer: %m");
+    return 0;
+}
+
+/* ---- the configuration ---- */
+
+static struct setup *setup_free(struct setup *s)
+{
+    if (!s)
+        return NULL;
+    posture_spool_free(s->spool);
+    posture_http_client_free(s->client);
+    EVP_PKEY_free(s->pkey);
+    if (s->state_fd >= 0)
+        (void) close(s->state_fd);
+    free(s->device_id);
+    posture_cli_config_done(&s->cfg);
+    free(s);
+    return NULL;
+}
+POSTURE_DEFINE_TRIVIAL_CLEANUP_FUNC(struct setup *, setup_free)
+
+/* Load path and everything it configures. Errors are logged. */
+static int setup_load(const char *path, struct setup **ret)
+{
+    POSTURE_CLEANUP(setup_freep) struct setup *s = calloc(1, sizeof(*s));
+    int r;
+
+    if (!s)
+        return log_error_errno(-ENOMEM, "Out of memory");
+    s->state_fd = -1;
+    r = posture_cli_config_load(path, &s->cfg);
+    if (r < 0)
+        return r;
+    if (!s->cfg.agent.server_url)
+        return log_error_errno(-EINVAL, "no verifier: set [server] url in the agent "
+                                        "configuration");
+    r = posture_state_dir_open(s->cfg.agent.state_dir, true, &s->state_fd);
+    if (r < 0)
+        return log_error_errno(r, "state directory %s: %m", s->cfg.agent.state_dir);
+    r = posture_cli_key_open(&s->cfg, &s->pkey);
+    if (r < 0)
+        return r;
+    r = posture_key_thumbprint(s->pkey, &s->device_id);
+    if (r < 0)
+        return log_error_errno(r, "Failed to compute the device id: %m");
+    r = posture_cli_verifier_connect(&s->cfg, s->pkey, &s->client);
+    if (r < 0)
+        return r;
+    struct posture_spool_limits limits = {
+        .max_bytes = s->cfg.agent.spool_max_bytes,
+        .max_age_usec = s->cfg.agent.spool_max_age_usec,
+    };
+    r = posture_spool_open(s->state_fd, &limits, &s->spool);
+    if (r < 0)
+        return log_error_errno(r, "Failed to open the spool in %s/" POSTURE_SPOOL_DIR ": %m",
+                               s->cfg.agent.state_dir);
+    *ret = POSTURE_TAKE_PTR(s);
+    return 0;
+}
+
+static bool str_differs(const char *a, const char *b)
+{
+    return (a == NULL) != (b == NULL) || (a && strcmp(a, b) != 0);
+}
+
+/* What a reload changed, one line each. */
+static void log_changes(const struct posture_agent_config *a, const struct posture_agent_config *b)
+{
+    unsigned n = 0;
+
+#define CHANGED_STR(key, field)                                                                  \
+    do {                                                                                         \
+        if (str_differs(a->field, b->field)) {                                                   \
+            log_info("Reload: %s changed from \"%s\" to \"%s\".", key, a->field ? a->field : "", \
+                     b->field ? b->field : "");                                                  \
+            n++;                                                                                 \
+        }                                                                                        \
+    } while (0)
+#define CHANGED_NUM(key, field, unit, div)                                                      \
+    do {                                                                                        \
+        if (a->field != b->field) {                                                             \
+            log_info("Reload: %s changed from %" PRIu64 "%s to %" PRIu64 "%s.", key,            \
+                     (uint64_t) (a->field / (div)), unit, (uint64_t) (b->field / (div)), unit); \
+            n++;                                                                                \
+        }                                                                                       \
+    } while (0)
+
+    CHANGED_STR("[agent] state_dir", state_dir);
+    CHANGED_STR("[server] url", server_url);
+    CHANGED_STR("[server] ca", server_ca);
+    CHANGED_STR("[tpm] tcti", tpm_tcti);
+    CHANGED_STR("[tpm] event_log", tpm_event_log);
+    if (a->tpm_mode != b->tpm_mode) {
+        log_info("Reload: [tpm] enabled changed from %s to %s.",
+                 posture_tpm_mode_to_string(a->tpm_mode), posture_tpm_mode_to_string(b->tpm_mode));
+        n++;
+    }
+    CHANGED_NUM("[schedule] interval", schedule_interval_usec, " s", USEC_PER_SEC);
+    CHANGED_NUM("[spool] max_bytes", spool_max_bytes, " bytes", 1);
+    CHANGED_NUM("[spool] max_age", spool_max_age_usec, " s", USEC_PER_SEC);
+    CHANGED_NUM("[checks] timeout", check_timeout_usec, " ms", 1000);
+#undef CHANGED_STR
+#undef CHANGED_NUM
+    if (n == 0)
+        log_info("Reload: no setting that postured uses changed.");
+}
+
+/* ---- the cycle's callbacks ---- */
+
+static int make_report(void *userdata, const char *nonce, char **ret_token, char **ret_payload)
+{
+    struct daemon *d = userdata;
+
+    return posture_cli_report_build(&d->args, &d->s->cfg, d->s->pkey, nonce, ret_token,
+                                    ret_payload);
+}
+
+static int make_evidence(void *userdata,
+                         const uint8_t *nonce,
+                         size_t nonce_len,
+                         const char *payload,
+                         size_t payload_len,
+                         cJSON **ret)
+{
+    struct daemon *d = userdata;
+
+    return posture_cli_evidence_build(&d->s->cfg, nonce, nonce_len, payload, payload_len, ret);
+}
+
+/* Point the cycle and the schedule at the current setup. */
+static void apply_setup(struct daemon *d)
+{
+    uint64_t interval = d->s->cfg.agent.schedule_interval_usec;
+
+    d->cycle = (struct posture_cycle){
+        .client = d->s->client,
+        .key = d->s->pkey,
+        .url = d->s->cfg.agent.server_url,
+        .spool = d->s->spool,
+        .dropped = d->cycle.dropped,
+        .ops = {
+            .report = make_report,
+            .evidence = posture_cli_evidence_wanted(&d->s->cfg) ? make_evidence : NULL,
+            .userdata = d,
+        },
+    };
+    d->phase_usec = posture_schedule_phase(d->s->device_id, interval);
+}
+
+static void schedule_slot(struct daemon *d)
+{
+    d->next_slot = posture_schedule_next(boottime_now(), d->s->cfg.agent.schedule_interval_usec,
+                                         d->phase_usec, random_u64());
+}
+
+static int reload(struct daemon *d)
+{
+    struct setup *n = NULL;
+    int r;
+
+    notifyf("RELOADING=1\nSTATUS=Reloading the configuration");
+    log_info("SIGHUP: reloading the configuration%s%s.", d->config_path ? " " : "",
+             d->config_path ? d->config_path : "");
+    r = setup_load(d->config_path, &n);
+    if (r < 0) {
+        log_error("The new configuration is not usable; keeping the previous one.");
+        notifyf("READY=1\nSTATUS=Reload failed; running with the previous configuration");
+        return 0;
+    }
+    log_changes(&d->s->cfg.agent, &n->cfg.agent);
+    bool interval_changed =
+        n->cfg.agent.schedule_interval_usec != d->s->cfg.agent.schedule_interval_usec;
+    setup_free(d->s);
+    d->s = n;
+    apply_setup(d);
+    if (interval_changed)
+        schedule_slot(d);
+    notifyf("READY=1\nSTATUS=Configuration reloaded");
+    return 0;
+}
+
+/* ---- running cycles ---- */
+
+static void write_status(struct daemon *d, const struct posture_cycle_result *res)
+{
+    struct posture_spool_stats stats = { 0 };
+    uint64_t pending = 0;
+    int r;
+
+    (void) posture_daemon_status_update(&d->status, res, (int64_t) time(NULL));
+    if (posture_spool_stats(d->s->spool, &stats) >= 0) {
+        d->status.spool_entries = stats.entries;
+        d->status.spool_bytes = stats.bytes;
+    }
+    (void) posture_spool_dropped(d->s->spool, &pending);
+    d->status.dropped = d->cycle.dropped + pending;
+    d->status.next_cycle = wall_of(next_wakeup(d));
+    r = posture_daemon_status_write(d->s->state_fd, &d->status);
+    if (r < 0)
+        (void) log_warning_errno(r, "Cannot write %s/" POSTURE_STATUS_NAME ": %m",
+                                 d->s->cfg.agent.state_dir);
+    if (stats.entries > 0)
+        notifyf("STATUS=%s; %zu report(s) spooled",
+                res->outcome == POSTURE_CYCLE_DELIVERED ? "Delivered" : "Verifier not reached",
+                stats.entries);
+    else if (res->outcome == POSTURE_CYCLE_DELIVERED && res->status)
+        notifyf("STATUS=Verdict %s (report %" PRIu64 ")", res->status, res->seq);
+}
+
+static void store_ear(struct daemon *d, const char *ear)
+{
+    int r =
+        posture_state_write_atomic(d->s->state_fd, POSTURE_EAR_NAME, ear, strlen(ear), 0600, true);
+    if (r < 0)
+        (void) log_warning_errno(r, "Cannot store %s/" POSTURE_EAR_NAME ": %m",
+                                 d->s->cfg.agent.state_dir);
+}
+
+/* After a cycle or a drain: the next retry, or none. */
+static void after(struct daemon *d, const struct posture_cycle_result *res)
+{
+    struct posture_spool_stats stats = { 0 };
+    uint64_t now = boottime_now();
+
+    if (res->outcome == POSTURE_CYCLE_DELIVERED && !res->drain_stopped) {
+        d->failures = 0;
+        d->next_retry = 0;
+        /* More than one pass's worth spooled: the next pass soon, at a bounded rate. */
+        if (posture_spool_stats(d->s->spool, &stats) >= 0 && stats.entries > 0)
+            d->next_retry = now + DRAIN_PAUSE_USEC;
+    } else if (res->outcome == POSTURE_CYCLE_REFUSED) {
+        d->failures = 0;
+        d->next_retry = 0;
+    } else {
+        uint64_t ra =
+            res->retry_after_sec >= 0 ? (uint64_t) res->retry_after_sec * USEC_PER_SEC : UINT64_MAX;
+        uint64_t delay = posture_backoff_delay(d->failures, random_u64(), ra);
+        if (d->failures < 64)
+            d->failures++;
+        d->next_retry = now + delay;
+        log_notice("Next attempt in %" PRIu64 ".%03" PRIu64 " s%s.", delay / USEC_PER_SEC,
+                   (delay % USEC_PER_SEC) / 1000,
+                   res->retry_after_sec >= 0 ? " (the verifier's Retry-After)" : "");
+    }
+}
+
+static void run_cycle(struct daemon *d, bool full, const char *why)
+{
+    POSTURE_CLEANUP(posture_cycle_result_done) struct posture_cycle_result res = { 0 };
+    int r;
+
+    log_debug("%s (%s).", full ? "Cycle" : "Drain", why);
+    if (full)
+        r = posture_cycle_run(&d->cycle, &res);
+    else
+        r = posture_cycle_drain(&d->cycle, &res);
+    if (r < 0) {
+        (void) log_error_errno(r, "The cycle could not run: %m");
+        res.outcome = POSTURE_CYCLE_FAILED;
+    }
+    posture_coalesce_ran(&d->coalesce, boottime_now());
+    if (full && res.outcome == POSTURE_CYCLE_DELIVERED) {
+        store_ear(d, res.ear);
+        log_info("Report %" PRIu64 " delivered: %s.", res.seq, res.status);
+    }
+    if (res.drained)
+        log_info("%u spooled report(s) delivered.", res.drained);
+    if (full)
+        schedule_slot(d);
+    after(d, &res);
+    write_status(d, &res);
+}
+
+static void on_timer(struct daemon *d)
+{
+    uint64_t now = boottime_now(), due;
+
+    due = posture_coalesce_due(&d->coalesce);
+    if (now >= d->next_slot)
+        run_cycle(d, true, "schedule");
+    else if (due && now >= due)
+        run_cycle(d, true, "event");
+    else if (d->next_retry && now >= d->next_retry) {
+        d->next_retry = 0;
+        run_cycle(d, false, "retry");
+    }
+}
+
+static void on_triggers(struct daemon *d)
+{
+    unsigned reasons = 0;
+
+    (void) posture_triggers_process(d->triggers, &reasons);
+    if (!reasons)
+        return;
+    log_info("Early cycle requested:%s%s%s%s.", reasons & POSTURE_TRIGGER_NETWORK ? " network" : "",
+             reasons & POSTURE_TRIGGER_BLOCK ? " block device" : "",
+             reasons & POSTURE_TRIGGER_CLOCK_JUMP ? " clock set" : "",
+             reasons & POSTURE_TRIGGER_RESUME ? " resume" : "");
+    posture_coalesce_event(&d->coalesce, boottime_now());
+}
+
+static void on_signal(struct daemon *d)
+{
+    struct signalfd_siginfo si;
+
+    while (read(d->signal_fd, &si, sizeof(si)) == (ssize_t) sizeof(si)) {
+        if (si.ssi_signo == SIGHUP)
+            (void) reload(d);
+        else {
+            log_info("%s: stopping.", si.ssi_signo == SIGTERM ? "SIGTERM" : "SIGINT");
+            d->stop = true;
+        }
+    }
+}
+
+/* ---- start-up ---- */
+
+static int watchdog_setup(struct daemon *d)
+{
+    const char *usec = getenv("WATCHDOG_USEC"); /* NOLINT(concurrency-mt-unsafe) */
+    const char *pid = getenv("WATCHDOG_PID");   /* NOLINT(concurrency-mt-unsafe) */
+    uint64_t v = 0, p = 0;
+
+    if (!usec || posture_parse_u64(usec, &v) < 0 || v == 0)
+        return 0;
+    if (pid && (posture_parse_u64(pid, &p) < 0 || p != (uint64_t) getpid()))
+        return 0; /* meant for another process */
+    d->watchdog_usec = v;
+    d->watchdog_fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+    if (d->watchdog_fd < 0)
+        return log_error_errno(-errno, "Failed to create the watchdog timer: %m");
+    uint64_t half = v / 2;
+    struct itimerspec its = {
+        .it_value = { .tv_sec = (time_t) (half / USEC_PER_SEC),
+                      .tv_nsec = (long) (half % USEC_PER_SEC) * 1000 },
+        .it_interval = { .tv_sec = (time_t) (half / USEC_PER_SEC),
+                         .tv_nsec = (long) (half % USEC_PER_SEC) * 1000 },
+    };
+    if (its.it_value.tv_sec == 0 && its.it_value.tv_nsec == 0)
+        its.it_value.tv_nsec = its.it_interval.tv_nsec = 1000;
+    if (timerfd_settime(d->watchdog_fd, 0, &its, NULL) < 0)
+        return log_error_errno(-errno, "Failed to arm the watchdog timer: %m");
+    return 0;
+}
+
+static int epoll_add(int epfd, int fd)
+{
+    struct epoll_event ev = { .events = EPOLLIN, .data.fd = fd };
+
+    if (epoll_ctl(epfd, EPOLL_CTL_ADD, fd, &ev) < 0)
+        return -errno;
+    return 0;
+}
+
+static void help(FILE *f)
+{
+    (void) fprintf(
+        f, "Usage: " PROGRAM " [--config FILE] [--once] [--only ID[,ID...]] [--root DIR]\n"
+           "\n"
+           "The posture agent daemon: runs the checks on a schedule and on change, signs the\n"
+           "report, submits it to the verifier and keeps it in an offline spool until the\n"
+           "verifier has it. Meant to run under systemd (postured.service).\n"
+           "\n"
+           "Options:\n"
+           "  --config FILE    agent configuration (default " POSTURE_AGENT_CONFIG_PATH ")\n"
+           "  --once           run one cycle (and deliver the spool) and exit: 0 delivered,\n"
+           "                   1 not delivered (spooled), 2 configuration error\n"
+           "  --only ID,...    run only these checks (tests, debugging)\n"
+           "  --root DIR       read host state under DIR instead of / (tests)\n"
+           "  -h, --help       show this help\n");
+}
+
+static int parse_args(int argc, char **argv, struct daemon *d)
+{
+    enum { ARG_ONCE = POSTURE_CLI_OPT__MAX };
+    static const struct option options[] = {
+        { "config", required_argument, NULL, POSTURE_CLI_OPT_CONFIG },
+        { "once", no_argument, NULL, ARG_ONCE },
+        { "only", required_argument, NULL, POSTURE_CLI_OPT_ONLY },
+        { "root", required_argument, NULL, POSTURE_CLI_OPT_ROOT },
+        { "help", no_argument, NULL, 'h' },
+        {},
+    };
+    int c, r;
+
+    /* NOLINTNEXTLINE(concurrency-mt-unsafe): options are parsed before anything else */
+    while ((c = getopt_long(argc, argv, ":h", options, NULL)) >= 0) {
+        if (c == ARG_ONCE) {
+            d->once = true;
+            continue;
+        }
+        if (c == '?' || c == ':') {
+            log_error("%s option '%s' (see '" PROGRAM " --help')",
+                      c == ':' ? "an argument is missing after" : "unknown",
+                      optind > 0 ? argv[optind - 1] : "?");
+            return POSTURE_EXIT_USAGE;
+        }
+        r = posture_cli_common_option(PROGRAM, c, argv, help, &d->args);
+        if (r != POSTURE_CLI_RUN)
+            return r;
+    }
+    if (optind < argc) {
+        log_error("unexpected argument '%s' (see '" PROGRAM " --help')", argv[optind]);
+        return POSTURE_EXIT_USAGE;
+    }
+    d->config_path = d->args.config;
+    return POSTURE_CLI_RUN;
+}
+
+static void daemon_done(struct daemon *d)
+{
+    posture_triggers_free(d->triggers);
+    setup_free(d->s);
+    posture_daemon_status_done(&d->status);
+    posture_cli_common_args_done(&d->args);
+    if (d->epoll_fd >= 0)
+        (void) close(d->epoll_fd);
+    if (d->signal_fd >= 0)
+        (void) close(d->signal_fd);
+    if (d->timer_fd >= 0)
+        (void) close(d->timer_fd);
+    if (d->watchdog_fd >= 0)
+        (void) close(d->watchdog_fd);
+}
+
+static int run(struct daemon *d)
+{
+    sigset_t mask;
+    int r;
+
+    r = setup_load(d->config_path, &d->s);
+    if (r < 0)
+        return 2;
+    apply_setup(d);
+    (void) posture_daemon_status_read(d->s->state_fd, &d->status); /* keep last_success */
+
+    if (d->once) {
+        POSTURE_CLEANUP(posture_cycle_result_done) struct posture_cycle_result res = { 0 };
+        r = posture_cycle_run(&d->cycle, &res);
+        if (r < 0)
+            return 2;
+        if (res.outcome == POSTURE_CYCLE_DELIVERED) {
+            store_ear(d, res.ear);
+            log_info("Report %" PRIu64 " delivered: %s.", res.seq, res.status);
+        }
+        if (res.drained)
+            log_info("%u spooled report(s) delivered.", res.drained);
+        d->next_slot = boottime_now();
+        write_status(d, &res);
+        return res.outcome == POSTURE_CYCLE_DELIVERED ? 0 : 1;
+    }
+
+    sigemptyset(&mask);
+    sigaddset(&mask, SIGTERM);
+    sigaddset(&mask, SIGINT);
+    sigaddset(&mask, SIGHUP);
+    if (sigprocmask(SIG_BLOCK, &mask, NULL) < 0)
+        return log_error_errno(-errno, "Failed to block signals: %m"), 2;
+    d->signal_fd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
+    d->timer_fd = timerfd_create(CLOCK_BOOTTIME, TFD_NONBLOCK | TFD_CLOEXEC);
+    d->epoll_fd = epoll_create1(EPOLL_CLOEXEC);
+    if (d->signal_fd < 0 || d->timer_fd < 0 || d->epoll_fd < 0)
+        return log_error_errno(-errno, "Failed to set up the event loop: %m"), 2;
+    if (watchdog_setup(d) < 0)
+        return 2;
+    r = posture_triggers_new(&d->triggers);
+    if (r < 0)
+        (void) log_warning_errno(r, "Event triggers are not available (%m); the schedule "
+                                    "alone runs cycles");
+    if (epoll_add(d->epoll_fd, d->signal_fd) < 0 || epoll_add(d->epoll_fd, d->timer_fd) < 0 ||
+        (d->watchdog_fd >= 0 && epoll_add(d->epoll_fd, d->watchdog_fd) < 0) ||
+        (d->triggers && epoll_add(d->epoll_fd, posture_triggers_fd(d->triggers)) < 0))
+        return log_error_errno(-errno, "Failed to set up the event loop: %m"), 2;
+
+    d->coalesce = (struct posture_coalesce){
+        .settle_usec = TRIGGER_SETTLE_USEC,
+        .min_gap_usec = TRIGGER_MIN_GAP_USEC,
+    };
+    d->next_slot = boottime_now(); /* an immediate cycle at start */
+    log_info("Started: verifier %s, every %" PRIu64 " s (phase %" PRIu64 " s), device %s.",
+             d->s->cfg.agent.server_url, d->s->cfg.agent.schedule_interval_usec / USEC_PER_SEC,
+             d->phase_usec / USEC_PER_SEC, d->s->device_id);
+    notifyf("READY=1\nSTATUS=Running the first cycle");
+
+    while (!d->stop) {
+        struct epoll_event ev[4];
+        int n;
+
+        if (arm_timer(d) < 0)
+            return 2;
+        n = epoll_wait(d->epoll_fd, ev, 4, -1);
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            return log_error_errno(-errno, "epoll_wait: %m"), 2;
+        }
+        for (int i = 0; i < n && !d->stop; i++) {
+            int fd = ev[i].data.fd;
+            if (fd == d->signal_fd)
+                on_signal(d);
+            else if (fd == d->timer_fd) {
+                uint64_t x;
+                (void) read(d->timer_fd, &x, sizeof(x));
+            } else if (fd == d->watchdog_fd) {
+                uint64_t x;
+                (void) read(d->watchdog_fd, &x, sizeof(x));
+                notifyf("WATCHDOG=1");
+            } else if (d->triggers && fd == posture_triggers_fd(d->triggers))
+                on_triggers(d);
+        }
+        /* The timer last: a signal that arrived together with it wins. */
+        if (!d->stop && boottime_now() >= next_wakeup(d))
+            on_timer(d);
+    }
+    notifyf("STOPPING=1\nSTATUS=Stopping");
+    log_info("Stopped.");
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    struct daemon d = { .epoll_fd = -1, .signal_fd = -1, .timer_fd = -1, .watchdog_fd = -1 };
+    int r;
+
+    (void) setlocale(LC_CTYPE, ""); /* NOLINT(concurrency-mt-unsafe): no thread exists */
+    posture_log_set_program(PROGRAM);
+    posture_log_setup_from_env();
+    /* The TSS logs TPM errors to stderr by itself; ours say what failed. */
+    (void) setenv("TSS2_LOG", "all+none", 0); /* NOLINT(concurrency-mt-unsafe) */
+
+    r = parse_args(argc, argv, &d);
+    if (r != POSTURE_CLI_RUN) {
+        daemon_done(&d);
+        return r;
+    }
+    r = run(&d);
+    daemon_done(&d);
+    return r;
+}
