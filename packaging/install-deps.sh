@@ -35,6 +35,8 @@ TESTS="$TESTS nginx-light sqlite3"
 # caddy: the second real gateway (forward_auth; tests/integration/checks/gateway.caddy). Its
 # package enables caddy.service where systemd runs; the test starts its own instance.
 TESTS="$TESTS caddy"
+# haproxy: the third (built with Lua; packaging/gateways/posture-auth.lua uses its httpclient).
+TESTS="$TESTS haproxy"
 # curl and openssl CLIs: the independent HTTP client and the certificate/key tool of the tests.
 TESTS="$TESTS curl openssl"
 # wrk: the HTTP load generator of the verifier benchmarks (tests/bench/authz.sh).
