@@ -149,7 +149,7 @@ static int post(struct posture_cycle *c,
     if (r < 0) {
         set_error(res, "%s %s: %s%s%.120s", c->url, path, transport_text(r), detail ? " - " : "",
                   detail ? detail : "");
-        log_warning("Cannot reach the verifier: %s; will retry", res->error);
+        log_warning("cannot reach the verifier: %s", res->error);
         res->http_status = 0;
         return r;
     }
@@ -181,7 +181,7 @@ static void answer_failed(struct posture_cycle *c,
                             "or a proxy?)",
                             resp->status);
         set_error(res, "the verifier did not take the %s: %s", what, text);
-        log_warning("The verifier at %s did not take the %s: %s; will retry", c->url, what, text);
+        log_warning("The verifier at %s did not take the %s: %s", c->url, what, text);
     }
 }
 
@@ -614,8 +614,13 @@ int posture_cycle_run(struct posture_cycle *c, struct posture_cycle_result *ret)
         ret->outcome = POSTURE_CYCLE_REFUSED; /* 401 etc.: no report would be accepted */
         return 0;
     }
-    /* r < 0 or transient: the verifier is not reachable now. The report is still made and
-     * spooled, without a nonce; it is sealed for a fresh one when it is delivered. */
+    /* r < 0 or transient: the verifier is not reachable now. With a spool the report is still
+     * made and spooled, without a nonce; it is sealed for a fresh one when it is delivered.
+     * Without one (posturectl submit) there is nothing more to do. */
+    if (!nonce && !c->spool) {
+        ret->outcome = POSTURE_CYCLE_RETRY;
+        return 0;
+    }
     r = c->ops.report(c->ops.userdata, nonce, &token, &payload);
     if (r < 0 || !token || !payload) {
         ret->outcome = POSTURE_CYCLE_FAILED;
