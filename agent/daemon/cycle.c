@@ -177,8 +177,8 @@ static void answer_failed(struct posture_cycle *c,
     } else {
         if ((resp->status == 200 || resp->status == 201))
             (void) snprintf(text, sizeof(text),
-                            "HTTP %ld that is not a verdict (a captive portal "
-                            "or a proxy?)",
+                            "HTTP %ld with a body that is not a JSON object with a verdict (a "
+                            "captive portal or a proxy?)",
                             resp->status);
         set_error(res, "the verifier did not take the %s: %s", what, text);
         log_warning("The verifier at %s did not take the %s: %s", c->url, what, text);
@@ -391,6 +391,17 @@ static int seal(struct posture_cycle *c,
     return 0;
 }
 
+/* The fresh nonce a use_fresh_nonce answer carries (its "nonce" member), or NULL. */
+static char *fresh_nonce(const struct posture_http_response *resp)
+{
+    posture_auto_cjson cJSON *o = parse_object(resp->body, resp->body_len);
+    const char *nonce = o ? posture_json_get_str(o, "nonce") : NULL;
+
+    if (!nonce || !posture_b64url_check(nonce, strlen(nonce), 8, POSTURE_CYCLE_NONCE_MAX))
+        return NULL;
+    return strdup(nonce);
+}
+
 enum deliver {
     DELIVER_OK,        /* accepted: res->answer... filled when want_answer */
     DELIVER_TRANSIENT, /* try later */
@@ -483,7 +494,21 @@ static enum deliver deliver(struct posture_cycle *c,
             }
             log_info("The verifier wants a fresh nonce; signing the report again.");
             free(nonce);
-            nonce = NULL;
+            nonce = fresh_nonce(&resp); /* the one it offers, else a new challenge */
+            if (nonce) {
+                free(token);
+                free(payload);
+                token = payload = NULL;
+                r = posture_report_reseal(c->key, token_in, nonce, (int64_t) time(NULL), &token,
+                                          &payload);
+                if (r < 0) {
+                    set_error(res, "the report could not be signed again: %s", strerror(-r));
+                    (void) log_error_errno(r, "Failed to sign the report again: %m");
+                    return DELIVER_LOCAL;
+                }
+                tok = token;
+                pay = payload;
+            }
             continue;
         case POSTURE_ANSWER_TRANSIENT:
             answer_failed(c, "submission", &resp, kind, res);
