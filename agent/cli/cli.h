@@ -49,6 +49,8 @@ int posture_cli_key(int argc, char **argv);
 int posture_cli_report(int argc, char **argv);
 int posture_cli_enroll(int argc, char **argv);
 int posture_cli_submit(int argc, char **argv);
+int posture_cli_status(int argc, char **argv);
+int posture_cli_token(int argc, char **argv);
 
 /*
  * Report a getopt_long() error for command (NULL: the global options; c is the '?' or ':' that

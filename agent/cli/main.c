@@ -25,6 +25,8 @@ static const struct posture_cli_command commands[] = {
     { "key", posture_cli_key, "print the device public key (JWK or PEM)" },
     { "enroll", posture_cli_enroll, "enrol this device with the verifier" },
     { "submit", posture_cli_submit, "run one cycle now: challenge, checks, report, verdict" },
+    { "status", posture_cli_status, "show the last verdict, what to fix, the spool (no network)" },
+    { "token", posture_cli_token, "print the current EAR (the verifier's signed result)" },
     { "help", command_help, "show this help, or the help of one command" },
 };
 
