@@ -13,7 +13,7 @@
 #        problem+json;
 #     4. the client cannot pick its policy with ?policy= or an X-Posture-Policy header;
 #     5. no client certificate → 401 with WWW-Authenticate;
-#     6. the verifier stopped → never 200.
+#     6. the verifier stopped → never 200 (for a device the gateway has not cached).
 # The caller defines pass/fail and sets SRCDIR, PV, CTL, W, PIDS.
 
 gw_setup() {
@@ -111,10 +111,13 @@ EOC
         pass "no client certificate: 401 with $(grep -i '^www-authenticate:' "$W/headers" | tr -d '\r')" ||
         fail "no certificate: HTTP $c $(cat "$W/headers")"
 
-    # 6.
+    # 6. With a device the gateway has never asked about, so that no cached answer (nginx
+    #    keeps allow answers up to their max-age) hides the verifier's absence.
+    vt_enrol agent2 && "$CTL" submit --config "$W/agent2.conf" --only os.release >/dev/null 2>"$W/agent2.err" ||
+        fail "second device: $(cat "$W/agent2.err")"
     kill "$VPID" 2>/dev/null
     wait "$VPID" 2>/dev/null
-    c=$(_gw_code --cert "$CRT" --key "$KEY" "$S/")
+    c=$(_gw_code --cert "$W/agent2/device.crt" --key "$W/agent2/device.key" "$S/")
     [ "$c" != 200 ] && [ "$c" -ge 500 ] && pass "verifier down: the gateway answers $c (fail closed)" ||
         fail "verifier down: HTTP $c"
 }
