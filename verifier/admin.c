@@ -83,6 +83,9 @@ static void admin_help(FILE *f)
            "\n"
            "Inspect and revoke enrolled devices; check the hash chain of the audit log.\n"
            "A revoked device must enrol again (with a new token) before its reports count.\n"
+           "A running serve applies a revocation within about a quarter of a second: its\n"
+           "/v1/authz answers 403 device-revoked for the device under every policy, and its\n"
+           "challenges and reports are refused (docs/verifier-operations.md).\n"
            "\n"
            "Options:\n"
            "  --json           print JSON\n"
@@ -278,7 +281,9 @@ static int devices_run(const char *verb, const struct admin_args *a, struct post
                                        "{\"by\":\"posture-verifier devices revoke\"}", NULL);
     if (r < 0)
         return log_error_errno(r, "devices revoke: %m");
-    (void) printf("revoked %s; it must enrol again to report\n", a->arg);
+    (void) printf("revoked %s; it must enrol again to report (a running serve denies it at "
+                  "/v1/authz within a second)\n",
+                  a->arg);
     return 0;
 }
 

@@ -6,9 +6,13 @@
  * verifier's keys (creating them on first start) and the store, and serves HTTP on the agent
  * listener (TLS with client certificates) and the gateway listener (plain, loopback or a unix
  * socket). Signals: SIGTERM/SIGINT stop gracefully (no new connections, requests under way
- * finish within [listen] shutdown_timeout, then the store is closed); SIGHUP is logged and
- * otherwise ignored for now. With NOTIFY_SOCKET set (systemd Type=notify) it sends READY=1 once
- * listening and STOPPING=1 when it begins to stop.
+ * finish within [listen] shutdown_timeout, then the store is closed); SIGHUP reloads the
+ * configuration, the policies and the EK roots (reload() below; docs/verifier-operations.md).
+ * Signals are taken synchronously by the main thread (sigtimedwait; no signal handler), which
+ * also polls the store for revocations made by other processes every REVOKE_POLL_MSEC and
+ * applies them to the decision view, so that /v1/authz never reads the disk. With NOTIFY_SOCKET
+ * set (systemd Type=notify) it sends READY=1 once listening, RELOADING=1/READY=1 around a reload
+ * and STOPPING=1 when it begins to stop.
  *
  * Routes served here: GET /healthz, GET /metrics, GET /.well-known/jwks.json and the diagnostic
  * GET /v1/identity (which client identity the verifier sees: the TLS client certificate, or the
@@ -19,6 +23,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <inttypes.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -49,6 +54,7 @@
 #include "posture/key.h"
 #include "posture/log.h"
 #include "posture/statefile.h"
+#include "posture/strv.h"
 
 #include "api.h"
 #include "decision.h"
@@ -65,7 +71,11 @@ static const char command[] = "serve";
 
 #define PEM_MAX         ((size_t) 256 * 1024)
 #define PURGE_EVERY_SEC 60
-#define NOTIFY_PATH_MAX 108
+/* Revocations: how often the store is asked, and how far back each question goes (a revoke
+ * that committed late, or an appraisal under way that put the device back, is caught again). */
+#define REVOKE_POLL_MSEC    250
+#define REVOKE_OVERLAP_USEC ((uint64_t) 30 * POSTURE_STORE_USEC_PER_SEC)
+#define NOTIFY_PATH_MAX     108
 
 enum {
     OPT_CONFIG = 0x100,
@@ -85,25 +95,46 @@ struct serve {
     struct posture_ekcert_roots *ek_roots; /* [enroll] ek_roots; NULL when missing */
     struct posture_decisions *decisions;   /* what /v1/authz answers from */
     struct posture_api *api;
+    const char *config_path; /* --config, NULL: the default; read again at SIGHUP */
+    uint64_t revoked_cursor; /* the latest revoked_at seen (store clock, µs) */
+    struct posture_metrics_counter *m_reloads;     /* {result}: SIGHUP reloads */
+    struct posture_metrics_counter *m_revocations; /* devices revoked in the view while running */
 };
 
 static void help(FILE *f)
 {
-    (void) fprintf(f,
-                   "Usage: " POSTURE_VERIFIER_PROGRAM
-                   " serve [--config FILE] [--test-config] [--dump-config]\n"
-                   "\n"
-                   "Run the verifier service: the agent listener (TLS with client certificates)\n"
-                   "and the gateway listener (plain HTTP on loopback or a unix socket).\n"
-                   "\n"
-                   "Options:\n"
-                   "  --config FILE   the configuration (default " POSTURE_VERIFIER_CONFIG_PATH "\n"
-                   "                  and its .d/ drop-ins)\n"
-                   "  --test-config   check the configuration and exit (0 when valid)\n"
-                   "  --dump-config   print the effective configuration and exit\n"
-                   "  -h, --help      show this help\n"
-                   "\n"
-                   "Signals: SIGTERM and SIGINT stop gracefully; SIGHUP is logged.\n");
+    (void) fprintf(
+        f, "Usage: " POSTURE_VERIFIER_PROGRAM
+           " serve [--config FILE] [--test-config] [--dump-config]\n"
+           "\n"
+           "Run the verifier service: the agent listener (TLS with client certificates)\n"
+           "and the gateway listener (plain HTTP on loopback or a unix socket).\n"
+           "\n"
+           "Options:\n"
+           "  --config FILE   the configuration (default " POSTURE_VERIFIER_CONFIG_PATH "\n"
+           "                  and its .d/ drop-ins)\n"
+           "  --test-config   check the configuration and exit (0 when valid)\n"
+           "  --dump-config   print the effective configuration and exit\n"
+           "  -h, --help      show this help\n"
+           "\n"
+           "Signals:\n"
+           "  SIGTERM, SIGINT  stop gracefully ([listen] shutdown_timeout)\n"
+           "  SIGHUP           reload verifier.conf (+ .d/), the policy files and the EK\n"
+           "                   roots: everything is checked first, and an error keeps the\n"
+           "                   running configuration (one log line naming the file). Applied\n"
+           "                   at once: [policy] dir and default and the policies,\n"
+           "                   [listen] trusted_gateways and shutdown_timeout, [enroll]\n"
+           "                   ek_roots, [verifier] log_level. A policy whose content\n"
+           "                   changed (or that is gone) no longer decides from its old\n"
+           "                   appraisals: /v1/authz answers 403 not-appraised under it\n"
+           "                   until the device reports again. Other keys need a restart;\n"
+           "                   a reload that changes them says so in one log line.\n"
+           "\n"
+           "Revocation: 'devices revoke' (another process) reaches a running serve within\n"
+           "a quarter of a second (it polls the store; /v1/authz never reads the disk):\n"
+           "/v1/authz then answers 403 device-revoked under every policy, and the device's\n"
+           "/v1/challenge and /v1/posture are refused (403 device-revoked).\n"
+           "See docs/verifier-operations.md.\n");
 }
 
 /* ---- configuration ---------------------------------------------------------------------- */
@@ -263,28 +294,60 @@ static int serve_builtin_routes(struct serve *s)
  * dir; missing: submissions 503, gateways denied), the EK roots ([enroll] ek_roots; missing:
  * TPM enrolment refused) and the decision view, filled from the store here at start.
  */
-static int serve_api_routes(struct serve *s)
+/*
+ * The policy set of cfg, checked: every file parses, the default is one of them, not too many.
+ * A missing or empty directory is allowed at start (NULL set: fail closed) but not at a reload
+ * (reload): a policy directory that vanished keeps the running policies. Errors are logged with
+ * `what` ("" or "SIGHUP: ") in front, naming the file.
+ */
+static int policies_load(const struct posture_verifier_config *cfg,
+                         bool missing_ok,
+                         const char *what,
+                         struct posture_policy_set **ret)
 {
     char err[POSTURE_POLICY_ERROR_MAX] = "";
+    struct posture_policy_set *set = NULL;
     int r;
 
-    r = posture_policy_set_load_dir(s->cfg.policy_dir, &s->policies, err, sizeof(err));
-    if (r == -ENOENT || r == -ENODATA)
+    r = posture_policy_set_load_dir(cfg->policy_dir, &set, err, sizeof(err));
+    if ((r == -ENOENT || r == -ENODATA) && missing_ok) {
         log_warning("[policy] dir %s: %s: submissions are refused (503) and gateways denied "
-                    "until policies are installed there and the verifier restarted",
-                    s->cfg.policy_dir, r == -ENOENT ? "missing" : "no *.json policy in it");
-    else if (r < 0)
-        return log_error_errno(r, "[policy] dir %s: %s", s->cfg.policy_dir,
+                    "until policies are installed there and the verifier reloaded (SIGHUP)",
+                    cfg->policy_dir, r == -ENOENT ? "missing" : "no *.json policy in it");
+        *ret = NULL;
+        return 0;
+    }
+    if (r == -ENOENT || r == -ENODATA) {
+        log_error("%s[policy] dir %s: %s", what, cfg->policy_dir,
+                  r == -ENOENT ? "missing" : "no *.json policy in it");
+        return r;
+    }
+    if (r < 0)
+        return log_error_errno(r, "%s[policy] dir %s: %s", what, cfg->policy_dir,
                                err[0] ? err : posture_errno_name(r));
-    else if (!posture_policy_set_find(s->policies, s->cfg.policy_default)) {
-        log_error("[policy] default = %s: there is no %s/%s.json", s->cfg.policy_default,
-                  s->cfg.policy_dir, s->cfg.policy_default);
+    if (!posture_policy_set_find(set, cfg->policy_default)) {
+        log_error("%s[policy] default = %s: there is no %s/%s.json", what, cfg->policy_default,
+                  cfg->policy_dir, cfg->policy_default);
+        posture_policy_set_free(set);
         return -EINVAL;
-    } else if (s->policies->n_policies > POSTURE_DECISION_POLICIES_MAX) {
-        log_error("[policy] dir %s: %zu policies; at most %d can be served", s->cfg.policy_dir,
-                  s->policies->n_policies, POSTURE_DECISION_POLICIES_MAX);
+    }
+    if (set->n_policies > POSTURE_DECISION_POLICIES_MAX) {
+        log_error("%s[policy] dir %s: %zu policies; at most %d can be served", what,
+                  cfg->policy_dir, set->n_policies, POSTURE_DECISION_POLICIES_MAX);
+        posture_policy_set_free(set);
         return -E2BIG;
     }
+    *ret = set;
+    return 0;
+}
+
+static int serve_api_routes(struct serve *s)
+{
+    int r;
+
+    r = policies_load(&s->cfg, true, "", &s->policies);
+    if (r < 0)
+        return r;
 
     r = posture_ekcert_roots_load(s->cfg.ek_roots, NULL, &s->ek_roots);
     if (r == -ENOENT)
@@ -312,6 +375,8 @@ static int serve_api_routes(struct serve *s)
     r = posture_api_new(&ao, &s->api);
     if (r < 0)
         return log_error_errno(r, "Failed to set up the API: %m");
+    /* revocations from here on (and REVOKE_OVERLAP_USEC before) reach the view by polling */
+    s->revoked_cursor = posture_store_now(s->store);
     r = posture_api_decisions_load(s->api);
     if (r < 0)
         return log_error_errno(r, "store %s: cannot read the latest appraisals: %m", s->cfg.store);
@@ -550,6 +615,242 @@ static void log_listener(struct serve *s, enum posture_http_listener l, const ch
              posture_http_address_format((struct sockaddr *) &ss, len, buf, sizeof(buf)));
 }
 
+/* ---- revocations made by other processes ------------------------------------------------ */
+
+struct revoke_poll {
+    struct serve *s;
+    uint64_t now;
+    uint64_t latest;
+};
+
+static int revoked_one(const char *device_id, uint64_t revoked_at, void *userdata)
+{
+    struct revoke_poll *p = userdata;
+    int r;
+
+    if (revoked_at > p->latest)
+        p->latest = revoked_at;
+    r = posture_decisions_revoke(p->s->decisions, device_id);
+    if (r == 1) {
+        uint64_t lag = p->now > revoked_at ? p->now - revoked_at : 0;
+        posture_metrics_counter_inc(p->s->m_revocations, NULL);
+        log_notice("device %s was revoked %" PRIu64 " ms ago: /v1/authz answers 403 "
+                   "device-revoked for it under every policy from now on",
+                   device_id, lag / 1000);
+    }
+    return 0;
+}
+
+/* Apply the revocations of the store to the decision view: a query on a partial index (see
+ * posture_store_device_foreach_revoked_since), cheap enough to run 4 times a second. */
+static void revocations_poll(struct serve *s)
+{
+    struct revoke_poll p = { .s = s, .now = posture_store_now(s->store) };
+    uint64_t since =
+        s->revoked_cursor > REVOKE_OVERLAP_USEC ? s->revoked_cursor - REVOKE_OVERLAP_USEC : 0;
+    int r;
+
+    p.latest = s->revoked_cursor;
+    r = posture_store_device_foreach_revoked_since(s->store, since, revoked_one, &p);
+    if (r < 0) {
+        /* the store is busy or failing: the agents' own requests are refused by the store
+         * lookup anyway; try again at the next tick */
+        log_debug("revocation poll: %s, retrying", posture_errno_name(r));
+        return;
+    }
+    s->revoked_cursor = p.latest;
+}
+
+/* ---- SIGHUP: reload --------------------------------------------------------------------- */
+
+static bool str_differs(const char *a, const char *b)
+{
+    return strcmp(a ? a : "", b ? b : "") != 0;
+}
+
+/* The keys a reload cannot apply, as "[listen] agents, [tls] cert" ("" when none changed). */
+static void restart_keys(const struct posture_verifier_config *old,
+                         const struct posture_verifier_config *new,
+                         char *buf,
+                         size_t size)
+{
+    const struct {
+        const char *name;
+        bool changed;
+    } keys[] = {
+        { "[verifier] state_dir", str_differs(old->state_dir, new->state_dir) },
+        { "[verifier] trust_domain", str_differs(old->trust_domain, new->trust_domain) },
+        { "[verifier] store", str_differs(old->store, new->store) },
+        { "[listen] agents", str_differs(old->listen_agents, new->listen_agents) },
+        { "[listen] gateways", str_differs(old->listen_gateways, new->listen_gateways) },
+        { "[listen] threads", old->threads != new->threads },
+        { "[listen] max_connections", old->max_connections != new->max_connections },
+        { "[listen] max_connections_per_ip",
+          old->max_connections_per_ip != new->max_connections_per_ip },
+        { "[listen] request_timeout", old->request_timeout_usec != new->request_timeout_usec },
+        { "[listen] idle_timeout", old->idle_timeout_usec != new->idle_timeout_usec },
+        { "[listen] body_max", old->body_max != new->body_max },
+        { "[listen] posture_body_max", old->posture_body_max != new->posture_body_max },
+        { "[tls] cert", str_differs(old->tls_cert, new->tls_cert) },
+        { "[tls] key", str_differs(old->tls_key, new->tls_key) },
+        { "[tls] client_ca", str_differs(old->tls_client_ca, new->tls_client_ca) },
+    };
+    size_t n = 0;
+
+    buf[0] = '\0';
+    for (size_t i = 0; i < POSTURE_ELEMENTSOF(keys); i++) {
+        int k;
+        if (!keys[i].changed)
+            continue;
+        k = snprintf(buf + n, size - n, "%s%s", n ? ", " : "", keys[i].name);
+        if (k < 0 || (size_t) k >= size - n)
+            break;
+        n += (size_t) k;
+    }
+}
+
+/* Log, per policy, what a reload does to its decisions. */
+static void log_policy_changes(const struct posture_policy_set *old,
+                               const struct posture_policy_set *new)
+{
+    for (size_t i = 0; old && i < old->n_policies; i++) {
+        const struct posture_policy *o = old->policies[i];
+        const struct posture_policy *n = new ? posture_policy_set_find(new, o->id) : NULL;
+
+        if (!n)
+            log_notice("SIGHUP: policy %s is gone: gateways asking for it get 503", o->id);
+        else if (memcmp(n->digest, o->digest, sizeof(o->digest)) != 0)
+            log_notice("SIGHUP: policy %s changed (version %s -> %s): its decisions wait for "
+                       "each device's next report (403 not-appraised until then)",
+                       o->id, o->version, n->version);
+    }
+    for (size_t i = 0; new &&i < new->n_policies; i++)
+        if (!old || !posture_policy_set_find(old, new->policies[i]->id))
+            log_notice("SIGHUP: policy %s@%s is new", new->policies[i]->id,
+                       new->policies[i]->version);
+}
+
+/* Take the values a reload applies from new into s->cfg (new keeps the old ones, to be freed). */
+static void cfg_take_reloadable(struct posture_verifier_config *cfg,
+                                struct posture_verifier_config *new)
+{
+#define SWAP_FIELD(f)                   \
+    do {                                \
+        __typeof__(cfg->f) t_ = cfg->f; \
+        cfg->f = new->f;                \
+        new->f = t_;                    \
+    } while (0)
+    SWAP_FIELD(policy_dir);
+    SWAP_FIELD(policy_default);
+    SWAP_FIELD(trusted_gateways);
+    SWAP_FIELD(ek_roots);
+    SWAP_FIELD(log_level);
+    SWAP_FIELD(shutdown_timeout_usec);
+#undef SWAP_FIELD
+}
+
+/*
+ * SIGHUP. Everything is read and checked before anything changes: the configuration (+ drop-
+ * ins), the policy files, the EK roots. Any error: one log line naming the file and the problem,
+ * and the running configuration stays. Then, at once for every request: the policies and the
+ * default (decisions under a changed or removed policy are dropped: 403 not-appraised until the
+ * device reports again), the EK roots, the trusted gateways, the log level, shutdown_timeout.
+ * The keys that need a restart are named in one log line and keep their running values.
+ */
+static int reload(struct serve *s)
+{
+    const char *path = s->config_path ? s->config_path : POSTURE_VERIFIER_CONFIG_PATH;
+    struct posture_verifier_config nc = { .state_dir = NULL };
+    struct posture_policy_set *set = NULL;
+    struct posture_ekcert_roots *roots = NULL;
+    char restart[512];
+    int level = -1, dropped, r;
+
+    log_info("SIGHUP: reloading %s, its drop-ins and the policies", path);
+    r = config_load(s->config_path, &nc); /* the loader logs file:line and the problem */
+    if (r < 0) {
+        log_error("SIGHUP: %s has errors (see above): nothing reloaded, the running "
+                  "configuration stays",
+                  path);
+        goto out;
+    }
+    if (nc.log_level)
+        level = posture_log_level_from_string(nc.log_level);
+    r = policies_load(&nc, false, "SIGHUP: ", &set);
+    if (r < 0) {
+        log_error("SIGHUP: nothing reloaded, the running configuration and policies stay");
+        goto out;
+    }
+    r = posture_ekcert_roots_load(nc.ek_roots, NULL, &roots);
+    if (r == -ENOENT) {
+        log_warning("SIGHUP: [enroll] ek_roots %s is missing: TPM enrolment is refused "
+                    "(enroll-ek-roots-missing), software enrolment works",
+                    nc.ek_roots);
+        roots = NULL;
+    } else if (r < 0) {
+        log_error_errno(r,
+                        "SIGHUP: [enroll] ek_roots %s: %m; nothing reloaded, the running "
+                        "configuration stays",
+                        nc.ek_roots);
+        goto out;
+    }
+
+    /* checked: now swap, the only step that can fail first */
+    r = posture_http_server_set_trusted_gateways(s->http, nc.trusted_gateways);
+    if (r < 0) {
+        log_error_errno(r, "SIGHUP: [listen] trusted_gateways: %m; nothing reloaded");
+        goto out;
+    }
+    log_policy_changes(s->policies, set);
+    dropped = posture_api_reload(s->api, set, nc.policy_default, roots);
+    if (dropped < 0) { /* checked above: cannot happen */
+        r = dropped;
+        log_error_errno(r, "SIGHUP: the API refused the policies: %m; policies not reloaded");
+        goto out;
+    }
+    /* no request uses the old ones any more */
+    posture_policy_set_free(s->policies);
+    s->policies = POSTURE_TAKE_PTR(set);
+    posture_ekcert_roots_free(s->ek_roots);
+    s->ek_roots = POSTURE_TAKE_PTR(roots);
+    if (level >= 0)
+        posture_log_set_max_level(level);
+
+    restart_keys(&s->cfg, &nc, restart, sizeof(restart));
+    if (restart[0])
+        log_warning("SIGHUP: %s changed: applied at the next restart only; running with the "
+                    "old values",
+                    restart);
+    cfg_take_reloadable(&s->cfg, &nc);
+    log_info("SIGHUP: reloaded: %zu polic%s (default %s), %zu trusted gateway rule(s), log "
+             "level %s; %d decision(s) under changed or removed policies dropped",
+             s->policies ? s->policies->n_policies : 0,
+             s->policies && s->policies->n_policies == 1 ? "y" : "ies", s->cfg.policy_default,
+             posture_strv_length(s->cfg.trusted_gateways),
+             s->cfg.log_level ? s->cfg.log_level : "as started", dropped);
+    r = 0;
+out:
+    posture_policy_set_free(set);
+    posture_ekcert_roots_free(roots);
+    posture_verifier_config_done(&nc);
+    posture_metrics_counter_inc(s->m_reloads, r < 0 ? "failed" : "ok");
+    return r;
+}
+
+static int serve_metrics_setup(struct serve *s)
+{
+    int r = posture_metrics_counter_new(s->metrics, "posture_config_reloads_total",
+                                        "SIGHUP reloads by result (ok, failed: the running "
+                                        "configuration stayed).",
+                                        "result", &s->m_reloads);
+    if (r >= 0)
+        r = posture_metrics_counter_new(s->metrics, "posture_revocations_applied_total",
+                                        "Devices revoked in the decision view while serving "
+                                        "(revocations made by another process, seen by polling).",
+                                        NULL, &s->m_revocations);
+    return r;
+}
+
 static int run(struct serve *s, const sigset_t *mask)
 {
     struct posture_http_options opts = { 0 };
@@ -576,6 +877,8 @@ static int run(struct serve *s, const sigset_t *mask)
         return log_error_errno(r, "store %s: %m (see [verifier] store)", s->cfg.store);
 
     r = posture_metrics_new(&s->metrics);
+    if (r >= 0)
+        r = serve_metrics_setup(s);
     if (r < 0)
         return log_error_errno(r, "Failed to set up metrics: %m");
 
@@ -634,13 +937,20 @@ static int run(struct serve *s, const sigset_t *mask)
     log_listener(s, POSTURE_HTTP_LISTENER_GATEWAYS, "gateways");
     notify("READY=1");
 
+    uint64_t next_purge =
+        posture_store_now(s->store) + (uint64_t) PURGE_EVERY_SEC * POSTURE_STORE_USEC_PER_SEC;
     for (;;) {
-        struct timespec ts = { .tv_sec = PURGE_EVERY_SEC, .tv_nsec = 0 };
+        struct timespec ts = { .tv_sec = 0, .tv_nsec = (long) REVOKE_POLL_MSEC * 1000000L };
         siginfo_t si;
         int sig = sigtimedwait(mask, &si, &ts);
 
         if (sig < 0) {
-            if (errno == EAGAIN) {
+            if (errno != EAGAIN && errno != EINTR)
+                log_debug("sigtimedwait: %m, ignoring");
+            revocations_poll(s);
+            if (posture_store_now(s->store) >= next_purge) {
+                next_purge = posture_store_now(s->store) +
+                             (uint64_t) PURGE_EVERY_SEC * POSTURE_STORE_USEC_PER_SEC;
                 r = posture_store_purge_expired(s->store);
                 if (r < 0)
                     log_debug("store purge: %s, ignoring", posture_errno_name(r));
@@ -648,7 +958,9 @@ static int run(struct serve *s, const sigset_t *mask)
             continue;
         }
         if (sig == SIGHUP) {
-            log_info("SIGHUP: reloading is not supported yet; restart to apply changes, ignoring");
+            notify("RELOADING=1");
+            (void) reload(s);
+            notify("READY=1");
             continue;
         }
         log_info("%s: stopping", sig == SIGTERM ? "SIGTERM" : "SIGINT");
@@ -709,6 +1021,9 @@ int posture_verifier_serve(int argc, char **argv)
     r = config_load(config, &s.cfg);
     if (r < 0)
         return POSTURE_VERIFIER_EXIT_USAGE;
+    s.config_path = config;
+    if (s.cfg.log_level && !dump && !test)
+        posture_log_set_max_level(posture_log_level_from_string(s.cfg.log_level));
     if (dump) {
         r = posture_verifier_config_dump(&s.cfg, stdout);
         posture_verifier_config_done(&s.cfg);
