@@ -258,7 +258,9 @@ static void put_when(int64_t t, int64_t now)
     if (!gmtime_r(&tt, &tm) || strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%S UTC", &tm) == 0)
         (void) snprintf(when, sizeof(when), "%lld", (long long) t);
     (void) printf("%s (", when);
-    if (a < 60)
+    if (a == 0)
+        (void) printf("now");
+    else if (a < 60)
         (void) printf("%s%lld s%s", d < 0 ? "" : "in ", (long long) a, d < 0 ? " ago" : "");
     else if (a < 120 * 60)
         (void) printf("%s%lld min%s", d < 0 ? "" : "in ", (long long) (a / 60),
