@@ -371,6 +371,8 @@ static int serve_api_routes(struct serve *s)
         .metrics = s->metrics,
         .posture_body_max = (size_t) s->cfg.posture_body_max,
         .audit_decisions = true,
+        .authz_bearer = s->cfg.authz_bearer,
+        .dpop_replay_max = s->cfg.authz_dpop_replay_cache,
     };
     r = posture_api_new(&ao, &s->api);
     if (r < 0)

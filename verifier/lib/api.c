@@ -582,6 +582,11 @@ int posture_api_new(const struct posture_api_options *opts, struct posture_api *
     r = metrics_setup(api, opts->metrics);
     if (r >= 0 && opts->audit_decisions)
         r = api_audit_new(api->store, opts->metrics, &api->audit);
+    api->authz_bearer = opts->authz_bearer;
+    if (r >= 0)
+        r = posture_dpop_replay_new(opts->dpop_replay_max ? opts->dpop_replay_max
+                                                          : POSTURE_DPOP_REPLAY_DEFAULT,
+                                    &api->dpop_replay);
     if (r < 0) {
         posture_api_free(api);
         return r;
@@ -595,6 +600,7 @@ struct posture_api *posture_api_free(struct posture_api *api)
     if (!api)
         return NULL;
     api_audit_free(api->audit);
+    posture_dpop_replay_free(api->dpop_replay);
     for (size_t i = 0; i < API_KEY_SLOTS; i++)
         EVP_PKEY_free(api->keys[i].key);
     (void) pthread_mutex_destroy(&api->cert_lock);

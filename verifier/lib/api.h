@@ -56,6 +56,10 @@ struct posture_api_options {
      * id, detail {"policy","result","status","x_status","x5t"}): buffered in memory and
      * written by a thread every 100 ms, so a decision never waits on the store. */
     bool audit_decisions;
+    /* /v1/authz token paths (GATEWAYS.md §2.4, dpop.h): Authorization: DPoP <EAR> + DPoP proof
+     * always; Authorization: Bearer <EAR> (no binding) only when authz_bearer is set. */
+    bool authz_bearer;
+    size_t dpop_replay_max; /* DPoP jti replay cache entries; 0: POSTURE_DPOP_REPLAY_DEFAULT */
 };
 
 struct posture_api;

@@ -5,6 +5,15 @@
  * trusted gateway forwarded (or its SHA-256: the view is keyed by x5t#S256); the policy is
  * ?policy=NAME (on /v1/authz only), else a trusted gateway's X-Posture-Policy header, else the
  * default.
+ *
+ * Without a forwarded certificate (that path comes first and is unchanged), the token paths of
+ * GATEWAYS.md §2.4 (dpop.h): "Authorization: DPoP <EAR>" with a "DPoP: <proof>" header for the
+ * original request (§2.3), or "Authorization: Bearer <EAR>" when [authz] bearer allows it. The
+ * EAR names the device; the answer is the view's current decision for it, never the EAR's own
+ * verdict. A refused token answers 401 with WWW-Authenticate: DPoP error="invalid_token" or
+ * "invalid_dpop_proof" and nothing about which check failed (that goes to the debug log). A
+ * 200 on the DPoP path is Cache-Control: no-store: each proof is for one request, and a cached
+ * answer keyed by it would let a replay past the jti check.
  */
 
 #include <errno.h>
@@ -12,6 +21,7 @@
 #include <string.h>
 
 #include "posture/b64url.h"
+#include "posture/log.h"
 
 #include "api_int.h"
 
@@ -61,6 +71,151 @@ static void audit(struct posture_api *api,
     api_audit_add(api->audit, subject, detail);
 }
 
+static const char *header_set(const struct posture_http_request *req, const char *name)
+{
+    const char *v = posture_http_request_header(req, name);
+    return v && v[0] ? v : NULL;
+}
+
+/* The original request (GATEWAYS.md §2.3). X-Forwarded-* and X-Original-URI only from a
+ * trusted gateway (a trusted gateway must send X-Forwarded-Proto); below /v1/authz/ the path is
+ * Envoy's original path. Any other peer's original request is its own. Unknown parts are "",
+ * which no htu matches. */
+static void original_request(const struct posture_http_request *req, struct posture_dpop_http *h)
+{
+    const char *path = posture_http_request_path(req);
+    const char *own = path ? path : "";
+    const char *prefix = "/v1/authz";
+    const char *v;
+
+    h->method = posture_http_request_method(req);
+    h->scheme = "http"; /* the gateway listener is plain HTTP */
+    h->host = posture_http_request_header(req, "Host");
+    h->path = own;
+    if (posture_http_request_peer_trusted(req)) {
+        if ((v = header_set(req, "X-Forwarded-Method")))
+            h->method = v;
+        h->scheme = header_set(req, "X-Forwarded-Proto");
+        if ((v = header_set(req, "X-Forwarded-Host")))
+            h->host = v;
+        h->path = header_set(req, "X-Forwarded-Uri");
+        if (!h->path && strncmp(own, prefix, strlen(prefix)) == 0 && own[strlen(prefix)] == '/')
+            h->path = own + strlen(prefix);
+        if (!h->path)
+            h->path = header_set(req, "X-Original-URI");
+    }
+    h->method = h->method ? h->method : "";
+    h->scheme = h->scheme ? h->scheme : "";
+    h->host = h->host ? h->host : "";
+    h->path = h->path ? h->path : "";
+}
+
+/* The device of a token path: 0 with ret_id set, 1 refused (*ret_challenge set), or a negative
+ * errno (-ENOSPC: the replay cache is full). */
+static int token_device(struct posture_api *api,
+                        const struct posture_http_request *req,
+                        enum posture_dpop_scheme scheme,
+                        const char *token,
+                        size_t len,
+                        int64_t now,
+                        char ret_id[static POSTURE_STORE_DEVICE_ID_MAX + 1],
+                        const char **ret_challenge)
+{
+    EVP_PKEY *keys[] = { api->vkeys->signing_key };
+    const char *kids[] = { api->vkeys->signing_kid };
+    struct posture_dpop_ear ear;
+    struct posture_dpop_http http;
+    const char *proof;
+    int r, reason = POSTURE_DPOP_OK;
+
+    *ret_challenge = POSTURE_DPOP_CHALLENGE_TOKEN;
+    if (scheme == POSTURE_DPOP_SCHEME_OTHER ||
+        (scheme == POSTURE_DPOP_SCHEME_BEARER && !api->authz_bearer)) {
+        log_debug("authz: %s: %s refused", posture_http_request_peer(req),
+                  scheme == POSTURE_DPOP_SCHEME_OTHER ? "an Authorization of another scheme"
+                                                      : "a Bearer token ([authz] bearer = no)");
+        return 1;
+    }
+    r = posture_dpop_ear_verify(token, len,
+                                &(struct posture_dpop_ear_opts){
+                                    .keys = keys,
+                                    .kids = kids,
+                                    .n_keys = 1,
+                                    .issuer = api->issuer,
+                                    .trust_domain = api->trust_domain,
+                                    .require_jkt = scheme == POSTURE_DPOP_SCHEME_DPOP,
+                                    .now = now,
+                                },
+                                &reason, &ear);
+    if (r == 0 && scheme == POSTURE_DPOP_SCHEME_DPOP) {
+        original_request(req, &http);
+        proof = posture_http_request_header(req, "DPoP");
+        r = posture_dpop_proof_verify(proof, proof ? strlen(proof) : 0,
+                                      &(struct posture_dpop_proof_opts){
+                                          .http = &http,
+                                          .ear = token,
+                                          .ear_len = len,
+                                          .jkt = ear.jkt,
+                                          .now = now,
+                                          .replay = api->dpop_replay,
+                                      },
+                                      &reason);
+    }
+    if (r == -EBADMSG) {
+        log_debug("authz: %s: %s token refused: %s", posture_http_request_peer(req),
+                  scheme == POSTURE_DPOP_SCHEME_DPOP ? "DPoP" : "Bearer",
+                  posture_dpop_reason_to_string(reason));
+        if (posture_dpop_reason_is_proof(reason))
+            *ret_challenge = POSTURE_DPOP_CHALLENGE_PROOF;
+        return 1;
+    }
+    if (r < 0)
+        return r;
+    memcpy(ret_id, ear.device_id, strlen(ear.device_id) + 1);
+    return 0;
+}
+
+/* The token paths, into a. */
+static void authz_token(struct posture_api *api,
+                        const struct posture_http_request *req,
+                        const char *authorization,
+                        const char *policy,
+                        int64_t now,
+                        struct posture_authz *a)
+{
+    char device_id[POSTURE_STORE_DEVICE_ID_MAX + 1];
+    const char *challenge = POSTURE_DPOP_CHALLENGE_TOKEN;
+    const char *token = NULL;
+    size_t len = 0;
+    enum posture_dpop_scheme scheme = posture_dpop_authorization(authorization, &token, &len);
+    int r = token_device(api, req, scheme, token, len, now, device_id, &challenge);
+
+    if (r == 0) {
+        posture_decisions_authz_device(api->decisions, device_id, policy, api->policy_ids,
+                                       api->n_policies, now, a);
+        if (a->status == 401) /* a device the view no longer has (revoked) */
+            (void) snprintf(a->www_authenticate, sizeof(a->www_authenticate), "%s",
+                            POSTURE_DPOP_CHALLENGE_TOKEN);
+        if (a->status == 200 && scheme == POSTURE_DPOP_SCHEME_DPOP)
+            (void) snprintf(a->cache_control, sizeof(a->cache_control), "no-store");
+        return;
+    }
+    *a = (struct posture_authz){ .status = r > 0 ? 401 : 503 };
+    (void) snprintf(a->cache_control, sizeof(a->cache_control), "no-store");
+    if (r > 0) {
+        (void) snprintf(a->www_authenticate, sizeof(a->www_authenticate), "%s", challenge);
+        (void) snprintf(a->problem, sizeof(a->problem), "%s",
+                        "{\"type\":\"urn:posture:problem:invalid-token\","
+                        "\"title\":\"The credential was refused\",\"status\":401}");
+    } else {
+        log_debug("authz: %s: cannot check the token: %s", posture_http_request_peer(req),
+                  strerror(-r));
+        (void) snprintf(a->problem, sizeof(a->problem), "%s",
+                        "{\"type\":\"urn:posture:problem:unavailable\","
+                        "\"title\":\"The credential cannot be checked now\",\"status\":503}");
+    }
+}
+
 int api_route_authz(struct posture_http_request *req,
                     struct posture_http_response *resp,
                     void *userdata)
@@ -68,6 +223,7 @@ int api_route_authz(struct posture_http_request *req,
     struct posture_api *api = userdata;
     const struct posture_http_identity *id = posture_http_request_identity(req);
     const char *path = posture_http_request_path(req);
+    const char *authorization = posture_http_request_header(req, "Authorization");
     const char *policy = NULL;
     struct posture_authz *a;
     int r = 0;
@@ -86,8 +242,12 @@ int api_route_authz(struct posture_http_request *req,
     a = calloc(1, sizeof(*a));
     if (!a)
         return -ENOMEM;
-    posture_decisions_authz(api->decisions, id ? id->x5t_s256 : NULL, policy, api->policy_ids,
-                            api->n_policies, api_now(api), a);
+    /* The forwarded certificate first (a refused one is no fallback to a token), then tokens. */
+    if (id || posture_http_request_identity_error(req) || !authorization)
+        posture_decisions_authz(api->decisions, id ? id->x5t_s256 : NULL, policy, api->policy_ids,
+                                api->n_policies, api_now(api), a);
+    else
+        authz_token(api, req, authorization, policy, api_now(api), a);
     posture_metrics_counter_inc(api->m_decision, result_name(a->status));
     if (api->audit)
         audit(api, id, policy, a);

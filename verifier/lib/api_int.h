@@ -10,6 +10,7 @@
 /* Internals shared by api.c, api_posture.c and api_authz.c (not an interface). */
 
 #include "api.h"
+#include "dpop.h"
 
 #define API_AUDIT_DETAIL_MAX 256
 #define API_AUDIT_BUFFER_MAX 16384 /* decision rows waiting for the writer thread */
@@ -61,6 +62,8 @@ struct posture_api {
     char *trust_domain;
     size_t posture_body_max;
     struct api_audit *audit; /* NULL: decisions are not audited */
+    bool authz_bearer;                       /* Authorization: Bearer <EAR> accepted */
+    struct posture_dpop_replay *dpop_replay; /* DPoP proofs' jti */
 
     struct posture_metrics_counter *m_enroll;    /* {reason} */
     struct posture_metrics_counter *m_challenge; /* {result} */

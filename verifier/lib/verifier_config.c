@@ -14,6 +14,7 @@
 #include "posture/log.h"
 #include "posture/strv.h"
 
+#include "dpop.h"
 #include "http.h"
 
 #define USEC_PER_SEC UINT64_C(1000000)
@@ -216,6 +217,20 @@ static int parse_body_max(const char *value, void *data, const char **ret_why)
     return 0;
 }
 
+static int parse_replay_cache(const char *value, void *data, const char **ret_why)
+{
+    uint32_t u = 0;
+    int r = posture_config_parse_u32_item(value, &u, ret_why);
+    if (r < 0)
+        return r;
+    if (u < POSTURE_DPOP_REPLAY_MIN || u > POSTURE_DPOP_REPLAY_MAX) {
+        *ret_why = "expected a number of entries from 1024 to 16777216";
+        return -EINVAL;
+    }
+    *(uint32_t *) data = u;
+    return 0;
+}
+
 static int parse_policy_name(const char *value, void *data, const char **ret_why)
 {
     size_t n = strlen(value);
@@ -262,6 +277,8 @@ static const struct posture_config_item verifier_items[] = {
     ROW("enroll", "ek_roots", parse_absolute_path, ek_roots),
     ROW("policy", "dir", parse_absolute_path, policy_dir),
     ROW("policy", "default", parse_policy_name, policy_default),
+    ROW("authz", "bearer", posture_config_parse_bool_item, authz_bearer),
+    ROW("authz", "dpop_replay_cache", parse_replay_cache, authz_dpop_replay_cache),
     { NULL, NULL, NULL, 0 },
 };
 
@@ -295,6 +312,8 @@ int posture_verifier_config_init(struct posture_verifier_config *cfg)
         .shutdown_timeout_usec = DEFAULT_SHUTDOWN_TIMEOUT,
         .body_max = DEFAULT_BODY_MAX,
         .posture_body_max = DEFAULT_POSTURE_BODY_MAX,
+        .authz_bearer = false,
+        .authz_dpop_replay_cache = POSTURE_DPOP_REPLAY_DEFAULT,
     };
     int r;
 
@@ -443,6 +462,8 @@ int posture_verifier_config_dump(const struct posture_verifier_config *cfg, FILE
                    cfg->posture_body_max, or_empty(cfg->tls_cert), or_empty(cfg->tls_key),
                    or_empty(cfg->tls_client_ca), or_empty(cfg->ek_roots), or_empty(cfg->policy_dir),
                    or_empty(cfg->policy_default));
+    (void) fprintf(f, "\n[authz]\nbearer = %s\ndpop_replay_cache = %" PRIu32 "\n",
+                   cfg->authz_bearer ? "yes" : "no", cfg->authz_dpop_replay_cache);
     if (fflush(f) != 0 || ferror(f))
         return -EIO;
     return 0;

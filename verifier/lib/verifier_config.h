@@ -14,8 +14,10 @@
  *   [tls]      cert, key, client_ca
  *   [enroll]   ek_roots
  *   [policy]   dir, default
+ *   [authz]    bearer, dpop_replay_cache
  */
 
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 
@@ -48,6 +50,9 @@ struct posture_verifier_config {
 
     char *policy_dir;
     char *policy_default;
+
+    bool authz_bearer;                /* /v1/authz accepts Authorization: Bearer <EAR> */
+    uint32_t authz_dpop_replay_cache; /* DPoP jti replay cache entries */
 
     char *log_level; /* [verifier] log_level: a syslog level name or number; NULL: as started */
 };
