@@ -97,6 +97,7 @@ struct serve {
     struct posture_api *api;
     const char *config_path; /* --config, NULL: the default; read again at SIGHUP */
     uint64_t revoked_cursor; /* the latest revoked_at seen (store clock, µs) */
+    int log_level_started;   /* the level without [verifier] log_level (POSTURE_LOG_LEVEL) */
     struct posture_metrics_counter *m_reloads;     /* {result}: SIGHUP reloads */
     struct posture_metrics_counter *m_revocations; /* devices revoked in the view while running */
 };
@@ -776,8 +777,7 @@ static int reload(struct serve *s)
                   path);
         goto out;
     }
-    if (nc.log_level)
-        level = posture_log_level_from_string(nc.log_level);
+    level = nc.log_level ? posture_log_level_from_string(nc.log_level) : s->log_level_started;
     r = policies_load(&nc, false, "SIGHUP: ", &set);
     if (r < 0) {
         log_error("SIGHUP: nothing reloaded, the running configuration and policies stay");
@@ -1024,6 +1024,7 @@ int posture_verifier_serve(int argc, char **argv)
     if (r < 0)
         return POSTURE_VERIFIER_EXIT_USAGE;
     s.config_path = config;
+    s.log_level_started = posture_log_get_max_level();
     if (s.cfg.log_level && !dump && !test)
         posture_log_set_max_level(posture_log_level_from_string(s.cfg.log_level));
     if (dump) {

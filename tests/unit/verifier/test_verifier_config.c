@@ -156,6 +156,28 @@ static void test_dropin_and_store(void **state)
     posture_verifier_config_done(&cfg);
 }
 
+/* [verifier] log_level: a level name or number, empty for "as started". */
+static void test_log_level(void **state)
+{
+    struct posture_verifier_config cfg;
+    struct diag d;
+
+    (void) state;
+    assert_int_equal(apply_text("[verifier]\nlog_level = debug\n", NULL, &cfg, &d), 0);
+    assert_string_equal(cfg.log_level, "debug");
+    posture_verifier_config_done(&cfg);
+    assert_int_equal(apply_text("[verifier]\nlog_level = 4\n", NULL, &cfg, &d), 0);
+    assert_string_equal(cfg.log_level, "4");
+    posture_verifier_config_done(&cfg);
+    assert_int_equal(
+        apply_text("[verifier]\nlog_level = debug\n", "[verifier]\nlog_level =\n", &cfg, &d), 0);
+    assert_null(cfg.log_level);
+    posture_verifier_config_done(&cfg);
+    assert_int_equal(apply_text("", NULL, &cfg, &d), 0);
+    assert_null(cfg.log_level);
+    posture_verifier_config_done(&cfg);
+}
+
 static void test_unknown_key_warns(void **state)
 {
     struct posture_verifier_config cfg;
@@ -189,6 +211,7 @@ static void test_bad_values(void **state)
     expect_bad("[verifier]\ntrust_domain = Corp.Example\n", "trust_domain");
     expect_bad("[verifier]\ntrust_domain = .corp\n", "trust_domain");
     expect_bad("[verifier]\nstore = store.db\n", "store");
+    expect_bad("[verifier]\nlog_level = loud\n", "log_level");
     expect_bad("[listen]\nagents = 0.0.0.0\n", "agents");
     expect_bad("[listen]\nagents = verifier.example:8443\n", "agents");
     expect_bad("[listen]\ngateways = 127.0.0.1:65536\n", "gateways");
@@ -309,7 +332,7 @@ int main(void)
         cmocka_unit_test(test_defaults),         cmocka_unit_test(test_every_key),
         cmocka_unit_test(test_dropin_and_store), cmocka_unit_test(test_unknown_key_warns),
         cmocka_unit_test(test_bad_values),       cmocka_unit_test(test_dump_reads_back),
-        cmocka_unit_test(test_packaged_config),
+        cmocka_unit_test(test_packaged_config),  cmocka_unit_test(test_log_level),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -426,9 +426,14 @@ case_reload() {
     mark
     hup
     since_mark | grep -q "log level debug" && pass "log_level applied" || fail "log_level: $(since_mark | tail -n 2)"
+    log_level_line=
+    write_conf "127.0.0.1/32"
+    mark
+    hup
+    since_mark | grep -q "log level as started" || fail "log_level removed: $(since_mark | tail -n 2)"
 
     curl -sS -o "$tmp/metrics" "http://127.0.0.1:$gp/metrics"
-    grep -q 'posture_config_reloads_total{result="ok"} 6' "$tmp/metrics" ||
+    grep -q 'posture_config_reloads_total{result="ok"} 7' "$tmp/metrics" ||
         fail "/metrics: reloads ok: $(grep reloads "$tmp/metrics")"
     grep -q 'posture_config_reloads_total{result="failed"} 2' "$tmp/metrics" ||
         fail "/metrics: reloads failed: $(grep reloads "$tmp/metrics")"
