@@ -61,7 +61,7 @@ struct posture_api {
     char *issuer;
     char *trust_domain;
     size_t posture_body_max;
-    struct api_audit *audit; /* NULL: decisions are not audited */
+    struct api_audit *audit;                 /* NULL: decisions are not audited */
     bool authz_bearer;                       /* Authorization: Bearer <EAR> accepted */
     struct posture_dpop_replay *dpop_replay; /* DPoP proofs' jti */
 

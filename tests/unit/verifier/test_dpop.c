@@ -332,12 +332,11 @@ static void test_ear_valid(void **state)
     free(c);
 
     /* without cnf.jkt: fine for Bearer (require_jkt off), refused for DPoP */
-    c = ear_claims(f, NOW, NOW + 300, "");
-    {
-        char *p = strstr(c, "\"jkt\"");
-        assert_non_null(p);
-        memcpy(p, "\"xxx\"", 5);
-    }
+    assert_true(asprintf(&c,
+                         "{\"iss\":\"" ISSUER "\",\"sub\":\"spiffe://" TD "/device/%s\","
+                         "\"iat\":%d,\"exp\":%d,\"cnf\":{\"x5t#S256\":"
+                         "\"tS6YZiwC1anLULKBUgaDFfFiCzIvIf6M1YCgW-IPBgc\"}}",
+                         f->jkt, NOW, NOW + 300) > 0);
     t = make_ear("ES256", "eat+jwt", f->vkid, c, f->vkey, NULL);
     assert_int_equal(ear_reason(f, t, NOW), POSTURE_DPOP_EAR_CNF);
     o.require_jkt = false;
