@@ -634,7 +634,11 @@ int posture_cycle_run(struct posture_cycle *c, struct posture_cycle_result *ret)
         return -EINVAL;
     *ret = (struct posture_cycle_result){ .retry_after_sec = -1 };
 
-    r = challenge(c, ret, &nonce);
+    if (c->offline && c->spool) {
+        set_error(ret, "backing off: the verifier is contacted again after the retry delay");
+        r = -EAGAIN;
+    } else
+        r = challenge(c, ret, &nonce);
     if (r == POSTURE_ANSWER_REFUSED) {
         ret->outcome = POSTURE_CYCLE_REFUSED; /* 401 etc.: no report would be accepted */
         return 0;

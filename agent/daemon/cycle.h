@@ -79,6 +79,7 @@ struct posture_cycle {
     const char *url;                    /* for log lines */
     struct posture_spool *spool;        /* borrowed; NULL: nothing is spooled (posturectl) */
     unsigned drain_max;                 /* 0: POSTURE_CYCLE_DRAIN_MAX */
+    bool offline; /* backing off: make and spool the report without contacting the verifier */
     struct posture_cycle_ops ops;
     uint64_t dropped; /* submissions dropped (refused, or not spooled and lost) since start */
 };

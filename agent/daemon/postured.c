@@ -334,10 +334,15 @@ static void apply_setup(struct daemon *d)
     d->phase_usec = posture_schedule_phase(d->s->device_id, interval);
 }
 
+/* The next regular slot after a cycle that ran now. A cycle that the jitter moved early ran
+ * before its nominal slot: looking from now + jitter skips that slot, so two cycles are never
+ * closer than interval − 2·jitter. */
 static void schedule_slot(struct daemon *d)
 {
-    d->next_slot = posture_schedule_next(boottime_now(), d->s->cfg.agent.schedule_interval_usec,
-                                         d->phase_usec, random_u64());
+    uint64_t interval = d->s->cfg.agent.schedule_interval_usec;
+    uint64_t j = interval / 100 * POSTURE_SCHEDULE_JITTER_PCT;
+
+    d->next_slot = posture_schedule_next(boottime_now() + j, interval, d->phase_usec, random_u64());
 }
 
 static int reload(struct daemon *d)
@@ -434,9 +439,24 @@ static void after(struct daemon *d, const struct posture_cycle_result *res)
 static void run_cycle(struct daemon *d, bool full, const char *why)
 {
     POSTURE_CLEANUP(posture_cycle_result_done) struct posture_cycle_result res = { 0 };
+    uint64_t now = boottime_now();
+    bool offline = full && d->next_retry > now;
     int r;
 
-    log_debug("%s (%s).", full ? "Cycle" : "Drain", why);
+    log_debug("%s (%s%s).", full ? "Cycle" : "Drain", why, offline ? ", backing off" : "");
+    if (full && offline) {
+        /* A slot during a backoff: the report is made and spooled; the verifier is not
+         * contacted before the retry time (Retry-After is a promise). */
+        d->cycle.offline = true;
+        r = posture_cycle_run(&d->cycle, &res);
+        d->cycle.offline = false;
+        posture_coalesce_ran(&d->coalesce, now);
+        schedule_slot(d);
+        log_info("Report %" PRIu64 " spooled; the verifier is contacted again in %" PRIu64 " s.",
+                 res.seq, (d->next_retry - now + USEC_PER_SEC - 1) / USEC_PER_SEC);
+        write_status(d, &res);
+        return;
+    }
     if (full)
         r = posture_cycle_run(&d->cycle, &res);
     else

@@ -1,0 +1,396 @@
+#!/bin/sh
+# SPDX-License-Identifier: Apache-2.0
+# agent.postured/<case>: the daemon against the real `posture-verifier serve` (software tier,
+# enrolled with posturectl) or a stub (docs/agent-daemon.md):
+#   once     postured --once delivers one report: exit 0, status.json (version 1, last_success,
+#            the verdict, an empty spool) and ear.jwt (0600), one appraisal in the store
+#   daemon   postured with [schedule] interval = 10s: several cycles delivered; SIGHUP reloads
+#            (the changed key logged) and a bad configuration keeps the old one; READY=1,
+#            STATUS=, WATCHDOG=1 (WATCHDOG_USEC), RELOADING=1 and STOPPING=1 arrive on a test
+#            NOTIFY_SOCKET (an abstract one too); SIGTERM exits 0 within 5 s
+#   outage   the verifier down for 3 cycles, then up: every spooled report is delivered, none
+#            twice in the store (sqlite3, by seq), the spooled ones newest first, the spool empty
+#   retry-after  a stub answering 503 Retry-After: 7: the next attempt comes ≥ 7 s later, and a
+#            captive portal's 200 HTML is never taken for a delivery (the report stays spooled)
+# Usage: postured.sh CASE POSTURED POSTURECTL POSTURE_VERIFIER SOURCE_DIR. Exits 77 when curl,
+# openssl, sqlite3 or python3 is missing (outside CI; in CI that is a failure).
+set -u
+
+case_name=$1
+pd=$2
+pc=$3
+pv=$4
+src=$5
+name="agent.postured/$case_name"
+py=/usr/bin/python3
+
+missing() {
+    if [ "${CI:-}" = true ]; then
+        echo "$name: FAIL: $1 is not installed"
+        exit 1
+    fi
+    echo "$name: SKIP: $1 is not installed"
+    exit 77
+}
+for t in curl openssl sqlite3 "$py"; do
+    command -v "$t" >/dev/null 2>&1 || missing "$t"
+done
+unset POSTURE_LOG_LEVEL JOURNAL_STREAM NOTIFY_SOCKET WATCHDOG_USEC WATCHDOG_PID || true
+
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/agent-postured.XXXXXX")
+pid=
+dpid=
+npid=
+spid=
+stop_pid() { # PID
+    [ -n "$1" ] || return 0
+    kill -TERM "$1" 2>/dev/null
+    wait "$1" 2>/dev/null
+}
+stop_all() {
+    stop_pid "$dpid"
+    stop_pid "$pid"
+    stop_pid "$npid"
+    stop_pid "$spid"
+    [ -n "${POSTURED_TEST_KEEP:-}" ] && echo "kept $tmp" || rm -rf "$tmp"
+}
+trap stop_all EXIT
+trap 'exit 130' INT TERM
+
+failures=0
+fail() {
+    failures=$((failures + 1))
+    echo "FAIL: $*" >&2
+}
+pass() { echo "ok: $*"; }
+show() { # FILE
+    echo "  --- $1:" >&2
+    sed -n '1,60s/^/  | /p' "$1" >&2
+}
+free_port() {
+    "$py" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
+}
+# wait_for SECONDS COMMAND...: poll every 0.2 s until COMMAND succeeds
+wait_for() {
+    limit=$(($1 * 5))
+    shift
+    i=0
+    while [ $i -lt $limit ]; do
+        "$@" && return 0
+        sleep 0.2
+        i=$((i + 1))
+    done
+    return 1
+}
+roots=$src/tests/fixtures/roots/boot.secure_boot
+state=$tmp/agent/state
+aconf=$tmp/agent.conf
+mkdir -p "$tmp/vstate" "$tmp/policies" "$tmp/agent"
+
+# ---- the verifier (as agent.enroll does) ----------------------------------------------------
+agents_port=$(free_port)
+gw_port=$(free_port)
+url="https://127.0.0.1:$agents_port"
+"$py" - "$src/packaging/policies/baseline.json" "$tmp/policies/t-sb.json" <<'EOF'
+import json, sys
+p = json.load(open(sys.argv[1]))
+p = {"id": "t-sb", "version": "1", "description": "agent.postured test",
+     "checks": {"boot.secure_boot": p["checks"]["boot.secure_boot"]}}
+json.dump(p, open(sys.argv[2], "w"))
+EOF
+vconf=$tmp/verifier.conf
+cat >"$vconf" <<EOF
+[verifier]
+state_dir = $tmp/vstate
+trust_domain = test.example
+[listen]
+agents = 127.0.0.1:$agents_port
+gateways = 127.0.0.1:$gw_port
+trusted_gateways = 127.0.0.1/32
+threads = 2
+[tls]
+cert = $tmp/vstate/tls.crt
+key = $tmp/vstate/tls.key
+[policy]
+dir = $tmp/policies
+default = t-sb
+EOF
+start_verifier() {
+    "$pv" serve --config "$vconf" >>"$tmp/vlog" 2>&1 &
+    pid=$!
+    wait_for 20 curl -fsS -o /dev/null "http://127.0.0.1:$gw_port/healthz" 2>/dev/null && return 0
+    fail "the verifier did not start"
+    show "$tmp/vlog"
+    exit 1
+}
+stop_verifier() {
+    stop_pid "$pid"
+    pid=
+}
+store_count() { # [WHERE]
+    sqlite3 "$tmp/vstate/store.db" "SELECT count(*) FROM appraisals ${1:-}" 2>/dev/null || echo 0
+}
+
+write_agent_conf() { # URL CA [EXTRA]
+    cat >"$aconf" <<EOF
+[agent]
+state_dir = $state
+[server]
+url = $1
+ca = $2
+[tpm]
+enabled = no
+[schedule]
+interval = 10s
+${3:-}
+EOF
+}
+
+enroll() {
+    start_verifier
+    "$pv" ca --config "$vconf" >"$tmp/verifier-ca.pem" || fail "posture-verifier ca"
+    write_agent_conf "$url" "$state/verifier-ca.pem"
+    tok=$("$pv" token create --config "$vconf" 2>>"$tmp/token.err")
+    if "$pc" enroll --server "$url" --token "$tok" --ca "$tmp/verifier-ca.pem" --config "$aconf" \
+        >"$tmp/enroll.out" 2>&1; then
+        pass "enrolled (software tier)"
+    else
+        fail "enroll: $(cat "$tmp/enroll.out")"
+        show "$tmp/vlog"
+        exit 1
+    fi
+}
+
+run_daemon() { # [ENV...]: postured in the background, log in $tmp/pd.log
+    env "$@" "$pd" --config "$aconf" --only boot.secure_boot --root "$roots/sb-on" \
+        >>"$tmp/pd.log" 2>&1 &
+    dpid=$!
+}
+stop_daemon() { # → $stop_rc, $stop_secs
+    t0=$(date +%s.%N)
+    kill -TERM "$dpid" 2>/dev/null
+    wait "$dpid"
+    stop_rc=$?
+    t1=$(date +%s.%N)
+    stop_secs=$("$py" -c "print(round($t1 - $t0, 2))")
+    dpid=
+}
+spool_count() {
+    ls "$state/spool" 2>/dev/null | grep -c '\.sub$'
+}
+json_get() { # FILE EXPR (python, d = the document)
+    "$py" -c "import json,sys; d=json.load(open(sys.argv[1])); print($2)" "$1" 2>/dev/null
+}
+
+case "$case_name" in
+once)
+    enroll
+    "$pd" --once --config "$aconf" --only boot.secure_boot --root "$roots/sb-on" \
+        >"$tmp/pd.log" 2>&1
+    rc=$?
+    [ $rc = 0 ] && grep -q 'Report 1 delivered: affirming' "$tmp/pd.log" &&
+        pass "postured --once: exit 0, $(grep 'delivered' "$tmp/pd.log")" ||
+        { fail "postured --once: exit $rc"; show "$tmp/pd.log"; }
+    st=$state/status.json
+    if [ "$(json_get "$st" 'd["version"], d["seq"], d["verdict"]["status"], d["spool_entries"], d["last_error"], d["last_success"] > 0, d["next_cycle"] > 0, "ear" in d["verdict"]')" = \
+        "1 1 affirming 0  True True False" ]; then
+        pass "status.json: $(tr -d '\n' <"$st" | cut -c1-160)"
+    else
+        fail "status.json: $(cat "$st" 2>&1)"
+    fi
+    [ "$(stat -c %a "$state/ear.jwt" 2>/dev/null)" = 600 ] && grep -q '^ey' "$state/ear.jwt" &&
+        pass "ear.jwt stored (0600)" || fail "ear.jwt: $(ls -l "$state/ear.jwt" 2>&1)"
+    [ "$(store_count)" = 1 ] && pass "one appraisal in the store" ||
+        fail "$(store_count) appraisals in the store"
+    [ "$(spool_count)" = 0 ] && pass "the spool is empty" || fail "spool: $(ls "$state/spool")"
+    # The verifier is down: --once spools the report and exits 1.
+    stop_verifier
+    "$pd" --once --config "$aconf" --only boot.secure_boot --root "$roots/sb-on" \
+        >"$tmp/pd2.log" 2>&1
+    rc=$?
+    [ $rc = 1 ] && [ "$(spool_count)" = 1 ] && grep -q 'cannot reach the verifier' "$tmp/pd2.log" &&
+        [ "$(json_get "$st" 'd["spool_entries"], d["last_error"] != "", d["verdict"]["status"]')" = "1 True affirming" ] &&
+        pass "verifier down: exit 1, the report spooled, status.json says why and keeps the verdict" ||
+        { fail "verifier down: exit $rc, spool $(spool_count)"; show "$tmp/pd2.log"; cat "$st" >&2; }
+    # Up again: the next --once delivers both, the new one first.
+    start_verifier
+    "$pd" --once --config "$aconf" --only boot.secure_boot --root "$roots/sb-on" \
+        >"$tmp/pd3.log" 2>&1
+    rc=$?
+    order=$(sqlite3 "$tmp/vstate/store.db" "SELECT group_concat(seq, ' ') FROM (SELECT seq FROM appraisals ORDER BY id)")
+    [ $rc = 0 ] && [ "$(spool_count)" = 0 ] && [ "$order" = "1 3 2" ] &&
+        pass "back up: the new report and the spooled one delivered (store order: $order)" ||
+        { fail "back up: exit $rc, spool $(spool_count), store order '$order'"; show "$tmp/pd3.log"; }
+    ;;
+daemon)
+    enroll
+    # sd_notify receivers: a file-system socket and an abstract one.
+    "$py" - "$tmp/notify.sock" "$tmp/notify.log" "@postured-test-$$" "$tmp/notify2.log" <<'EOF' &
+import socket, sys, time, selectors
+sel = selectors.DefaultSelector()
+for path, log in ((sys.argv[1], sys.argv[2]), (sys.argv[3], sys.argv[4])):
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    s.bind("\0" + path[1:] if path.startswith("@") else path)
+    sel.register(s, selectors.EVENT_READ, open(log, "a", buffering=1))
+open(sys.argv[2] + ".ready", "w").close()
+while True:
+    for key, _ in sel.select():
+        msg = key.fileobj.recv(4096).decode()
+        for line in msg.split("\n"):
+            key.data.write("%.3f %s\n" % (time.time(), line))
+EOF
+    npid=$!
+    wait_for 10 test -e "$tmp/notify.log.ready" || fail "the notify receiver did not start"
+    run_daemon NOTIFY_SOCKET="$tmp/notify.sock" WATCHDOG_USEC=2000000
+    if wait_for 45 sh -c "[ \$(sqlite3 '$tmp/vstate/store.db' 'SELECT count(*) FROM appraisals') -ge 3 ]"; then
+        pass "several cycles delivered ($(store_count) appraisals)"
+    else
+        fail "only $(store_count) appraisals after 45 s"
+        show "$tmp/pd.log"
+    fi
+    grep -q '^[0-9.]* READY=1$' "$tmp/notify.log" && pass "READY=1" || fail "no READY=1"
+    grep -q '^[0-9.]* WATCHDOG=1$' "$tmp/notify.log" && pass "WATCHDOG=1 ($(grep -c WATCHDOG=1 "$tmp/notify.log") pings)" ||
+        fail "no WATCHDOG=1"
+    grep -q 'STATUS=Verdict affirming' "$tmp/notify.log" && pass "STATUS=$(grep -o 'STATUS=Verdict.*' "$tmp/notify.log" | tail -n 1 | cut -c8-)" ||
+        fail "no STATUS= with the verdict"
+    # SIGHUP: a changed setting is logged.
+    write_agent_conf "$url" "$state/verifier-ca.pem" "[spool]
+max_bytes = 4M"
+    kill -HUP "$dpid"
+    wait_for 10 grep -q 'Reload: \[spool\] max_bytes changed' "$tmp/pd.log" &&
+        pass "SIGHUP: $(grep -o 'Reload: \[spool\] max_bytes.*' "$tmp/pd.log")" ||
+        { fail "SIGHUP: no reload line"; show "$tmp/pd.log"; }
+    grep -q 'RELOADING=1' "$tmp/notify.log" && pass "RELOADING=1" || fail "no RELOADING=1"
+    # A bad configuration keeps the old one.
+    printf '[schedule]\ninterval = soon\n' >>"$aconf"
+    kill -HUP "$dpid"
+    wait_for 10 grep -q 'keeping the previous one' "$tmp/pd.log" && kill -0 "$dpid" 2>/dev/null &&
+        pass "SIGHUP with a bad configuration: kept the previous one, still running" ||
+        { fail "bad reload"; show "$tmp/pd.log"; }
+    n=$(store_count)
+    wait_for 20 sh -c "[ \$(sqlite3 '$tmp/vstate/store.db' 'SELECT count(*) FROM appraisals') -gt $n ]" &&
+        pass "cycles go on after the reloads" || fail "no cycle after the reloads"
+    stop_daemon
+    [ "$stop_rc" = 0 ] && "$py" -c "import sys; sys.exit(0 if $stop_secs < 5 else 1)" &&
+        pass "SIGTERM: exit 0 in $stop_secs s" || fail "SIGTERM: exit $stop_rc after $stop_secs s"
+    grep -q 'STOPPING=1' "$tmp/notify.log" && pass "STOPPING=1" || fail "no STOPPING=1"
+    # The abstract socket.
+    write_agent_conf "$url" "$state/verifier-ca.pem"
+    run_daemon NOTIFY_SOCKET="@postured-test-$$"
+    wait_for 10 grep -q 'READY=1' "$tmp/notify2.log" && pass "READY=1 on an abstract socket" ||
+        fail "nothing on the abstract socket"
+    stop_daemon
+    # No secrets in the log: neither the EAR nor a report.
+    if grep -q 'eyJ' "$tmp/pd.log"; then fail "a token in the log"; else pass "no token in the log"; fi
+    ;;
+outage)
+    enroll
+    stop_verifier
+    run_daemon
+    if wait_for 60 sh -c "[ \$(ls '$state/spool' 2>/dev/null | grep -c '\.sub\$') -ge 3 ]"; then
+        pass "verifier down: $(spool_count) reports spooled"
+    else
+        fail "verifier down: $(spool_count) reports spooled after 60 s"
+        show "$tmp/pd.log"
+    fi
+    spooled=$(ls "$state/spool" | sed -n 's/^0*\([0-9][0-9]*\)\.sub$/\1/p' | sort -n | tr '\n' ' ')
+    start_verifier
+    if wait_for 60 sh -c "[ \$(ls '$state/spool' 2>/dev/null | grep -c '\.sub\$') = 0 ]"; then
+        pass "verifier up: the spool drained"
+    else
+        fail "the spool did not drain: $(ls "$state/spool")"
+        show "$tmp/pd.log"
+    fi
+    stop_daemon
+    dups=$(sqlite3 "$tmp/vstate/store.db" "SELECT group_concat(seq) FROM (SELECT seq FROM appraisals GROUP BY device_id, seq HAVING count(*) > 1)")
+    [ -z "$dups" ] && pass "no report twice in the store" || fail "stored twice: $dups"
+    missing_seqs=
+    for s in $spooled; do
+        [ "$(store_count "WHERE seq = $s")" = 1 ] || missing_seqs="$missing_seqs $s"
+    done
+    [ -z "$missing_seqs" ] && pass "every spooled report delivered ($spooled)" ||
+        fail "not delivered:$missing_seqs"
+    # The spooled ones arrived newest first.
+    order=$(sqlite3 "$tmp/vstate/store.db" "SELECT group_concat(seq, ' ') FROM (SELECT seq FROM appraisals ORDER BY id)")
+    got=
+    for s in $order; do
+        case " $spooled " in *" $s "*) got="$got $s" ;; esac
+    done
+    want=$(printf '%s\n' $spooled | sort -rn | tr '\n' ' ')
+    [ "$(echo $got)" = "$(echo $want)" ] && pass "spooled reports delivered newest first ($got)" ||
+        fail "delivery order:$got, wanted $want (store: $order)"
+    ;;
+retry-after)
+    # A stub verifier: /v1/challenge answers 503 Retry-After: 7 (twice), then a captive portal's
+    # 200 HTML. Every request's time is logged.
+    openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 1 \
+        -keyout "$tmp/srv.key" -out "$tmp/srv.pem" -subj /CN=stub \
+        -addext subjectAltName=IP:127.0.0.1 2>/dev/null || fail "openssl req"
+    "$py" - "$tmp/srv.pem" "$tmp/srv.key" "$tmp/port" "$tmp/requests" <<'EOF' &
+import http.server, ssl, sys, time
+cert, key, portfile, logfile = sys.argv[1:5]
+n = {"c": 0}
+class H(http.server.BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    def log_message(self, *a):
+        pass
+    def do_POST(self):
+        self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        with open(logfile, "a") as f:
+            f.write("%.3f %s\n" % (time.time(), self.path))
+        n["c"] += 1
+        if n["c"] <= 2:
+            body, status, ctype, extra = b'{"title":"busy"}', 503, "application/problem+json", [("Retry-After", "7")]
+        else:
+            body, status, ctype, extra = b"<html>Please log in</html>", 200, "text/html", []
+        self.send_response(status)
+        self.send_header("Content-Type", ctype)
+        self.send_header("Content-Length", str(len(body)))
+        for k, v in extra:
+            self.send_header(k, v)
+        self.end_headers()
+        self.wfile.write(body)
+ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+ctx.load_cert_chain(cert, key)
+srv = http.server.HTTPServer(("127.0.0.1", 0), H)
+srv.socket = ctx.wrap_socket(srv.socket, server_side=True)
+open(portfile + ".tmp", "w").write(str(srv.server_address[1]))
+import os; os.rename(portfile + ".tmp", portfile)
+srv.serve_forever()
+EOF
+    spid=$!
+    wait_for 10 test -s "$tmp/port" || fail "the stub did not start"
+    mkdir -p "$state"
+    write_agent_conf "https://127.0.0.1:$(cat "$tmp/port")" "$tmp/srv.pem"
+    "$pc" key --config "$aconf" >/dev/null 2>&1 || fail "posturectl key"
+    openssl req -new -x509 -key "$state/device.key" -subj /CN=dev -days 1 \
+        -out "$state/device.crt" 2>/dev/null || fail "device certificate"
+    run_daemon
+    wait_for 30 sh -c "[ \$(wc -l <'$tmp/requests' 2>/dev/null || echo 0) -ge 3 ]" ||
+        fail "fewer than 3 attempts in 30 s: $(cat "$tmp/requests" 2>&1)"
+    gaps=$("$py" -c '
+import sys
+t = [float(l.split()[0]) for l in open(sys.argv[1])][:3]
+print(" ".join("%.2f" % (b - a) for a, b in zip(t, t[1:])))' "$tmp/requests")
+    "$py" -c "import sys; g=[float(x) for x in '$gaps'.split()]; sys.exit(0 if len(g) == 2 and min(g) >= 7.0 and max(g) < 12 else 1)" &&
+        pass "503 Retry-After: 7: the next attempts came after $gaps s" ||
+        { fail "503 Retry-After: 7: gaps $gaps"; show "$tmp/pd.log"; }
+    grep -q "Next attempt in 7.000 s (the verifier's Retry-After)" "$tmp/pd.log" &&
+        pass "the log says so" || fail "no Retry-After log line"
+    wait_for 10 grep -q 'captive portal' "$tmp/pd.log" &&
+        pass "a captive portal's 200: $(grep -o 'did not take.*' "$tmp/pd.log" | tail -n 1 | cut -c1-100)" ||
+        fail "the captive portal answer was not named"
+    [ ! -e "$state/ear.jwt" ] && [ "$(spool_count)" -ge 1 ] &&
+        pass "nothing taken for a delivery: no ear.jwt, $(spool_count) report(s) spooled" ||
+        fail "ear.jwt exists or the spool is empty"
+    stop_daemon
+    [ "$stop_rc" = 0 ] || fail "SIGTERM: exit $stop_rc"
+    ;;
+*)
+    echo "$name: unknown case" >&2
+    exit 2
+    ;;
+esac
+
+[ $failures -eq 0 ] || exit 1
+echo "$name: all passed"
