@@ -19,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 #include "posture/b64url.h"
@@ -35,6 +36,9 @@
 #include "submission.h"
 
 #define NONCE_MAX 64 /* eat_nonce: 8..64 bytes */
+/* GATEWAYS.md §4.6: a report's header and payload (decoded) are at most 16 KiB together. */
+#define REPORT_SIGNED_MAX  ((size_t) 16 * 1024)
+#define REPORT_AUD_DEFAULT "posture-verifier" /* posturectl's aud without a [server] url */
 
 /* Everything one submission holds, freed by sub_done(). */
 struct sub {
@@ -201,17 +205,38 @@ static int verify_report(struct sub *s, int64_t now)
         .max_lifetime_sec = POSTURE_REPORT_LIFETIME_SEC,
         .key_kid = s->dev->id, /* the device id is its key's thumbprint (enrolment) */
     };
+    const char *report = s->submission->report, *dot1, *dot2, *iss;
+    size_t len = s->submission->report_len;
     int reason = POSTURE_JWS_OK, r;
 
-    r = posture_jws_verify(s->submission->report, s->submission->report_len, s->key, &vo, &reason,
-                           &s->jws);
+    /* base64url without padding: n characters decode to n * 3 / 4 bytes */
+    dot1 = memchr(report, '.', len);
+    dot2 = dot1 ? memchr(dot1 + 1, '.', len - (size_t) (dot1 + 1 - report)) : NULL;
+    if (dot2 && (size_t) (dot1 - report) / 4 * 3 + (size_t) (dot1 - report) % 4 * 3 / 4 +
+                        (size_t) (dot2 - dot1 - 1) / 4 * 3 +
+                        (size_t) (dot2 - dot1 - 1) % 4 * 3 / 4 >
+                    REPORT_SIGNED_MAX) {
+        r = reject(s, 400, "report-rejected", "jws-too-large",
+                   "the report's header and payload are larger than 16 KiB");
+        return r < 0 ? r : 1;
+    }
+    r = posture_jws_verify(report, len, s->key, &vo, &reason, &s->jws);
     if (r == -EBADMSG) {
         const char *why = posture_jws_reason_to_string(reason);
         r = reject(s, 400, "report-rejected", why ? why : "jws-invalid",
                    "the report's signature or claims were refused");
         return r < 0 ? r : 1;
     }
-    return r;
+    if (r < 0)
+        return r;
+    /* GATEWAYS.md §4.6: iss is required; the agent's is its device id, as sub */
+    iss = posture_json_get_str(s->jws->payload, "iss");
+    if (!iss || strcmp(iss, s->dev->id) != 0) {
+        r = reject(s, 400, "report-rejected", "report-iss-mismatch",
+                   "the report's iss is not the device id of its client certificate");
+        return r < 0 ? r : 1;
+    }
+    return 0;
 }
 
 /* A used nonce: a re-sent report (same device, seq at or below the latest recorded) is a
@@ -250,8 +275,13 @@ static int consume_nonce(struct sub *s, int64_t now)
     n = posture_submission_peek_nonce(s->submission->report, s->submission->report_len, s->nonce,
                                       sizeof(s->nonce));
     if (n == -EBADMSG) {
-        r = use_fresh_nonce(s, "nonce-missing",
-                            "the report carries no eat_nonce (or is not a compact JWS)");
+        /* not a JWS, or a payload that does not parse, is refused as such (a fresh nonce would
+         * not help); only a verified report without a usable eat_nonce needs a fresh nonce */
+        r = load_key(s);
+        if (r >= 0)
+            r = verify_report(s, now);
+        if (r == 0)
+            r = use_fresh_nonce(s, "nonce-missing", "the report carries no usable eat_nonce");
         return r < 0 ? r : 1;
     }
     if (n < 0)
@@ -628,6 +658,49 @@ static int submission(struct sub *s, struct posture_http_request *req)
     return answer(s);
 }
 
+/* GATEWAYS.md §4.6: the report's aud must name this verifier: posturectl's default, or the URL
+ * the agent was given ([server] url), https://<the Host it sent>[/path]. */
+static bool audience_ok(const char *aud, const char *host)
+{
+    static const char https[] = "https://";
+    size_t n;
+
+    if (strcmp(aud, REPORT_AUD_DEFAULT) == 0)
+        return true;
+    if (!host || *host == '\0' || strncmp(aud, https, sizeof(https) - 1) != 0)
+        return false;
+    aud += sizeof(https) - 1;
+    n = strcspn(aud, "/?#");
+    return n == strlen(host) && strncasecmp(aud, host, n) == 0 && (aud[n] == '\0' || aud[n] == '/');
+}
+
+/* The aud of the (not yet verified) report in a submission body: 1 acceptable or unreadable
+ * (the pipeline refuses what does not parse, with its own reason), 0 not acceptable. Refusing
+ * on an unverified claim refuses nothing a verified one would allow. */
+static int report_audience_ok(const uint8_t *data, size_t len, const char *host)
+{
+    posture_auto_cjson cJSON *body = NULL, *claims = NULL;
+    posture_autofree uint8_t *payload = NULL;
+    const char *report, *dot1, *dot2;
+    const cJSON *aud;
+    size_t plen = 0;
+
+    if (posture_json_parse((const char *) data, len, POSTURE_SUBMISSION_MAX_SIZE, 4, &body) < 0)
+        return 1;
+    report = posture_json_get_str(body, "report");
+    dot1 = report ? strchr(report, '.') : NULL;
+    dot2 = dot1 ? strchr(dot1 + 1, '.') : NULL;
+    if (!dot2 ||
+        posture_b64url_decode(dot1 + 1, (size_t) (dot2 - dot1 - 1), POSTURE_JWS_MAX_SIZE, &payload,
+                              &plen) < 0 ||
+        posture_json_parse((const char *) payload, plen, POSTURE_JWS_MAX_SIZE,
+                           POSTURE_JWS_JSON_MAX_DEPTH, &claims) < 0 ||
+        !cJSON_IsObject(claims))
+        return 1;
+    aud = cJSON_GetObjectItemCaseSensitive(claims, "aud");
+    return cJSON_IsString(aud) && audience_ok(aud->valuestring, host) ? 1 : 0;
+}
+
 int api_route_posture(struct posture_http_request *req,
                       struct posture_http_response *resp,
                       void *userdata)
@@ -648,6 +721,21 @@ int api_route_posture(struct posture_http_request *req,
         posture_metrics_counter_inc(api->m_rejected, "no-policy");
         return api_problem(resp, 503, "no-policy", "No policy loaded",
                            "the verifier has no appraisal policy ([policy] dir)");
+    }
+    {
+        size_t len = 0;
+        const uint8_t *data = posture_http_request_body(req, &len);
+        if (!report_audience_ok(data, len, posture_http_request_header(req, "Host"))) {
+            posture_auto_cjson cJSON *extra = cJSON_CreateObject();
+
+            posture_store_device_done(&dev);
+            posture_metrics_counter_inc(api->m_rejected, "report-aud-mismatch");
+            r = extra ? posture_json_add_str(extra, "reason", "report-aud-mismatch") : -ENOMEM;
+            return r < 0 ? r
+                         : posture_http_response_problem(
+                               resp, 400, "report-rejected", "Posture submission refused",
+                               "the report's aud is not this verifier (https://<Host>)", extra);
+        }
     }
     s = (struct sub){ .api = api, .resp = resp, .id = id, .dev = &dev };
     r = submission(&s, req);

@@ -373,6 +373,7 @@ static char *submission(struct fixture *f, const char *nonce, int64_t seq, bool 
     assert_int_equal(posture_json_add_item(p, "checks", checks), 0);
     assert_int_equal(posture_json_add_str(c, "iss", f->kid), 0);
     assert_int_equal(posture_json_add_str(c, "sub", f->kid), 0);
+    assert_int_equal(posture_json_add_str(c, "aud", "posture-verifier"), 0);
     assert_int_equal(posture_json_add_int(c, "iat", now_sec()), 0);
     assert_int_equal(posture_json_add_int(c, "exp", now_sec() + 120), 0);
     assert_int_equal(posture_json_add_int(c, "seq", seq), 0);
