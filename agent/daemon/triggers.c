@@ -114,6 +114,26 @@ static bool tracked_update(struct posture_triggers *t, const struct tracked *key
 
 /* ---- rtnetlink ---- */
 
+/* The netlink macros that step through messages and attributes cast char pointers to aligned
+ * structs (clang -Wcast-align); these step the same way through void pointers. Netlink keeps
+ * every message and attribute 4-byte aligned in a buffer that malloc aligned. */
+static const struct rtattr *attr_first(const void *msg, size_t msg_len)
+{
+    return (const void *) ((const uint8_t *) msg + NLMSG_ALIGN(msg_len));
+}
+
+static const struct rtattr *attr_next(const struct rtattr *a, int *len)
+{
+    *len -= (int) RTA_ALIGN(a->rta_len);
+    return (const void *) ((const uint8_t *) a + RTA_ALIGN(a->rta_len));
+}
+
+static const struct nlmsghdr *msg_next(const struct nlmsghdr *nh, size_t *len)
+{
+    *len -= NLMSG_ALIGN(nh->nlmsg_len) < *len ? NLMSG_ALIGN(nh->nlmsg_len) : *len;
+    return (const void *) ((const uint8_t *) nh + NLMSG_ALIGN(nh->nlmsg_len));
+}
+
 static unsigned netlink_link(struct posture_triggers *t, const struct nlmsghdr *nh)
 {
     const struct ifinfomsg *ifi = NLMSG_DATA(nh);
@@ -156,7 +176,7 @@ static unsigned netlink_addr(struct posture_triggers *t, const struct nlmsghdr *
         return 0;
     flags = ifa->ifa_flags;
     len = (int) IFA_PAYLOAD(nh);
-    for (a = IFA_RTA(ifa); RTA_OK(a, len); a = RTA_NEXT(a, len)) {
+    for (a = attr_first(ifa, sizeof(*ifa)); RTA_OK(a, len); a = attr_next(a, &len)) {
         if (a->rta_type == IFA_LOCAL)
             local = a;
         else if (a->rta_type == IFA_ADDRESS)
@@ -193,7 +213,7 @@ static unsigned netlink_route(struct posture_triggers *t, const struct nlmsghdr 
     table = rtm->rtm_table;
     key.family = rtm->rtm_family;
     len = (int) RTM_PAYLOAD(nh);
-    for (a = RTM_RTA(rtm); RTA_OK(a, len); a = RTA_NEXT(a, len)) {
+    for (a = attr_first(rtm, sizeof(*rtm)); RTA_OK(a, len); a = attr_next(a, &len)) {
         if (a->rta_type == RTA_TABLE && RTA_PAYLOAD(a) >= sizeof(uint32_t))
             memcpy(&table, RTA_DATA(a), sizeof(table));
         else if (a->rta_type == RTA_OIF && RTA_PAYLOAD(a) >= sizeof(int32_t))
@@ -255,8 +275,8 @@ static unsigned netlink_drain(struct posture_triggers *t)
         if (from.nl_pid != 0) /* only the kernel speaks on this socket */
             continue;
         size_t len = (size_t) n;
-        for (const struct nlmsghdr *nh = (const struct nlmsghdr *) t->buf; NLMSG_OK(nh, len);
-             nh = NLMSG_NEXT(nh, len))
+        for (const struct nlmsghdr *nh = (const void *) t->buf; NLMSG_OK(nh, len);
+             nh = msg_next(nh, &len))
             reasons |= netlink_message(t, nh);
     }
     return reasons;
