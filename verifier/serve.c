@@ -125,10 +125,11 @@ static void help(FILE *f)
            "                   running configuration (one log line naming the file). Applied\n"
            "                   at once: [policy] dir and default and the policies,\n"
            "                   [listen] trusted_gateways and shutdown_timeout, [enroll]\n"
-           "                   ek_roots, [verifier] log_level. A policy whose content\n"
-           "                   changed (or that is gone) no longer decides from its old\n"
-           "                   appraisals: /v1/authz answers 403 not-appraised under it\n"
-           "                   until the device reports again. Other keys need a restart;\n"
+           "                   ek_roots, [verifier] log_level, [authz] bearer. A policy\n"
+           "                   whose content changed (or that is gone) no longer decides\n"
+           "                   from its old appraisals: /v1/authz answers 403\n"
+           "                   not-appraised under it until the device reports again.\n"
+           "                   Other keys need a restart;\n"
            "                   a reload that changes them says so in one log line.\n"
            "\n"
            "Revocation: 'devices revoke' (another process) reaches a running serve within\n"
@@ -697,6 +698,8 @@ static void restart_keys(const struct posture_verifier_config *old,
         { "[tls] cert", str_differs(old->tls_cert, new->tls_cert) },
         { "[tls] key", str_differs(old->tls_key, new->tls_key) },
         { "[tls] client_ca", str_differs(old->tls_client_ca, new->tls_client_ca) },
+        { "[authz] dpop_replay_cache",
+          old->authz_dpop_replay_cache != new->authz_dpop_replay_cache },
     };
     size_t n = 0;
 
@@ -749,6 +752,7 @@ static void cfg_take_reloadable(struct posture_verifier_config *cfg,
     SWAP_FIELD(ek_roots);
     SWAP_FIELD(log_level);
     SWAP_FIELD(shutdown_timeout_usec);
+    SWAP_FIELD(authz_bearer);
 #undef SWAP_FIELD
 }
 
@@ -805,6 +809,7 @@ static int reload(struct serve *s)
     }
     log_policy_changes(s->policies, set);
     dropped = posture_api_reload(s->api, set, nc.policy_default, roots);
+    posture_api_set_authz_bearer(s->api, nc.authz_bearer);
     if (dropped < 0) { /* checked above: cannot happen */
         r = dropped;
         log_error_errno(r, "SIGHUP: the API refused the policies: %m; policies not reloaded");

@@ -650,6 +650,15 @@ int posture_api_reload(struct posture_api *api,
     return dropped;
 }
 
+void posture_api_set_authz_bearer(struct posture_api *api, bool on)
+{
+    if (!api)
+        return;
+    (void) pthread_rwlock_wrlock(&api->policy_lock);
+    api->authz_bearer = on;
+    (void) pthread_rwlock_unlock(&api->policy_lock);
+}
+
 /* Every route runs with the policies and EK roots held (see posture_api_reload()). */
 static int locked(posture_http_handler_fn fn,
                   struct posture_http_request *req,

@@ -90,6 +90,9 @@ int posture_api_reload(struct posture_api *api,
                        const struct posture_policy_set *policies,
                        const char *default_policy,
                        const struct posture_ekcert_roots *ek_roots);
+/* [authz] bearer at a reload: Authorization: Bearer <EAR> at /v1/authz on or off, for every
+ * request after the requests under way. NULL-safe. */
+void posture_api_set_authz_bearer(struct posture_api *api, bool on);
 
 /*
  * Fill the decision view from the store at start: the latest appraisal of every active device

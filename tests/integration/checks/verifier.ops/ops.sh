@@ -17,7 +17,8 @@
 #            file, serve still answers, the reload counted as failed); a bad verifier.conf value
 #            likewise (file:line); a gateway peer added to [listen] trusted_gateways gets its
 #            X-Client-Cert accepted, and one removed loses it; a restart-only key changed is
-#            named in one log line and left as it is; [verifier] log_level applies
+#            named in one log line and left as it is; [verifier] log_level and [authz] bearer
+#            apply
 # Usage: ops.sh CASE POSTURE_VERIFIER POSTURECTL SOURCE_DIR. Outside CI, exits 77 when curl,
 # openssl, sqlite3 or python3 is missing; in CI (CI=true) that is a failure.
 set -u
@@ -94,6 +95,7 @@ write_conf() {
         printf '[tls]\ncert = %s\nkey = %s\n' "$tmp/tls.crt" "$tmp/tls.key"
         printf '[enroll]\nek_roots = %s\n' "$tmp/ek-roots"
         printf '[policy]\ndir = %s\ndefault = os-release-only\n' "$tmp/policies"
+        printf '[authz]\nbearer = %s\n' "${bearer:-no}"
     } >"$conf"
 }
 # policy ID VERSION ID-VALUE-OP VALUE: a policy on os.release's evidence /id
@@ -432,8 +434,20 @@ case_reload() {
     hup
     since_mark | grep -q "log level as started" || fail "log_level removed: $(since_mark | tail -n 2)"
 
+    # 7. [authz] bearer: Authorization: Bearer <EAR> refused, then accepted after the reload
+    appraise "$tmp/dev1.pem" || true
+    ear=$(json 'j["ear"]')
+    code=$(gateway /v1/authz -H "Authorization: Bearer $ear")
+    expect 401 "$code" "a Bearer EAR with [authz] bearer = no" || true
+    bearer=yes
+    write_conf "127.0.0.1/32"
+    hup
+    code=$(gateway /v1/authz -H "Authorization: Bearer $ear")
+    expect 200 "$code" "a Bearer EAR once [authz] bearer = yes is reloaded" &&
+        pass "[authz] bearer applied by SIGHUP"
+
     curl -sS -o "$tmp/metrics" "http://127.0.0.1:$gp/metrics"
-    grep -q 'posture_config_reloads_total{result="ok"} 7' "$tmp/metrics" ||
+    grep -q 'posture_config_reloads_total{result="ok"} 8' "$tmp/metrics" ||
         fail "/metrics: reloads ok: $(grep reloads "$tmp/metrics")"
     grep -q 'posture_config_reloads_total{result="failed"} 2' "$tmp/metrics" ||
         fail "/metrics: reloads failed: $(grep reloads "$tmp/metrics")"
