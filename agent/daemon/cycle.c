@@ -144,6 +144,11 @@ static int post(struct posture_cycle *c,
     const char *detail = NULL;
     int r;
 
+    if (c->ops.progress && c->ops.progress(c->ops.userdata)) {
+        set_error(res, "stopped before %s %s", c->url, path);
+        res->http_status = 0;
+        return -ECANCELED;
+    }
     r = posture_http_request(c->client, path, "application/json", body, strlen(body), resp,
                              &detail);
     if (r < 0) {

@@ -70,6 +70,10 @@ struct posture_cycle_ops {
                     const char *payload,
                     size_t payload_len,
                     cJSON **ret);
+    /* Called before each request (optional): a long drain keeps the watchdog fed and notices
+     * a stop request. Returns true to stop: the request is not sent (the submission stays
+     * spooled) and the cycle ends as if the verifier could not be reached. */
+    bool (*progress)(void *userdata);
     void *userdata;
 };
 

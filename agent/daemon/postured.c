@@ -84,7 +84,9 @@ struct daemon {
     uint64_t next_retry; /* of a retry (drain) after a failure, 0: none */
     unsigned failures;   /* consecutive failed attempts, for the backoff */
     uint64_t watchdog_usec;
+    uint64_t last_ping; /* CLOCK_MONOTONIC µs of the last WATCHDOG=1 */
     bool stop;
+    bool reload_pending; /* a SIGHUP seen during a cycle */
 };
 
 /* ---- sd_notify, by hand ---- */
@@ -314,6 +316,50 @@ static int make_evidence(void *userdata,
     return posture_cli_evidence_build(&d->s->cfg, nonce, nonce_len, payload, payload_len, ret);
 }
 
+static uint64_t monotonic_now(void)
+{
+    struct posture_clocks c;
+
+    posture_clocks_now(&c);
+    return c.monotonic_usec;
+}
+
+static void watchdog_ping(struct daemon *d)
+{
+    d->last_ping = monotonic_now();
+    notifyf("WATCHDOG=1");
+}
+
+/* Signals that arrive during a cycle: SIGTERM/SIGINT stop it before its next request, SIGHUP
+ * is handled after it. */
+static void read_signals(struct daemon *d, bool in_cycle)
+{
+    struct signalfd_siginfo si;
+
+    while (read(d->signal_fd, &si, sizeof(si)) == (ssize_t) sizeof(si)) {
+        if (si.ssi_signo == SIGHUP) {
+            d->reload_pending = true;
+            continue;
+        }
+        if (!d->stop)
+            log_info("%s: stopping%s.", si.ssi_signo == SIGTERM ? "SIGTERM" : "SIGINT",
+                     in_cycle ? " (the current report stays spooled)" : "");
+        d->stop = true;
+    }
+}
+
+/* Before each request of a cycle: keep the watchdog fed through a long drain, notice a stop. */
+static bool cycle_progress(void *userdata)
+{
+    struct daemon *d = userdata;
+
+    if (d->watchdog_usec && monotonic_now() - d->last_ping >= d->watchdog_usec / 2)
+        watchdog_ping(d);
+    if (d->signal_fd >= 0)
+        read_signals(d, true);
+    return d->stop;
+}
+
 /* Point the cycle and the schedule at the current setup. */
 static void apply_setup(struct daemon *d)
 {
@@ -328,6 +374,7 @@ static void apply_setup(struct daemon *d)
         .ops = {
             .report = make_report,
             .evidence = posture_cli_evidence_wanted(&d->s->cfg) ? make_evidence : NULL,
+            .progress = cycle_progress,
             .userdata = d,
         },
     };
@@ -509,15 +556,10 @@ static void on_triggers(struct daemon *d)
 
 static void on_signal(struct daemon *d)
 {
-    struct signalfd_siginfo si;
-
-    while (read(d->signal_fd, &si, sizeof(si)) == (ssize_t) sizeof(si)) {
-        if (si.ssi_signo == SIGHUP)
-            (void) reload(d);
-        else {
-            log_info("%s: stopping.", si.ssi_signo == SIGTERM ? "SIGTERM" : "SIGINT");
-            d->stop = true;
-        }
+    read_signals(d, false);
+    if (d->reload_pending && !d->stop) {
+        d->reload_pending = false;
+        (void) reload(d);
     }
 }
 
@@ -712,13 +754,17 @@ static int run(struct daemon *d)
             } else if (fd == d->watchdog_fd) {
                 uint64_t x;
                 (void) read(d->watchdog_fd, &x, sizeof(x));
-                notifyf("WATCHDOG=1");
+                watchdog_ping(d);
             } else if (d->triggers && fd == posture_triggers_fd(d->triggers))
                 on_triggers(d);
         }
         /* The timer last: a signal that arrived together with it wins. */
         if (!d->stop && boottime_now() >= next_wakeup(d))
             on_timer(d);
+        if (d->reload_pending && !d->stop) {
+            d->reload_pending = false;
+            (void) reload(d);
+        }
     }
     notifyf("STOPPING=1\nSTATUS=Stopping");
     log_info("Stopped.");
