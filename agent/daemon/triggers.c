@@ -50,9 +50,20 @@ struct tracked {
     uint8_t addr[NETLINK_ADDR_MAX_LEN];
 };
 
+/* The dumps that learn the current state at start: links, then addresses, then routes. */
+enum {
+    DUMP_LINKS = 0,
+    DUMP_ADDRS,
+    DUMP_ROUTES,
+    DUMP_DONE,
+};
+
 struct posture_triggers {
     int epoll_fd;
     int netlink_fd;
+    uint32_t portid;   /* our netlink port id */
+    unsigned dump;     /* DUMP_*: the dump in flight */
+    uint32_t dump_seq; /* its sequence number */
     struct udev *udev;
     struct udev_monitor *monitor;
     int udev_fd;
@@ -244,6 +255,46 @@ static unsigned netlink_message(struct posture_triggers *t, const struct nlmsghd
     }
 }
 
+/* Ask for the next dump (t->dump); on failure priming stops (later refreshes may count once). */
+static void dump_request(struct posture_triggers *t)
+{
+    static const uint16_t types[] = { RTM_GETLINK, RTM_GETADDR, RTM_GETROUTE };
+    struct {
+        struct nlmsghdr nh;
+        struct rtgenmsg g;
+    } req = { 0 };
+    struct sockaddr_nl kernel = { .nl_family = AF_NETLINK };
+
+    if (t->dump >= DUMP_DONE)
+        return;
+    req.nh.nlmsg_len = NLMSG_LENGTH(sizeof(req.g));
+    req.nh.nlmsg_type = types[t->dump];
+    req.nh.nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
+    req.nh.nlmsg_seq = ++t->dump_seq;
+    req.g.rtgen_family = AF_UNSPEC;
+    if (sendto(t->netlink_fd, &req, req.nh.nlmsg_len, MSG_DONTWAIT,
+               (const struct sockaddr *) &kernel, sizeof(kernel)) < 0) {
+        (void) log_debug_errno(-errno, "triggers: cannot dump the network state: %m");
+        t->dump = DUMP_DONE;
+    }
+}
+
+/* One message of a datagram from the kernel: the reasons it gives (none for the answers to our
+ * dumps, which only teach the current state). */
+static unsigned netlink_handle(struct posture_triggers *t, const struct nlmsghdr *nh)
+{
+    bool ours = t->dump < DUMP_DONE && nh->nlmsg_pid == t->portid && nh->nlmsg_seq == t->dump_seq;
+    unsigned reasons = netlink_message(t, nh);
+
+    if (!ours)
+        return reasons;
+    if (nh->nlmsg_type == NLMSG_DONE || nh->nlmsg_type == NLMSG_ERROR) {
+        t->dump++;
+        dump_request(t);
+    }
+    return 0;
+}
+
 static unsigned netlink_drain(struct posture_triggers *t)
 {
     unsigned reasons = 0;
@@ -277,7 +328,7 @@ static unsigned netlink_drain(struct posture_triggers *t)
         size_t len = (size_t) n;
         for (const struct nlmsghdr *nh = (const void *) t->buf; NLMSG_OK(nh, len);
              nh = msg_next(nh, &len))
-            reasons |= netlink_message(t, nh);
+            reasons |= netlink_handle(t, nh);
     }
     return reasons;
 }
@@ -294,12 +345,17 @@ static int netlink_open(struct posture_triggers *t)
     fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC | SOCK_NONBLOCK, NETLINK_ROUTE);
     if (fd < 0)
         return -errno;
-    if (bind(fd, (const struct sockaddr *) &sa, sizeof(sa)) < 0) {
+    socklen_t sa_len = sizeof(sa);
+    if (bind(fd, (const struct sockaddr *) &sa, sizeof(sa)) < 0 ||
+        getsockname(fd, (struct sockaddr *) &sa, &sa_len) < 0) {
         int r = -errno;
         (void) close(fd);
         return r;
     }
     t->netlink_fd = fd;
+    t->portid = sa.nl_pid;
+    t->dump = DUMP_LINKS;
+    dump_request(t);
     return 0;
 }
 

@@ -19,12 +19,15 @@
  *      - a link (not loopback) becomes usable or stops being usable (IFF_UP and IFF_RUNNING
  *        both set) or a usable link is deleted; statistics, MTU, wireless and promiscuity
  *        updates do not count.
- *    The state needed to tell a change from a refresh (links and addresses) is learnt from the
- *    events, not dumped at start: the first refresh of an address or link after start counts
- *    once. It is bounded (POSTURE_TRIGGERS_TRACKED entries; beyond that a refresh may count).
+ *    The state needed to tell a change from a refresh (links, addresses, default routes) is
+ *    learnt at start from dumps of the kernel's tables (their answers count as nothing) and
+ *    then from the events. It is bounded (2 × POSTURE_TRIGGERS_TRACKED entries; beyond that the
+ *    oldest is forgotten, and a refresh of it may count once).
  *    A receive-buffer overrun (ENOBUFS: events were lost) counts as a change.
  *  - POSTURE_TRIGGER_BLOCK, a libudev monitor on subsystem "block": add, remove, change and
- *    move of disks, partitions and device-mapper (crypt, LVM) devices.
+ *    move of disks, partitions and device-mapper (crypt, LVM) devices, as udevd announces them
+ *    (after its rules ran, so the device is complete). Without udevd (a container) libudev
+ *    opens the monitor but receives nothing: no block triggers there.
  *  - POSTURE_TRIGGER_CLOCK_JUMP, a CLOCK_REALTIME timerfd armed with TFD_TIMER_ABSTIME |
  *    TFD_TIMER_CANCEL_ON_SET far in the future: the kernel cancels it (ECANCELED) when the
  *    wall clock is set, and it is re-armed.

@@ -288,6 +288,39 @@ static void test_network(void **state)
     assert_int_equal(reasons_after(t, 2000), POSTURE_TRIGGER_NETWORK);
 }
 
+/* State that existed before the triggers were made is learnt from dumps at start: refreshes of
+ * it do not count, changes do. */
+static void test_primed(void **state)
+{
+    posture_auto_triggers struct posture_triggers *t = NULL;
+
+    (void) state;
+    need_netns();
+    link_add("d4");
+    IP_OK("link", "set", "d4", "up");
+    IP_OK("addr", "add", "198.51.100.1/24", "dev", "d4");
+    IP_OK("-6", "addr", "add", "2001:db8:4::1/64", "dev", "d4", "nodad");
+    IP_OK("route", "add", "default", "via", "198.51.100.254");
+
+    assert_int_equal(posture_triggers_new(&t), 0);
+    drain(t);
+    /* Refreshes: the same link flags, the same addresses with new lifetimes, the same route. */
+    IP_OK("link", "set", "d4", "mtu", "1300");
+    IP_OK("addr", "change", "198.51.100.1/24", "dev", "d4", "valid_lft", "1000", "preferred_lft",
+          "500");
+    IP_OK("-6", "addr", "change", "2001:db8:4::1/64", "dev", "d4", "valid_lft", "1000",
+          "preferred_lft", "500");
+    IP_OK("route", "replace", "default", "via", "198.51.100.254");
+    assert_int_equal(reasons_after(t, 300), 0);
+    /* Changes. */
+    IP_OK("route", "del", "default", "via", "198.51.100.254");
+    assert_int_equal(reasons_after(t, 2000), POSTURE_TRIGGER_NETWORK);
+    IP_OK("link", "set", "d4", "down");
+    assert_int_equal(reasons_after(t, 2000), POSTURE_TRIGGER_NETWORK);
+    drain(t);
+    IP_OK("link", "del", "d4");
+}
+
 struct log_capture {
     unsigned overruns;
 };
@@ -454,13 +487,10 @@ static void test_resume(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_fds),
-        cmocka_unit_test(test_bad_args),
-        cmocka_unit_test(test_network),
-        cmocka_unit_test(test_overrun),
-        cmocka_unit_test(test_sources_skipped),
-        cmocka_unit_test(test_clock_timer),
-        cmocka_unit_test(test_resume),
+        cmocka_unit_test(test_fds),         cmocka_unit_test(test_bad_args),
+        cmocka_unit_test(test_network),     cmocka_unit_test(test_primed),
+        cmocka_unit_test(test_overrun),     cmocka_unit_test(test_sources_skipped),
+        cmocka_unit_test(test_clock_timer), cmocka_unit_test(test_resume),
     };
 
     have_netns = enter_netns();
