@@ -41,6 +41,9 @@ TESTS="$TESTS haproxy"
 TESTS="$TESTS curl openssl"
 # wrk: the HTTP load generator of the verifier benchmarks (tests/bench/authz.sh).
 TESTS="$TESTS wrk"
+# systemd: systemd-analyze verify and security --offline=yes for packaging/systemd/postured.service
+# (tests/integration/checks/agent.postured).
+TESTS="$TESTS systemd"
 TESTS="$TESTS apt dpkg umockdev libumockdev-dev nftables iproute2 iptables util-linux lz4 xz-utils gzip"
 
 missing=""

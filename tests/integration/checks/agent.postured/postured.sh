@@ -12,12 +12,14 @@
 #            twice in the store (sqlite3, by seq), the spooled ones newest first, the spool empty
 #   retry-after  a stub answering 503 Retry-After: 7: the next attempt comes ≥ 7 s later, and a
 #            captive portal's 200 HTML is never taken for a delivery (the report stays spooled)
+#   unit     packaging/systemd/postured.service passes systemd-analyze verify; the exposure of
+#            systemd-analyze security --offline=yes is printed and must not grow
 # Usage: postured.sh CASE POSTURED POSTURECTL POSTURE_VERIFIER SOURCE_DIR. Exits 77 when curl,
 # openssl, sqlite3 or python3 is missing (outside CI; in CI that is a failure).
 set -u
 
 case_name=$1
-pd=$2
+pd=$(cd "$(dirname "$2")" && pwd)/$(basename "$2") # absolute: the unit's ExecStart= needs it
 pc=$3
 pv=$4
 src=$5
@@ -385,6 +387,33 @@ print(" ".join("%.2f" % (b - a) for a, b in zip(t, t[1:])))' "$tmp/requests")
         fail "ear.jwt exists or the spool is empty"
     stop_daemon
     [ "$stop_rc" = 0 ] || fail "SIGTERM: exit $stop_rc"
+    ;;
+unit)
+    # packaging/systemd/postured.service: systemd-analyze verify (ExecStart pointed at the built
+    # binary, which verify requires to exist) and the exposure of security --offline=yes.
+    command -v systemd-analyze >/dev/null 2>&1 || missing systemd-analyze
+    mkdir -p "$tmp/unit"
+    sed "s|^ExecStart=/usr/sbin/postured|ExecStart=$pd|" "$src/packaging/systemd/postured.service" \
+        >"$tmp/unit/postured.service"
+    grep -q "^ExecStart=$pd\$" "$tmp/unit/postured.service" || fail "ExecStart not found"
+    if systemd-analyze verify "$tmp/unit/postured.service" >"$tmp/verify.out" 2>&1 &&
+        [ ! -s "$tmp/verify.out" ]; then
+        pass "systemd-analyze verify: clean"
+    else
+        fail "systemd-analyze verify: $(cat "$tmp/verify.out")"
+    fi
+    systemd-analyze security --offline=yes "$tmp/unit/postured.service" >"$tmp/security.out" 2>&1
+    exposure=$(sed -n 's/.*Overall exposure level for postured.service: \([0-9.]*\).*/\1/p' "$tmp/security.out")
+    echo "systemd-analyze security --offline=yes: exposure $exposure; not granted away:"
+    grep '✗' "$tmp/security.out" | sed 's/  */ /g; s/^/  /'
+    # The grants the checks need, and nothing more (RELIABILITY.md §5.3; docs/agent-daemon.md).
+    [ -n "$exposure" ] && "$py" -c "import sys; sys.exit(0 if $exposure <= 2.6 else 1)" &&
+        pass "exposure $exposure (≤ 2.6: the grants of docs/agent-daemon.md and no more)" ||
+        fail "exposure '$exposure' is above 2.6: a grant crept in"
+    for want in 'CapabilityBoundingSet=CAP_NET_ADMIN' 'Type=notify' 'WatchdogSec=' \
+        'Restart=on-failure' 'NoNewPrivileges=yes' 'ProtectSystem=strict' 'User=posture'; do
+        grep -q "^$want" "$tmp/unit/postured.service" || fail "the unit lacks $want"
+    done
     ;;
 *)
     echo "$name: unknown case" >&2
