@@ -134,6 +134,8 @@ static int load_ear(struct state *s)
                                s->dir);
     if (r < 0)
         return unreadable(s->dir, POSTURE_EAR_NAME, r);
+    if (!buf)
+        return log_error_errno(-EIO, "cannot read %s/" POSTURE_EAR_NAME ": %m", s->dir);
     while (len > 0 && (buf[len - 1] == '\n' || buf[len - 1] == '\r' || buf[len - 1] == ' '))
         buf[--len] = '\0';
     if (memchr(buf, '\0', len) || jwt_claims(buf, &s->claims) < 0)
@@ -262,10 +264,10 @@ static void put_when(int64_t t, int64_t now)
         (void) printf("now");
     else if (a < 60)
         (void) printf("%s%lld s%s", d < 0 ? "" : "in ", (long long) a, d < 0 ? " ago" : "");
-    else if (a < 120 * 60)
+    else if (a < (int64_t) 120 * 60)
         (void) printf("%s%lld min%s", d < 0 ? "" : "in ", (long long) (a / 60),
                       d < 0 ? " ago" : "");
-    else if (a < 48 * 3600)
+    else if (a < (int64_t) 48 * 3600)
         (void) printf("%s%lld h%s", d < 0 ? "" : "in ", (long long) (a / 3600),
                       d < 0 ? " ago" : "");
     else
