@@ -593,6 +593,15 @@ static int watchdog_setup(struct daemon *d)
     return 0;
 }
 
+/* Take a timerfd's expiration count (its value does not matter). */
+static void timerfd_ack(int fd)
+{
+    uint64_t x;
+    ssize_t n = read(fd, &x, sizeof(x));
+
+    (void) n; /* EAGAIN when another wake-up took it */
+}
+
 static int epoll_add(int epfd, int fd)
 {
     struct epoll_event ev = { .events = EPOLLIN, .data.fd = fd };
@@ -748,12 +757,10 @@ static int run(struct daemon *d)
             int fd = ev[i].data.fd;
             if (fd == d->signal_fd)
                 on_signal(d);
-            else if (fd == d->timer_fd) {
-                uint64_t x;
-                (void) read(d->timer_fd, &x, sizeof(x));
-            } else if (fd == d->watchdog_fd) {
-                uint64_t x;
-                (void) read(d->watchdog_fd, &x, sizeof(x));
+            else if (fd == d->timer_fd)
+                timerfd_ack(d->timer_fd);
+            else if (fd == d->watchdog_fd) {
+                timerfd_ack(d->watchdog_fd);
                 watchdog_ping(d);
             } else if (d->triggers && fd == posture_triggers_fd(d->triggers))
                 on_triggers(d);

@@ -230,7 +230,7 @@ static void test_status_roundtrip(void **state)
         .answer = (char *) "{\"ear\":\"secret.ear.sig\",\"status\":\"affirming\",\"policy\":\"p\"}",
     };
     struct stat sb;
-    posture_autofree char *path = NULL, *text = NULL;
+    posture_autofree char *path = NULL;
 
     /* missing: -ENOENT */
     assert_int_equal(posture_daemon_status_read(f->fd, &back), -ENOENT);
