@@ -13,7 +13,8 @@
 #              a nonce of another device, a reused nonce, no JWS, duplicate keys, 10,000-deep
 #              nesting; each 400 with its problem type, and no appraisal row (sqlite3)
 #   rows       ATTESTATION.md §6 rows 5 (nonce not issued, expired, reused, another device's,
-#              a constant), 11 (a device revoked by another process), 15/16
+#              a constant), 11 (a device revoked by another process; TPM evidence from a
+#              software-tier device), 15/16
 #              over HTTP (token reuse, 20 concurrent enrolments with one token, re-enrolment of
 #              a known key), 31 (non-canonical base64url, oversized fields)
 #   forwarded  forged forwarded-certificate headers in every format from a non-gateway peer;
@@ -23,6 +24,12 @@
 #              never ends), a 1 MB header, 10,000 headers, a slow-loris client, a client that
 #              never reads; each refused or cut within the timeouts while another client is
 #              answered in < 5 s
+#   tokens     GATEWAYS.md §4.6 for the other tokens, at /v1/authz ([authz] bearer = yes): EARs
+#              re-signed with the verifier's own key after one change (alg, typ, kid, jwk, iss,
+#              aud, exp, iat, lifetime, sub, size, a posture report in its place) by Bearer and
+#              DPoP, and DPoP proofs by device A's key (alg, typ, jwk, d, x5c, signer, cnf.jkt,
+#              htm, htu, iat, ath, jti, size, a replayed proof, forged X-Forwarded-* from a
+#              non-gateway peer): each 401 invalid-token
 #   flood      1,000 concurrent connections to /v1/authz (python asyncio): 200 for device A's
 #              forwarded certificate, 401 for the others, or a clean refusal; serve's RSS after
 # Usage: attacks.sh CASE POSTURE_VERIFIER POSTURECTL SOURCE_DIR. Outside CI, exits 77 when curl,
@@ -111,6 +118,9 @@ ek_roots = $tmp/ek-roots
 dir = $tmp/policies
 default = os-release-only
 EOF
+if [ "$case_name" = tokens ]; then
+    printf '\n[authz]\nbearer = yes\n' >>"$conf"
+fi
 cat >"$tmp/policies/os-release-only.json" <<'EOF'
 {
   "id": "os-release-only",
@@ -172,8 +182,8 @@ nonce=$(curl -sS --max-time 10 --cacert "$tmp/tls.crt" --cert "$tmp/dev-A/state/
 cat >"$tmp/env.json" <<EOF
 {"pid": $pid, "pv": "$pv", "pctl": "$pctl", "conf": "$conf", "tmp": "$tmp",
  "agents": $ap, "gateways": $gp, "tls_cert": "$tmp/tls.crt",
- "store": "$tmp/state/store.db", "device_ca": "$tmp/state/device-ca.pem",
- "template": "$tmp/template.jws", "root": "$root",
+ "store": "$tmp/state/store.db", "state_dir": "$tmp/state", "device_ca": "$tmp/state/device-ca.pem",
+ "template": "$tmp/template.jws", "root": "$root", "src": "$src",
  "devices": {"A": "$tmp/dev-A", "B": "$tmp/dev-B"}}
 EOF
 

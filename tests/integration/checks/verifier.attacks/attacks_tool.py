@@ -480,23 +480,29 @@ def case_jws(A, B):
     refused("aud of another port", A, report(A, aud="https://127.0.0.1:1"),
             reasons=("report-aud-mismatch",))
     refused("aud missing", A, report(A, aud=DEL), reasons=("report-aud-mismatch",))
-    now = int(time.time())
-    refused("iat 61 s beyond the skew in the future", A,
-            report(A, iat=now + 121, exp=now + 121 + 120), reasons=("jws-iat-in-future",))
-    refused("iat 61 s in the future (skew 60 s)", A, report(A, iat=now + 61, exp=now + 61 + 120),
+    # times: 62 s is beyond the 60 s skew with a second of margin for the clock's tick between
+    # our time() and the verifier's; each token is made right before it is sent
+    def at(**f):
+        n = challenge(A)
+        now = int(time.time())
+        return report(A, n, **{k: (v(now) if callable(v) else v) for k, v in f.items()})
+    refused("iat 121 s in the future", A, at(iat=lambda t: t + 121, exp=lambda t: t + 241),
+            reasons=("jws-iat-in-future",))
+    refused("iat 62 s in the future (skew 60 s)", A, at(iat=lambda t: t + 62,
+                                                        exp=lambda t: t + 182),
             reasons=("jws-iat-in-future",))
     refused("iat in the past beyond lifetime + skew", A,
-            report(A, iat=now - 120 - 61, exp=now - 61), reasons=("jws-expired",))
-    refused("exp 61 s in the past", A, report(A, iat=now - 100, exp=now - 61),
+            at(iat=lambda t: t - 120 - 62, exp=lambda t: t - 62), reasons=("jws-expired",))
+    refused("exp 62 s in the past", A, at(iat=lambda t: t - 100, exp=lambda t: t - 62),
             reasons=("jws-expired",))
-    refused("nbf 61 s in the future", A, report(A, nbf=now + 61), reasons=("jws-not-yet-valid",))
-    refused("lifetime 121 s", A, report(A, iat=now, exp=now + 121),
+    refused("nbf 62 s in the future", A, at(nbf=lambda t: t + 62), reasons=("jws-not-yet-valid",))
+    refused("lifetime 121 s", A, at(iat=lambda t: t, exp=lambda t: t + 121),
             reasons=("jws-lifetime-too-long",))
-    refused("exp before iat", A, report(A, iat=now, exp=now - 1),
+    refused("exp before iat", A, at(iat=lambda t: t, exp=lambda t: t - 1),
             reasons=("jws-lifetime-too-long", "jws-expired"))
     refused("iat missing", A, report(A, iat=DEL), reasons=("jws-claim-invalid",))
     refused("exp missing", A, report(A, exp=DEL), reasons=("jws-claim-invalid",))
-    refused("iat a string", A, report(A, iat=str(now)), reasons=("jws-claim-invalid",))
+    refused("iat a string", A, at(iat=lambda t: str(t)), reasons=("jws-claim-invalid",))
 
     # size: header + payload at most 16 KiB (decoded)
     def padded(total, nonce):
@@ -747,6 +753,13 @@ def case_rows(A, B):
                   body=cjson({"device_id": A.id, "proof": b64u(os.urandom(32))}))
     expect("row 15: an activation proof for a software-tier device", res, 403)
 
+    # row 11: TPM evidence (a well-formed quote of another device) from a software-tier device
+    with open(os.path.join(E["src"], "tests", "fuzz", "corpus", "submission", "with-tpm.json")) as f:
+        tpm = json.load(f)["tpm"]
+    refused("row 11: TPM evidence from a device enrolled without a TPM", A,
+            cjson({"report": report(A), "tpm": tpm}), raw=True, ptype="tpm-not-enrolled",
+            reasons=("tpm-not-enrolled",))
+
     # row 11: a revoked device (revoked by another process: posture-verifier devices revoke)
     nb = challenge(B)
     accepted("row 11: B before its revocation", B, report(B))
@@ -780,7 +793,9 @@ def case_rows(A, B):
 
 
 def case_forwarded(A, B):
-    accepted("control: a report of A", A, report(A))
+    ear = accepted("control: a report of A", A, report(A)).get("ear", "x")
+    token_refused("Bearer with A's EAR ([authz] bearer = no, the default)", bearer(ear),
+                  "invalid_token")
     for f in FORMATS:
         expect("control: %s header of A from the gateway" % f, authz(fwd_headers(f, A.der)), 200)
     # from a peer that is not a gateway
@@ -1245,6 +1260,199 @@ def case_flood(A, B):
     expect("after the flood: A's header", authz(fwd_headers("nginx", A.der)), 200)
 
 
+# ---- case: tokens (GATEWAYS.md §4.6 for the EAR and the DPoP proof at /v1/authz) ------------
+
+FWD = {"X-Forwarded-Proto": "https", "X-Forwarded-Host": "app.example",
+       "X-Forwarded-Uri": "/admin/x?y=1", "X-Forwarded-Method": "GET"}
+HTU = "https://app.example/admin/x"
+
+
+class Verifier:
+    """The verifier's own EAR signing key (state_dir/signing.key): EARs forged with it differ
+    from a real one only by the change under test."""
+
+    def __init__(self):
+        with open(os.path.join(E["state_dir"], "signing.key"), "rb") as f:
+            self.key = serialization.load_pem_private_key(f.read(), None)
+        self.id = thumbprint(self.key.public_key())
+        self.name = "verifier"
+
+
+def ear_forge(v, ear, hdr_over=None, **over):
+    h, p, _ = ear.split(".")
+    hdr = json.loads(b64u_dec(h))
+    c = json.loads(b64u_dec(p))
+    for k, val in (hdr_over or {}).items():
+        if val is DEL:
+            hdr.pop(k, None)
+        else:
+            hdr[k] = val
+    for k, val in over.items():
+        if val is DEL:
+            c.pop(k, None)
+        else:
+            c[k] = val
+    return jws(v, hdr, c)
+
+
+def proof(signer, ear, hdr_over=None, sig=None, **over):
+    now = int(time.time())
+    hdr = {"typ": "dpop+jwt", "alg": "ES256", "jwk": jwk_of(signer.key.public_key())}
+    c = {"jti": b64u(os.urandom(16)), "htm": "GET", "htu": HTU, "iat": now,
+         "ath": b64u(hashlib.sha256(ear.encode()).digest())}
+    for k, val in (hdr_over or {}).items():
+        if val is DEL:
+            hdr.pop(k, None)
+        else:
+            hdr[k] = val
+    for k, val in over.items():
+        if val is DEL:
+            c.pop(k, None)
+        else:
+            c[k] = val
+    return jws(signer, hdr, c, sig=sig)
+
+
+def dpop(ear, prf, source=None, fwd=None):
+    h = dict(FWD if fwd is None else fwd)
+    h["Authorization"] = "DPoP " + ear
+    h["DPoP"] = prf
+    return request("gateways", "GET", "/v1/authz", headers=h, source=source)
+
+
+def bearer(ear):
+    return request("gateways", "GET", "/v1/authz", headers={"Authorization": "Bearer " + ear})
+
+
+def token_refused(label, res, what):
+    st, hdrs, _ = res
+    www = hdrs.get("www-authenticate", "")
+    j = expect(label, res, 401, "invalid-token")
+    if st == 401 and what not in www:
+        fail("%s: WWW-Authenticate %r does not say %s" % (label, www, what))
+    return j
+
+
+def case_tokens(A, B):
+    v = Verifier()
+    st, _, body = submit(A, report(A))
+    if st != 201:
+        fail("tokens: the report of A: HTTP %d %s" % (st, body[:200]))
+        return
+    ear = jbody(body)["ear"]
+    r1 = report(A)  # a posture report, signed by A, for the substitution cases
+    att = Attacker()
+
+    # positive controls
+    expect("control: DPoP with A's EAR and a proof by A", dpop(ear, proof(A, ear)), 200)
+    expect("control: Bearer with A's EAR ([authz] bearer = yes)", bearer(ear), 200)
+    expect("control: Bearer with A's EAR re-signed by the verifier key", bearer(ear_forge(v, ear)),
+           200)
+
+    # the EAR
+    pem_pub = v.key.public_key().public_bytes(serialization.Encoding.PEM,
+                                              serialization.PublicFormat.SubjectPublicKeyInfo)
+    st, _, jwks = request("gateways", "GET", "/.well-known/jwks.json")
+    bad_ears = [
+        ("alg none", ear_forge(v, ear, {"alg": "none"}).rsplit(".", 1)[0] + "."),
+        ("HS256 with the verifier public key (PEM) as the secret",
+         jws(v, dict(json.loads(b64u_dec(ear.split(".")[0])), alg="HS256"),
+             json.loads(b64u_dec(ear.split(".")[1])),
+             sig=lambda si: hmac.new(pem_pub, si, hashlib.sha256).digest())),
+        ("HS256 with the JWKS as the secret",
+         jws(v, dict(json.loads(b64u_dec(ear.split(".")[0])), alg="HS256"),
+             json.loads(b64u_dec(ear.split(".")[1])),
+             sig=lambda si: hmac.new(jwks, si, hashlib.sha256).digest())),
+        ("alg ES384", ear_forge(v, ear, {"alg": "ES384"})),
+        ("alg RS256", ear_forge(v, ear, {"alg": "RS256"})),
+        ("typ posture+jwt", ear_forge(v, ear, {"typ": "posture+jwt"})),
+        ("typ dpop+jwt", ear_forge(v, ear, {"typ": "dpop+jwt"})),
+        ("typ missing", ear_forge(v, ear, {"typ": DEL})),
+        ("kid missing", ear_forge(v, ear, {"kid": DEL})),
+        ("kid unknown", ear_forge(v, ear, {"kid": b64u(os.urandom(32))})),
+        ("signed by another key under the verifier's kid", jws(
+            att, json.loads(b64u_dec(ear.split(".")[0])), json.loads(b64u_dec(ear.split(".")[1])))),
+        ("a jwk header, signed by that key", jws(
+            att, {"alg": "ES256", "typ": "eat+jwt", "jwk": jwk_of(att.key.public_key())},
+            json.loads(b64u_dec(ear.split(".")[1])))),
+        ("the verifier's kid plus a jwk member", ear_forge(
+            v, ear, {"jwk": jwk_of(v.key.public_key())})),
+        ("iss of another verifier", ear_forge(v, ear, iss="https://evil.example")),
+        ("iss missing", ear_forge(v, ear, iss=DEL)),
+        ("an aud (EARs carry none)", ear_forge(v, ear, aud="https://gw.example")),
+        ("exp 62 s in the past", lambda: ear_forge(v, ear, iat=int(time.time()) - 200,
+                                                   nbf=int(time.time()) - 200,
+                                                   exp=int(time.time()) - 62)),
+        ("iat 62 s in the future (skew 60 s)", lambda: ear_forge(
+            v, ear, iat=int(time.time()) + 62, nbf=int(time.time()) + 62,
+            exp=int(time.time()) + 362)),
+        ("lifetime 301 s", ear_forge(v, ear, exp=json.loads(b64u_dec(ear.split(".")[1]))["iat"] + 301)),
+        ("exp missing", ear_forge(v, ear, exp=DEL)),
+        ("sub of another trust domain", ear_forge(
+            v, ear, sub="spiffe://evil.example/device/" + A.id)),
+        ("sub not a device", ear_forge(v, ear, sub="spiffe://test.example/verifier")),
+        ("over 4 KiB", ear_forge(v, ear, pad="x" * 4096)),
+        ("device A's posture report (cross-token substitution)", r1),
+        ("not a JWS", "not-a-token"),
+        ("payload with sub twice", jws(v, json.loads(b64u_dec(ear.split(".")[0])), None,
+                                       raw_payload=b64u(b64u_dec(ear.split(".")[1])[:-1] +
+                                                        b',"sub":"spiffe://test.example/device/' +
+                                                        B.id.encode() + b'"}'))),
+    ]
+    for label, tok in bad_ears:
+        token_refused("EAR (Bearer): " + label, bearer(tok() if callable(tok) else tok),
+                      "invalid_token")
+        tok = tok() if callable(tok) else tok
+        token_refused("EAR (DPoP): " + label, dpop(tok, proof(A, tok)), "invalid_token")
+    token_refused("EAR (DPoP): cnf.jkt missing", dpop(ear_forge(v, ear, cnf={}), proof(
+        A, ear_forge(v, ear, cnf={}))), "invalid")
+
+    # the DPoP proof (the EAR valid)
+    pub_pem = A.key.public_key().public_bytes(serialization.Encoding.PEM,
+                                              serialization.PublicFormat.SubjectPublicKeyInfo)
+    priv = jwk_of(A.key.public_key())
+    priv["d"] = b64u(A.key.private_numbers().private_value.to_bytes(32, "big"))
+    bad_proofs = [
+        ("alg none", proof(A, ear, {"alg": "none"}, sig=lambda si: b"")),
+        ("HS256 with A's public key as the secret", proof(
+            A, ear, {"alg": "HS256"}, sig=lambda si: hmac.new(pub_pem, si, hashlib.sha256).digest())),
+        ("alg ES384", proof(A, ear, {"alg": "ES384"})),
+        ("alg RS256", proof(A, ear, {"alg": "RS256"})),
+        ("typ missing", proof(A, ear, {"typ": DEL})),
+        ("typ eat+jwt", proof(A, ear, {"typ": "eat+jwt"})),
+        ("typ posture+jwt", proof(A, ear, {"typ": "posture+jwt"})),
+        ("jwk missing, A's kid", proof(A, ear, {"jwk": DEL, "kid": A.id})),
+        ("jwk with the private d", proof(A, ear, {"jwk": priv})),
+        ("an x5c member", proof(A, ear, {"x5c": [base64.b64encode(A.der).decode()]})),
+        ("signed by another key under A's jwk", jws(
+            att, {"typ": "dpop+jwt", "alg": "ES256", "jwk": jwk_of(A.key.public_key())},
+            json.loads(b64u_dec(proof(A, ear).split(".")[1])))),
+        ("an unenrolled key's jwk, signed by it (cnf.jkt)", proof(att, ear)),
+        ("device B's jwk, signed by B (cnf.jkt is A's)", proof(B, ear)),
+        ("htm POST", proof(A, ear, htm="POST")),
+        ("htu of another host", proof(A, ear, htu="https://evil.example/admin/x")),
+        ("htu of another path", proof(A, ear, htu="https://app.example/other")),
+        ("htu http://", proof(A, ear, htu="http://app.example/admin/x")),
+        ("iat 62 s in the future", lambda: proof(A, ear, iat=int(time.time()) + 62)),
+        ("iat 62 s in the past", lambda: proof(A, ear, iat=int(time.time()) - 62)),
+        ("ath missing", proof(A, ear, ath=DEL)),
+        ("ath of another token", proof(A, ear, ath=b64u(hashlib.sha256(b"x").digest()))),
+        ("jti missing", proof(A, ear, jti=DEL)),
+        ("over 4 KiB", proof(A, ear, pad="x" * 4096)),
+        ("not a JWS", "not-a-proof"),
+    ]
+    for label, prf in bad_proofs:
+        token_refused("DPoP proof: " + label, dpop(ear, prf() if callable(prf) else prf),
+                      "invalid_")
+    prf = proof(A, ear)
+    expect("DPoP proof: first use", dpop(ear, prf), 200)
+    token_refused("DPoP proof: the same proof again (jti replay)", dpop(ear, prf), "invalid_dpop_proof")
+    # forged X-Forwarded-* from a peer that is not a gateway: the original request is its own
+    token_refused("DPoP from 127.0.0.2 with forged X-Forwarded-* (htu of app.example)",
+                  dpop(ear, proof(A, ear), source="127.0.0.2"), "invalid_dpop_proof")
+    # Bearer is refused by default: checked in the other cases' configuration (bearer = no)
+
+
 def main():
     case = sys.argv[1]
     with open(sys.argv[2]) as f:
@@ -1255,7 +1463,7 @@ def main():
     if TEMPLATE["sub"] != A.id:
         fail("the template report's sub is not device A's id")
     fn = {"jws": case_jws, "rows": case_rows, "forwarded": case_forwarded, "limits": case_limits,
-          "flood": case_flood}[case]
+          "flood": case_flood, "tokens": case_tokens}[case]
     try:
         fn(A, B)
     except SystemExit:
