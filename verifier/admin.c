@@ -82,6 +82,7 @@ static void admin_help(FILE *f)
            "       " POSTURE_VERIFIER_PROGRAM " audit verify [--json] [OPTIONS]\n"
            "\n"
            "Inspect and revoke enrolled devices; check the hash chain of the audit log.\n"
+           "A device id may begin with '-' (it is base64url); after '--' is fine too.\n"
            "A revoked device must enrol again (with a new token) before its reports count.\n"
            "A running serve applies a revocation within about a quarter of a second: its\n"
            "/v1/authz answers 403 device-revoked for the device under every policy, and its\n"
@@ -108,6 +109,27 @@ parse_admin(const char *what, int argc, char **argv, bool needs_arg, struct admi
         {},
     };
     int c;
+
+    /* A device id is base64url (an RFC 7638 thumbprint): one in 64 begins with '-', which
+     * getopt would read as short options. We have no short option but -h, so such an argument
+     * is the id: take it out before getopt. ("--" works too.) */
+    for (int i = 1; needs_arg && i < argc; i++) {
+        const char *s = argv[i];
+
+        if (strcmp(s, "--") == 0)
+            break;
+        if (strcmp(s, "--config") == 0 || strcmp(s, "--state-dir") == 0 ||
+            strcmp(s, "--store") == 0) {
+            i++; /* its value */
+            continue;
+        }
+        if (s[0] == '-' && s[1] != '-' && s[1] != '\0' && strcmp(s, "-h") != 0) {
+            a->arg = argv[i];
+            memmove(&argv[i], &argv[i + 1], (size_t) (argc - i - 1) * sizeof(*argv));
+            argv[--argc] = NULL;
+            break;
+        }
+    }
 
     optind = 0;
     /* NOLINTNEXTLINE(concurrency-mt-unsafe): options are parsed before any thread starts */
@@ -137,7 +159,7 @@ parse_admin(const char *what, int argc, char **argv, bool needs_arg, struct admi
             return posture_verifier_option_error(what, c, argv);
         }
     }
-    if (needs_arg) {
+    if (needs_arg && !a->arg) {
         if (optind >= argc) {
             log_error("%s %s: which device? (the id 'devices list' shows)", what, argv[0]);
             return POSTURE_VERIFIER_EXIT_USAGE;

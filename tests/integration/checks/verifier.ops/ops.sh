@@ -288,6 +288,14 @@ case_revoke() {
     grep -q "device $kid was revoked .* ms ago" "$tmp/log" && pass "serve logged the revocation" ||
         fail "serve did not log the revocation"
 
+    # a device id is base64url: one in 64 begins with '-' and must not be read as an option
+    "$pv" devices show -no-such-device --config "$conf" >/dev/null 2>"$tmp/err"
+    rc=$?
+    [ $rc = 1 ] && grep -q "no device '-no-such-device'" "$tmp/err" ||
+        fail "devices show -no-such-device: exit $rc: $(cat "$tmp/err")"
+    "$pv" devices show --config "$conf" -- -no-such-device >/dev/null 2>"$tmp/err"
+    [ $? = 1 ] || fail "devices show -- -no-such-device: $(cat "$tmp/err")"
+
     # the agent listener (mTLS): the certificate still chains, the device is refused
     code=$(device /v1/challenge "$tmp/dev1.pem" -X POST)
     expect 403 "$code" "/v1/challenge of a revoked device" && expect_type device-revoked "challenge"
