@@ -164,14 +164,15 @@ int posture_cli_problem_text(const char *body, size_t len, char *buf, size_t siz
 /*
  * Run the checks that a selects under cfg and sign the report with pkey (DESIGN.md §7): the
  * claims of report.c, eat_nonce = nonce (base64url, or NULL for none), seq the next value of
- * state_dir/report.seq. *ret_token is the compact JWS; *ret_payload (optional) the payload
- * exactly as signed (what the quote binds). Used by `report` and `submit`. Errors are logged and
- * returned as -errno; the caller exits with POSTURE_EXIT_USAGE.
+ * state_dir/report.seq, dropped_reports = dropped when not 0. *ret_token is the compact JWS;
+ * *ret_payload (optional) the payload exactly as signed (what the quote binds). Used by `report`
+ * and `submit`. Errors are logged and returned as -errno; the caller exits with POSTURE_EXIT_USAGE.
  */
 int posture_cli_report_build(const struct posture_cli_common_args *a,
                              const struct posture_cli_config *cfg,
                              EVP_PKEY *pkey,
                              const char *nonce,
+                             uint64_t dropped,
                              char **ret_token,
                              char **ret_payload);
 

@@ -13,6 +13,8 @@
  *   ueid        base64url(0x01 ‖ SHA-256 thumbprint): RFC 9711 type RAND, 33 bytes
  *   swname      "posture"; swversion [version] (RFC 9711 arrays a version and its scheme)
  *   seq         the device's report counter, persisted in state_dir/report.seq (crash-safe)
+ *   dropped_reports  reports postured dropped (spool full or too old, refused) since the last
+ *               report that said so; only when not 0
  *   posture     {"collected_at", "checks": the checks array of DESIGN.md §6}
  */
 
@@ -159,7 +161,8 @@ struct report_claims_in {
     const char *nonce; /* NULL: no eat_nonce */
     int64_t now;
     uint64_t seq;
-    cJSON *results; /* the §6 document; its checks array is moved into the claims */
+    uint64_t dropped; /* reports the agent dropped since the last report that said so */
+    cJSON *results;   /* the §6 document; its checks array is moved into the claims */
 };
 
 /* The claims object of DESIGN.md §7 (see the top of this file). */
@@ -227,6 +230,10 @@ static int build_claims(struct report_claims_in *in, cJSON **ret)
         r = in->seq > (UINT64_C(1) << 52) ? -ERANGE
                                           : posture_json_add_int(claims, "seq", (int64_t) in->seq);
     }
+    if (r >= 0 && in->dropped > 0)
+        r = in->dropped > (UINT64_C(1) << 52)
+                ? -ERANGE
+                : posture_json_add_int(claims, "dropped_reports", (int64_t) in->dropped);
     if (r >= 0) {
         posture = cJSON_CreateObject();
         r = posture ? posture_json_add_int(posture, "collected_at", collected_at) : -ENOMEM;
@@ -247,6 +254,7 @@ int posture_cli_report_build(const struct posture_cli_common_args *a,
                              const struct posture_cli_config *cfg,
                              EVP_PKEY *pkey,
                              const char *nonce,
+                             uint64_t dropped,
                              char **ret_token,
                              char **ret_payload)
 {
@@ -279,6 +287,7 @@ int posture_cli_report_build(const struct posture_cli_common_args *a,
         .nonce = nonce,
         .now = (int64_t) time(NULL),
         .seq = seq,
+        .dropped = dropped,
         .results = results,
     };
     r = build_claims(&in, &claims);
@@ -337,7 +346,7 @@ int posture_cli_report(int argc, char **argv)
     r = posture_cli_key_open(&cfg, &pkey);
     if (r < 0)
         return POSTURE_EXIT_USAGE;
-    r = posture_cli_report_build(&args.common, &cfg, pkey, args.nonce, &token, &payload);
+    r = posture_cli_report_build(&args.common, &cfg, pkey, args.nonce, 0, &token, &payload);
     if (r < 0 || !token || !payload)
         return POSTURE_EXIT_USAGE;
     /* After signing: the quote binds the payload bytes exactly as signed. */

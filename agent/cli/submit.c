@@ -71,11 +71,13 @@ struct submit {
     EVP_PKEY *pkey;
 };
 
-static int make_report(void *userdata, const char *nonce, char **ret_token, char **ret_payload)
+static int make_report(
+    void *userdata, const char *nonce, uint64_t dropped, char **ret_token, char **ret_payload)
 {
     struct submit *s = userdata;
 
-    return posture_cli_report_build(s->args, s->cfg, s->pkey, nonce, ret_token, ret_payload);
+    return posture_cli_report_build(s->args, s->cfg, s->pkey, nonce, dropped, ret_token,
+                                    ret_payload);
 }
 
 static int make_evidence(void *userdata,

@@ -527,6 +527,41 @@ static enum deliver deliver(struct posture_cycle *c,
     return DELIVER_TRANSIENT;
 }
 
+static void count_drop(struct posture_cycle *c)
+{
+    c->dropped++;
+    c->unreported++;
+}
+
+/* The drops a new report tells of: ours and the spool's. */
+static uint64_t drops_pending(struct posture_cycle *c, uint64_t *ret_spool)
+{
+    uint64_t n = 0;
+
+    if (c->spool && posture_spool_dropped(c->spool, &n) < 0)
+        n = 0;
+    *ret_spool = n;
+    return c->unreported + n;
+}
+
+/* A report that told of the drops is spooled: they are reported (the spool's counter is reset;
+ * what it counted meanwhile, e.g. while making room for this report, stays for the next). */
+static void drops_reported(struct posture_cycle *c, uint64_t told_spool)
+{
+    uint64_t taken = 0;
+
+    c->unreported = 0;
+    if (!c->spool || posture_spool_take_dropped(c->spool, &taken) < 0)
+        return;
+    c->spool_dropped += taken;
+    if (taken > 0)
+        log_warning("%" PRIu64 " spooled report(s) dropped to keep the spool within [spool] "
+                    "max_bytes and max_age; the next report says so.",
+                    taken);
+    if (taken > told_spool)
+        c->unreported += taken - told_spool;
+}
+
 /* Persist body as seq before it is sent. A failure is logged; the cycle goes on (the report
  * is then lost if this send fails, and counted). */
 static bool spool_put(struct posture_cycle *c, uint64_t seq, const char *body)
@@ -601,7 +636,7 @@ static int drain(struct posture_cycle *c, uint64_t skip_seq, struct posture_cycl
             log_warning("Spooled report %" PRIu64 " is not a submission; dropped", seqs[i]);
             spool_remove(c, seqs[i]);
             res->drain_dropped++;
-            c->dropped++;
+            count_drop(c);
             continue;
         }
         /* Its nonce (if any) went stale: always sealed again with a fresh one. */
@@ -616,7 +651,7 @@ static int drain(struct posture_cycle *c, uint64_t skip_seq, struct posture_cycl
             log_error("Spooled report %" PRIu64 " was refused and is dropped.", seqs[i]);
             spool_remove(c, seqs[i]);
             res->drain_dropped++;
-            c->dropped++;
+            count_drop(c);
             break;
         case DELIVER_TRANSIENT:
         case DELIVER_LOCAL:
@@ -631,6 +666,7 @@ static int drain(struct posture_cycle *c, uint64_t skip_seq, struct posture_cycl
 int posture_cycle_run(struct posture_cycle *c, struct posture_cycle_result *ret)
 {
     posture_autofree char *nonce = NULL, *token = NULL, *payload = NULL, *body = NULL;
+    uint64_t drops, drops_spool = 0;
     bool spooled;
     enum deliver d;
     int r;
@@ -655,7 +691,8 @@ int posture_cycle_run(struct posture_cycle *c, struct posture_cycle_result *ret)
         ret->outcome = POSTURE_CYCLE_RETRY;
         return 0;
     }
-    r = c->ops.report(c->ops.userdata, nonce, &token, &payload);
+    drops = drops_pending(c, &drops_spool);
+    r = c->ops.report(c->ops.userdata, nonce, drops, &token, &payload);
     if (r < 0 || !token || !payload) {
         ret->outcome = POSTURE_CYCLE_FAILED;
         set_error(ret, "the report could not be made: %s", strerror(r < 0 ? -r : EIO));
@@ -666,7 +703,9 @@ int posture_cycle_run(struct posture_cycle *c, struct posture_cycle_result *ret)
         /* Spool the report alone (nothing to bind evidence to). */
         r = posture_submission_body(token, NULL, &body);
         if (r < 0 || !spool_put(c, ret->seq, body))
-            c->dropped++;
+            count_drop(c);
+        else
+            drops_reported(c, drops_spool);
         ret->outcome = POSTURE_CYCLE_RETRY;
         return 0;
     }
@@ -675,11 +714,15 @@ int posture_cycle_run(struct posture_cycle *c, struct posture_cycle_result *ret)
         /* The TPM failed: spool the report without evidence, try again later. */
         posture_autofree char *plain = NULL;
         if (posture_submission_body(token, NULL, &plain) < 0 || !spool_put(c, ret->seq, plain))
-            c->dropped++;
+            count_drop(c);
+        else
+            drops_reported(c, drops_spool);
         ret->outcome = c->spool ? POSTURE_CYCLE_RETRY : POSTURE_CYCLE_FAILED;
         return 0;
     }
     spooled = spool_put(c, ret->seq, body);
+    if (spooled)
+        drops_reported(c, drops_spool);
 
     d = deliver(c, token, payload, nonce, true, ret);
     switch (d) {
@@ -687,22 +730,24 @@ int posture_cycle_run(struct posture_cycle *c, struct posture_cycle_result *ret)
         ret->outcome = POSTURE_CYCLE_DELIVERED;
         ret->error[0] = '\0';
         spool_remove(c, ret->seq);
+        if (!spooled && drops > 0)
+            drops_reported(c, drops_spool);
         break;
     case DELIVER_REFUSED:
         ret->outcome = POSTURE_CYCLE_REFUSED;
         spool_remove(c, ret->seq);
-        c->dropped++;
+        count_drop(c);
         break;
     case DELIVER_LOCAL:
         ret->outcome = POSTURE_CYCLE_FAILED;
         if (!spooled)
-            c->dropped++;
+            count_drop(c);
         return 0;
     case DELIVER_TRANSIENT:
     default:
         ret->outcome = POSTURE_CYCLE_RETRY;
         if (!spooled && c->spool)
-            c->dropped++;
+            count_drop(c);
         return 0;
     }
     /* The verifier answers: deliver what waited. */

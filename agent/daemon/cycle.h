@@ -59,9 +59,11 @@ enum posture_answer posture_answer_classify(long status, const char *body, size_
 
 /* The callbacks that make the report and the evidence (see the top of this file). */
 struct posture_cycle_ops {
-    /* Run the checks and sign a new report with eat_nonce = nonce (NULL: none): *ret_token the
-     * compact JWS, *ret_payload the payload exactly as signed. Errors are logged. */
-    int (*report)(void *userdata, const char *nonce, char **ret_token, char **ret_payload);
+    /* Run the checks and sign a new report with eat_nonce = nonce (NULL: none) that says it
+     * follows dropped lost reports: *ret_token the compact JWS, *ret_payload the payload exactly
+     * as signed. Errors are logged. */
+    int (*report)(
+        void *userdata, const char *nonce, uint64_t dropped, char **ret_token, char **ret_payload);
     /* The TPM evidence object bound to nonce (raw bytes) and payload; NULL: no TPM. Errors are
      * logged. */
     int (*evidence)(void *userdata,
@@ -85,7 +87,9 @@ struct posture_cycle {
     unsigned drain_max;                 /* 0: POSTURE_CYCLE_DRAIN_MAX */
     bool offline; /* backing off: make and spool the report without contacting the verifier */
     struct posture_cycle_ops ops;
-    uint64_t dropped; /* submissions dropped (refused, or not spooled and lost) since start */
+    uint64_t dropped;       /* submissions dropped (refused, or not spooled and lost) since start */
+    uint64_t unreported;    /* of those, not yet counted in a spooled report */
+    uint64_t spool_dropped; /* the spool's drops (full, too old) taken into reports */
 };
 
 enum posture_cycle_outcome {

@@ -296,11 +296,12 @@ static void log_changes(const struct posture_agent_config *a, const struct postu
 
 /* ---- the cycle's callbacks ---- */
 
-static int make_report(void *userdata, const char *nonce, char **ret_token, char **ret_payload)
+static int make_report(
+    void *userdata, const char *nonce, uint64_t dropped, char **ret_token, char **ret_payload)
 {
     struct daemon *d = userdata;
 
-    return posture_cli_report_build(&d->args, &d->s->cfg, d->s->pkey, nonce, ret_token,
+    return posture_cli_report_build(&d->args, &d->s->cfg, d->s->pkey, nonce, dropped, ret_token,
                                     ret_payload);
 }
 
@@ -371,6 +372,8 @@ static void apply_setup(struct daemon *d)
         .url = d->s->cfg.agent.server_url,
         .spool = d->s->spool,
         .dropped = d->cycle.dropped,
+        .unreported = d->cycle.unreported,
+        .spool_dropped = d->cycle.spool_dropped,
         .ops = {
             .report = make_report,
             .evidence = posture_cli_evidence_wanted(&d->s->cfg) ? make_evidence : NULL,
@@ -432,7 +435,7 @@ static void write_status(struct daemon *d, const struct posture_cycle_result *re
         d->status.spool_bytes = stats.bytes;
     }
     (void) posture_spool_dropped(d->s->spool, &pending);
-    d->status.dropped = d->cycle.dropped + pending;
+    d->status.dropped = d->cycle.dropped + d->cycle.spool_dropped + pending;
     d->status.next_cycle = wall_of(next_wakeup(d));
     r = posture_daemon_status_write(d->s->state_fd, &d->status);
     if (r < 0)

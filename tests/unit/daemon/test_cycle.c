@@ -4,6 +4,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,6 +18,7 @@
 #include "posture/key.h"
 
 #include "cycle.h"
+#include "spool.h"
 #include "testlib.h"
 
 #define VERDICT "{\"ear\":\"a.b.c\",\"status\":\"affirming\",\"seq\":3}"
@@ -317,6 +319,100 @@ static void test_status_malformed(void **state)
     assert_null(st.verdict);
 }
 
+/* A fake report maker: signs {"seq": n} and records the drops it was told of. */
+struct fake {
+    EVP_PKEY *key;
+    uint64_t seq;
+    uint64_t told[8];
+    unsigned calls;
+    bool fail;
+};
+
+static int fake_report(
+    void *userdata, const char *nonce, uint64_t dropped, char **ret_token, char **ret_payload)
+{
+    struct fake *f = userdata;
+    char payload[128];
+
+    assert_null(nonce); /* offline: no challenge was made */
+    if (f->fail)
+        return -EIO;
+    if (f->calls < 8)
+        f->told[f->calls] = dropped;
+    f->calls++;
+    (void) snprintf(payload, sizeof(payload), "{\"seq\":%llu,\"pad\":\"%0100d\"}",
+                    (unsigned long long) ++f->seq, 0);
+    *ret_payload = strdup(payload);
+    assert_non_null(*ret_payload);
+    assert_int_equal(
+        posture_jws_sign(f->key, POSTURE_JWS_TYP_REPORT, payload, strlen(payload), ret_token), 0);
+    return 0;
+}
+
+/* Offline cycles (backing off: the verifier is not contacted) spool their reports; a spool too
+ * small for two drops the older one, and the next report is told so. */
+static void test_offline_spool_drops(void **state)
+{
+    struct keyfx *f = *state;
+    struct posture_http_client_opts o = { .base_url = "https://127.0.0.1:1" };
+    struct posture_spool_limits lim = { .max_bytes = 700 };
+    posture_auto_http_client struct posture_http_client *client = NULL;
+    posture_auto_spool struct posture_spool *spool = NULL;
+    posture_autofree uint64_t *seqs = NULL;
+    struct fake fk = { .key = f->key };
+    struct posture_spool_stats st;
+    size_t n = 0;
+
+    assert_int_equal(posture_http_client_new(&o, &client), 0);
+    assert_int_equal(posture_spool_open(f->fd, &lim, &spool), 0);
+    struct posture_cycle c = {
+        .client = client,
+        .key = f->key,
+        .url = "https://127.0.0.1:1",
+        .spool = spool,
+        .offline = true,
+        .ops = { .report = fake_report, .userdata = &fk },
+    };
+    for (int i = 0; i < 3; i++) {
+        POSTURE_CLEANUP(posture_cycle_result_done) struct posture_cycle_result res = { 0 };
+        assert_int_equal(posture_cycle_run(&c, &res), 0);
+        assert_int_equal(res.outcome, POSTURE_CYCLE_RETRY);
+        assert_int_equal(res.seq, (uint64_t) i + 1);
+        assert_null(res.ear);
+        assert_string_not_equal(res.error, "");
+    }
+    assert_int_equal(fk.calls, 3);
+    assert_int_equal(fk.told[0], 0);
+    assert_int_equal(fk.told[1], 0);      /* seq 1 was dropped while seq 2 was spooled... */
+    assert_int_equal(fk.told[2], 1);      /* ...and seq 3 says so; */
+    assert_int_equal(c.spool_dropped, 2); /* seq 2 went too, for seq 3 */
+    assert_int_equal(c.unreported, 1);    /* which the next report will tell */
+    assert_int_equal(posture_spool_list(spool, 0, &seqs, &n), 0);
+    assert_int_equal(n, 1);
+    assert_int_equal(seqs[0], 3);
+    assert_int_equal(posture_spool_stats(spool, &st), 0);
+    assert_int_equal(st.entries, 1);
+
+    /* A failing report is a local failure, nothing spooled. */
+    fk.fail = true;
+    POSTURE_CLEANUP(posture_cycle_result_done) struct posture_cycle_result res = { 0 };
+    assert_int_equal(posture_cycle_run(&c, &res), 0);
+    assert_int_equal(res.outcome, POSTURE_CYCLE_FAILED);
+    assert_int_equal(res.seq, 0);
+
+    /* Without a spool (posturectl) an offline cycle makes no report. */
+    fk.fail = false;
+    c.spool = NULL;
+    c.offline = false;
+    POSTURE_CLEANUP(posture_cycle_result_done) struct posture_cycle_result res2 = { 0 };
+    assert_int_equal(posture_cycle_run(&c, &res2), 0); /* nobody listens on port 1 */
+    assert_int_equal(res2.outcome, POSTURE_CYCLE_RETRY);
+    assert_int_equal(res2.http_status, 0);
+    assert_int_equal(res2.seq, 0);
+    assert_int_equal(fk.calls, 3);
+    assert_non_null(strstr(res2.error, "/v1/challenge"));
+}
+
 static void test_cycle_invalid(void **state)
 {
     struct posture_cycle c = { 0 };
@@ -339,6 +435,7 @@ int main(void)
         cmocka_unit_test(test_submission_body),
         cmocka_unit_test_setup_teardown(test_status_roundtrip, key_setup, key_teardown),
         cmocka_unit_test_setup_teardown(test_status_malformed, key_setup, key_teardown),
+        cmocka_unit_test_setup_teardown(test_offline_spool_drops, key_setup, key_teardown),
         cmocka_unit_test(test_cycle_invalid),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
