@@ -673,8 +673,8 @@ static bool str_differs(const char *a, const char *b)
 }
 
 /* The keys a reload cannot apply, as "[listen] agents, [tls] cert" ("" when none changed). */
-static void restart_keys(const struct posture_verifier_config *old,
-                         const struct posture_verifier_config *new,
+static void restart_keys(const struct posture_verifier_config *before,
+                         const struct posture_verifier_config *after,
                          char *buf,
                          size_t size)
 {
@@ -682,24 +682,24 @@ static void restart_keys(const struct posture_verifier_config *old,
         const char *name;
         bool changed;
     } keys[] = {
-        { "[verifier] state_dir", str_differs(old->state_dir, new->state_dir) },
-        { "[verifier] trust_domain", str_differs(old->trust_domain, new->trust_domain) },
-        { "[verifier] store", str_differs(old->store, new->store) },
-        { "[listen] agents", str_differs(old->listen_agents, new->listen_agents) },
-        { "[listen] gateways", str_differs(old->listen_gateways, new->listen_gateways) },
-        { "[listen] threads", old->threads != new->threads },
-        { "[listen] max_connections", old->max_connections != new->max_connections },
+        { "[verifier] state_dir", str_differs(before->state_dir, after->state_dir) },
+        { "[verifier] trust_domain", str_differs(before->trust_domain, after->trust_domain) },
+        { "[verifier] store", str_differs(before->store, after->store) },
+        { "[listen] agents", str_differs(before->listen_agents, after->listen_agents) },
+        { "[listen] gateways", str_differs(before->listen_gateways, after->listen_gateways) },
+        { "[listen] threads", before->threads != after->threads },
+        { "[listen] max_connections", before->max_connections != after->max_connections },
         { "[listen] max_connections_per_ip",
-          old->max_connections_per_ip != new->max_connections_per_ip },
-        { "[listen] request_timeout", old->request_timeout_usec != new->request_timeout_usec },
-        { "[listen] idle_timeout", old->idle_timeout_usec != new->idle_timeout_usec },
-        { "[listen] body_max", old->body_max != new->body_max },
-        { "[listen] posture_body_max", old->posture_body_max != new->posture_body_max },
-        { "[tls] cert", str_differs(old->tls_cert, new->tls_cert) },
-        { "[tls] key", str_differs(old->tls_key, new->tls_key) },
-        { "[tls] client_ca", str_differs(old->tls_client_ca, new->tls_client_ca) },
+          before->max_connections_per_ip != after->max_connections_per_ip },
+        { "[listen] request_timeout", before->request_timeout_usec != after->request_timeout_usec },
+        { "[listen] idle_timeout", before->idle_timeout_usec != after->idle_timeout_usec },
+        { "[listen] body_max", before->body_max != after->body_max },
+        { "[listen] posture_body_max", before->posture_body_max != after->posture_body_max },
+        { "[tls] cert", str_differs(before->tls_cert, after->tls_cert) },
+        { "[tls] key", str_differs(before->tls_key, after->tls_key) },
+        { "[tls] client_ca", str_differs(before->tls_client_ca, after->tls_client_ca) },
         { "[authz] dpop_replay_cache",
-          old->authz_dpop_replay_cache != new->authz_dpop_replay_cache },
+          before->authz_dpop_replay_cache != after->authz_dpop_replay_cache },
     };
     size_t n = 0;
 
@@ -716,12 +716,12 @@ static void restart_keys(const struct posture_verifier_config *old,
 }
 
 /* Log, per policy, what a reload does to its decisions. */
-static void log_policy_changes(const struct posture_policy_set *old,
-                               const struct posture_policy_set *new)
+static void log_policy_changes(const struct posture_policy_set *before,
+                               const struct posture_policy_set *after)
 {
-    for (size_t i = 0; old && i < old->n_policies; i++) {
-        const struct posture_policy *o = old->policies[i];
-        const struct posture_policy *n = new ? posture_policy_set_find(new, o->id) : NULL;
+    for (size_t i = 0; before && i < before->n_policies; i++) {
+        const struct posture_policy *o = before->policies[i];
+        const struct posture_policy *n = after ? posture_policy_set_find(after, o->id) : NULL;
 
         if (!n)
             log_notice("SIGHUP: policy %s is gone: gateways asking for it get 503", o->id);
@@ -730,21 +730,22 @@ static void log_policy_changes(const struct posture_policy_set *old,
                        "each device's next report (403 not-appraised until then)",
                        o->id, o->version, n->version);
     }
-    for (size_t i = 0; new &&i < new->n_policies; i++)
-        if (!old || !posture_policy_set_find(old, new->policies[i]->id))
-            log_notice("SIGHUP: policy %s@%s is new", new->policies[i]->id,
-                       new->policies[i]->version);
+    for (size_t i = 0; after && i < after->n_policies; i++)
+        if (!before || !posture_policy_set_find(before, after->policies[i]->id))
+            log_notice("SIGHUP: policy %s@%s is new", after->policies[i]->id,
+                       after->policies[i]->version);
 }
 
-/* Take the values a reload applies from new into s->cfg (new keeps the old ones, to be freed). */
+/* Take the values a reload applies from after into s->cfg (after gets the running ones, to be
+ * freed). */
 static void cfg_take_reloadable(struct posture_verifier_config *cfg,
-                                struct posture_verifier_config *new)
+                                struct posture_verifier_config *after)
 {
 #define SWAP_FIELD(f)                   \
     do {                                \
         __typeof__(cfg->f) t_ = cfg->f; \
-        cfg->f = new->f;                \
-        new->f = t_;                    \
+        cfg->f = after->f;              \
+        after->f = t_;                  \
     } while (0)
     SWAP_FIELD(policy_dir);
     SWAP_FIELD(policy_default);
