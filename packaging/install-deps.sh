@@ -27,8 +27,10 @@ TESTS="libcmocka-dev clang libclang-rt-14-dev clang-format jq python3 time"
 # private network namespaces; iptables-legacy-save), util-linux (unshare), lz4/xz-utils/gzip
 # (compressed fixture lists).
 # swtpm (a software TPM with an EK chain), tpm2-tools (tpm2_checkquote as the independent quote
-# verifier), python3-jwt and the jwt CLI (independent JWS verification).
-TESTS="$TESTS swtpm swtpm-tools tpm2-tools python3-jwt jwt"
+# verifier), python3-jwt and the jwt CLI (independent JWS verification); python3-cryptography
+# (only recommended by python3-jwt, and recommends are not installed): ES256 with PyJWT, and the
+# keys and certificates the attack tests forge (verifier.attacks).
+TESTS="$TESTS swtpm swtpm-tools tpm2-tools python3-jwt python3-cryptography jwt"
 # nginx-light: the real gateway in the forward-auth tests; sqlite3: reads the verifier's store
 # independently of our code.
 TESTS="$TESTS nginx-light sqlite3"
