@@ -12,6 +12,11 @@
 #            twice in the store (sqlite3, by seq), the spooled ones newest first, the spool empty
 #   retry-after  a stub answering 503 Retry-After: 7: the next attempt comes ≥ 7 s later, and a
 #            captive portal's 200 HTML is never taken for a delivery (the report stays spooled)
+#   wrong-server  a server certificate from another CA: never accepted, the report stays spooled
+#   nospace  the spool on a full tmpfs, then read-only (root, private mount namespace): counted
+#            as dropped with a clear log line; delivered again once there is room
+#   crash    kill -9 at random points of 30 --once runs: no stray or torn spool file, a clean
+#            start, every report delivered once
 #   unit     packaging/systemd/postured.service passes systemd-analyze verify; the exposure of
 #            systemd-analyze security --offline=yes is printed and must not grow
 # Usage: postured.sh CASE POSTURED POSTURECTL POSTURE_VERIFIER SOURCE_DIR. Exits 77 when curl,
@@ -387,6 +392,103 @@ print(" ".join("%.2f" % (b - a) for a, b in zip(t, t[1:])))' "$tmp/requests")
         fail "ear.jwt exists or the spool is empty"
     stop_daemon
     [ "$stop_rc" = 0 ] || fail "SIGTERM: exit $stop_rc"
+    ;;
+wrong-server)
+    # A server whose certificate is not from the pinned CA (another CA; the same host): the
+    # agent never talks to it, keeps the report spooled and backs off.
+    for n in pinned other; do
+        openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 1 \
+            -keyout "$tmp/$n.key" -out "$tmp/$n.pem" -subj "/CN=$n" \
+            -addext subjectAltName=IP:127.0.0.1 2>/dev/null || fail "openssl req $n"
+    done
+    "$py" "$src/tests/lib/https_server.py" "$tmp/other.pem" "$tmp/other.key" >"$tmp/port" &
+    spid=$!
+    wait_for 10 test -s "$tmp/port" || fail "the stub did not start"
+    mkdir -p "$state"
+    write_agent_conf "https://127.0.0.1:$(head -n 1 "$tmp/port")" "$tmp/pinned.pem"
+    "$pc" key --config "$aconf" >/dev/null 2>&1 || fail "posturectl key"
+    openssl req -new -x509 -key "$state/device.key" -subj /CN=dev -days 1 \
+        -out "$state/device.crt" 2>/dev/null || fail "device certificate"
+    "$pd" --once --config "$aconf" --only boot.secure_boot --root "$roots/sb-on" \
+        >"$tmp/pd.log" 2>&1
+    rc=$?
+    [ $rc = 1 ] && grep -q "TLS failed: the server's certificate is not the pinned" "$tmp/pd.log" &&
+        [ "$(spool_count)" = 1 ] && [ ! -e "$state/ear.jwt" ] &&
+        grep -q '"last_error": ".*TLS failed' "$state/status.json" &&
+        pass "a server certificate from another CA: never accepted, the report spooled, status.json says why" ||
+        { fail "wrong server: exit $rc, spool $(spool_count)"; show "$tmp/pd.log"; }
+    ;;
+nospace)
+    # The spool on a full file system, then a read-only one: each report is counted as dropped
+    # with a clear log line, and the daemon keeps running. Needs root (a tmpfs in a private
+    # mount namespace).
+    if [ "$(id -u)" != 0 ] || ! command -v unshare >/dev/null 2>&1; then
+        [ "${CI:-}" = true ] && { echo "$name: FAIL: needs root and unshare"; exit 1; }
+        echo "$name: SKIP: needs root and unshare"
+        exit 77
+    fi
+    enroll
+    stop_verifier
+    mkdir -p "$state/spool"
+    # A 64 KiB tmpfs over the spool, filled up; postured in the same mount namespace.
+    {
+        echo "mount -t tmpfs -o size=64k,mode=0700 posture-test '$state/spool' || exit 90"
+        echo "mkdir -p -m 0700 '$state/spool/corrupt'"
+        echo "dd if=/dev/zero of='$state/spool/filler' bs=4k count=64 2>/dev/null"
+        echo "'$pd' --once --config '$aconf' --only boot.secure_boot --root '$roots/sb-on' >'$tmp/pd.log' 2>&1"
+        echo "echo \$? >'$tmp/rc1'"
+        echo "mount -o remount,ro '$state/spool' || exit 91"
+        echo "'$pd' --once --config '$aconf' --only boot.secure_boot --root '$roots/sb-on' >'$tmp/pd2.log' 2>&1"
+        echo "echo \$? >'$tmp/rc2'"
+    } >"$tmp/inner.sh"
+    unshare -m --propagation private sh "$tmp/inner.sh"
+    rc=$?
+    [ $rc = 0 ] || fail "the tmpfs set-up failed ($rc)"
+    [ "$(cat "$tmp/rc1" 2>/dev/null)" = 1 ] &&
+        grep -q 'Cannot spool report 1: No space left on device (the state directory is full)' "$tmp/pd.log" &&
+        [ "$(json_get "$state/status.json" 'd["dropped"]')" = 1 ] &&
+        pass "spool full: exit 1, '$(grep -o 'Cannot spool.*' "$tmp/pd.log" | cut -c1-90)…', counted as dropped" ||
+        { fail "spool full: exit $(cat "$tmp/rc1" 2>/dev/null)"; show "$tmp/pd.log"; cat "$state/status.json" >&2; }
+    grep -q 'Cannot spool report 2: .*(the state directory is read-only)' "$tmp/pd2.log" &&
+        [ "$(cat "$tmp/rc2" 2>/dev/null)" = 1 ] &&
+        pass "spool read-only: exit 1, '$(grep -o 'Cannot spool.*' "$tmp/pd2.log" | cut -c1-90)…'" ||
+        { fail "spool read-only: exit $(cat "$tmp/rc2" 2>/dev/null)"; show "$tmp/pd2.log"; }
+    # With room again the agent goes on.
+    start_verifier
+    "$pd" --once --config "$aconf" --only boot.secure_boot --root "$roots/sb-on" >"$tmp/pd3.log" 2>&1 &&
+        [ "$(json_get "$state/status.json" 'd["verdict"]["status"]')" = affirming ] &&
+        pass "room again: delivered" || { fail "after the fault: not delivered"; show "$tmp/pd3.log"; }
+    ;;
+crash)
+    # kill -9 at random points of 30 cycles (checks, spool writes, requests): no stray or torn
+    # spool file, a clean start, and once the daemon has run every report is delivered once.
+    enroll
+    i=0
+    while [ $i -lt 30 ]; do
+        "$pd" --once --config "$aconf" --only boot.secure_boot --root "$roots/sb-on" \
+            >>"$tmp/pd.log" 2>&1 &
+        victim=$!
+        sleep "$("$py" -c 'import random; print(random.uniform(0, 0.25))')"
+        kill -KILL "$victim" 2>/dev/null
+        wait "$victim" 2>/dev/null
+        i=$((i + 1))
+    done
+    stray=$(ls -a "$state/spool" | grep -v -e '^\.\.*$' -e '\.sub$' -e '^corrupt$' -e '^dropped$')
+    [ -z "$stray" ] && pass "30 kill -9: no stray file in the spool ($(spool_count) spooled)" ||
+        fail "stray files: $stray"
+    corrupt=$(ls "$state/spool/corrupt" 2>/dev/null | wc -l)
+    [ "$corrupt" = 0 ] && pass "no spool file was torn" || fail "$corrupt torn spool file(s)"
+    # Run until the spool is empty (at most 8 drained per cycle).
+    j=0
+    while [ "$(spool_count)" != 0 ] && [ $j -lt 8 ]; do
+        "$pd" --once --config "$aconf" --only boot.secure_boot --root "$roots/sb-on" \
+            >"$tmp/pd-final.log" 2>&1 || fail "a clean run after the kills: exit $?"
+        j=$((j + 1))
+    done
+    [ "$(spool_count)" = 0 ] && pass "the spool drained after the kills" ||
+        { fail "the spool kept $(spool_count) entries"; show "$tmp/pd-final.log"; }
+    dups=$(sqlite3 "$tmp/vstate/store.db" "SELECT group_concat(seq) FROM (SELECT seq FROM appraisals GROUP BY device_id, seq HAVING count(*) > 1)")
+    [ -z "$dups" ] && pass "no report twice in the store ($(store_count) stored)" || fail "stored twice: $dups"
     ;;
 unit)
     # packaging/systemd/postured.service: systemd-analyze verify (ExecStart pointed at the built
