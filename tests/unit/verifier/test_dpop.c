@@ -20,6 +20,7 @@
 #include <openssl/evp.h>
 
 #include "posture/b64url.h"
+#include "posture/config.h"
 #include "posture/json.h"
 #include "posture/jws.h"
 #include "posture/key.h"
@@ -27,6 +28,7 @@
 #include "decision.h"
 #include "dpop.h"
 #include "testlib.h"
+#include "verifier_config.h"
 
 #define NOW    1795620000
 #define TD     "corp.example"
@@ -1019,6 +1021,69 @@ static void test_decision_by_device(void **state)
     free(a);
 }
 
+/* [authz] in verifier.conf: bearer off by default, the replay cache size bounded. */
+static void diag_count(int level, const char *file, unsigned line, const char *msg, void *userdata)
+{
+    (void) level;
+    (void) file;
+    (void) line;
+    (void) msg;
+    (*(int *) userdata)++;
+}
+
+static int apply_conf(const char *text, struct posture_verifier_config *cfg)
+{
+    char *dir = posture_test_mkdtemp();
+    char path[4096];
+    struct posture_config *c = NULL;
+    int diags = 0, r;
+
+    assert_int_equal(posture_test_write_file(dir, "verifier.conf", text), 0);
+    (void) snprintf(path, sizeof(path), "%s/verifier.conf", dir);
+    assert_int_equal(posture_config_new(diag_count, &diags, &c), 0);
+    r = posture_config_load(c, path, true);
+    if (r >= 0) {
+        assert_int_equal(posture_verifier_config_init(cfg), 0);
+        r = posture_verifier_config_apply(cfg, c);
+        if (r < 0)
+            posture_verifier_config_done(cfg);
+    }
+    posture_config_free(c);
+    assert_int_equal(posture_test_rmdir_r(dir), 0);
+    free(dir);
+    return r;
+}
+
+static void test_config(void **state)
+{
+    struct posture_verifier_config cfg;
+    char *dump = NULL;
+    size_t dump_len = 0;
+    FILE *f;
+
+    (void) state;
+    assert_int_equal(apply_conf("# nothing\n", &cfg), 0);
+    assert_false(cfg.authz_bearer);
+    assert_int_equal(cfg.authz_dpop_replay_cache, POSTURE_DPOP_REPLAY_DEFAULT);
+    posture_verifier_config_done(&cfg);
+
+    assert_int_equal(apply_conf("[authz]\nbearer = yes\ndpop_replay_cache = 2048\n", &cfg), 0);
+    assert_true(cfg.authz_bearer);
+    assert_int_equal(cfg.authz_dpop_replay_cache, 2048);
+    f = open_memstream(&dump, &dump_len);
+    assert_non_null(f);
+    assert_int_equal(posture_verifier_config_dump(&cfg, f), 0);
+    assert_int_equal(fclose(f), 0);
+    assert_non_null(strstr(dump, "[authz]\nbearer = yes\ndpop_replay_cache = 2048\n"));
+    free(dump);
+    posture_verifier_config_done(&cfg);
+
+    assert_int_equal(apply_conf("[authz]\nbearer = maybe\n", &cfg), -EINVAL);
+    assert_int_equal(apply_conf("[authz]\ndpop_replay_cache = 1023\n", &cfg), -EINVAL);
+    assert_int_equal(apply_conf("[authz]\ndpop_replay_cache = 16777217\n", &cfg), -EINVAL);
+    assert_int_equal(apply_conf("[authz]\ndpop_replay_cache = -1\n", &cfg), -EINVAL);
+}
+
 static void test_reason_strings(void **state)
 {
     (void) state;
@@ -1044,6 +1109,7 @@ int main(void)
         cmocka_unit_test(test_replay_full),
         cmocka_unit_test(test_replay_threads),
         cmocka_unit_test(test_decision_by_device),
+        cmocka_unit_test(test_config),
         cmocka_unit_test(test_reason_strings),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -11,7 +11,8 @@
 #           stale iat, without ath, signed by another key → 401; no DPoP header → 401; a
 #           tampered EAR → 401 invalid_token; Envoy's form (/v1/authz/<path>, no
 #           X-Forwarded-Uri) → 200; forged X-Forwarded-* from an untrusted peer (127.0.0.2)
-#           are ignored → 401; Bearer refused by default → 401 invalid_token
+#           are ignored → 401; one proof sent 16 times at once → one 200, fifteen 401; Bearer
+#           refused by default → 401 invalid_token
 #   bearer  [authz] bearer = yes: Authorization: Bearer <EAR> → 200; a tampered one → 401
 #   revoke  `posture-verifier devices revoke` + restart: the same kind of valid request →
 #           401/403 (fail closed), though the EAR has not expired
@@ -81,7 +82,7 @@ trust_domain = test.example
 agents = 127.0.0.1:$ap
 gateways = 127.0.0.1:$gp
 trusted_gateways = 127.0.0.1/32
-threads = 2
+threads = 4
 
 [tls]
 cert = $tmp/tls.crt
@@ -338,6 +339,24 @@ case_dpop() {
     code=$(authz "$p" --interface 127.0.0.2)
     expect_401 "$code" "X-Forwarded-* from an untrusted peer" invalid_dpop_proof
 
+    # the same fresh proof 16 times at once (the listener's worker threads): exactly one 200
+    p=$(proof "$key" GET "$app")
+    pids=
+    for i in 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16; do
+        curl -sS --max-time 20 -o /dev/null -w '%{http_code}\n' -H "Authorization: DPoP $ear" \
+            -H "DPoP: $p" -H "X-Forwarded-Method: GET" -H "X-Forwarded-Proto: https" \
+            -H "X-Forwarded-Host: app.test.example" -H "X-Forwarded-Uri: /admin/users" \
+            "http://127.0.0.1:$gp/v1/authz" >"$tmp/par.$i" 2>&1 &
+        pids="$pids $!"
+    done
+    for q in $pids; do
+        wait "$q"
+    done
+    ok=$(cat "$tmp"/par.* | grep -c '^200$')
+    refused=$(cat "$tmp"/par.* | grep -c '^401$')
+    [ "$ok" = 1 ] && [ "$refused" = 15 ] ||
+        fail "one proof sent 16 times at once: $ok × 200 and $refused × 401, expected 1 and 15"
+
     # Bearer: off by default
     code=$(gateway /v1/authz -H "Authorization: Bearer $ear")
     expect_401 "$code" "Bearer (off by default)" invalid_token
@@ -347,8 +366,8 @@ case_dpop() {
 
     # metrics count the decisions
     curl -sS -o "$tmp/metrics" "http://127.0.0.1:$gp/metrics" || fail "GET /metrics"
-    grep -q 'posture_decisions_total{result="allow"} 2' "$tmp/metrics" ||
-        fail "metrics: not 2 allowed decisions: $(grep posture_decisions_total "$tmp/metrics")"
+    grep -q 'posture_decisions_total{result="allow"} 3' "$tmp/metrics" ||
+        fail "metrics: not 3 allowed decisions: $(grep posture_decisions_total "$tmp/metrics")"
     stop_server
 }
 
