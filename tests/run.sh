@@ -70,6 +70,9 @@ for stage in $stages; do
         # Verifier CPU per appraisal of a TPM-enrolled device's submission (about 15 s).
         "$top/tests/bench/appraise.sh" "$top/build/release" ||
             echo "tests/run.sh: appraise.sh did not complete (see above)" >&2
+        # postured's footprint: binary sizes, idle and outage RSS, CPU per cycle (about 70 s).
+        "$top/tests/bench/postured.sh" "$top/build/release" ||
+            echo "tests/run.sh: postured.sh did not complete (see above)" >&2
         # postured.service's sandbox (each grant is explained in the unit and docs/agent-daemon.md).
         systemd-analyze security --offline=yes "$top/packaging/systemd/postured.service" 2>&1 |
             tail -n 1 || echo "tests/run.sh: systemd-analyze security did not run" >&2
