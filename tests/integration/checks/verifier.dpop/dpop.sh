@@ -14,8 +14,8 @@
 #           are ignored → 401; one proof sent 16 times at once → one 200, fifteen 401; Bearer
 #           refused by default → 401 invalid_token
 #   bearer  [authz] bearer = yes: Authorization: Bearer <EAR> → 200; a tampered one → 401
-#   revoke  `posture-verifier devices revoke` + restart: the same kind of valid request →
-#           401/403 (fail closed), though the EAR has not expired
+#   revoke  `posture-verifier devices revoke` while serve runs, and again after a restart: the
+#           same kind of valid request → 401/403 (fail closed), though the EAR has not expired
 # Usage: dpop.sh CASE POSTURE_VERIFIER POSTURECTL SOURCE_DIR. Exits 77 when curl, openssl or
 # python3-jwt is missing (1 in CI).
 set -u
@@ -398,9 +398,22 @@ case_revoke() {
     p=$(proof "$dkey" GET "$app")
     code=$(authz "$p")
     expect 200 "$code" "a valid proof before the revocation" || show_log
-    stop_server
+    # revoked while serve runs (another process): refused within 3 s
     "$pv" devices revoke "$kid" --config "$conf" >"$tmp/revoke.out" 2>&1 ||
         fail "devices revoke: $(cat "$tmp/revoke.out")"
+    i=0
+    code=200
+    while [ $i -lt 30 ] && [ "$code" = 200 ]; do
+        p=$(proof "$dkey" GET "$app")
+        code=$(authz "$p")
+        [ "$code" = 200 ] && sleep 0.1
+        i=$((i + 1))
+    done
+    case $code in
+    401 | 403) ;;
+    *) fail "a valid proof of a device revoked while serve runs: HTTP $code, expected 401 or 403" ;;
+    esac
+    stop_server
     start_server
     # the EAR is still within its 300 s; the device is revoked: fail closed
     p=$(proof "$dkey" GET "$app")
