@@ -175,6 +175,10 @@ static int token_device(struct posture_api *api,
     return 0;
 }
 
+#define PROBLEM_INVALID_TOKEN                                                                   \
+    "{\"type\":\"urn:posture:problem:invalid-token\",\"title\":\"The credential was refused\"," \
+    "\"status\":401}"
+
 /* The token paths, into a. */
 static void authz_token(struct posture_api *api,
                         const struct posture_http_request *req,
@@ -193,9 +197,11 @@ static void authz_token(struct posture_api *api,
     if (r == 0) {
         posture_decisions_authz_device(api->decisions, device_id, policy, api->policy_ids,
                                        api->n_policies, now, a);
-        if (a->status == 401) /* a device the view no longer has (revoked) */
+        if (a->status == 401) { /* a device the view does not have: as any refused token */
             (void) snprintf(a->www_authenticate, sizeof(a->www_authenticate), "%s",
                             POSTURE_DPOP_CHALLENGE_TOKEN);
+            (void) snprintf(a->problem, sizeof(a->problem), "%s", PROBLEM_INVALID_TOKEN);
+        }
         if (a->status == 200 && scheme == POSTURE_DPOP_SCHEME_DPOP)
             (void) snprintf(a->cache_control, sizeof(a->cache_control), "no-store");
         return;
@@ -204,9 +210,7 @@ static void authz_token(struct posture_api *api,
     (void) snprintf(a->cache_control, sizeof(a->cache_control), "no-store");
     if (r > 0) {
         (void) snprintf(a->www_authenticate, sizeof(a->www_authenticate), "%s", challenge);
-        (void) snprintf(a->problem, sizeof(a->problem), "%s",
-                        "{\"type\":\"urn:posture:problem:invalid-token\","
-                        "\"title\":\"The credential was refused\",\"status\":401}");
+        (void) snprintf(a->problem, sizeof(a->problem), "%s", PROBLEM_INVALID_TOKEN);
     } else {
         log_debug("authz: %s: cannot check the token: %s", posture_http_request_peer(req),
                   strerror(-r));
