@@ -78,14 +78,15 @@ static const char *header_set(const struct posture_http_request *req, const char
 }
 
 /* The original request (GATEWAYS.md §2.3). X-Forwarded-* and X-Original-URI only from a
- * trusted gateway (a trusted gateway must send X-Forwarded-Proto); below /v1/authz/ the path is
- * Envoy's original path. Any other peer's original request is its own. Unknown parts are "",
- * which no htu matches. */
+ * trusted gateway (a trusted gateway must send X-Forwarded-Proto); below /v1/authz/envoy/ (the
+ * path_prefix of packaging/gateways/envoy.yaml), else below /v1/authz/, the path is Envoy's
+ * original path. Any other peer's original request is its own. Unknown parts are "", which no
+ * htu matches. */
 static void original_request(const struct posture_http_request *req, struct posture_dpop_http *h)
 {
     const char *path = posture_http_request_path(req);
     const char *own = path ? path : "";
-    const char *prefix = "/v1/authz";
+    const char *const prefixes[] = { "/v1/authz/envoy", "/v1/authz" };
     const char *v;
 
     h->method = posture_http_request_method(req);
@@ -99,8 +100,11 @@ static void original_request(const struct posture_http_request *req, struct post
         if ((v = header_set(req, "X-Forwarded-Host")))
             h->host = v;
         h->path = header_set(req, "X-Forwarded-Uri");
-        if (!h->path && strncmp(own, prefix, strlen(prefix)) == 0 && own[strlen(prefix)] == '/')
-            h->path = own + strlen(prefix);
+        for (size_t i = 0; !h->path && i < sizeof(prefixes) / sizeof(prefixes[0]); i++) {
+            size_t n = strlen(prefixes[i]);
+            if (strncmp(own, prefixes[i], n) == 0 && own[n] == '/')
+                h->path = own + n;
+        }
         if (!h->path)
             h->path = header_set(req, "X-Original-URI");
     }

@@ -9,8 +9,8 @@
 #   dpop    a valid proof → 200 with every X-Posture-* header (Cache-Control no-store); the same
 #           proof again → 401 invalid_dpop_proof; proofs for another URI, another method, a
 #           stale iat, without ath, signed by another key → 401; no DPoP header → 401; a
-#           tampered EAR → 401 invalid_token; Envoy's form (/v1/authz/<path>, no
-#           X-Forwarded-Uri) → 200; forged X-Forwarded-* from an untrusted peer (127.0.0.2)
+#           tampered EAR → 401 invalid_token; Envoy's form (/v1/authz/envoy/<path>, no
+#           X-Forwarded-Uri, the request's own method) → 200, a proof for another method → 401; forged X-Forwarded-* from an untrusted peer (127.0.0.2)
 #           are ignored → 401; one proof sent 16 times at once → one 200, fifteen 401; Bearer
 #           refused by default → 401 invalid_token
 #   bearer  [authz] bearer = yes: Authorization: Bearer <EAR> → 200; a tampered one → 401
@@ -329,11 +329,24 @@ case_dpop() {
     expect_401 "$code" "a tampered EAR" invalid_token
     ear=$good
 
-    # Envoy: the original path below /v1/authz/, no X-Forwarded-Uri
+    # Envoy: the original path below path_prefix /v1/authz/envoy (envoy.yaml) or /v1/authz, no
+    # X-Forwarded-Uri, the original method as the request's own
+    p=$(proof "$key" GET "$app")
+    code=$(gateway /v1/authz/envoy/admin/users -H "Authorization: DPoP $ear" -H "DPoP: $p" \
+        -H "X-Forwarded-Proto: https" -H "Host: app.test.example")
+    expect 200 "$code" "Envoy's form (/v1/authz/envoy/admin/users)" && xposture_all "Envoy's form"
     p=$(proof "$key" GET "$app")
     code=$(gateway /v1/authz/admin/users -H "Authorization: DPoP $ear" -H "DPoP: $p" \
         -H "X-Forwarded-Proto: https" -H "Host: app.test.example")
-    expect 200 "$code" "Envoy's form (/v1/authz/admin/users)" && xposture_all "Envoy's form"
+    expect 200 "$code" "Envoy's form (/v1/authz/admin/users)" || true
+    p=$(proof "$key" POST "$app")
+    code=$(gateway /v1/authz/envoy/admin/users -X POST -H "Authorization: DPoP $ear" \
+        -H "DPoP: $p" -H "X-Forwarded-Proto: https" -H "Host: app.test.example")
+    expect 200 "$code" "Envoy's form, POST" || true
+    p=$(proof "$key" GET "$app")
+    code=$(gateway /v1/authz/envoy/admin/users -X POST -H "Authorization: DPoP $ear" \
+        -H "DPoP: $p" -H "X-Forwarded-Proto: https" -H "Host: app.test.example")
+    expect_401 "$code" "Envoy's form, a GET proof for a POST" invalid_dpop_proof
     # forged X-Forwarded-* from a peer that is not a trusted gateway are ignored
     p=$(proof "$key" GET "$app")
     code=$(authz "$p" --interface 127.0.0.2)
@@ -366,8 +379,8 @@ case_dpop() {
 
     # metrics count the decisions
     curl -sS -o "$tmp/metrics" "http://127.0.0.1:$gp/metrics" || fail "GET /metrics"
-    grep -q 'posture_decisions_total{result="allow"} 3' "$tmp/metrics" ||
-        fail "metrics: not 3 allowed decisions: $(grep posture_decisions_total "$tmp/metrics")"
+    grep -q 'posture_decisions_total{result="allow"} 5' "$tmp/metrics" ||
+        fail "metrics: not 5 allowed decisions: $(grep posture_decisions_total "$tmp/metrics")"
     stop_server
 }
 
