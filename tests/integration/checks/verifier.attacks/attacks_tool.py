@@ -610,6 +610,21 @@ def token_create():
     return r.stdout.strip()
 
 
+SRC = [0]
+
+
+def fresh_source():
+    """Another loopback address for each enrolment attempt: /v1/enroll is rate-limited per
+    client address (refused attempts above all), which would otherwise answer 429 first."""
+    SRC[0] += 1
+    return "127.0.%d.%d" % (2 + SRC[0] // 250, 1 + SRC[0] % 250)
+
+
+def enroll_req(path, body):
+    return request("agents", "POST", path, body=body, source=fresh_source(),
+                   headers={"Content-Type": "application/json"})
+
+
 def case_rows(A, B):
     # row 5: nonces
     accepted("control: a report of A", A, report(A))
@@ -720,11 +735,11 @@ def case_rows(A, B):
     tok = token_create()
     keys = [ec.generate_private_key(ec.SECP256R1()) for _ in range(20)]
     results = [None] * len(keys)
+    bodies = [enrol_body(tok, k) for k in keys]
 
     def one(i):
         try:
-            results[i] = request("agents", "POST", "/v1/enroll", body=enrol_body(tok, keys[i]),
-                                 headers={"Content-Type": "application/json"})[0]
+            results[i] = enroll_req("/v1/enroll", bodies[i])[0]
         except OSError as e:
             results[i] = str(e)
     ts = [threading.Thread(target=one, args=(i,)) for i in range(len(keys))]
@@ -733,24 +748,31 @@ def case_rows(A, B):
     for t in ts:
         t.join()
     won = [r for r in results if r == 201]
-    lost = [r for r in results if r in (401, 409)]
+    lost = [r for r in results if r in (401, 409, 429)]
     if len(won) != 1 or len(lost) != len(keys) - 1:
         fail("row 16: 20 concurrent enrolments with one token: %r (expected one 201)" % results)
     else:
-        ok("row 16: 20 concurrent enrolments with one token: one 201, %d refused" % len(lost))
+        ok("row 16: 20 concurrent enrolments with one token: one 201, %d refused (%s)"
+           % (len(lost), ", ".join("%d x %d" % (lost.count(c), c) for c in sorted(set(lost)))))
     alive("row 16: concurrent enrolments")
-    res = request("agents", "POST", "/v1/enroll", body=enrol_body(tok, keys[0]),
-                  headers={"Content-Type": "application/json"})
+    res = enroll_req("/v1/enroll", enrol_body(tok, keys[0]))
     expect("row 15: the used token again", res, 401, "enroll-token-used")
-    res = request("agents", "POST", "/v1/enroll", body=enrol_body(token_create(), A.key),
-                  headers={"Content-Type": "application/json"})
+    res = enroll_req("/v1/enroll", enrol_body(token_create(), A.key))
     expect("row 16: device A's key enrolled again with a new token", res, 409)
-    res = request("agents", "POST", "/v1/enroll",
-                  body=enrol_body(b64u(os.urandom(32)), ec.generate_private_key(ec.SECP256R1())),
-                  headers={"Content-Type": "application/json"})
+    res = enroll_req("/v1/enroll",
+                     enrol_body(b64u(os.urandom(32)), ec.generate_private_key(ec.SECP256R1())))
     expect("row 15: a token never issued", res, 401, "enroll-token-unknown")
-    res = request("agents", "POST", "/v1/enroll/activate", headers={"Content-Type": "application/json"},
-                  body=cjson({"device_id": A.id, "proof": b64u(os.urandom(32))}))
+    proof_ = os.urandom(32)
+    act = {"device_id": A.id, "proof": b64u(proof_)}
+    if POP[0]:  # signed by A's key: only the missing pending activation is wrong
+        now = int(time.time())
+        act["jwk"] = jwk_of(A.key.public_key())
+        act["pop"] = jws(A, {"alg": "ES256", "typ": "posture-activate+jwt", "kid": A.id},
+                         {"aud": "https://127.0.0.1:%d" % E["agents"], "iat": now,
+                          "exp": now + 60, "device_id": A.id,
+                          "proof_sha256": b64u(hashlib.sha256(proof_).digest()),
+                          "nonce0": b64u(os.urandom(32))})
+    res = enroll_req("/v1/enroll/activate", cjson(act))
     expect("row 15: an activation proof for a software-tier device", res, 403)
 
     # row 11: TPM evidence (a well-formed quote of another device) from a software-tier device
