@@ -147,11 +147,7 @@ static int sign_raw(EVP_PKEY *key, const char *input, size_t len, uint8_t raw[SI
 
 int posture_jws_sign(EVP_PKEY *key, const char *typ, const void *payload, size_t len, char **ret)
 {
-    posture_auto_strbuf struct posture_strbuf sb = POSTURE_STRBUF_INIT(POSTURE_JWS_MAX_SIZE);
-    posture_autofree char *kid = NULL, *header = NULL, *h64 = NULL, *p64 = NULL;
-    char s64[POSTURE_KEY_THUMBPRINT_LEN * 2 + 2];
-    uint8_t raw[SIG_LEN];
-    char *out;
+    posture_autofree char *kid = NULL;
     int r;
 
     POSTURE_RETURN_IF_FAIL(key && typ && ret, -EINVAL);
@@ -165,6 +161,37 @@ int posture_jws_sign(EVP_PKEY *key, const char *typ, const void *payload, size_t
     r = posture_key_thumbprint(key, &kid);
     if (r < 0)
         return r;
+    return posture_jws_sign_kid(key, kid, typ, payload, len, ret);
+}
+
+int posture_jws_overhead(const char *typ, const char *kid, size_t *ret)
+{
+    posture_autofree char *header = NULL;
+    int r;
+
+    POSTURE_RETURN_IF_FAIL(typ && kid && ret, -EINVAL);
+    r = build_header(typ, kid, &header);
+    if (r < 0)
+        return r;
+    /* header "." payload "." signature (64 bytes r‖s) */
+    *ret = posture_b64url_encoded_len(strlen(header)) + 2 + posture_b64url_encoded_len(SIG_LEN);
+    return 0;
+}
+
+int posture_jws_sign_kid(
+    EVP_PKEY *key, const char *kid, const char *typ, const void *payload, size_t len, char **ret)
+{
+    posture_auto_strbuf struct posture_strbuf sb = POSTURE_STRBUF_INIT(POSTURE_JWS_MAX_SIZE);
+    posture_autofree char *header = NULL, *h64 = NULL, *p64 = NULL;
+    char s64[POSTURE_KEY_THUMBPRINT_LEN * 2 + 2];
+    uint8_t raw[SIG_LEN];
+    char *out;
+    int r;
+
+    POSTURE_RETURN_IF_FAIL(key && kid && typ && ret, -EINVAL);
+    POSTURE_RETURN_IF_FAIL(payload || len == 0, -EINVAL);
+    if (len > POSTURE_JWS_MAX_SIZE)
+        return -E2BIG;
     r = build_header(typ, kid, &header);
     if (r < 0)
         return r;

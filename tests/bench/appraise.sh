@@ -7,11 +7,20 @@
 # is read from /proc (every thread's schedstat, ns) before and after, so the client's work
 # (running the checks, the TPM quote, signing) does not count. Each submission also costs the
 # verifier a new mutual-TLS handshake and a challenge (nonce issued and consumed in the store):
-# the figure is therefore a lower bound for appraisals per core. Asserts nothing.
-# usage: appraise.sh BUILD_DIR [SUBMISSIONS]
+# the figure is therefore a lower bound for appraisals per core.
+#
+# Then the same pipeline in process (appraise_inproc, DESIGN.md §10's items only): the verifier
+# is stopped; appraise_inproc issues nonces in its store for the device, has `posturectl report
+# --nonce --evidence` make a report and a TPM quote for each (16 at a time, what a device may
+# hold), and times them through posture_api_submit() (the code of POST /v1/posture) on one
+# core, per stage; once with the baseline policy alone (the §10 figure) and once with both
+# policies (as served above).
+# Asserts nothing (exit 1 only when the set-up fails).
+# usage: appraise.sh BUILD_DIR [SUBMISSIONS] [IN_PROCESS_SUBMISSIONS]
 set -u
 build=$1
 n=${2:-40}
+m=${3:-200}
 top=$(cd "$(dirname "$0")/../.." && pwd)
 pv=$build/verifier/posture-verifier
 pc=$build/agent/cli/posturectl
@@ -117,8 +126,28 @@ while [ $k -lt "$n" ]; do
 done
 t1=$(date +%s.%N)
 after=$(cpu_ns)
-awk -v b="$before" -v a="$after" -v n="$n" -v ok="$ok" -v t0="$t0" -v t1="$t1" -v name="$name" 'BEGIN {
+http=$(awk -v b="$before" -v a="$after" -v n="$n" -v ok="$ok" -v t0="$t0" -v t1="$t1" -v name="$name" 'BEGIN {
     per = (a - b) / n / 1000.0
     printf "%s: %d submissions (%d appraised), TPM tier, 82-event log, 2 policies: verifier CPU %.0f us per submission (mTLS handshake + challenge + JWS + quote + log replay + 2 appraisals + 2 EARs + store) = %.0f appraisals/s per core (target >= 4000/s; the handshake and challenge are extra); client wall %.0f ms per submit (checks, TPM quote, signing on swtpm)\n", name, n, ok, per, 1e6 / per, (t1 - t0) * 1000 / n
-}'
-exit 0
+}')
+echo "$http"
+
+# ---- the same pipeline in process ----------------------------------------------------------
+inproc=$build/tests/bench/appraise_inproc
+[ -x "$inproc" ] || {
+    echo "$name: appraise_inproc not built; the in-process figure is skipped"
+    exit 0
+}
+kill "$VPID" 2>/dev/null
+wait "$VPID" 2>/dev/null
+VPID=""
+mkdir -p baseline-only
+cp policies/baseline.json baseline-only/
+status=0
+# POSTURE_BENCH_WRAP: a command to run appraise_inproc under (e.g. "perf record -g --no-inherit")
+${POSTURE_BENCH_WRAP:-} "$inproc" run "$W/state" bench.example "$W/baseline-only" baseline "$W" "$m" \
+    "$pc" "$W/agent.conf" "$name in process" || status=1
+${POSTURE_BENCH_WRAP:-} "$inproc" run "$W/state" bench.example "$W/policies" baseline "$W" "$m" \
+    "$pc" "$W/agent.conf" "$name in process" || status=1
+echo "$name: beside it, over HTTP: $(echo "$http" | sed 's/^[^:]*: [^:]*: //')"
+exit $status

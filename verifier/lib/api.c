@@ -425,68 +425,154 @@ int posture_api_ear_read(const char *ear,
     return 0;
 }
 
+/* The rows of one device being gathered: every policy's stored appraisal of its latest
+ * submission (posture_store_appraisal_foreach_latest_policies gives them one after another). */
+struct load_slot {
+    char *ear;
+    char failed[POSTURE_DECISION_TEXT_MAX + 1];
+    char remediation[POSTURE_DECISION_TEXT_MAX + 1];
+};
+
 struct load_ctx {
     struct posture_api *api;
     int n;
+    char device_id[POSTURE_STORE_DEVICE_ID_MAX + 1]; /* "" before the first row */
+    char subject[POSTURE_DECISION_SUBJECT_MAX + 1];
+    uint8_t x5t[32];
+    size_t n_entries;
+    struct posture_decision_entry entries[POSTURE_DECISION_POLICIES_MAX];
+    struct load_slot slots[POSTURE_DECISION_POLICIES_MAX];
 };
+
+static void load_reset(struct load_ctx *ctx)
+{
+    for (size_t i = 0; i < ctx->n_entries; i++) {
+        free(ctx->slots[i].ear);
+        ctx->slots[i].ear = NULL;
+    }
+    ctx->n_entries = 0;
+    ctx->device_id[0] = '\0';
+}
+
+/* Put the gathered device into the view (when any of its policies is still loaded as it was). */
+static int load_flush(struct load_ctx *ctx)
+{
+    struct posture_decision_device dev = {
+        .device_id = ctx->device_id,
+        .subject = ctx->subject,
+        .n_entries = ctx->n_entries,
+        .entries = ctx->entries,
+    };
+    int r = 0;
+
+    if (ctx->device_id[0] && ctx->n_entries > 0) {
+        memcpy(dev.x5t_s256, ctx->x5t, sizeof(dev.x5t_s256));
+        r = posture_decisions_put(ctx->api->decisions, &dev);
+        if (r >= 0)
+            ctx->n++;
+        else if (r != -ENOMEM) {
+            log_debug("api: %s: decision view: %s, skipped", ctx->device_id, posture_errno_name(r));
+            r = 0;
+        }
+    }
+    load_reset(ctx);
+    return r;
+}
+
+/* The failed list cut at an item boundary to what the view holds. */
+static void load_failed(const char *reason, char *buf, size_t size)
+{
+    size_t n = strlen(reason);
+
+    if (n >= size) {
+        n = size - 1;
+        while (n > 0 && reason[n] != ',')
+            n--;
+    }
+    memcpy(buf, reason, n);
+    buf[n] = '\0';
+}
 
 static int load_one(const struct posture_store_appraisal *a, void *userdata)
 {
     struct load_ctx *ctx = userdata;
     const struct posture_policy *policy =
         ctx->api->policies ? posture_policy_set_find(ctx->api->policies, a->policy_id) : NULL;
-    char subject[POSTURE_DECISION_SUBJECT_MAX + 1], remediation[POSTURE_DECISION_TEXT_MAX + 1];
     const char *status = posture_store_verdict_to_string(a->verdict);
-    struct posture_decision_entry e;
-    struct posture_decision_device dev;
+    char subject[POSTURE_DECISION_SUBJECT_MAX + 1];
+    uint8_t x5t[32];
+    struct load_slot *slot;
     int r;
 
-    /* A policy removed or changed since: its old verdict decides nothing now. */
-    if (!policy || !status ||
+    if (strcmp(ctx->device_id, a->device_id) != 0) {
+        r = load_flush(ctx);
+        if (r < 0)
+            return r;
+        (void) snprintf(ctx->device_id, sizeof(ctx->device_id), "%s", a->device_id);
+    }
+    /* A policy removed or changed since (another version or other bytes): its old verdict
+     * decides nothing now; the device waits for its next report under it (fail closed). */
+    if (!policy || !status || strcmp(policy->version, a->policy_version) != 0 ||
         memcmp(policy->digest, a->policy_digest, sizeof(policy->digest)) != 0) {
-        log_debug("api: %s: the stored appraisal is under policy %s, which is not loaded as it "
-                  "was; the device waits for its next report",
-                  a->device_id, a->policy_id);
+        log_debug("api: %s: the stored appraisal under policy %s@%s is not of the policy loaded "
+                  "now; it waits for the device's next report",
+                  a->device_id, a->policy_id, a->policy_version);
         return 0;
     }
-    e = (struct posture_decision_entry){
+    if (ctx->n_entries >= POSTURE_DECISION_POLICIES_MAX)
+        return 0;
+    slot = &ctx->slots[ctx->n_entries];
+    if (posture_api_ear_read(a->ear, &ctx->entries[ctx->n_entries].expires, subject, x5t,
+                             slot->remediation, sizeof(slot->remediation)) < 0) {
+        log_debug("api: %s: the stored EAR under %s does not parse, skipped", a->device_id,
+                  a->policy_id);
+        return 0;
+    }
+    /* Every EAR of one submission names the same device and certificate. */
+    if (ctx->n_entries == 0) {
+        memcpy(ctx->subject, subject, sizeof(ctx->subject));
+        memcpy(ctx->x5t, x5t, sizeof(ctx->x5t));
+    } else if (strcmp(ctx->subject, subject) != 0 || memcmp(ctx->x5t, x5t, sizeof(x5t)) != 0) {
+        log_debug("api: %s: the stored EAR under %s names another subject, skipped", a->device_id,
+                  a->policy_id);
+        return 0;
+    }
+    slot->ear = strdup(a->ear);
+    if (!slot->ear)
+        return -ENOMEM;
+    load_failed(a->reason, slot->failed, sizeof(slot->failed));
+    ctx->entries[ctx->n_entries] = (struct posture_decision_entry){
         .policy_id = policy->id,
         .policy_version = policy->version,
         .status = status,
         .allow = posture_policy_allows(policy, (int) a->verdict),
-        .token = a->ear,
-        .failed_checks = a->reason,
-        .remediation = remediation,
+        .expires = ctx->entries[ctx->n_entries].expires,
+        .token = slot->ear,
+        .failed_checks = slot->failed,
+        .remediation = slot->remediation,
     };
-    if (posture_api_ear_read(a->ear, &e.expires, subject, dev.x5t_s256, remediation,
-                             sizeof(remediation)) < 0) {
-        log_debug("api: %s: the stored EAR does not parse, skipped", a->device_id);
-        return 0;
-    }
-    dev.device_id = a->device_id;
-    dev.subject = subject;
-    dev.n_entries = 1;
-    dev.entries = &e;
-    r = posture_decisions_put(ctx->api->decisions, &dev);
-    if (r == -ENOMEM)
-        return r;
-    if (r < 0) {
-        log_debug("api: %s: decision view: %s, skipped", a->device_id, posture_errno_name(r));
-        return 0;
-    }
-    ctx->n++;
+    ctx->n_entries++;
     return 0;
 }
 
 int posture_api_decisions_load(struct posture_api *api)
 {
-    struct load_ctx ctx = { .api = api };
-    int r;
+    struct load_ctx *ctx;
+    int n, r;
 
     if (!api)
         return -EINVAL;
-    r = posture_store_appraisal_foreach_latest(api->store, load_one, &ctx);
-    return r < 0 ? r : ctx.n;
+    ctx = calloc(1, sizeof(*ctx));
+    if (!ctx)
+        return -ENOMEM;
+    ctx->api = api;
+    r = posture_store_appraisal_foreach_latest_policies(api->store, load_one, ctx);
+    if (r >= 0)
+        r = load_flush(ctx);
+    load_reset(ctx);
+    n = ctx->n;
+    free(ctx);
+    return r < 0 ? r : n;
 }
 
 /* ---- set-up ------------------------------------------------------------------------------ */

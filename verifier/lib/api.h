@@ -95,13 +95,13 @@ int posture_api_reload(struct posture_api *api,
 void posture_api_set_authz_bearer(struct posture_api *api, bool on);
 
 /*
- * Fill the decision view from the store at start: the latest appraisal of every active device
- * (posture_store_appraisal_foreach_latest), read from its EAR (ours: not verified again) as the
- * entry of the policy it was appraised under, when that policy is still loaded with the same
- * digest (otherwise the device stays unappraised until its next report: fail closed). Only the
- * default policy's appraisal is stored, so the other policies answer 403 not-appraised until
- * the device reports again. Returns the number of devices put, or a negative errno (the
- * store's; an EAR that does not parse is skipped).
+ * Fill the decision view from the store at start: every policy's appraisal of the latest
+ * submission of every active device (posture_store_appraisal_foreach_latest_policies), read
+ * from its EAR (ours: not verified again), each as the entry of the policy it was appraised
+ * under when that policy is still loaded with the same version and digest; a policy removed
+ * or changed since stays unappraised for the device until its next report (fail closed: 403
+ * not-appraised). Returns the number of devices put, or a negative errno (the store's; an EAR
+ * that does not parse is skipped).
  */
 int posture_api_decisions_load(struct posture_api *api);
 

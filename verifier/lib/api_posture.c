@@ -15,6 +15,8 @@
  *   7. the decision view, metrics, an audit row; 201 with the EAR and a summary.
  */
 
+#include "api_posture.h"
+
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -43,9 +45,11 @@
 /* Everything one submission holds, freed by sub_done(). */
 struct sub {
     struct posture_api *api;
-    struct posture_http_response *resp;
+    struct posture_api_answer *ans;
+    struct posture_api_stats *stats;
+    uint64_t t; /* start of the current stage */
     const struct posture_http_identity *id;
-    struct posture_store_device *dev;
+    const struct posture_store_device *dev;
     struct posture_submission *submission;
     uint8_t nonce[NONCE_MAX];
     size_t nonce_len;
@@ -79,6 +83,76 @@ static void sub_done(struct sub *s)
     }
 }
 
+static uint64_t clock_ns(clockid_t id)
+{
+    struct timespec ts;
+
+    (void) clock_gettime(id, &ts);
+    return (uint64_t) ts.tv_sec * UINT64_C(1000000000) + (uint64_t) ts.tv_nsec;
+}
+
+/* The current stage ends now. */
+static void stage_end(struct sub *s, enum posture_api_stage st)
+{
+    uint64_t t;
+
+    if (!s->stats)
+        return;
+    t = clock_ns(s->stats->thread_cpu ? CLOCK_THREAD_CPUTIME_ID : CLOCK_MONOTONIC);
+    s->stats->ns[st] += t - s->t;
+    s->t = t;
+}
+
+static const char *const stage_names[POSTURE_API_STAGE__MAX] = {
+    [POSTURE_API_STAGE_PARSE] = "parse",   [POSTURE_API_STAGE_NONCE] = "nonce",
+    [POSTURE_API_STAGE_JWS] = "jws",       [POSTURE_API_STAGE_EVIDENCE] = "evidence",
+    [POSTURE_API_STAGE_POLICY] = "policy", [POSTURE_API_STAGE_EAR] = "ear",
+    [POSTURE_API_STAGE_STORE] = "store",   [POSTURE_API_STAGE_VIEW] = "view",
+    [POSTURE_API_STAGE_ANSWER] = "answer",
+};
+
+const char *posture_api_stage_to_string(enum posture_api_stage st)
+{
+    if ((int) st < 0 || st >= POSTURE_API_STAGE__MAX)
+        return NULL;
+    return stage_names[st];
+}
+
+void posture_api_answer_done(struct posture_api_answer *a)
+{
+    if (!a)
+        return;
+    cJSON_Delete(a->json);
+    a->json = NULL;
+}
+
+/* A problem answer; takes extra (may be NULL). */
+static int problem(struct sub *s,
+                   unsigned status,
+                   const char *type,
+                   const char *title,
+                   const char *detail,
+                   cJSON *extra)
+{
+    cJSON_Delete(s->ans->json);
+    s->ans->json = extra;
+    s->ans->status = status;
+    s->ans->problem_type = type;
+    s->ans->title = title;
+    s->ans->detail = detail;
+    return 0;
+}
+
+/* A JSON body; takes o. */
+static int body(struct sub *s, unsigned status, cJSON *o)
+{
+    cJSON_Delete(s->ans->json);
+    s->ans->json = o;
+    s->ans->status = status;
+    s->ans->problem_type = NULL;
+    return 0;
+}
+
 /* A refused submission: 400 (or the given status) problem with "reason". */
 static int
 reject(struct sub *s, unsigned status, const char *type, const char *reason, const char *detail)
@@ -92,8 +166,7 @@ reject(struct sub *s, unsigned status, const char *type, const char *reason, con
     r = posture_json_add_str(extra, "reason", reason);
     if (r < 0)
         return r;
-    return posture_http_response_problem(s->resp, status, type, "Posture submission refused",
-                                         detail, extra);
+    return problem(s, status, type, "Posture submission refused", detail, POSTURE_TAKE_PTR(extra));
 }
 
 /* 400 use_fresh_nonce with a new nonce (GATEWAYS.md §2.2): in the Replay-Nonce header and in
@@ -101,13 +174,13 @@ reject(struct sub *s, unsigned status, const char *type, const char *reason, con
 static int use_fresh_nonce(struct sub *s, const char *reason, const char *detail)
 {
     posture_auto_cjson cJSON *extra = cJSON_CreateObject();
-    char nonce[64];
+    char *nonce = s->ans->replay_nonce;
     int r;
 
     posture_metrics_counter_inc(s->api->m_rejected, reason);
     if (!extra)
         return -ENOMEM;
-    r = api_nonce_issue(s->api, s->dev->id, nonce, sizeof(nonce));
+    r = api_nonce_issue(s->api, s->dev->id, nonce, sizeof(s->ans->replay_nonce));
     if (r >= 0)
         r = posture_json_add_str(extra, "error", "use_fresh_nonce");
     if (r >= 0)
@@ -116,12 +189,11 @@ static int use_fresh_nonce(struct sub *s, const char *reason, const char *detail
         r = posture_json_add_str(extra, "nonce", nonce);
     if (r >= 0)
         r = posture_json_add_int(extra, "expires_in", POSTURE_API_NONCE_TTL_SEC);
-    if (r >= 0)
-        r = posture_http_response_problem(s->resp, 400, "use_fresh_nonce", "Use a fresh nonce",
-                                          detail, extra);
-    if (r >= 0)
-        r = posture_http_response_add_header(s->resp, "Replay-Nonce", nonce);
-    return r;
+    if (r < 0) {
+        s->ans->replay_nonce[0] = '\0';
+        return r;
+    }
+    return problem(s, 400, "use_fresh_nonce", "Use a fresh nonce", detail, POSTURE_TAKE_PTR(extra));
 }
 
 static int policy_text(const struct posture_appraisal *a, char *buf, size_t size)
@@ -156,9 +228,9 @@ static int answer_duplicate(struct sub *s)
     if (r >= 0 && latest.seq <= (uint64_t) INT64_MAX / 2)
         r = posture_json_add_int(o, "seq", (int64_t) latest.seq);
     posture_store_appraisal_done(&latest);
-    if (r >= 0)
-        r = posture_http_response_set_json(s->resp, 200, NULL, o);
-    return r;
+    if (r < 0)
+        return r;
+    return body(s, 200, POSTURE_TAKE_PTR(o));
 }
 
 static int load_key(struct sub *s)
@@ -380,12 +452,8 @@ static void load_previous(struct sub *s)
 static int appraise_all(struct sub *s, int64_t now)
 {
     const struct posture_policy_set *set = s->api->policies;
-    char x5t[POSTURE_VKEYS_X5T_LEN + 1];
     int r;
 
-    r = posture_b64url_encode_buf(s->id->x5t_s256, sizeof(s->id->x5t_s256), x5t, sizeof(x5t));
-    if (r < 0)
-        return r;
     load_previous(s);
     for (size_t i = 0; i < set->n_policies; i++) {
         const struct posture_policy *p = set->policies[i];
@@ -399,12 +467,6 @@ static int appraise_all(struct sub *s, int64_t now)
             .now = now,
             .previous = p == s->api->default_policy ? s->previous : NULL,
         };
-        struct posture_ear_opts eo = {
-            .issuer = s->api->issuer,
-            .trust_domain = s->api->trust_domain,
-            .jkt = s->dev->id,
-            .x5t_s256 = x5t,
-        };
 
         if (p == s->api->default_policy)
             s->def = i;
@@ -412,6 +474,29 @@ static int appraise_all(struct sub *s, int64_t now)
         if (r < 0)
             return r;
         s->n = i + 1;
+    }
+    stage_end(s, POSTURE_API_STAGE_POLICY);
+    return 0;
+}
+
+/* One EAR per policy (cnf: the certificate and the device key). */
+static int sign_all(struct sub *s)
+{
+    char x5t[POSTURE_VKEYS_X5T_LEN + 1];
+    int r;
+
+    r = posture_b64url_encode_buf(s->id->x5t_s256, sizeof(s->id->x5t_s256), x5t, sizeof(x5t));
+    if (r < 0)
+        return r;
+    for (size_t i = 0; i < s->n; i++) {
+        struct posture_ear_opts eo = {
+            .issuer = s->api->issuer,
+            .trust_domain = s->api->trust_domain,
+            .jkt = s->dev->id,
+            .x5t_s256 = x5t,
+            .kid = s->api->vkeys->signing_kid,
+        };
+
         r = posture_ear_sign(s->api->vkeys->signing_key, s->appraisals[i], &eo, &s->ears[i]);
         if (r < 0)
             return r;
@@ -419,25 +504,74 @@ static int appraise_all(struct sub *s, int64_t now)
     return 0;
 }
 
-/* Step 6: 0 recorded, 1 answered (duplicate, or a raced clock), negative errno. */
-static int record(struct sub *s, uint64_t received_at)
+/* The audit row's detail: {"seq", "policy", "status", "failed", "tpm"} of the default policy. */
+static int audit_detail(struct sub *s, char **ret)
 {
-    struct posture_store_appraisal rec;
+    const struct posture_appraisal *a = s->appraisals[s->def];
+    posture_auto_cjson cJSON *o = cJSON_CreateObject();
+    char failed[POSTURE_DECISION_TEXT_MAX + 1], rem[8], policy[2 * POSTURE_STORE_POLICY_ID_MAX + 2];
     int r;
 
-    r = posture_appraisal_record(s->appraisals[s->def], s->ears[s->def], received_at, &rec);
+    if (!o)
+        return -ENOMEM;
+    (void) posture_appraisal_failed(a, failed, sizeof(failed), rem, sizeof(rem));
+    r = policy_text(a, policy, sizeof(policy));
+    if (r >= 0 && a->seq <= (uint64_t) INT64_MAX / 2)
+        r = posture_json_add_int(o, "seq", (int64_t) a->seq);
+    if (r >= 0)
+        r = posture_json_add_str(o, "policy", policy);
+    if (r >= 0)
+        r = posture_json_add_str(o, "status", posture_store_verdict_to_string(a->status));
+    if (r >= 0)
+        r = posture_json_add_str(o, "failed", failed);
+    if (r >= 0 && s->have_verdict) {
+        char buf[POSTURE_EVIDENCE_REASON_MAX];
+        r = posture_json_add_str(o, "tpm", posture_evidence_verdict_reason(&s->verdict, buf));
+    }
+    if (r >= 0)
+        r = posture_json_print(o, false, ret);
+    return r;
+}
+
+/*
+ * Step 6, one store transaction: every policy's appraisal (the default policy's first: the row
+ * de-duplication and the latest EAR use), the TPM clock when a quote was accepted, the audit
+ * row. 0 recorded, 1 answered (duplicate, or a raced clock), negative errno.
+ */
+static int record(struct sub *s, uint64_t received_at)
+{
+    posture_autofree struct posture_store_appraisal *rows = NULL;
+    posture_autofree char *detail = NULL;
+    struct posture_store_clockinfo info;
+    struct posture_store_submission sub = { .n_appraisals = s->n };
+    struct posture_store_audit_entry audit = { .kind = "appraisal", .subject = s->dev->id };
+    int r;
+
+    rows = calloc(s->n, sizeof(*rows));
+    if (!rows)
+        return -ENOMEM;
+    for (size_t i = 0, k = 1; i < s->n; i++) {
+        size_t at = i == s->def ? 0 : k++;
+        r = posture_appraisal_record(s->appraisals[i], s->ears[i], received_at, &rows[at]);
+        if (r < 0)
+            return r;
+    }
+    r = audit_detail(s, &detail);
     if (r < 0)
         return r;
+    audit.detail = detail;
+    sub.appraisals = rows;
+    sub.audit = &audit;
     if (s->have_verdict && s->verdict.step == POSTURE_EVIDENCE_STEP_OK) {
-        struct posture_store_clockinfo info = {
+        info = (struct posture_store_clockinfo){
             .clock = s->verdict.info.clock.clock,
             .reset_count = s->verdict.info.clock.reset_count,
             .restart_count = s->verdict.info.clock.restart_count,
         };
-        r = posture_store_appraisal_record_with_clock(s->api->store, &rec,
-                                                      s->have_clock ? &s->clock : NULL, &info);
-    } else
-        r = posture_store_appraisal_record(s->api->store, &rec);
+        sub.info = &info;
+        sub.expected = s->have_clock ? &s->clock : NULL;
+    }
+    r = posture_store_submission_record(s->api->store, &sub);
     if (r == -EEXIST) {
         r = answer_duplicate(s);
         return r < 0 ? r : 1;
@@ -491,37 +625,6 @@ static int update_view(struct sub *s)
                   posture_errno_name(r));
         (void) posture_decisions_remove(s->api->decisions, s->dev->id);
     }
-    return r;
-}
-
-static int audit(struct sub *s)
-{
-    const struct posture_appraisal *a = s->appraisals[s->def];
-    posture_auto_cjson cJSON *o = cJSON_CreateObject();
-    posture_autofree char *detail = NULL;
-    char failed[POSTURE_DECISION_TEXT_MAX + 1], rem[8], policy[2 * POSTURE_STORE_POLICY_ID_MAX + 2];
-    int r;
-
-    if (!o)
-        return -ENOMEM;
-    (void) posture_appraisal_failed(a, failed, sizeof(failed), rem, sizeof(rem));
-    r = policy_text(a, policy, sizeof(policy));
-    if (r >= 0 && a->seq <= (uint64_t) INT64_MAX / 2)
-        r = posture_json_add_int(o, "seq", (int64_t) a->seq);
-    if (r >= 0)
-        r = posture_json_add_str(o, "policy", policy);
-    if (r >= 0)
-        r = posture_json_add_str(o, "status", posture_store_verdict_to_string(a->status));
-    if (r >= 0)
-        r = posture_json_add_str(o, "failed", failed);
-    if (r >= 0 && s->have_verdict) {
-        char buf[POSTURE_EVIDENCE_REASON_MAX];
-        r = posture_json_add_str(o, "tpm", posture_evidence_verdict_reason(&s->verdict, buf));
-    }
-    if (r >= 0)
-        r = posture_json_print(o, false, &detail);
-    if (r >= 0)
-        r = posture_store_audit_append(s->api->store, "appraisal", s->dev->id, detail, NULL);
     return r;
 }
 
@@ -600,24 +703,21 @@ static int answer(struct sub *s)
     }
     if (r >= 0)
         r = posture_json_add_item(o, "policies", POSTURE_TAKE_PTR(arr));
-    if (r >= 0)
-        r = posture_http_response_set_json(s->resp, 201, NULL, o);
-    return r;
+    if (r < 0)
+        return r;
+    return body(s, 201, POSTURE_TAKE_PTR(o));
 }
 
-static int submission(struct sub *s, struct posture_http_request *req)
+static int submission(struct sub *s, const uint8_t *data, size_t len)
 {
     uint64_t received_at = posture_store_now(s->api->store);
     int64_t now = (int64_t) (received_at / POSTURE_STORE_USEC_PER_SEC);
+    uint64_t t0 = clock_ns(CLOCK_MONOTONIC);
     const char *why = NULL;
-    struct timespec t0, t1;
-    const uint8_t *body;
-    size_t len = 0;
     int r;
 
-    (void) clock_gettime(CLOCK_MONOTONIC, &t0);
-    body = posture_http_request_body(req, &len);
-    r = posture_submission_parse((const char *) body, len, &s->submission, &why);
+    r = posture_submission_parse((const char *) data, len, &s->submission, &why);
+    stage_end(s, POSTURE_API_STAGE_PARSE);
     if (r == -EBADMSG)
         return reject(s, 400, "submission-malformed", "submission-malformed", why);
     if (r == -E2BIG)
@@ -626,36 +726,79 @@ static int submission(struct sub *s, struct posture_http_request *req)
         return r;
 
     r = consume_nonce(s, now); /* before anything expensive */
+    stage_end(s, POSTURE_API_STAGE_NONCE);
     if (r != 0)
         return r < 0 ? r : 0;
     r = load_key(s);
     if (r < 0)
         return r;
     r = verify_report(s, now);
+    stage_end(s, POSTURE_API_STAGE_JWS);
     if (r != 0)
         return r < 0 ? r : 0;
     r = verify_evidence(s);
+    stage_end(s, POSTURE_API_STAGE_EVIDENCE);
     if (r != 0)
         return r < 0 ? r : 0;
     r = appraise_all(s, now);
     if (r < 0)
         return r;
+    r = sign_all(s);
+    stage_end(s, POSTURE_API_STAGE_EAR);
+    if (r < 0)
+        return r;
     r = record(s, received_at);
+    stage_end(s, POSTURE_API_STAGE_STORE);
     if (r != 0)
         return r < 0 ? r : 0;
     r = update_view(s);
+    stage_end(s, POSTURE_API_STAGE_VIEW);
     if (r < 0)
         return r;
     posture_metrics_counter_inc(s->api->m_appraisal,
                                 posture_store_verdict_to_string(s->appraisals[s->def]->status));
-    r = audit(s);
-    if (r < 0)
-        log_debug("api: %s: cannot append the audit row: %s", s->dev->id, posture_errno_name(r));
-    (void) clock_gettime(CLOCK_MONOTONIC, &t1);
     posture_metrics_histogram_observe(s->api->m_appraisal_seconds,
-                                      (double) (t1.tv_sec - t0.tv_sec) +
-                                          (double) (t1.tv_nsec - t0.tv_nsec) / 1e9);
-    return answer(s);
+                                      (double) (clock_ns(CLOCK_MONOTONIC) - t0) / 1e9);
+    r = answer(s);
+    stage_end(s, POSTURE_API_STAGE_ANSWER);
+    return r;
+}
+
+int posture_api_submit(struct posture_api *api,
+                       const struct posture_http_identity *id,
+                       const struct posture_store_device *dev,
+                       const uint8_t *data,
+                       size_t len,
+                       struct posture_api_answer *ret,
+                       struct posture_api_stats *stats)
+{
+    struct posture_api_answer ans = { 0 };
+    struct sub s;
+    int r;
+
+    if (!api || !id || !dev || (!data && len > 0) || !ret)
+        return -EINVAL;
+    s = (struct sub){
+        .api = api,
+        .ans = &ans,
+        .stats = stats,
+        .t = stats ? clock_ns(stats->thread_cpu ? CLOCK_THREAD_CPUTIME_ID : CLOCK_MONOTONIC) : 0,
+        .id = id,
+        .dev = dev
+    };
+    if (!api->default_policy) {
+        posture_metrics_counter_inc(api->m_rejected, "no-policy");
+        r = problem(&s, 503, "no-policy", "No policy loaded",
+                    "the verifier has no appraisal policy ([policy] dir)", NULL);
+    } else
+        r = submission(&s, data ? data : (const uint8_t *) "", len);
+    sub_done(&s);
+    if (r < 0) {
+        posture_api_answer_done(&ans);
+        return r;
+    }
+    *ret = ans;
+    return 0;
 }
 
 /* GATEWAYS.md §4.6: the report's aud must name this verifier: posturectl's default, or the URL
@@ -708,7 +851,9 @@ int api_route_posture(struct posture_http_request *req,
     struct posture_api *api = userdata;
     struct posture_store_device dev = { 0 };
     const struct posture_http_identity *id = NULL;
-    struct sub s;
+    struct posture_api_answer ans = { 0 };
+    const uint8_t *data;
+    size_t len = 0;
     int r;
 
     r = api_request_device(api, req, resp, &id, &dev);
@@ -716,30 +861,29 @@ int api_route_posture(struct posture_http_request *req,
         posture_metrics_counter_inc(api->m_rejected, "no-device");
         return r < 0 ? r : 0;
     }
-    if (!api->default_policy) {
-        posture_store_device_done(&dev);
-        posture_metrics_counter_inc(api->m_rejected, "no-policy");
-        return api_problem(resp, 503, "no-policy", "No policy loaded",
-                           "the verifier has no appraisal policy ([policy] dir)");
-    }
-    {
-        size_t len = 0;
-        const uint8_t *data = posture_http_request_body(req, &len);
-        if (!report_audience_ok(data, len, posture_http_request_header(req, "Host"))) {
-            posture_auto_cjson cJSON *extra = cJSON_CreateObject();
+    data = posture_http_request_body(req, &len);
+    if (!report_audience_ok(data, len, posture_http_request_header(req, "Host"))) {
+        posture_auto_cjson cJSON *extra = cJSON_CreateObject();
 
-            posture_store_device_done(&dev);
-            posture_metrics_counter_inc(api->m_rejected, "report-aud-mismatch");
-            r = extra ? posture_json_add_str(extra, "reason", "report-aud-mismatch") : -ENOMEM;
-            return r < 0 ? r
-                         : posture_http_response_problem(
-                               resp, 400, "report-rejected", "Posture submission refused",
-                               "the report's aud is not this verifier (https://<Host>)", extra);
-        }
+        posture_store_device_done(&dev);
+        posture_metrics_counter_inc(api->m_rejected, "report-aud-mismatch");
+        r = extra ? posture_json_add_str(extra, "reason", "report-aud-mismatch") : -ENOMEM;
+        return r < 0 ? r
+                     : posture_http_response_problem(
+                           resp, 400, "report-rejected", "Posture submission refused",
+                           "the report's aud is not this verifier (https://<Host>)", extra);
     }
-    s = (struct sub){ .api = api, .resp = resp, .id = id, .dev = &dev };
-    r = submission(&s, req);
-    sub_done(&s);
+    r = posture_api_submit(api, id, &dev, data, len, &ans, NULL);
     posture_store_device_done(&dev);
+    if (r < 0)
+        return r;
+    if (ans.problem_type)
+        r = posture_http_response_problem(resp, ans.status, ans.problem_type, ans.title, ans.detail,
+                                          ans.json);
+    else
+        r = posture_http_response_set_json(resp, ans.status, NULL, ans.json);
+    if (r >= 0 && ans.replay_nonce[0])
+        r = posture_http_response_add_header(resp, "Replay-Nonce", ans.replay_nonce);
+    posture_api_answer_done(&ans);
     return r;
 }

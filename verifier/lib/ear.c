@@ -17,6 +17,7 @@
 #include "posture/cleanup.h"
 #include "posture/json.h"
 #include "posture/jws.h"
+#include "posture/key.h"
 #include "posture/log.h"
 #include "posture/version.h"
 
@@ -286,14 +287,22 @@ int posture_ear_sign(EVP_PKEY *key,
         if (!passing(&a->checks[i]))
             n_failing++;
 
-    /* The header and signature parts have a fixed length for this key: measure them once, so
-     * that each candidate payload is only printed, and signed when it fits. */
-    char *probe = NULL;
-    r = posture_jws_sign(key, POSTURE_EAR_TYP, "{}", 2, &probe);
+    /* The header and signature parts have a fixed length for this key: computed once, so that
+     * each candidate payload is only printed, and signed when it fits. */
+    posture_autofree char *derived = NULL;
+    const char *kid = o->kid;
+    size_t overhead = 0;
+    if (!kid) {
+        r = posture_key_check_p256(key);
+        if (r >= 0)
+            r = posture_key_thumbprint(key, &derived);
+        if (r < 0)
+            return r;
+        kid = derived;
+    }
+    r = posture_jws_overhead(POSTURE_EAR_TYP, kid, &overhead);
     if (r < 0)
         return r;
-    size_t overhead = strlen(probe) - posture_b64url_encoded_len(2);
-    free(probe);
 
     /* Levels 0 .. VERDICT_ONLY-1 keep every failing check; then failing checks are dropped from
      * the end, one at a time, down to none. */
@@ -310,7 +319,7 @@ int posture_ear_sign(EVP_PKEY *key,
                 return r;
             size_t len = strlen(payload);
             if (overhead + posture_b64url_encoded_len(len) <= POSTURE_EAR_MAX_SIZE) {
-                r = posture_jws_sign(key, POSTURE_EAR_TYP, payload, len, &token);
+                r = posture_jws_sign_kid(key, kid, POSTURE_EAR_TYP, payload, len, &token);
                 if (r < 0)
                     return r;
                 if (strlen(token) <= POSTURE_EAR_MAX_SIZE) {

@@ -48,6 +48,9 @@ struct posture_ear_opts {
     const char *jkt;          /* cnf.jkt: the device key's RFC 7638 thumbprint; NULL: none */
     const char *x5t_s256;     /* cnf.x5t#S256: the device certificate's; NULL: none */
     const char *jti;          /* NULL: 16 random bytes, base64url */
+    /* The signing key's RFC 7638 thumbprint (the JWS kid), when the caller knows it: saves
+     * deriving it for every token. NULL: derived from the key. */
+    const char *kid;
 };
 
 /*

@@ -748,3 +748,52 @@ int posture_store_device_foreach_revoked_since(struct posture_store *s,
         return -EINVAL;
     return s->ops->device_foreach_revoked_since(s, since, fn, userdata);
 }
+
+/* ---- a whole submission ------------------------------------------------------------------ */
+
+int posture_store_submission_record(struct posture_store *s,
+                                    const struct posture_store_submission *sub)
+{
+    POSTURE_RETURN_IF_FAIL(s, -EINVAL);
+    POSTURE_RETURN_IF_FAIL(sub, -EINVAL);
+    POSTURE_RETURN_IF_FAIL(sub->appraisals, -EINVAL);
+    if (sub->n_appraisals == 0 || sub->n_appraisals > POSTURE_STORE_POLICIES_MAX)
+        return -EINVAL;
+    for (size_t i = 0; i < sub->n_appraisals; i++) {
+        const struct posture_store_appraisal *a = &sub->appraisals[i];
+
+        if (!appraisal_valid(a))
+            return -EINVAL;
+        if (i > 0 && (strcmp(a->device_id, sub->appraisals[0].device_id) != 0 ||
+                      a->seq != sub->appraisals[0].seq))
+            return -EINVAL;
+        for (size_t k = 0; k < i; k++)
+            if (strcmp(a->policy_id, sub->appraisals[k].policy_id) == 0)
+                return -EINVAL;
+    }
+    if (!sub->info && sub->expected)
+        return -EINVAL;
+    if (sub->audit && !audit_entry_valid(sub->audit))
+        return -EINVAL;
+    if (sub->audit && (!sub->audit->subject || !sub->audit->detail)) {
+        /* the backend gets "" rather than NULL */
+        struct posture_store_submission copy = *sub;
+        const struct posture_store_audit_entry e = {
+            .kind = sub->audit->kind,
+            .subject = sub->audit->subject ? sub->audit->subject : "",
+            .detail = sub->audit->detail ? sub->audit->detail : "",
+        };
+        copy.audit = &e;
+        return s->ops->submission_record(s, &copy, posture_store_now(s));
+    }
+    return s->ops->submission_record(s, sub, posture_store_now(s));
+}
+
+int posture_store_appraisal_foreach_latest_policies(struct posture_store *s,
+                                                    posture_store_appraisal_fn fn,
+                                                    void *userdata)
+{
+    POSTURE_RETURN_IF_FAIL(s, -EINVAL);
+    POSTURE_RETURN_IF_FAIL(fn, -EINVAL);
+    return s->ops->appraisal_foreach_latest_policies(s, fn, userdata);
+}

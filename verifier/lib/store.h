@@ -412,3 +412,44 @@ int posture_store_device_foreach_revoked_since(struct posture_store *s,
                                                uint64_t since,
                                                posture_store_revoked_fn fn,
                                                void *userdata);
+
+/* ---- a whole submission ----------------------------------------------------------------- */
+
+#define POSTURE_STORE_POLICIES_MAX 64 /* appraisals of one submission */
+
+/*
+ * What one appraised submission leaves in the store (POST /v1/posture), written in ONE
+ * transaction, all or nothing:
+ *   appraisals[0]      the main row, the one de-duplication (device, seq), retention and
+ *                      _appraisal_latest work on (the default policy's appraisal); same rules
+ *                      and codes as _appraisal_record;
+ *   appraisals[1..n-1] the other policies' appraisals of the same report (same device_id and
+ *                      seq; each policy at most once), kept with the main row and deleted with
+ *                      it (retention, re-enrolment), so that every policy's decision survives a
+ *                      restart (_appraisal_foreach_latest_policies);
+ *   info               (optional) the TPM clock moved from *expected to *info, compare-and-set
+ *                      as _appraisal_record_with_clock: -ESTALE and nothing recorded;
+ *   audit              (optional) one audit row, chained as _audit_append.
+ * The nonce is not part of it: it is consumed first (_nonce_consume), before the expensive
+ * work. -EINVAL for appraisals of different devices or seqs, or a policy twice.
+ */
+struct posture_store_submission {
+    const struct posture_store_appraisal *appraisals;
+    size_t n_appraisals; /* 1..POSTURE_STORE_POLICIES_MAX */
+    const struct posture_store_clockinfo *expected;
+    const struct posture_store_clockinfo *info;
+    const struct posture_store_audit_entry *audit;
+};
+
+int posture_store_submission_record(struct posture_store *s,
+                                    const struct posture_store_submission *sub);
+
+/*
+ * Like _appraisal_foreach_latest, with every policy's appraisal of each active device's latest
+ * submission: fn is called once per (device, policy), the rows of one device one after another,
+ * its main row first. The appraisal (and its EAR) is borrowed for the call. Returns the number
+ * of rows or fn's negative return.
+ */
+int posture_store_appraisal_foreach_latest_policies(struct posture_store *s,
+                                                    posture_store_appraisal_fn fn,
+                                                    void *userdata);

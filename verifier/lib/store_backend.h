@@ -97,6 +97,14 @@ struct posture_store_ops {
                                         uint64_t since,
                                         posture_store_revoked_fn fn,
                                         void *userdata);
+
+    /* sub validated: 1..POSTURE_STORE_POLICIES_MAX appraisals of one (device, seq) */
+    int (*submission_record)(struct posture_store *s,
+                             const struct posture_store_submission *sub,
+                             uint64_t now);
+    int (*appraisal_foreach_latest_policies)(struct posture_store *s,
+                                             posture_store_appraisal_fn fn,
+                                             void *userdata);
 };
 
 struct posture_store {

@@ -127,6 +127,17 @@ static const char *const migrations[] = {
     "    BEGIN SELECT RAISE(ABORT, 'audit log is append-only'); END;\n",
     /* 1 → 2: a running serve polls for revocations (device_foreach_revoked_since) */
     "CREATE INDEX devices_revoked ON devices (revoked_at) WHERE status = 1;\n",
+    /* 2 → 3: every policy's appraisal of a submission, beside the main (default policy's) row
+     * in appraisals, so that each policy's decision survives a restart */
+    "CREATE TABLE appraisal_policies (\n"
+    "    appraisal_id INTEGER NOT NULL REFERENCES appraisals (id) ON DELETE CASCADE,\n"
+    "    policy_id TEXT NOT NULL,\n"
+    "    policy_version TEXT NOT NULL,\n"
+    "    policy_digest BLOB NOT NULL CHECK (length(policy_digest) = 32),\n"
+    "    verdict INTEGER NOT NULL CHECK (verdict BETWEEN 0 AND 3),\n"
+    "    ear TEXT NOT NULL,\n"
+    "    reason TEXT NOT NULL,\n"
+    "    PRIMARY KEY (appraisal_id, policy_id)) WITHOUT ROWID;\n",
 };
 
 #define SCHEMA_VERSION ((int) POSTURE_ELEMENTSOF(migrations))
@@ -183,6 +194,9 @@ enum stmt_id {
     ST_AUDIT_INSERT,
     ST_AUDIT_ALL,
     ST_DEVICE_REVOKED_SINCE,
+    ST_NONCE_CONSUME,
+    ST_APPRAISAL_POLICY_INSERT,
+    ST_APPRAISAL_LATEST_POLICIES,
     ST__MAX,
 };
 
@@ -262,6 +276,26 @@ static const char *const stmt_sql[ST__MAX] = {
     /* served by the partial index devices_revoked */
     [ST_DEVICE_REVOKED_SINCE] = "SELECT id, revoked_at FROM devices "
                                 "WHERE status = 1 AND revoked_at >= ?1 ORDER BY revoked_at, id",
+    /* the common case of nonce_consume in one statement: issued to this device, unused, fresh */
+    [ST_NONCE_CONSUME] = "UPDATE nonces SET used_at = ?2 WHERE hash = ?1 AND device_id = ?3 "
+                         "AND used_at IS NULL AND expires_at > ?2",
+    [ST_APPRAISAL_POLICY_INSERT] = "INSERT INTO appraisal_policies (appraisal_id, policy_id, "
+                                   "policy_version, policy_digest, verdict, ear, reason) "
+                                   "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+    /* APPRAISAL_COLUMNS of every policy's row of each active device's latest submission: the
+     * main row first (k = 0), then the others by policy id */
+    [ST_APPRAISAL_LATEST_POLICIES] =
+        "SELECT " APPRAISAL_COLUMNS ", 0 AS k FROM devices d "
+        "JOIN appraisals a ON a.id = (" LATEST_OF(
+            "d.id") ") WHERE d.status = 0 "
+                    "UNION ALL "
+                    "SELECT a.device_id, a.seq, a.received_at, p.verdict, p.ear, p.policy_id, "
+                    "p.policy_version, p.policy_digest, p.reason, 1 AS k FROM devices d "
+                    "JOIN appraisals a ON a.id = (" LATEST_OF(
+                        "d.id") ") "
+                                "JOIN appraisal_policies p ON p.appraisal_id = a.id WHERE d.status "
+                                "= 0 "
+                                "ORDER BY 1, 10, 6",
 };
 
 struct conn {
@@ -1453,6 +1487,32 @@ static int sqlite_nonce_issue(struct posture_store *s,
     return tx_commit(&tx);
 }
 
+/* The common case in one UPDATE (its own transaction): 1 consumed, 0 not (see why), -errno. */
+static int nonce_consume_fast(struct lease *l,
+                              const uint8_t hash[static POSTURE_STORE_DIGEST_SIZE],
+                              const char *device_id,
+                              uint64_t now)
+{
+    auto_stmt sqlite3_stmt *st = NULL;
+    int n = 0, r, rc = SQLITE_OK;
+
+    r = prepare(l->c, ST_NONCE_CONSUME, &st);
+    if (r < 0)
+        return r;
+    bind_blob(&rc, st, 1, hash, POSTURE_STORE_DIGEST_SIZE);
+    bind_u64(&rc, st, 2, now);
+    bind_text(&rc, st, 3, device_id);
+    r = bind_done(l->c, rc);
+    if (r < 0)
+        return r;
+    (void) pthread_mutex_lock(&l->b->write_lock);
+    r = step(l->c, st);
+    if (r >= 0)
+        n = sqlite3_changes(l->c->db);
+    (void) pthread_mutex_unlock(&l->b->write_lock);
+    return r < 0 ? r : n == 1;
+}
+
 static int sqlite_nonce_consume(struct posture_store *s,
                                 const uint8_t hash[static POSTURE_STORE_DIGEST_SIZE],
                                 const char *device_id,
@@ -1462,6 +1522,11 @@ static int sqlite_nonce_consume(struct posture_store *s,
     auto_tx struct tx tx = { 0 };
     int r, rc = SQLITE_OK;
 
+    r = nonce_consume_fast(&l, hash, device_id, now);
+    if (r != 0)
+        return r < 0 ? r : 0;
+    /* Not consumed: find out why, in a transaction (it would still consume a nonce that
+     * became valid meanwhile, once). */
     r = tx_begin(&l, &tx);
     if (r < 0)
         return r;
@@ -1569,30 +1634,23 @@ static int clockinfo_cas(struct conn *c,
     return r < 0 ? r : 0; /* -ENOENT: unknown device (foreign key) */
 }
 
-static int sqlite_appraisal_record(struct posture_store *s,
-                                   const struct posture_store_appraisal *a,
-                                   const struct posture_store_clockinfo *expected,
-                                   const struct posture_store_clockinfo *info,
-                                   uint64_t now)
+/* Inside a write transaction: the main row of a submission (de-duplicated); its row id. */
+static int
+appraisal_insert(struct conn *c, const struct posture_store_appraisal *a, int64_t *ret_id)
 {
-    auto_lease struct lease l = lease_take(s);
-    auto_tx struct tx tx = { 0 };
     auto_stmt sqlite3_stmt *st = NULL;
     int r, rc = SQLITE_OK;
 
-    r = tx_begin(&l, &tx);
-    if (r < 0)
-        return r;
     {
         auto_stmt sqlite3_stmt *fl = NULL;
 
-        r = prepare(l.c, ST_APPRAISAL_FLOOR, &fl);
+        r = prepare(c, ST_APPRAISAL_FLOOR, &fl);
         if (r < 0)
             return r;
         bind_text(&rc, fl, 1, a->device_id);
-        r = bind_done(l.c, rc);
+        r = bind_done(c, rc);
         if (r >= 0)
-            r = step(l.c, fl);
+            r = step(c, fl);
         if (r < 0)
             return r;
         if (r == 0)
@@ -1600,7 +1658,7 @@ static int sqlite_appraisal_record(struct posture_store *s,
         if (a->seq <= column_u64(fl, 0))
             return -EEXIST; /* at or below what retention deleted: seen before */
     }
-    r = prepare(l.c, ST_APPRAISAL_INSERT, &st);
+    r = prepare(c, ST_APPRAISAL_INSERT, &st);
     if (r < 0)
         return r;
     bind_text(&rc, st, 1, a->device_id);
@@ -1612,11 +1670,56 @@ static int sqlite_appraisal_record(struct posture_store *s,
     bind_text(&rc, st, 7, a->policy_version);
     bind_blob(&rc, st, 8, a->policy_digest, POSTURE_STORE_DIGEST_SIZE);
     bind_text(&rc, st, 9, a->reason);
-    r = bind_done(l.c, rc);
+    r = bind_done(c, rc);
     if (r >= 0)
-        r = step(l.c, st);
+        r = step(c, st);
     if (r < 0)
         return r; /* -EEXIST (device, seq) seen, -ENOENT unknown device */
+    *ret_id = sqlite3_last_insert_rowid(c->db);
+    return 0;
+}
+
+/* Inside a write transaction: another policy's appraisal of the submission appraisal_id. */
+static int appraisal_policy_insert(struct conn *c,
+                                   int64_t appraisal_id,
+                                   const struct posture_store_appraisal *a)
+{
+    auto_stmt sqlite3_stmt *st = NULL;
+    int r, rc = SQLITE_OK;
+
+    r = prepare(c, ST_APPRAISAL_POLICY_INSERT, &st);
+    if (r < 0)
+        return r;
+    bind_i64(&rc, st, 1, appraisal_id);
+    bind_text(&rc, st, 2, a->policy_id);
+    bind_text(&rc, st, 3, a->policy_version);
+    bind_blob(&rc, st, 4, a->policy_digest, POSTURE_STORE_DIGEST_SIZE);
+    bind_i64(&rc, st, 5, a->verdict);
+    bind_text(&rc, st, 6, a->ear);
+    bind_text(&rc, st, 7, a->reason);
+    r = bind_done(c, rc);
+    if (r >= 0)
+        r = step(c, st);
+    return r < 0 ? r : 0; /* -EEXIST: the same policy twice */
+}
+
+static int sqlite_appraisal_record(struct posture_store *s,
+                                   const struct posture_store_appraisal *a,
+                                   const struct posture_store_clockinfo *expected,
+                                   const struct posture_store_clockinfo *info,
+                                   uint64_t now)
+{
+    auto_lease struct lease l = lease_take(s);
+    auto_tx struct tx tx = { 0 };
+    int64_t id;
+    int r;
+
+    r = tx_begin(&l, &tx);
+    if (r < 0)
+        return r;
+    r = appraisal_insert(l.c, a, &id);
+    if (r < 0)
+        return r;
     if (info) {
         r = clockinfo_cas(l.c, a->device_id, expected, info, now);
         if (r < 0)
@@ -1779,28 +1882,24 @@ static int sqlite_clockinfo_update(struct posture_store *s,
 
 /* ---- audit ------------------------------------------------------------------------------- */
 
-static int sqlite_audit_append(struct posture_store *s,
-                               const struct posture_store_audit_entry *entries,
-                               size_t n,
-                               uint64_t now,
-                               uint64_t *ret_last_seq)
+/* Inside a write transaction: n rows chained after the last one. */
+static int audit_insert(struct conn *c,
+                        const struct posture_store_audit_entry *entries,
+                        size_t n,
+                        uint64_t now,
+                        uint64_t *ret_last_seq)
 {
-    auto_lease struct lease l = lease_take(s);
-    auto_tx struct tx tx = { 0 };
     uint8_t prev[POSTURE_STORE_DIGEST_SIZE] = { 0 }, hash[POSTURE_STORE_DIGEST_SIZE];
     uint64_t seq = 1;
     int r;
 
-    r = tx_begin(&l, &tx);
-    if (r < 0)
-        return r;
     {
         auto_stmt sqlite3_stmt *st = NULL;
 
-        r = prepare(l.c, ST_AUDIT_LAST, &st);
+        r = prepare(c, ST_AUDIT_LAST, &st);
         if (r < 0)
             return r;
-        r = step(l.c, st);
+        r = step(c, st);
         if (r < 0)
             return r;
         if (r > 0) {
@@ -1829,7 +1928,7 @@ static int sqlite_audit_append(struct posture_store *s,
         r = posture_store_audit_hash(prev, &row, hash);
         if (r < 0)
             return r;
-        r = prepare(l.c, ST_AUDIT_INSERT, &st);
+        r = prepare(c, ST_AUDIT_INSERT, &st);
         if (r < 0)
             return r;
         bind_u64(&rc, st, 1, row.seq);
@@ -1839,17 +1938,38 @@ static int sqlite_audit_append(struct posture_store *s,
         bind_text(&rc, st, 5, row.detail);
         bind_blob(&rc, st, 6, prev, sizeof(prev));
         bind_blob(&rc, st, 7, hash, sizeof(hash));
-        r = bind_done(l.c, rc);
+        r = bind_done(c, rc);
         if (r >= 0)
-            r = step(l.c, st);
+            r = step(c, st);
         if (r < 0)
             return r;
         memcpy(prev, hash, sizeof(prev));
     }
+    *ret_last_seq = seq - 1;
+    return 0;
+}
+
+static int sqlite_audit_append(struct posture_store *s,
+                               const struct posture_store_audit_entry *entries,
+                               size_t n,
+                               uint64_t now,
+                               uint64_t *ret_last_seq)
+{
+    auto_lease struct lease l = lease_take(s);
+    auto_tx struct tx tx = { 0 };
+    uint64_t seq = 0;
+    int r;
+
+    r = tx_begin(&l, &tx);
+    if (r < 0)
+        return r;
+    r = audit_insert(l.c, entries, n, now, &seq);
+    if (r < 0)
+        return r;
     r = tx_commit(&tx);
     if (r < 0)
         return r;
-    *ret_last_seq = seq - 1;
+    *ret_last_seq = seq;
     return 0;
 }
 
@@ -1961,6 +2081,79 @@ static int sqlite_device_foreach_revoked_since(struct posture_store *s,
     return r < 0 ? r : n;
 }
 
+/* ---- a whole submission ------------------------------------------------------------------ */
+
+static int sqlite_submission_record(struct posture_store *s,
+                                    const struct posture_store_submission *sub,
+                                    uint64_t now)
+{
+    auto_lease struct lease l = lease_take(s);
+    auto_tx struct tx tx = { 0 };
+    const struct posture_store_appraisal *a = &sub->appraisals[0];
+    uint64_t seq = 0;
+    int64_t id;
+    int r;
+
+    r = tx_begin(&l, &tx);
+    if (r < 0)
+        return r;
+    r = appraisal_insert(l.c, a, &id);
+    if (r < 0)
+        return r;
+    for (size_t i = 1; i < sub->n_appraisals; i++) {
+        r = appraisal_policy_insert(l.c, id, &sub->appraisals[i]);
+        if (r < 0)
+            return r == -EEXIST ? -EINVAL : r; /* a policy twice: the caller's mistake */
+    }
+    if (sub->info) {
+        r = clockinfo_cas(l.c, a->device_id, sub->expected, sub->info, now);
+        if (r < 0)
+            return r; /* nothing recorded */
+    }
+    if (sub->audit) {
+        r = audit_insert(l.c, sub->audit, 1, now, &seq);
+        if (r < 0)
+            return r;
+    }
+    return tx_commit(&tx);
+}
+
+static int sqlite_appraisal_foreach_latest_policies(struct posture_store *s,
+                                                    posture_store_appraisal_fn fn,
+                                                    void *userdata)
+{
+    auto_lease struct lease l = lease_take(s);
+    auto_stmt sqlite3_stmt *st = NULL;
+    int n = 0, r;
+
+    r = prepare(l.c, ST_APPRAISAL_LATEST_POLICIES, &st);
+    if (r < 0)
+        return r;
+    for (;;) {
+        struct posture_store_appraisal a;
+        const unsigned char *ear;
+        int len;
+
+        r = step(l.c, st);
+        if (r <= 0)
+            break;
+        r = appraisal_from_row(st, &a);
+        if (r < 0)
+            return r;
+        ear = sqlite3_column_text(st, 4);
+        len = sqlite3_column_bytes(st, 4);
+        if (!ear || len < 0 || (size_t) len > POSTURE_STORE_EAR_MAX)
+            return -EBADMSG;
+        a.ear = (const char *) ear; /* borrowed until the next step */
+        r = fn(&a, userdata);
+        if (r < 0)
+            return r;
+        if (n < INT_MAX)
+            n++;
+    }
+    return r < 0 ? r : n;
+}
+
 const struct posture_store_ops posture_store_sqlite_ops = {
     .scheme = "sqlite",
     .open = sqlite_open,
@@ -1988,4 +2181,6 @@ const struct posture_store_ops posture_store_sqlite_ops = {
     .audit_append = sqlite_audit_append,
     .audit_verify = sqlite_audit_verify,
     .device_foreach_revoked_since = sqlite_device_foreach_revoked_since,
+    .submission_record = sqlite_submission_record,
+    .appraisal_foreach_latest_policies = sqlite_appraisal_foreach_latest_policies,
 };

@@ -72,6 +72,18 @@ const char *posture_jws_reason_to_string(int reason);
  */
 int posture_jws_sign(EVP_PKEY *key, const char *typ, const void *payload, size_t len, char **ret);
 
+/*
+ * posture_jws_sign() with the key's RFC 7638 thumbprint already known (kid, as
+ * posture_key_thumbprint() gives it; not checked against key): a signer of many tokens saves
+ * deriving it each time. The key must be P-256 (-EIO from OpenSSL otherwise). Same errors.
+ */
+int posture_jws_sign_kid(
+    EVP_PKEY *key, const char *kid, const char *typ, const void *payload, size_t len, char **ret);
+
+/* The length of a compact JWS of posture_jws_sign_kid(key, kid, typ, ...) minus its payload
+ * part: fixed for typ and kid, so a signer can size a payload before signing. -EINVAL, -ENOMEM. */
+int posture_jws_overhead(const char *typ, const char *kid, size_t *ret);
+
 struct posture_jws_verify_opts {
     const char *typ;           /* required typ header value, e.g. POSTURE_JWS_TYP_REPORT */
     int64_t now;               /* the caller's clock, epoch seconds */

@@ -46,6 +46,12 @@ static const char policy_hw[] =
     "\"device\":{\"trust_tier\":\"hardware\"},\"checks\":{\"os.release\":{\"required\":true,"
     "\"evidence\":[{\"path\":\"/id\",\"op\":\"ne\",\"value\":\"\"}]}}}";
 
+/* p-hw as edited after the device's appraisal */
+static const char policy_hw_v3[] =
+    "{\"id\":\"p-hw\",\"version\":\"3\",\"allow_warning\":false,"
+    "\"device\":{\"trust_tier\":\"hardware\"},\"checks\":{\"os.release\":{\"required\":true,"
+    "\"evidence\":[{\"path\":\"/id\",\"op\":\"ne\",\"value\":\"\"}]}}}";
+
 static uint64_t clock_usec;
 
 static uint64_t fake_clock(void *userdata)
@@ -577,12 +583,33 @@ static void test_flow(void **state)
         posture_decisions_authz(view, f->cert_sha256, "p-open", known, 2, now_sec(), z);
         assert_int_equal(z->status, 200);
         assert_string_equal(z->x_token, ear);
+        /* every policy's appraisal was stored: p-hw answers as before the restart */
+        posture_decisions_authz(view, f->cert_sha256, "p-hw", known, 2, now_sec(), z);
+        assert_int_equal(z->status, 403);
+        assert_non_null(strstr(z->problem, "posture-failed"));
+        assert_non_null(strstr(z->problem, "failed_checks"));
+        posture_api_free(api);
+        posture_decisions_free(view);
+
+        /* p-hw changed since (another version): its old appraisal decides nothing */
+        struct posture_policy *hw3 = policy(policy_hw_v3), *hw2 = f->set->policies[1];
+        view = NULL;
+        api = NULL;
+        f->set->policies[1] = hw3;
+        assert_int_equal(posture_decisions_new(64, &view), 0);
+        ao.decisions = view;
+        assert_int_equal(posture_api_new(&ao, &api), 0);
+        assert_int_equal(posture_api_decisions_load(api), 1);
+        posture_decisions_authz(view, f->cert_sha256, "p-open", known, 2, now_sec(), z);
+        assert_int_equal(z->status, 200);
         posture_decisions_authz(view, f->cert_sha256, "p-hw", known, 2, now_sec(), z);
         assert_int_equal(z->status, 403);
         assert_non_null(strstr(z->problem, "not-appraised"));
-        free(z);
         posture_api_free(api);
         posture_decisions_free(view);
+        f->set->policies[1] = hw2;
+        posture_policy_free(hw3);
+        free(z);
     }
 
     /* revoked: the challenge is refused */

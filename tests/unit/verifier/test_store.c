@@ -159,8 +159,8 @@ static void test_open_file_modes_and_wal(void **state)
     free(out);
     out = NULL;
     assert_int_equal(sqlite_cli(f->path, "SELECT version FROM schema_version;", &out), 0);
-    assert_string_equal(out, "2\n");
-    assert_int_equal(posture_store_schema_version(f->store), 2);
+    assert_string_equal(out, "3\n");
+    assert_int_equal(posture_store_schema_version(f->store), 3);
 
     /* an existing file with loose permissions is tightened */
     (void) snprintf(p, sizeof(p), "%s/loose.db", f->dir);
@@ -257,7 +257,7 @@ static void test_reopen_keeps_data(void **state)
 
     for (int round = 0; round < 2; round++) {
         f->store = open_store(f->path, 2);
-        assert_int_equal(posture_store_schema_version(f->store), 2);
+        assert_int_equal(posture_store_schema_version(f->store), 3);
         assert_int_equal(posture_store_device_get(f->store, "dev-keep", &d), 0);
         assert_string_equal(d.id, "dev-keep");
         posture_store_device_done(&d);
@@ -1369,7 +1369,7 @@ static void *open_thread(void *p)
     (void) pthread_barrier_wait(o->barrier);
     o->result = posture_store_open(o->path, &opts, &s);
     if (o->result == 0) {
-        o->result = posture_store_schema_version(s) == 2 ? 0 : -EPROTO;
+        o->result = posture_store_schema_version(s) == 3 ? 0 : -EPROTO;
         posture_store_free(s);
     }
     return NULL;

@@ -200,7 +200,7 @@ static void test_revoked_since_uses_the_index(void **state)
     free(out);
     out = NULL;
     assert_int_equal(sqlite_cli(f->path, "SELECT version FROM schema_version;", &out), 0);
-    assert_string_equal(out, "2\n");
+    assert_string_equal(out, "3\n");
     free(out);
 }
 
@@ -214,12 +214,13 @@ static void test_migration_from_version_1(void **state)
     add_device(f->store, "old-dev");
     assert_int_equal(posture_store_device_revoke(f->store, "old-dev"), 0);
     f->store = posture_store_free(f->store);
-    assert_int_equal(
-        sqlite_cli(f->path, "DROP INDEX devices_revoked; UPDATE schema_version SET version = 1;",
-                   NULL),
-        0);
+    assert_int_equal(sqlite_cli(f->path,
+                                "DROP TABLE appraisal_policies; DROP INDEX devices_revoked; "
+                                "UPDATE schema_version SET version = 1;",
+                                NULL),
+                     0);
     f->store = open_store(f->path);
-    assert_int_equal(posture_store_schema_version(f->store), 2);
+    assert_int_equal(posture_store_schema_version(f->store), 3);
     assert_int_equal(sqlite_cli(f->path,
                                 "SELECT count(*) FROM sqlite_schema WHERE type = 'index' AND "
                                 "name = 'devices_revoked';",

@@ -12,8 +12,11 @@
 #            certificate → 401; unknown policy → 503; the same header from an untrusted peer →
 #            401; /metrics counts; audit rows of appraisals and of every decision (sqlite3,
 #            posture-verifier audit verify)
-#   restart  after a restart the view is rebuilt from the store: the default policy answers
-#            200 with the stored EAR, another policy 403 not-appraised until the next report
+#   restart  after a restart the view is rebuilt from the store for every policy: the default
+#            policy answers 200 with the stored EAR, payments-admin and baseline as before the
+#            restart (one stored row per other policy, sqlite3); then payments-admin's version
+#            changes and baseline is removed: payments-admin 403 not-appraised (its old
+#            appraisal decides nothing), baseline 503, until the next report
 #   tpm      swtpm: posturectl enroll with ActivateCredential (hardware tier) and submit with
 #            TPM evidence twice; the TPM clock state recorded with each accepted quote (sqlite3);
 #            a policy requiring the hardware tier and a quote answers 200 (EAR hardware claim
@@ -393,6 +396,13 @@ case_flow() {
     fi
 }
 
+# The payments-admin decision as one line: HTTP code, problem type, X-Posture-Status, failed
+# checks, X-Posture-Token.
+pa_decision() {
+    code=$(gateway '/v1/authz?policy=payments-admin' -H "X-Client-Cert: $xcc")
+    echo "$code $(json 'j["type"]') $(header X-Posture-Status) $(json 'j.get("failed_checks")') $(header X-Posture-Token)"
+}
+
 case_restart() {
     start_server
     enroll_device
@@ -404,7 +414,17 @@ case_restart() {
     code=$(submit r1)
     expect 201 "$code" "POST /v1/posture" || { show_log; exit 1; }
     ear=$(json 'j["ear"]')
+    before=$(pa_decision)
+    case "$before" in
+    "403 urn:posture:problem:posture-failed contraindicated "*) ;;
+    *) fail "payments-admin before the restart: '$before'" ;;
+    esac
     stop_server
+    # every policy's appraisal is stored: the default's row and one for each other policy
+    if command -v sqlite3 >/dev/null 2>&1; then
+        n=$(sqlite3 "$tmp/state/store.db" "SELECT count(*) FROM appraisal_policies" 2>/dev/null)
+        [ "$n" = 2 ] || fail "store: $n rows of the other policies, expected 2 (baseline, payments-admin)"
+    fi
     start_server
     grep -q "decision view: 1 device" "$tmp/log" || fail "restart: the log does not say 1 device was loaded"
     code=$(gateway /v1/authz -H "X-Client-Cert: $xcc")
@@ -412,18 +432,42 @@ case_restart() {
         xposture_all "authz after a restart"
         [ "$(header X-Posture-Token)" = "$ear" ] || fail "restart: not the stored EAR"
     fi
+    # every policy answers from the store as before the restart
+    after=$(pa_decision)
+    [ "$after" = "$before" ] || fail "payments-admin after a restart: '$after', before: '$before'"
+    code=$(gateway '/v1/authz?policy=baseline' -H "X-Client-Cert: $xcc")
+    expect 403 "$code" "baseline after a restart" &&
+        { [ "$(json 'j["type"]')" = "urn:posture:problem:posture-failed" ] || fail "restart: baseline type '$(json 'j["type"]')'"; }
+    stop_server
+
+    # payments-admin changed (another version), baseline removed: the old payments-admin
+    # appraisal answers nothing (fail closed: not-appraised), baseline is no policy any more
+    sed 's/"version": "[^"]*"/"version": "2099.1.1"/' "$tmp/policies/payments-admin.json" >"$tmp/pa.json"
+    mv "$tmp/pa.json" "$tmp/policies/payments-admin.json"
+    mv "$tmp/policies/baseline.json" "$tmp/baseline.json.off"
+    start_server
+    code=$(gateway /v1/authz -H "X-Client-Cert: $xcc")
+    expect 200 "$code" "the default policy after the policy change" || true
     code=$(gateway '/v1/authz?policy=payments-admin' -H "X-Client-Cert: $xcc")
-    expect 403 "$code" "payments-admin after a restart" &&
-        { [ "$(json 'j["type"]')" = "urn:posture:problem:not-appraised" ] || fail "restart: payments-admin type '$(json 'j["type"]')'"; }
-    # the next report fills every policy again
+    expect 403 "$code" "payments-admin changed since its appraisal" &&
+        { [ "$(json 'j["type"]')" = "urn:posture:problem:not-appraised" ] || fail "changed payments-admin type '$(json 'j["type"]')'"; }
+    code=$(gateway '/v1/authz?policy=baseline' -H "X-Client-Cert: $xcc")
+    expect 503 "$code" "baseline removed from the configuration" || true
+    # the next report fills every policy again, under its new version
     challenge || { show_log; exit 1; }
     report "$nonce" r2
     code=$(submit r2)
-    expect 201 "$code" "POST /v1/posture after a restart" || true
+    expect 201 "$code" "POST /v1/posture after the policy change" || true
     code=$(gateway '/v1/authz?policy=payments-admin' -H "X-Client-Cert: $xcc")
-    expect 403 "$code" "payments-admin after the next report" &&
-        { [ "$(json 'j["type"]')" = "urn:posture:problem:posture-failed" ] || fail "payments-admin type '$(json 'j["type"]')'"; }
+    if expect 403 "$code" "payments-admin after the next report"; then
+        [ "$(json 'j["type"]')" = "urn:posture:problem:posture-failed" ] || fail "payments-admin type '$(json 'j["type"]')'"
+        case "$(header X-Posture-Policy)" in
+        payments-admin@2099.1.1 | "") ;;
+        *) fail "payments-admin answered under '$(header X-Posture-Policy)'" ;;
+        esac
+    fi
     stop_server
+    mv "$tmp/baseline.json.off" "$tmp/policies/baseline.json"
 }
 
 case_refusals() {
