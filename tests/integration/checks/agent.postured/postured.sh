@@ -17,6 +17,9 @@
 #            as dropped with a clear log line; delivered again once there is room
 #   crash    kill -9 at random points of 30 --once runs: no stray or torn spool file, a clean
 #            start, every report delivered once
+#   trigger  in a private network namespace (root): a network change (a veth link and address)
+#            brings an early cycle no sooner than 30 s after the previous one; a burst of
+#            changes one cycle only
 #   unit     packaging/systemd/postured.service passes systemd-analyze verify; the exposure of
 #            systemd-analyze security --offline=yes is printed and must not grow
 # Usage: postured.sh CASE POSTURED POSTURECTL POSTURE_VERIFIER SOURCE_DIR. Exits 77 when curl,
@@ -489,6 +492,49 @@ crash)
         { fail "the spool kept $(spool_count) entries"; show "$tmp/pd-final.log"; }
     dups=$(sqlite3 "$tmp/vstate/store.db" "SELECT group_concat(seq) FROM (SELECT seq FROM appraisals GROUP BY device_id, seq HAVING count(*) > 1)")
     [ -z "$dups" ] && pass "no report twice in the store ($(store_count) stored)" || fail "stored twice: $dups"
+    ;;
+trigger)
+    # In a private network namespace (root): the verifier, the enrolment and postured with a
+    # 10 min interval; a network change (a veth link with an address) brings an early cycle,
+    # no sooner than 30 s after the previous one, and a burst of changes brings one more only.
+    if [ "$(id -u)" != 0 ] || ! command -v unshare >/dev/null 2>&1 || ! command -v ip >/dev/null 2>&1; then
+        [ "${CI:-}" = true ] && { echo "$name: FAIL: needs root, unshare and ip"; exit 1; }
+        echo "$name: SKIP: needs root, unshare and ip"
+        exit 77
+    fi
+    unshare -n sh "$0" trigger-inner "$2" "$pc" "$pv" "$src"
+    exit $?
+    ;;
+trigger-inner)
+    ip link set lo up || fail "lo up"
+    enroll
+    write_agent_conf "$url" "$state/verifier-ca.pem"
+    sed -i 's/^interval = 10s$/interval = 10m/' "$aconf"
+    run_daemon
+    wait_for 20 sh -c "[ \$(sqlite3 '$tmp/vstate/store.db' 'SELECT count(*) FROM appraisals') -ge 1 ]" ||
+        { fail "no first cycle"; show "$tmp/pd.log"; }
+    ip link add d0 type veth peer name d1 && ip link set d1 up && ip link set d0 up &&
+        ip addr add 10.99.0.1/24 dev d0 || fail "the veth link"
+    if wait_for 45 sh -c "[ \$(sqlite3 '$tmp/vstate/store.db' 'SELECT count(*) FROM appraisals') -ge 2 ]"; then
+        gap=$(sqlite3 "$tmp/vstate/store.db" "SELECT (max(received_at) - min(received_at)) / 1000000 FROM appraisals")
+        grep -q 'Early cycle requested: network' "$tmp/pd.log" && [ "$gap" -ge 29 ] &&
+            pass "a network change: an early cycle, $gap s after the first (at least 30 s apart)" ||
+            { fail "early cycle: gap $gap s"; show "$tmp/pd.log"; }
+    else
+        fail "no early cycle after a network change"
+        show "$tmp/pd.log"
+    fi
+    for a in 2 3 4 5 6; do
+        ip addr add "10.99.0.$a/24" dev d0
+    done
+    ip addr del 10.99.0.2/24 dev d0
+    wait_for 45 sh -c "[ \$(sqlite3 '$tmp/vstate/store.db' 'SELECT count(*) FROM appraisals') -ge 3 ]" ||
+        fail "no cycle after a burst of changes"
+    sleep 5
+    [ "$(store_count)" = 3 ] && pass "a burst of 6 changes: one cycle" ||
+        fail "a burst of changes: $(store_count) appraisals, expected 3"
+    stop_daemon
+    [ "$stop_rc" = 0 ] || fail "SIGTERM: exit $stop_rc"
     ;;
 unit)
     # packaging/systemd/postured.service: systemd-analyze verify (ExecStart pointed at the built
