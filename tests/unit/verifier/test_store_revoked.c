@@ -199,9 +199,39 @@ static void test_revoked_since_uses_the_index(void **state)
     assert_non_null(strstr(out, "devices_revoked"));
     free(out);
     out = NULL;
-    assert_int_equal(sqlite_cli(f->path, "SELECT version FROM schema_version;", &out), 0);
-    assert_string_equal(out, "3\n");
+    assert_int_equal(sqlite_cli(f->path, "SELECT version >= 2 FROM schema_version;", &out), 0);
+    assert_string_equal(out, "1\n");
     free(out);
+}
+
+/* The objects of schema version 1 (migration 0): everything else came with a later one. */
+static const char v1_objects[] =
+    "'schema_version','tokens','devices','activations','nonces','appraisals','clockinfo',"
+    "'audit','devices_ak_name','devices_ek_public','devices_ek_cert','activations_expiry',"
+    "'nonces_expiry','nonces_device','appraisals_latest','audit_no_update','audit_no_delete'";
+
+/* Turn the store at path into a version-1 store: drop what the later migrations made (whatever
+ * they are; indexes and triggers before tables). */
+static void make_version_1(const char *path)
+{
+    char sql[1024], *out = NULL, *line, *nl;
+
+    (void) snprintf(sql, sizeof(sql),
+                    "SELECT 'DROP ' || upper(type) || ' ' || name || ';' FROM sqlite_schema "
+                    "WHERE name NOT IN (%s) AND name NOT LIKE 'sqlite_%%' "
+                    "ORDER BY type = 'table';",
+                    v1_objects);
+    assert_int_equal(sqlite_cli(path, sql, &out), 0);
+    assert_non_null(out);
+    assert_non_null(strstr(out, "DROP INDEX devices_revoked;"));
+    for (line = out; *line; line = nl + 1) {
+        nl = strchr(line, '\n');
+        assert_non_null(nl);
+        *nl = '\0';
+        assert_int_equal(sqlite_cli(path, line, NULL), 0);
+    }
+    free(out);
+    assert_int_equal(sqlite_cli(path, "UPDATE schema_version SET version = 1;", NULL), 0);
 }
 
 /* A store made by the previous schema (version 1: no index) is migrated on open. */
@@ -210,17 +240,15 @@ static void test_migration_from_version_1(void **state)
     struct fixture *f = *state;
     struct seen s = { 0 };
     char *out = NULL;
+    int latest = posture_store_schema_version(f->store);
 
+    assert_true(latest >= 2);
     add_device(f->store, "old-dev");
     assert_int_equal(posture_store_device_revoke(f->store, "old-dev"), 0);
     f->store = posture_store_free(f->store);
-    assert_int_equal(sqlite_cli(f->path,
-                                "DROP TABLE appraisal_policies; DROP INDEX devices_revoked; "
-                                "UPDATE schema_version SET version = 1;",
-                                NULL),
-                     0);
+    make_version_1(f->path);
     f->store = open_store(f->path);
-    assert_int_equal(posture_store_schema_version(f->store), 3);
+    assert_int_equal(posture_store_schema_version(f->store), latest);
     assert_int_equal(sqlite_cli(f->path,
                                 "SELECT count(*) FROM sqlite_schema WHERE type = 'index' AND "
                                 "name = 'devices_revoked';",
