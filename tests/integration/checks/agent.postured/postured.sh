@@ -3,7 +3,10 @@
 # agent.postured/<case>: the daemon against the real `posture-verifier serve` (software tier,
 # enrolled with posturectl) or a stub (docs/agent-daemon.md):
 #   once     postured --once delivers one report: exit 0, status.json (version 1, last_success,
-#            the verdict, an empty spool) and ear.jwt (0600), one appraisal in the store
+#            the verdict, an empty spool) and ear.jwt (0600), one appraisal in the store; with
+#            the verifier down exit 1 and the report spooled; back up, both delivered (the new
+#            one first); a delivered report put back in the spool is re-sent and acknowledged
+#            as a duplicate, stored once
 #   daemon   postured with [schedule] interval = 10s: several cycles delivered; SIGHUP reloads
 #            (the changed key logged) and a bad configuration keeps the old one; READY=1,
 #            STATUS=, WATCHDOG=1 (WATCHDOG_USEC), RELOADING=1 and STOPPING=1 arrive on a test
@@ -222,6 +225,7 @@ once)
         [ "$(json_get "$st" 'd["spool_entries"], d["last_error"] != "", d["verdict"]["status"]')" = "1 True affirming" ] &&
         pass "verifier down: exit 1, the report spooled, status.json says why and keeps the verdict" ||
         { fail "verifier down: exit $rc, spool $(spool_count)"; show "$tmp/pd2.log"; cat "$st" >&2; }
+    cp "$state"/spool/*.sub "$tmp/" 2>/dev/null || fail "no spool file to keep"
     # Up again: the next --once delivers both, the new one first.
     start_verifier
     "$pd" --once --config "$aconf" --only boot.secure_boot --root "$roots/sb-on" \
@@ -231,6 +235,16 @@ once)
     [ $rc = 0 ] && [ "$(spool_count)" = 0 ] && [ "$order" = "1 3 2" ] &&
         pass "back up: the new report and the spooled one delivered (store order: $order)" ||
         { fail "back up: exit $rc, spool $(spool_count), store order '$order'"; show "$tmp/pd3.log"; }
+    # At-least-once: report 2 delivered but still spooled (its acknowledgement lost) is sent
+    # again, resealed; the verifier answers that it has it, and the store keeps one row.
+    cp "$tmp"/*.sub "$state/spool/"
+    "$pd" --once --config "$aconf" --only boot.secure_boot --root "$roots/sb-on" \
+        >"$tmp/pd4.log" 2>&1
+    rc=$?
+    [ $rc = 0 ] && [ "$(spool_count)" = 0 ] && [ "$(store_count 'WHERE seq = 2')" = 1 ] &&
+        grep -q 'Delivered spooled report 2' "$tmp/pd4.log" &&
+        pass "a re-sent report: acknowledged as a duplicate, stored once" ||
+        { fail "re-send: exit $rc, spool $(spool_count), seq 2 stored $(store_count 'WHERE seq = 2') times"; show "$tmp/pd4.log"; }
     ;;
 daemon)
     enroll
