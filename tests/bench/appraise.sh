@@ -146,8 +146,8 @@ cp policies/baseline.json baseline-only/
 status=0
 # POSTURE_BENCH_WRAP: a command to run appraise_inproc under (e.g. "perf record -g --no-inherit")
 ${POSTURE_BENCH_WRAP:-} "$inproc" run "$W/state" bench.example "$W/baseline-only" baseline "$W" "$m" \
-    "$pc" "$W/agent.conf" "$name in process" || status=1
+    "$pc" "$W/agent.conf" "127.0.0.1:$AP" "$name in process" || status=1
 ${POSTURE_BENCH_WRAP:-} "$inproc" run "$W/state" bench.example "$W/policies" baseline "$W" "$m" \
-    "$pc" "$W/agent.conf" "$name in process" || status=1
+    "$pc" "$W/agent.conf" "127.0.0.1:$AP" "$name in process" || status=1
 echo "$name: beside it, over HTTP: $(echo "$http" | sed 's/^[^:]*: [^:]*: //')"
 exit $status

@@ -7,13 +7,14 @@
  * server and then:
  *
  *   appraise_inproc run STATE_DIR TRUST_DOMAIN POLICY_DIR DEFAULT WORK_DIR N POSTURECTL
- *                       AGENT_CONF [LABEL]
+ *                       AGENT_CONF HOST [LABEL]
  *       in batches of POSTURE_STORE_NONCES_PER_DEVICE (what a device may hold at once): issue
  *       that many nonces in the verifier's store (STATE_DIR/store.db) for its one enrolled TPM
  *       device, have `POSTURECTL report --config AGENT_CONF --nonce N --evidence F` make the
  *       signed report and its TPM quote for each (not timed), then time them, N submissions in
- *       all, through posture_api_submit(), the very pipeline of POST /v1/posture: nonce
- *       consumed in the store, report JWS verified, quote verified, event log parsed and
+ *       all, through posture_api_submit(), the very pipeline of POST /v1/posture (HOST: the
+ *       Host header the reports' aud must name, as [server] url gives it): nonce consumed in the
+ *       store, report JWS verified, quote verified, event log parsed and
  *       replayed, every policy of POLICY_DIR appraised, one EAR signed each, appraisal rows +
  *       TPM clock + audit row written to the SQLite store (WAL, on disk), the decision view
  *       updated, the 201 body printed. Each submission also looks its device up in the store
@@ -169,7 +170,7 @@ static uint64_t clock_ns(clockid_t id)
 
 struct run {
     const char *state_dir, *trust_domain, *policy_dir, *policy_default, *work_dir, *label;
-    const char *posturectl, *agent_conf;
+    const char *posturectl, *agent_conf, *host;
     unsigned n;
 };
 
@@ -282,8 +283,8 @@ static int cmd_run(const struct run *a)
                 (void) fprintf(stderr, PROG ": device %s: %s\n", id, posture_errno_name(r));
                 goto out;
             }
-            r = posture_api_submit(api, &ident, &dev, (const uint8_t *) bodies[i], lens[i], &ans,
-                                   &stats);
+            r = posture_api_submit(api, &ident, &dev, a->host, (const uint8_t *) bodies[i], lens[i],
+                                   &ans, &stats);
             posture_store_device_done(&dev);
             if (r < 0) {
                 (void) fprintf(stderr, PROG ": submission %u: fault %s\n", base + i,
@@ -362,7 +363,7 @@ int main(int argc, char **argv)
 {
     unsigned n = 0;
 
-    if ((argc == 10 || argc == 11) && strcmp(argv[1], "run") == 0) {
+    if ((argc == 11 || argc == 12) && strcmp(argv[1], "run") == 0) {
         struct run a = {
             .state_dir = argv[2],
             .trust_domain = argv[3],
@@ -371,7 +372,8 @@ int main(int argc, char **argv)
             .work_dir = argv[6],
             .posturectl = argv[8],
             .agent_conf = argv[9],
-            .label = argc == 11 ? argv[10] : NULL,
+            .host = argv[10],
+            .label = argc == 12 ? argv[11] : NULL,
         };
         if (parse_n(argv[7], &n) < 0)
             return 2;
@@ -379,6 +381,6 @@ int main(int argc, char **argv)
         return cmd_run(&a);
     }
     (void) fprintf(stderr, "usage: " PROG " run STATE_DIR TRUST_DOMAIN POLICY_DIR DEFAULT "
-                           "WORK_DIR N POSTURECTL AGENT_CONF [LABEL]\n");
+                           "WORK_DIR N POSTURECTL AGENT_CONF HOST [LABEL]\n");
     return 2;
 }

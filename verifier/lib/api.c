@@ -689,6 +689,8 @@ struct posture_api *posture_api_free(struct posture_api *api)
     posture_dpop_replay_free(api->dpop_replay);
     for (size_t i = 0; i < API_KEY_SLOTS; i++)
         EVP_PKEY_free(api->keys[i].key);
+    for (size_t i = 0; i < API_AK_SLOTS; i++)
+        api_ak_unref(api->aks[i].ak);
     (void) pthread_mutex_destroy(&api->cert_lock);
     (void) pthread_rwlock_destroy(&api->policy_lock);
     free(api->issuer);

@@ -43,13 +43,25 @@ struct api_key_slot {
     EVP_PKEY *key; /* NULL: empty */
 };
 
+/* Enrolled TPM AKs already parsed (api_posture.c), by SHA-256 of their TPM2B_PUBLIC: building
+ * the AK's EVP_PKEY costs a third of checking the quote's signature with it. Shared by
+ * reference count (a slot may be replaced while a submission still uses its AK). */
+#define API_AK_SLOTS 1024u
+struct api_ak;
+struct api_ak_slot {
+    uint8_t ak_sha256[32];
+    struct api_ak *ak; /* NULL: empty */
+};
+void api_ak_unref(struct api_ak *a); /* NULL-safe */
+
 struct posture_api {
     /* policies, default_policy, policy_ids, n_policies and ek_roots: every route holds it for
      * reading for the whole request; posture_api_reload() takes it for writing to swap them */
     pthread_rwlock_t policy_lock;
-    pthread_mutex_t cert_lock; /* certs and keys */
+    pthread_mutex_t cert_lock; /* certs, keys and aks */
     struct api_cert_slot certs[API_CERT_SLOTS];
     struct api_key_slot keys[API_KEY_SLOTS];
+    struct api_ak_slot aks[API_AK_SLOTS];
     struct posture_store *store;
     const struct posture_vkeys *vkeys;
     const struct posture_ekcert_roots *ek_roots;

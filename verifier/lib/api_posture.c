@@ -18,6 +18,7 @@
 #include "api_posture.h"
 
 #include <errno.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -50,13 +51,14 @@ struct sub {
     uint64_t t; /* start of the current stage */
     const struct posture_http_identity *id;
     const struct posture_store_device *dev;
+    const char *host; /* the request's Host: the report's aud must name it */
     struct posture_submission *submission;
     uint8_t nonce[NONCE_MAX];
     size_t nonce_len;
     char nonce_text[2 * NONCE_MAX];
     EVP_PKEY *key;
     struct posture_jws *jws;
-    struct posture_quote_ak *ak;
+    struct api_ak *ak; /* a reference to the cached parse of the enrolled AK */
     struct posture_evidence_verdict verdict;
     bool have_verdict;
     bool have_clock;
@@ -73,7 +75,7 @@ static void sub_done(struct sub *s)
     posture_submission_free(s->submission);
     EVP_PKEY_free(s->key);
     posture_jws_free(s->jws);
-    posture_quote_ak_free(s->ak);
+    api_ak_unref(s->ak);
     if (s->have_verdict)
         posture_evidence_verdict_done(&s->verdict);
     posture_appraisal_free(s->previous);
@@ -268,6 +270,60 @@ static int load_key(struct sub *s)
     return 0;
 }
 
+/* A parsed AK shared by the submissions that use it. */
+struct api_ak {
+    atomic_uint refs;
+    struct posture_quote_ak *ak;
+};
+
+void api_ak_unref(struct api_ak *a)
+{
+    if (a && atomic_fetch_sub(&a->refs, 1) == 1) {
+        posture_quote_ak_free(a->ak);
+        free(a);
+    }
+}
+
+/* The device's enrolled AK, parsed once per AK (as load_key() does for the device key). */
+static int load_ak(struct sub *s)
+{
+    struct posture_api *api = s->api;
+    struct api_ak *a, *old = NULL;
+    struct api_ak_slot *slot;
+    uint8_t h[32];
+    int r;
+
+    if (EVP_Digest(s->dev->ak_public, s->dev->ak_public_len, h, NULL, EVP_sha256(), NULL) != 1)
+        return -EIO;
+    slot = &api->aks[(h[0] << 8 | h[1]) % API_AK_SLOTS];
+    (void) pthread_mutex_lock(&api->cert_lock);
+    if (slot->ak && memcmp(slot->ak_sha256, h, sizeof(h)) == 0) {
+        atomic_fetch_add(&slot->ak->refs, 1);
+        s->ak = slot->ak;
+    }
+    (void) pthread_mutex_unlock(&api->cert_lock);
+    if (s->ak)
+        return 0;
+
+    a = calloc(1, sizeof(*a));
+    if (!a)
+        return -ENOMEM;
+    r = posture_quote_ak_new(s->dev->ak_public, s->dev->ak_public_len, NULL, 0, &a->ak);
+    if (r < 0) {
+        free(a);
+        return r == -ENOMEM ? r : -EIO; /* the enrolled AK: ours */
+    }
+    atomic_init(&a->refs, 2); /* ours and the slot's */
+    (void) pthread_mutex_lock(&api->cert_lock);
+    old = slot->ak;
+    slot->ak = a;
+    memcpy(slot->ak_sha256, h, sizeof(h));
+    (void) pthread_mutex_unlock(&api->cert_lock);
+    api_ak_unref(old);
+    s->ak = a;
+    return 0;
+}
+
 /* Verify the report: 0 verified, 1 refused (answered), negative errno. */
 static int verify_report(struct sub *s, int64_t now)
 {
@@ -339,13 +395,40 @@ static int nonce_used(struct sub *s, int64_t now)
     return use_fresh_nonce(s, "nonce-used", "this nonce was used already");
 }
 
+/* GATEWAYS.md §4.6: the report's aud must name this verifier: posturectl's default, or the URL
+ * the agent was given ([server] url), https://<the Host it sent>[/path]. */
+static bool audience_ok(const char *aud, const char *host)
+{
+    static const char https[] = "https://";
+    size_t n;
+
+    if (strcmp(aud, REPORT_AUD_DEFAULT) == 0)
+        return true;
+    if (!host || *host == '\0' || strncmp(aud, https, sizeof(https) - 1) != 0)
+        return false;
+    aud += sizeof(https) - 1;
+    n = strcspn(aud, "/?#");
+    return n == strlen(host) && strncasecmp(aud, host, n) == 0 && (aud[n] == '\0' || aud[n] == '/');
+}
+
 /* Step 2: 0 consumed, 1 answered, negative errno. */
 static int consume_nonce(struct sub *s, int64_t now)
 {
+    posture_auto_cjson cJSON *claims = NULL;
+    const cJSON *aud;
     int n, r;
 
-    n = posture_submission_peek_nonce(s->submission->report, s->submission->report_len, s->nonce,
-                                      sizeof(s->nonce));
+    /* the unverified claims, read once: the aud, then the nonce */
+    n = posture_submission_peek(s->submission->report, s->submission->report_len, &claims);
+    if (n >= 0) {
+        aud = cJSON_GetObjectItemCaseSensitive(claims, "aud");
+        if (!cJSON_IsString(aud) || !audience_ok(aud->valuestring, s->host)) {
+            r = reject(s, 400, "report-rejected", "report-aud-mismatch",
+                       "the report's aud is not this verifier (https://<Host>)");
+            return r < 0 ? r : 1;
+        }
+        n = posture_submission_claims_nonce(claims, s->nonce, sizeof(s->nonce));
+    }
     if (n == -EBADMSG) {
         /* not a JWS, or a payload that does not parse, is refused as such (a fresh nonce would
          * not help); only a verified report without a usable eat_nonce needs a fresh nonce */
@@ -399,9 +482,9 @@ static int verify_evidence(struct sub *s)
                    "its TPM)");
         return r < 0 ? r : 1;
     }
-    r = posture_quote_ak_new(s->dev->ak_public, s->dev->ak_public_len, NULL, 0, &s->ak);
+    r = load_ak(s);
     if (r < 0)
-        return r == -ENOMEM ? r : -EIO; /* the enrolled AK: ours */
+        return r;
     r = posture_store_clockinfo_get(s->api->store, s->dev->id, &s->clock);
     if (r < 0 && r != -ENOENT)
         return r;
@@ -419,7 +502,7 @@ static int verify_evidence(struct sub *s)
         .pcr_mask = POSTURE_QUOTE_PCR_MASK_DEFAULT,
         .previous = s->have_clock ? &previous : NULL,
     };
-    r = posture_evidence_verify(s->ak, e, &expect, &s->verdict);
+    r = posture_evidence_verify(s->ak->ak, e, &expect, &s->verdict);
     if (r < 0)
         return r;
     s->have_verdict = true;
@@ -767,6 +850,7 @@ static int submission(struct sub *s, const uint8_t *data, size_t len)
 int posture_api_submit(struct posture_api *api,
                        const struct posture_http_identity *id,
                        const struct posture_store_device *dev,
+                       const char *host,
                        const uint8_t *data,
                        size_t len,
                        struct posture_api_answer *ret,
@@ -784,7 +868,8 @@ int posture_api_submit(struct posture_api *api,
         .stats = stats,
         .t = stats ? clock_ns(stats->thread_cpu ? CLOCK_THREAD_CPUTIME_ID : CLOCK_MONOTONIC) : 0,
         .id = id,
-        .dev = dev
+        .dev = dev,
+        .host = host,
     };
     if (!api->default_policy) {
         posture_metrics_counter_inc(api->m_rejected, "no-policy");
@@ -799,49 +884,6 @@ int posture_api_submit(struct posture_api *api,
     }
     *ret = ans;
     return 0;
-}
-
-/* GATEWAYS.md §4.6: the report's aud must name this verifier: posturectl's default, or the URL
- * the agent was given ([server] url), https://<the Host it sent>[/path]. */
-static bool audience_ok(const char *aud, const char *host)
-{
-    static const char https[] = "https://";
-    size_t n;
-
-    if (strcmp(aud, REPORT_AUD_DEFAULT) == 0)
-        return true;
-    if (!host || *host == '\0' || strncmp(aud, https, sizeof(https) - 1) != 0)
-        return false;
-    aud += sizeof(https) - 1;
-    n = strcspn(aud, "/?#");
-    return n == strlen(host) && strncasecmp(aud, host, n) == 0 && (aud[n] == '\0' || aud[n] == '/');
-}
-
-/* The aud of the (not yet verified) report in a submission body: 1 acceptable or unreadable
- * (the pipeline refuses what does not parse, with its own reason), 0 not acceptable. Refusing
- * on an unverified claim refuses nothing a verified one would allow. */
-static int report_audience_ok(const uint8_t *data, size_t len, const char *host)
-{
-    posture_auto_cjson cJSON *body = NULL, *claims = NULL;
-    posture_autofree uint8_t *payload = NULL;
-    const char *report, *dot1, *dot2;
-    const cJSON *aud;
-    size_t plen = 0;
-
-    if (posture_json_parse((const char *) data, len, POSTURE_SUBMISSION_MAX_SIZE, 4, &body) < 0)
-        return 1;
-    report = posture_json_get_str(body, "report");
-    dot1 = report ? strchr(report, '.') : NULL;
-    dot2 = dot1 ? strchr(dot1 + 1, '.') : NULL;
-    if (!dot2 ||
-        posture_b64url_decode(dot1 + 1, (size_t) (dot2 - dot1 - 1), POSTURE_JWS_MAX_SIZE, &payload,
-                              &plen) < 0 ||
-        posture_json_parse((const char *) payload, plen, POSTURE_JWS_MAX_SIZE,
-                           POSTURE_JWS_JSON_MAX_DEPTH, &claims) < 0 ||
-        !cJSON_IsObject(claims))
-        return 1;
-    aud = cJSON_GetObjectItemCaseSensitive(claims, "aud");
-    return cJSON_IsString(aud) && audience_ok(aud->valuestring, host) ? 1 : 0;
 }
 
 int api_route_posture(struct posture_http_request *req,
@@ -862,18 +904,8 @@ int api_route_posture(struct posture_http_request *req,
         return r < 0 ? r : 0;
     }
     data = posture_http_request_body(req, &len);
-    if (!report_audience_ok(data, len, posture_http_request_header(req, "Host"))) {
-        posture_auto_cjson cJSON *extra = cJSON_CreateObject();
-
-        posture_store_device_done(&dev);
-        posture_metrics_counter_inc(api->m_rejected, "report-aud-mismatch");
-        r = extra ? posture_json_add_str(extra, "reason", "report-aud-mismatch") : -ENOMEM;
-        return r < 0 ? r
-                     : posture_http_response_problem(
-                           resp, 400, "report-rejected", "Posture submission refused",
-                           "the report's aud is not this verifier (https://<Host>)", extra);
-    }
-    r = posture_api_submit(api, id, &dev, data, len, &ans, NULL);
+    r = posture_api_submit(api, id, &dev, posture_http_request_header(req, "Host"), data, len, &ans,
+                           NULL);
     posture_store_device_done(&dev);
     if (r < 0)
         return r;

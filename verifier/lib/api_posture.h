@@ -55,16 +55,19 @@ void posture_api_answer_done(struct posture_api_answer *a);
 
 /*
  * Appraise the submission body (len bytes) of device dev, identified by the certificate
- * identity id (its x5t#S256 goes into the EARs' cnf), exactly as POST /v1/posture does: nonce
- * consumed first, report and evidence verified, every policy appraised and an EAR signed for
- * each, everything recorded in the store, the decision view updated, an audit row written.
- * Returns 0 with *ret filled (also for refusals: 400/413 problems, 200 duplicate, 201), or a
- * negative errno (a fault: the route answers 503). stats (optional) gets the time per stage.
- * A 503 no-policy problem when the api has no policy.
+ * identity id (its x5t#S256 goes into the EARs' cnf), exactly as POST /v1/posture does: the
+ * report's aud checked against host (the request's Host; GATEWAYS.md §4.6) and its nonce
+ * consumed first, both read from the unverified claims decoded once, report and evidence verified,
+ * every policy appraised and an EAR signed for each, everything recorded in the store, the decision
+ * view updated, an audit row written. Returns 0 with *ret filled (also for refusals: 400/413
+ * problems, 200 duplicate, 201), or a negative errno (a fault: the route answers 503). stats
+ * (optional) gets the time per stage. A 503 no-policy problem when the api has no policy. The
+ * caller holds what the routes hold (no posture_api_reload() meanwhile).
  */
 int posture_api_submit(struct posture_api *api,
                        const struct posture_http_identity *id,
                        const struct posture_store_device *dev,
+                       const char *host,
                        const uint8_t *body,
                        size_t len,
                        struct posture_api_answer *ret,

@@ -89,14 +89,16 @@ int posture_submission_parse(const char *body,
     return 0;
 }
 
-int posture_submission_peek_nonce(const char *report, size_t len, uint8_t *buf, size_t buf_size)
+int posture_submission_peek(const char *report, size_t len, cJSON **ret)
 {
     posture_autofree uint8_t *payload = NULL;
     posture_auto_cjson cJSON *claims = NULL;
-    const char *dot1, *dot2, *nonce;
+    const char *dot1, *dot2;
     size_t payload_len;
     int r;
 
+    if (!report || !ret)
+        return -EINVAL;
     if (len > POSTURE_JWS_MAX_SIZE)
         return -EBADMSG;
     dot1 = memchr(report, '.', len);
@@ -117,9 +119,28 @@ int posture_submission_peek_nonce(const char *report, size_t len, uint8_t *buf, 
         return r;
     if (r < 0 || !cJSON_IsObject(claims))
         return -EBADMSG;
-    nonce = posture_json_get_str(claims, "eat_nonce");
+    *ret = POSTURE_TAKE_PTR(claims);
+    return 0;
+}
+
+int posture_submission_claims_nonce(const cJSON *claims, uint8_t *buf, size_t buf_size)
+{
+    const char *nonce = posture_json_get_str(claims, "eat_nonce");
+    int r;
+
     if (!nonce || !posture_b64url_check(nonce, strlen(nonce), NONCE_MIN, NONCE_MAX))
         return -EBADMSG;
     r = posture_b64url_decode_buf(nonce, strlen(nonce), buf, buf_size);
     return r < 0 ? (r == -ENOMEM ? r : -EBADMSG) : r;
+}
+
+int posture_submission_peek_nonce(const char *report, size_t len, uint8_t *buf, size_t buf_size)
+{
+    posture_auto_cjson cJSON *claims = NULL;
+    int r;
+
+    r = posture_submission_peek(report, len, &claims);
+    if (r < 0)
+        return r;
+    return posture_submission_claims_nonce(claims, buf, buf_size);
 }

@@ -12,6 +12,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <cjson/cJSON.h>
+
 #include "posture/cleanup.h"
 #include "posture/evidence.h"
 
@@ -42,3 +44,10 @@ int posture_submission_parse(const char *body,
  * is malformed or has no eat_nonce (strict base64url of 8..64 bytes), -ENOMEM.
  */
 int posture_submission_peek_nonce(const char *report, size_t len, uint8_t *buf, size_t buf_size);
+
+/* The report's claims as posture_submission_peek_nonce() reads them (NOT verified): decoded and
+ * parsed once, for every check made before the signature's (the nonce, the aud). -EBADMSG when
+ * the token or its payload is malformed, -ENOMEM, -EINVAL. The caller frees *ret. */
+int posture_submission_peek(const char *report, size_t len, cJSON **ret);
+/* eat_nonce of such claims, as posture_submission_peek_nonce(). */
+int posture_submission_claims_nonce(const cJSON *claims, uint8_t *buf, size_t buf_size);

@@ -7,6 +7,7 @@
 #include "posture/b64url.h"
 #include "posture/cleanup.h"
 #include "posture/err.h"
+#include "posture/json.h"
 #include "posture/jws.h"
 
 #include "submission.h"
@@ -130,12 +131,45 @@ static void test_peek_nonce(void **state)
     free(t);
 }
 
+/* The unverified claims decoded once, for the aud and the nonce. */
+static void test_peek_claims(void **state)
+{
+    cJSON *claims = NULL;
+    uint8_t buf[64];
+    char *t;
+
+    t = token("{\"aud\":\"https://v.example\",\"eat_nonce\":\"MDEyMzQ1Njc4OWFiY2RlZg\"}");
+    assert_int_equal(posture_submission_peek(t, strlen(t), &claims), 0);
+    assert_string_equal(posture_json_get_str(claims, "aud"), "https://v.example");
+    assert_int_equal(posture_submission_claims_nonce(claims, buf, sizeof(buf)), 16);
+    assert_memory_equal(buf, "0123456789abcdef", 16);
+    cJSON_Delete(claims);
+    claims = NULL;
+    free(t);
+    /* a duplicate member is refused, not read one way here and another after the signature */
+    t = token(
+        "{\"eat_nonce\":\"MDEyMzQ1Njc4OWFiY2RlZg\",\"eat_nonce\":\"MDEyMzQ1Njc4OWFiY2RlZw\"}");
+    assert_int_equal(posture_submission_peek(t, strlen(t), &claims), -EBADMSG);
+    assert_null(claims);
+    free(t);
+    t = token("{\"aud\":1}");
+    assert_int_equal(posture_submission_peek(t, strlen(t), &claims), 0);
+    assert_int_equal(posture_submission_claims_nonce(claims, buf, sizeof(buf)), -EBADMSG);
+    cJSON_Delete(claims);
+    claims = NULL;
+    free(t);
+    assert_int_equal(posture_submission_peek("a.!!.c", 6, &claims), -EBADMSG);
+    assert_int_equal(posture_submission_peek(NULL, 0, &claims), -EINVAL);
+    assert_null(claims);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_parse),
         cmocka_unit_test(test_parse_with_evidence),
         cmocka_unit_test(test_peek_nonce),
+        cmocka_unit_test(test_peek_claims),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -16,6 +16,8 @@
 #   retry-after  a stub answering 503 Retry-After: 7: the next attempt comes ≥ 7 s later, and a
 #            captive portal's 200 HTML is never taken for a delivery (the report stays spooled)
 #   wrong-server  a server certificate from another CA: never accepted, the report stays spooled
+#   stall    a verifier that never answers: the 30 s timeout, the report spooled, SIGTERM
+#            honoured once the request is over (exit 0)
 #   nospace  the spool on a full tmpfs, then read-only (root, private mount namespace): counted
 #            as dropped with a clear log line; delivered again once there is room
 #   crash    kill -9 at random points of 30 --once runs: no stray or torn spool file, a clean
@@ -434,6 +436,45 @@ wrong-server)
         grep -q '"last_error": ".*TLS failed' "$state/status.json" &&
         pass "a server certificate from another CA: never accepted, the report spooled, status.json says why" ||
         { fail "wrong server: exit $rc, spool $(spool_count)"; show "$tmp/pd.log"; }
+    ;;
+stall)
+    # A verifier that accepts the connection and never answers: the request ends at the 30 s
+    # total timeout, the report stays spooled; a SIGTERM meanwhile ends the daemon (exit 0)
+    # once that request is over, inside TimeoutStopSec=45.
+    openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 1 \
+        -keyout "$tmp/srv.key" -out "$tmp/srv.pem" -subj /CN=stub \
+        -addext subjectAltName=IP:127.0.0.1 2>/dev/null || fail "openssl req"
+    "$py" - "$tmp/srv.pem" "$tmp/srv.key" "$tmp/port" <<'EOF' &
+import http.server, os, ssl, sys, time
+class H(http.server.BaseHTTPRequestHandler):
+    def log_message(self, *a):
+        pass
+    def do_POST(self):
+        time.sleep(120)
+ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+ctx.load_cert_chain(sys.argv[1], sys.argv[2])
+srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), H)
+srv.daemon_threads = True
+srv.socket = ctx.wrap_socket(srv.socket, server_side=True)
+open(sys.argv[3] + ".tmp", "w").write(str(srv.server_address[1]))
+os.rename(sys.argv[3] + ".tmp", sys.argv[3])
+srv.serve_forever()
+EOF
+    spid=$!
+    wait_for 10 test -s "$tmp/port" || fail "the stub did not start"
+    mkdir -p "$state"
+    write_agent_conf "https://127.0.0.1:$(cat "$tmp/port")" "$tmp/srv.pem"
+    "$pc" key --config "$aconf" >/dev/null 2>&1 || fail "posturectl key"
+    openssl req -new -x509 -key "$state/device.key" -subj /CN=dev -days 1 \
+        -out "$state/device.crt" 2>/dev/null || fail "device certificate"
+    run_daemon
+    sleep 2
+    stop_daemon
+    [ "$stop_rc" = 0 ] && "$py" -c "import sys; sys.exit(0 if $stop_secs < 40 else 1)" &&
+        grep -q 'no answer in time' "$tmp/pd.log" && [ "$(spool_count)" = 1 ] &&
+        [ ! -e "$state/ear.jwt" ] &&
+        pass "a stalled verifier: timed out, the report spooled, SIGTERM honoured after $stop_secs s (exit 0)" ||
+        { fail "stall: exit $stop_rc after $stop_secs s, spool $(spool_count)"; show "$tmp/pd.log"; }
     ;;
 nospace)
     # The spool on a full file system, then a read-only one: each report is counted as dropped
