@@ -363,6 +363,15 @@ static int serve_api_routes(struct serve *s)
     if (r < 0)
         return log_error_errno(r, "Failed to set up the decision view: %m");
 
+    struct posture_api_enroll_limits limits = {
+        .per_ip_per_min = s->cfg.enroll_rate_per_ip,
+        .per_ip_burst = s->cfg.enroll_burst_per_ip,
+        .global_per_min = s->cfg.enroll_rate,
+        .global_burst = s->cfg.enroll_burst,
+        .failures_per_ip_per_hour = s->cfg.enroll_failures_per_ip,
+        .failures_per_ip_burst = s->cfg.enroll_failure_burst_per_ip,
+        .clients_max = s->cfg.enroll_clients_max,
+    };
     struct posture_api_options ao = {
         .store = s->store,
         .vkeys = s->vkeys,
@@ -373,6 +382,7 @@ static int serve_api_routes(struct serve *s)
         .metrics = s->metrics,
         .posture_body_max = (size_t) s->cfg.posture_body_max,
         .audit_decisions = true,
+        .enroll_limits = &limits,
         .authz_bearer = s->cfg.authz_bearer,
         .dpop_replay_max = s->cfg.authz_dpop_replay_cache,
     };

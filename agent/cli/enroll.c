@@ -4,10 +4,13 @@
  * docs/verifier-api.md "Enrolment").
  *
  *   1. pin the verifier's CA (--ca, else [server] ca) and open the device key;
- *   2. POST /v1/enroll {"token", "jwk"[, "tpm": {"ek_cert", "ek_pub", "ak_pub"}]}: the TPM
- *      material when [tpm] enabled = yes, or auto and a TPM answers (posture/tpm_enroll.h);
+ *   2. POST /v1/enroll {"token", "jwk"[, "tpm": {"ek_cert", "ek_pub", "ak_pub"}], "pop"}: the
+ *      TPM material when [tpm] enabled = yes, or auto and a TPM answers (posture/tpm_enroll.h);
+ *      "pop" proves that we hold the device key: a JWS (typ posture-enroll+jwt) signed by it
+ *      (in the TPM when the key is TPM-resident) over the token's hash and the AK's;
  *   3. TPM devices get a credential challenge: TPM2_ActivateCredential recovers the secret and
- *      POST /v1/enroll/activate {"device_id", "proof"} answers it (one attempt);
+ *      POST /v1/enroll/activate {"device_id", "proof", "jwk", "pop"} answers it (one attempt;
+ *      "pop" of typ posture-activate+jwt binds the proof and nonce0 to the device key);
  *   4. the device certificate goes to state_dir/device.crt (0644, atomic), the pinned CA to
  *      state_dir/verifier-ca.pem when --ca was given, and {"device_id", "tier", "server"} to
  *      state_dir/enrollment.json (what `submit` reads to decide whether to send TPM evidence).
@@ -22,15 +25,18 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <openssl/crypto.h>
 #include <openssl/pem.h>
+#include <openssl/sha.h>
 #include <openssl/x509.h>
 
 #include "posture/b64url.h"
 #include "posture/fileio.h"
 #include "posture/json.h"
+#include "posture/jws.h"
 #include "posture/key.h"
 #include "posture/log.h"
 #include "posture/statefile.h"
@@ -50,6 +56,7 @@
 #define DEVICE_ID_MAX     128
 #define NONCE0_BYTES      32
 #define CREDENTIAL_MAXLEN 1024
+#define POP_LIFETIME_SEC  60 /* exp - iat of the proof of possession (the verifier's maximum) */
 
 static const char command[] = "enroll";
 
@@ -252,7 +259,20 @@ static int enroll_refused(const char *url, const struct posture_http_response *r
               "in the verifier's [enroll] ek_roots)";
     else if (strstr(text, "enroll-proof-invalid") || strstr(text, "enroll-activation-"))
         fix = " (the TPM credential challenge failed; enrol again with a new token)";
-    else if (resp->status == 404)
+    else if (strstr(text, "enroll-pop-expired"))
+        fix = " (this device's clock is more than a minute off the verifier's: set the time, "
+              "e.g. with NTP, and enrol again; the token is still valid)";
+    else if (strstr(text, "enroll-pop-"))
+        fix = " (the verifier did not accept our signature with the device key; is this "
+              "posturectl as new as the verifier?)";
+    else if (resp->status == 429) {
+        static char wait[96];
+        (void) snprintf(wait, sizeof(wait),
+                        " (too many enrolment requests: try again in %lld s; the token is "
+                        "still valid)",
+                        (long long) (resp->retry_after_sec > 0 ? resp->retry_after_sec : 60));
+        fix = wait;
+    } else if (resp->status == 404)
         fix = " (is this URL a posture verifier?)";
     return log_error_errno(-EACCES, "the verifier at %s refused the enrolment: HTTP %ld %s%s", url,
                            resp->status, text, fix);
@@ -275,6 +295,40 @@ static int add_b64(cJSON *obj, const char *key, const uint8_t *p, size_t n)
     posture_autofree char *s = NULL;
     int r = posture_b64url_encode(p, n, &s);
     return r < 0 ? r : posture_json_add_str(obj, key, s);
+}
+
+/* claims[key] = base64url(SHA-256(data)) */
+static int add_sha256(cJSON *claims, const char *key, const void *data, size_t n)
+{
+    uint8_t h[SHA256_DIGEST_LENGTH];
+
+    SHA256(data, n, h);
+    return add_b64(claims, key, h, sizeof(h));
+}
+
+/* The proof of possession of docs/verifier-api.md: claims (consumed) plus aud, iat and exp,
+ * signed with the device key as a JWS of typ, into obj's "pop". */
+static int add_pop(cJSON *obj, EVP_PKEY *pkey, const char *typ, const char *aud, cJSON *claims)
+{
+    posture_auto_cjson cJSON *c = claims;
+    posture_autofree char *text = NULL, *jws = NULL;
+    int64_t now = (int64_t) time(NULL);
+    int r;
+
+    if (!c)
+        return -ENOMEM;
+    r = posture_json_add_str(c, "aud", aud);
+    if (r >= 0)
+        r = posture_json_add_int(c, "iat", now);
+    if (r >= 0)
+        r = posture_json_add_int(c, "exp", now + POP_LIFETIME_SEC);
+    if (r >= 0)
+        r = posture_json_print(c, false, &text);
+    if (r >= 0)
+        r = posture_jws_sign(pkey, typ, text, strlen(text), &jws);
+    if (r >= 0)
+        r = posture_json_add_str(obj, "pop", jws);
+    return r;
 }
 
 static int get_b64(const cJSON *obj, const char *key, size_t max, uint8_t **ret, size_t *ret_len)
@@ -347,6 +401,8 @@ static int tpm_material(const struct posture_cli_config *cfg,
 /* TPM2_ActivateCredential on the challenge, and the proof of DESIGN.md §8. */
 static int activation_proof(const struct posture_cli_config *cfg,
                             const struct posture_tpm_enroll_material *m,
+                            EVP_PKEY *pkey,
+                            const char *url,
                             const char *device_id,
                             const cJSON *challenge,
                             cJSON **ret)
@@ -385,9 +441,28 @@ static int activation_proof(const struct posture_cli_config *cfg,
     r = posture_json_add_str(act, "device_id", device_id);
     if (r >= 0)
         r = add_b64(act, "proof", proof, sizeof(proof));
+    if (r >= 0) {
+        cJSON *jwk = NULL;
+        r = posture_key_jwk(pkey, &jwk);
+        if (r >= 0)
+            r = posture_json_add_item(act, "jwk", jwk);
+    }
+    if (r >= 0) {
+        cJSON *claims = cJSON_CreateObject();
+        r = claims ? posture_json_add_str(claims, "device_id", device_id) : -ENOMEM;
+        if (r >= 0)
+            r = add_sha256(claims, "proof_sha256", proof, sizeof(proof));
+        if (r >= 0)
+            r = add_b64(claims, "nonce0", nonce0, nonce0_len);
+        if (r >= 0)
+            r = add_pop(act, pkey, POSTURE_JWS_TYP_ACTIVATE, url, claims);
+        else
+            cJSON_Delete(claims);
+    }
     OPENSSL_cleanse(proof, sizeof(proof));
     if (r < 0)
-        return log_error_errno(r, "Failed to build the activation request: %m");
+        return log_error_errno(r, "Failed to build the activation request (signed with the device "
+                                  "key): %m");
     *ret = POSTURE_TAKE_PTR(act);
     return 0;
 }
@@ -396,6 +471,7 @@ static int activation_proof(const struct posture_cli_config *cfg,
 /* The enrolment request of docs/verifier-api.md. */
 static int build_request(const char *token,
                          EVP_PKEY *pkey,
+                         const char *url,
 #ifdef POSTURE_HAVE_TPM
                          const struct posture_tpm_enroll_material *m,
 #endif
@@ -424,6 +500,25 @@ static int build_request(const char *token,
             r = add_b64(tpm, "ak_pub", m->ak_public, m->ak_public_len);
     }
 #endif
+    if (r >= 0) {
+        /* The proof of possession: the token's hash (and the AK's) signed by the device key. */
+        cJSON *claims = cJSON_CreateObject();
+        uint8_t tok[TOKEN_BYTES];
+        int n = posture_b64url_decode_buf(token, strlen(token), tok, sizeof(tok));
+
+        r = !claims ? -ENOMEM : n != TOKEN_BYTES ? -EINVAL : 0;
+        if (r >= 0)
+            r = add_sha256(claims, "token_sha256", tok, sizeof(tok));
+        OPENSSL_cleanse(tok, sizeof(tok));
+#ifdef POSTURE_HAVE_TPM
+        if (r >= 0 && m)
+            r = add_sha256(claims, "ak_sha256", m->ak_public, m->ak_public_len);
+#endif
+        if (r >= 0)
+            r = add_pop(req, pkey, POSTURE_JWS_TYP_ENROLL, url, claims);
+        else
+            cJSON_Delete(claims);
+    }
     if (r < 0)
         return r;
     *ret = POSTURE_TAKE_PTR(req);
@@ -637,14 +732,14 @@ int posture_cli_enroll(int argc, char **argv)
     r = tpm_material(&cfg, &m);
     if (r < 0)
         return POSTURE_EXIT_USAGE;
-    r = build_request(token, pkey, m, &req);
+    r = build_request(token, pkey, url, m, &req);
 #else
     if (cfg.agent.tpm_mode == POSTURE_TPM_YES) {
         log_error("[tpm] enabled = yes, but this " POSTURE_CLI_PROGRAM " was built without TPM "
                   "support: set [tpm] enabled = auto or no");
         return POSTURE_EXIT_USAGE;
     }
-    r = build_request(token, pkey, &req);
+    r = build_request(token, pkey, url, &req);
 #endif
     if (r < 0) {
         (void) log_error_errno(r, "Failed to build the enrolment request: %m");
@@ -680,7 +775,7 @@ int posture_cli_enroll(int argc, char **argv)
                       m ? "for another device" : "although no TPM material was sent");
             return POSTURE_EXIT_USAGE;
         }
-        r = activation_proof(&cfg, m, kid, answer, &act);
+        r = activation_proof(&cfg, m, pkey, url, kid, answer, &act);
         if (r < 0)
             return POSTURE_EXIT_USAGE;
         posture_http_response_done(&resp);

@@ -2,8 +2,9 @@
 /* Fuzz the enrolment request parsers (POST /v1/enroll and /v1/enroll/activate bodies): every
  * input goes through both, and the TPM material of a parsed request through the EK
  * certificate check (an empty trust directory: the certificate DER and the TPM2B_PUBLIC are
- * parsed, the chain then fails) and the AK pin. Nothing may crash or leak, and a parsed
- * request must satisfy the invariants checked below. */
+ * parsed, the chain then fails) and the AK pin, and both requests through their proof-of-
+ * possession checks (the "pop" JWS against the request's JWK). Nothing may crash or leak, and a
+ * parsed request must satisfy the invariants checked below. */
 
 #include <stddef.h>
 #include <stdint.h>
@@ -59,12 +60,28 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             if (posture_quote_ak_new(req->ak_public, req->ak_public_len, NULL, 0, &ak) == 0)
                 ak = posture_quote_ak_free(ak);
         }
+        {
+            enum posture_enroll_reason reason = POSTURE_ENROLL_REASON__MAX;
+            if (posture_enroll_request_verify_pop(req, 1750000000, &reason, NULL) == 0 &&
+                (reason == POSTURE_ENROLL_REASON__MAX ||
+                 (!req->pop && reason == POSTURE_ENROLL_OK)))
+                abort();
+        }
         req = posture_enroll_request_free(req);
     }
     if (posture_enroll_activation_parse((const char *) data, size, &act) == 0) {
+        enum posture_enroll_reason reason = POSTURE_ENROLL_REASON__MAX;
+        uint8_t nonce0[POSTURE_ENROLL_NONCE0_SIZE];
+
         if (act.proof_len == 0 || act.proof_len > sizeof(act.proof) ||
-            strlen(act.device_id) != POSTURE_KEY_THUMBPRINT_LEN)
+            strlen(act.device_id) != POSTURE_KEY_THUMBPRINT_LEN ||
+            (act.device_key && strlen(act.kid) != POSTURE_KEY_THUMBPRINT_LEN))
             abort();
+        if (posture_enroll_activation_verify_pop(&act, 1750000000, &reason, NULL, nonce0) == 0 &&
+            (reason == POSTURE_ENROLL_REASON__MAX ||
+             (!act.device_key && reason != POSTURE_ENROLL_POP_MISSING)))
+            abort();
+        posture_enroll_activation_done(&act);
     }
     return 0;
 }

@@ -6,6 +6,7 @@
  */
 
 #include <errno.h>
+#include <inttypes.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -240,8 +241,60 @@ static int enroll_answer(struct posture_api *api,
             view_enrolled(api, response);
         return posture_http_response_set_json(resp, 201, NULL, response);
     }
-    return api_problem(resp, (unsigned) posture_enroll_reason_http_status(reason),
-                       name ? name : "enroll-refused", "Enrolment refused", name);
+    {
+        const char *detail = posture_enroll_reason_detail(reason);
+        return api_problem(resp, (unsigned) posture_enroll_reason_http_status(reason),
+                           name ? name : "enroll-refused", "Enrolment refused",
+                           detail ? detail : name);
+    }
+}
+
+/* Rate limits before any parsing (ratelimit.h): the refused attempts of this address, then its
+ * requests, then everybody's. Returns 1 when a 429 was answered. */
+static int enroll_limited(struct posture_api *api,
+                          struct posture_http_request *req,
+                          struct posture_http_response *resp,
+                          char key[static POSTURE_RATELIMIT_KEY_MAX])
+{
+    uint64_t now = posture_store_now(api->store);
+    uint32_t retry = 0;
+    const char *scope = NULL, *detail = NULL;
+    char value[16];
+    int r;
+
+    posture_ratelimit_client_key(posture_http_request_peer(req), key);
+    if (!posture_ratelimit_check(api->rl_enroll_failures, key, now, &retry)) {
+        scope = "failures";
+        detail = "too many refused enrolment attempts from this address";
+    } else if (!posture_ratelimit_take(api->rl_enroll_ip, key, now, &retry)) {
+        scope = "ip";
+        detail = "too many enrolment requests from this address";
+    } else if (!posture_ratelimit_take(api->rl_enroll_global, "", now, &retry)) {
+        scope = "global";
+        detail = "too many enrolment requests to this verifier";
+    }
+    if (!scope)
+        return 0;
+    posture_metrics_counter_inc(api->m_enroll_limited, scope);
+    log_debug("api: enrolment from %s rate-limited (%s), retry after %" PRIu32 " s", key, scope,
+              retry);
+    r = api_problem(resp, 429, "rate-limited", "Too many requests", detail);
+    if (r >= 0) {
+        (void) snprintf(value, sizeof(value), "%" PRIu32, retry);
+        r = posture_http_response_add_header(resp, "Retry-After", value);
+    }
+    return r < 0 ? r : 1;
+}
+
+/* A refused attempt (token, "pop", proof) uses up one of the address's failure tokens. */
+static void
+enroll_count_failure(struct posture_api *api, const char *key, enum posture_enroll_reason reason)
+{
+    int status = posture_enroll_reason_http_status(reason);
+
+    if (status == 401 || status == 403)
+        (void) posture_ratelimit_take(api->rl_enroll_failures, key, posture_store_now(api->store),
+                                      NULL);
 }
 
 static int enroll_parse_error(struct posture_api *api, struct posture_http_response *resp, int r)
@@ -269,10 +322,14 @@ route_enroll(struct posture_http_request *req, struct posture_http_response *res
     posture_auto_cjson cJSON *response = NULL;
     enum posture_enroll_reason reason = POSTURE_ENROLL_REQUEST_MALFORMED;
     struct posture_enroll_ctx ctx;
+    char key[POSTURE_RATELIMIT_KEY_MAX];
     const uint8_t *body;
     size_t len = 0;
     int r;
 
+    r = enroll_limited(api, req, resp, key);
+    if (r != 0)
+        return r < 0 ? r : 0;
     body = posture_http_request_body(req, &len);
     r = posture_enroll_request_parse((const char *) body, len, &er);
     if (r < 0)
@@ -281,6 +338,7 @@ route_enroll(struct posture_http_request *req, struct posture_http_response *res
     r = posture_enroll_begin(&ctx, er, &reason, &response);
     if (r < 0)
         return r;
+    enroll_count_failure(api, key, reason);
     return enroll_answer(api, resp, reason, response);
 }
 
@@ -291,12 +349,16 @@ static int route_enroll_activate(struct posture_http_request *req,
     struct posture_api *api = userdata;
     posture_auto_cjson cJSON *response = NULL;
     enum posture_enroll_reason reason = POSTURE_ENROLL_REQUEST_MALFORMED;
-    struct posture_enroll_activation act;
+    POSTURE_CLEANUP(posture_enroll_activation_done) struct posture_enroll_activation act = { 0 };
     struct posture_enroll_ctx ctx;
+    char key[POSTURE_RATELIMIT_KEY_MAX];
     const uint8_t *body;
     size_t len = 0;
     int r;
 
+    r = enroll_limited(api, req, resp, key);
+    if (r != 0)
+        return r < 0 ? r : 0;
     body = posture_http_request_body(req, &len);
     r = posture_enroll_activation_parse((const char *) body, len, &act);
     if (r < 0)
@@ -305,6 +367,7 @@ static int route_enroll_activate(struct posture_http_request *req,
     r = posture_enroll_activate(&ctx, &act, &reason, &response);
     if (r < 0)
         return r;
+    enroll_count_failure(api, key, reason);
     return enroll_answer(api, resp, reason, response);
 }
 
@@ -587,6 +650,11 @@ static int metrics_setup(struct posture_api *api, struct posture_metrics *m)
                                     "Enrolment requests by outcome (ok or the refusal reason).",
                                     "reason", &api->m_enroll);
     if (r >= 0)
+        r = posture_metrics_counter_new(
+            m, "posture_enroll_rate_limited_total",
+            "Enrolment requests answered 429 by the bucket that was empty (ip, global, failures).",
+            "scope", &api->m_enroll_limited);
+    if (r >= 0)
         r = posture_metrics_counter_new(m, "posture_challenges_total",
                                         "POST /v1/challenge by result (issued, refused).", "result",
                                         &api->m_challenge);
@@ -606,6 +674,35 @@ static int metrics_setup(struct posture_api *api, struct posture_metrics *m)
         r = posture_metrics_histogram_new(m, "posture_appraisal_seconds",
                                           "Time to appraise a submission (POST /v1/posture).", NULL,
                                           0, &api->m_appraisal_seconds);
+    return r;
+}
+
+static int bucket_new(
+    uint32_t count, double per, uint32_t burst, uint32_t clients, struct posture_ratelimit **ret)
+{
+    struct posture_ratelimit_opts o = {
+        .rate_per_sec = (double) count / per, /* count per "per" seconds */
+        .burst = burst ? burst : 1,
+        .max_keys = clients ? clients : 1,
+    };
+
+    if (count == 0)
+        return 0;
+    return posture_ratelimit_new(&o, ret);
+}
+
+static int enroll_limits_setup(struct posture_api *api, const struct posture_api_enroll_limits *l)
+{
+    int r;
+
+    if (!l)
+        return 0;
+    r = bucket_new(l->per_ip_per_min, 60.0, l->per_ip_burst, l->clients_max, &api->rl_enroll_ip);
+    if (r >= 0)
+        r = bucket_new(l->global_per_min, 60.0, l->global_burst, 1, &api->rl_enroll_global);
+    if (r >= 0)
+        r = bucket_new(l->failures_per_ip_per_hour, 3600.0, l->failures_per_ip_burst,
+                       l->clients_max, &api->rl_enroll_failures);
     return r;
 }
 
@@ -666,6 +763,8 @@ int posture_api_new(const struct posture_api_options *opts, struct posture_api *
         return -ENOMEM;
     }
     r = metrics_setup(api, opts->metrics);
+    if (r >= 0)
+        r = enroll_limits_setup(api, opts->enroll_limits);
     if (r >= 0 && opts->audit_decisions)
         r = api_audit_new(api->store, opts->metrics, &api->audit);
     api->authz_bearer = opts->authz_bearer;
@@ -687,6 +786,9 @@ struct posture_api *posture_api_free(struct posture_api *api)
         return NULL;
     api_audit_free(api->audit);
     posture_dpop_replay_free(api->dpop_replay);
+    posture_ratelimit_free(api->rl_enroll_ip);
+    posture_ratelimit_free(api->rl_enroll_global);
+    posture_ratelimit_free(api->rl_enroll_failures);
     for (size_t i = 0; i < API_KEY_SLOTS; i++)
         EVP_PKEY_free(api->keys[i].key);
     for (size_t i = 0; i < API_AK_SLOTS; i++)

@@ -40,6 +40,20 @@
 #define POSTURE_API_DEVICES_MAX   ((size_t) 1000000) /* decision view capacity */
 
 /* Everything the routes use; borrowed, and must outlive the api object. */
+/* Rate limits of POST /v1/enroll and /v1/enroll/activate ([enroll] in verifier.conf): token
+ * buckets per client address (IPv6 by /64), for all clients together, and for the refused
+ * attempts of one address (token, "pop" or proof refusals); an empty bucket answers 429 with
+ * Retry-After. A rate of 0 turns that bucket off. */
+struct posture_api_enroll_limits {
+    uint32_t per_ip_per_min;
+    uint32_t per_ip_burst;
+    uint32_t global_per_min;
+    uint32_t global_burst;
+    uint32_t failures_per_ip_per_hour;
+    uint32_t failures_per_ip_burst;
+    uint32_t clients_max; /* addresses remembered at once (memory is fixed by it) */
+};
+
 struct posture_api_options {
     struct posture_store *store;                 /* required */
     const struct posture_vkeys *vkeys;           /* required: device CA, EAR signing key */
@@ -56,6 +70,7 @@ struct posture_api_options {
      * id, detail {"policy","result","status","x_status","x5t"}): buffered in memory and
      * written by a thread every 100 ms, so a decision never waits on the store. */
     bool audit_decisions;
+    const struct posture_api_enroll_limits *enroll_limits; /* NULL: no rate limits */
     /* /v1/authz token paths (GATEWAYS.md §2.4, dpop.h): Authorization: DPoP <EAR> + DPoP proof
      * always; Authorization: Bearer <EAR> (no binding) only when authz_bearer is set. */
     bool authz_bearer;

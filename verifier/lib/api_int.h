@@ -11,6 +11,7 @@
 
 #include "api.h"
 #include "dpop.h"
+#include "ratelimit.h"
 
 #define API_AUDIT_DETAIL_MAX 256
 #define API_AUDIT_BUFFER_MAX 16384 /* decision rows waiting for the writer thread */
@@ -73,15 +74,19 @@ struct posture_api {
     char *issuer;
     char *trust_domain;
     size_t posture_body_max;
-    struct api_audit *audit;                 /* NULL: decisions are not audited */
-    bool authz_bearer;                       /* Authorization: Bearer <EAR> accepted */
-    struct posture_dpop_replay *dpop_replay; /* DPoP proofs' jti */
+    struct api_audit *audit;                      /* NULL: decisions are not audited */
+    struct posture_ratelimit *rl_enroll_ip;       /* NULL: off */
+    struct posture_ratelimit *rl_enroll_global;   /* NULL: off */
+    struct posture_ratelimit *rl_enroll_failures; /* NULL: off */
+    bool authz_bearer;                            /* Authorization: Bearer <EAR> accepted */
+    struct posture_dpop_replay *dpop_replay;      /* DPoP proofs' jti */
 
-    struct posture_metrics_counter *m_enroll;    /* {reason} */
-    struct posture_metrics_counter *m_challenge; /* {result} */
-    struct posture_metrics_counter *m_rejected;  /* {reason}: refused submissions */
-    struct posture_metrics_counter *m_appraisal; /* {status}: default policy's verdicts */
-    struct posture_metrics_counter *m_decision;  /* {result}: /v1/authz */
+    struct posture_metrics_counter *m_enroll;         /* {reason} */
+    struct posture_metrics_counter *m_enroll_limited; /* {scope}: 429 answers */
+    struct posture_metrics_counter *m_challenge;      /* {result} */
+    struct posture_metrics_counter *m_rejected;       /* {reason}: refused submissions */
+    struct posture_metrics_counter *m_appraisal;      /* {status}: default policy's verdicts */
+    struct posture_metrics_counter *m_decision;       /* {result}: /v1/authz */
     struct posture_metrics_histogram *m_appraisal_seconds;
 };
 

@@ -18,6 +18,7 @@
 #include "posture/cleanup.h"
 #include "posture/err.h"
 #include "posture/hex.h"
+#include "posture/jws.h"
 #include "posture/log.h"
 #include "posture/makecredential.h"
 #include "posture/quote.h"
@@ -48,6 +49,10 @@ static const char *const reason_table[POSTURE_ENROLL_REASON__MAX] = {
     [POSTURE_ENROLL_ACTIVATION_UNKNOWN] = "enroll-activation-unknown",
     [POSTURE_ENROLL_ACTIVATION_EXPIRED] = "enroll-activation-expired",
     [POSTURE_ENROLL_PROOF_INVALID] = "enroll-proof-invalid",
+    [POSTURE_ENROLL_POP_MISSING] = "enroll-pop-missing",
+    [POSTURE_ENROLL_POP_INVALID] = "enroll-pop-invalid",
+    [POSTURE_ENROLL_POP_EXPIRED] = "enroll-pop-expired",
+    [POSTURE_ENROLL_POP_BINDING] = "enroll-pop-binding",
 };
 
 const char *posture_enroll_reason_to_string(int reason)
@@ -66,10 +71,14 @@ int posture_enroll_reason_http_status(int reason)
     case POSTURE_ENROLL_EK_CERT_MALFORMED:
     case POSTURE_ENROLL_EK_PUBLIC_MALFORMED:
     case POSTURE_ENROLL_AK_MALFORMED:
+    case POSTURE_ENROLL_POP_MISSING:
         return 400;
     case POSTURE_ENROLL_TOKEN_UNKNOWN:
     case POSTURE_ENROLL_TOKEN_EXPIRED:
     case POSTURE_ENROLL_TOKEN_USED:
+    case POSTURE_ENROLL_POP_INVALID:
+    case POSTURE_ENROLL_POP_EXPIRED:
+    case POSTURE_ENROLL_POP_BINDING:
         return 401;
     case POSTURE_ENROLL_DEVICE_EXISTS:
     case POSTURE_ENROLL_IDENTITY_IN_USE:
@@ -77,6 +86,26 @@ int posture_enroll_reason_http_status(int reason)
         return 409;
     default:
         return 403;
+    }
+}
+
+const char *posture_enroll_reason_detail(int reason)
+{
+    switch (reason) {
+    case POSTURE_ENROLL_POP_MISSING:
+        return "the request carries no proof of possession of the device key: \"pop\", a JWS "
+               "(typ " POSTURE_JWS_TYP_ENROLL " or " POSTURE_JWS_TYP_ACTIVATE
+               ") signed by the key of \"jwk\" (and, to activate, \"jwk\" itself); this "
+               "agent is older than the verifier: update posturectl";
+    case POSTURE_ENROLL_POP_INVALID:
+        return "\"pop\" is not a valid JWS of the right type signed by the key of \"jwk\"";
+    case POSTURE_ENROLL_POP_EXPIRED:
+        return "\"pop\" is outside its time window (iat/exp, 60 s): check this device's clock";
+    case POSTURE_ENROLL_POP_BINDING:
+        return "the claims of \"pop\" are not those of this request (token_sha256, "
+               "ak_sha256, device_id, proof_sha256)";
+    default:
+        return NULL;
     }
 }
 
@@ -115,6 +144,7 @@ struct posture_enroll_request *posture_enroll_request_free(struct posture_enroll
     free(req->ek_cert);
     free(req->ek_public);
     free(req->ak_public);
+    free(req->pop);
     OPENSSL_cleanse(req->token, sizeof(req->token));
     free(req);
     return NULL;
@@ -159,8 +189,12 @@ static int member_b64_buf(const cJSON *item, uint8_t *buf, size_t size, size_t m
 }
 
 /* Exactly the members kty, crv, x, y; the key itself checked by posture_key_from_jwk(). */
-static int parse_jwk(const cJSON *jwk, struct posture_enroll_request *req)
+static int parse_jwk(const cJSON *jwk,
+                     EVP_PKEY **ret_key,
+                     char ret_kid[static POSTURE_KEY_THUMBPRINT_LEN + 1],
+                     char **ret_text)
 {
+    posture_auto_evp_pkey EVP_PKEY *key = NULL;
     posture_auto_cjson cJSON *canon = NULL;
     const cJSON *item;
     unsigned seen = 0;
@@ -183,22 +217,43 @@ static int parse_jwk(const cJSON *jwk, struct posture_enroll_request *req)
     }
     if (seen != 0xf)
         return -EBADMSG;
-    r = posture_key_from_jwk(jwk, &req->device_key);
+    r = posture_key_from_jwk(jwk, &key);
     if (r < 0)
         return r;
-    r = posture_key_thumbprint(req->device_key, &kid);
+    r = posture_key_thumbprint(key, &kid);
     if (r < 0)
         return r;
     if (strlen(kid) != POSTURE_KEY_THUMBPRINT_LEN) {
         free(kid);
         return -EBADMSG;
     }
-    memcpy(req->kid, kid, POSTURE_KEY_THUMBPRINT_LEN + 1);
+    if (ret_text) {
+        r = posture_key_jwk(key, &canon);
+        if (r >= 0)
+            r = posture_json_print(canon, false, ret_text);
+        if (r < 0) {
+            free(kid);
+            return r;
+        }
+    }
+    memcpy(ret_kid, kid, POSTURE_KEY_THUMBPRINT_LEN + 1);
     free(kid);
-    r = posture_key_jwk(req->device_key, &canon);
-    if (r < 0)
-        return r;
-    return posture_json_print(canon, false, &req->jwk);
+    *ret_key = POSTURE_TAKE_PTR(key);
+    return 0;
+}
+
+/* "pop": a string of at most POSTURE_ENROLL_POP_MAX characters (checked as a JWS later). */
+static int member_pop(const cJSON *item, char *buf, size_t size)
+{
+    size_t n;
+
+    if (!cJSON_IsString(item) || !item->valuestring)
+        return -EBADMSG;
+    n = strlen(item->valuestring);
+    if (n == 0 || n > POSTURE_ENROLL_POP_MAX || n >= size)
+        return -EBADMSG;
+    memcpy(buf, item->valuestring, n + 1);
+    return 0;
 }
 
 static int parse_tpm(const cJSON *tpm, struct posture_enroll_request *req)
@@ -263,10 +318,14 @@ int posture_enroll_request_from_json(const cJSON *obj, struct posture_enroll_req
             r = member_b64_buf(item, req->token, sizeof(req->token), sizeof(req->token));
         } else if (strcmp(item->string, "jwk") == 0 && !(seen & 2)) {
             seen |= 2;
-            r = parse_jwk(item, req);
+            r = parse_jwk(item, &req->device_key, req->kid, &req->jwk);
         } else if (strcmp(item->string, "tpm") == 0 && !(seen & 4)) {
             seen |= 4;
             r = parse_tpm(item, req);
+        } else if (strcmp(item->string, "pop") == 0 && !(seen & 8)) {
+            seen |= 8;
+            req->pop = malloc(POSTURE_ENROLL_POP_MAX + 1);
+            r = req->pop ? member_pop(item, req->pop, POSTURE_ENROLL_POP_MAX + 1) : -ENOMEM;
         } else
             return -EBADMSG;
         if (r < 0)
@@ -296,9 +355,18 @@ static bool device_id_valid(const char *s)
     return n == POSTURE_KEY_THUMBPRINT_LEN && posture_b64url_check(s, n, 32, 32);
 }
 
+void posture_enroll_activation_done(struct posture_enroll_activation *act)
+{
+    if (!act)
+        return;
+    EVP_PKEY_free(act->device_key);
+    act->device_key = NULL;
+    OPENSSL_cleanse(act->proof, sizeof(act->proof));
+}
+
 int posture_enroll_activation_from_json(const cJSON *obj, struct posture_enroll_activation *ret)
 {
-    struct posture_enroll_activation act = {};
+    POSTURE_CLEANUP(posture_enroll_activation_done) struct posture_enroll_activation act = {};
     const cJSON *item;
     unsigned seen = 0;
     int r;
@@ -321,13 +389,23 @@ int posture_enroll_activation_from_json(const cJSON *obj, struct posture_enroll_
             if (r < 0)
                 return r;
             act.proof_len = (size_t) r;
+        } else if (strcmp(item->string, "jwk") == 0 && !(seen & 4)) {
+            seen |= 4;
+            r = parse_jwk(item, &act.device_key, act.kid, NULL);
+            if (r < 0)
+                return r;
+        } else if (strcmp(item->string, "pop") == 0 && !(seen & 8)) {
+            seen |= 8;
+            r = member_pop(item, act.pop, sizeof(act.pop));
+            if (r < 0)
+                return r;
         } else
             return -EBADMSG;
     }
-    if (seen != 3)
+    if ((seen & 3) != 3)
         return -EBADMSG;
     *ret = act;
-    OPENSSL_cleanse(&act, sizeof(act));
+    act.device_key = NULL;
     return 0;
 }
 
@@ -343,6 +421,162 @@ int posture_enroll_activation_parse(const char *body,
     if (r < 0)
         return r;
     return posture_enroll_activation_from_json(obj, ret);
+}
+
+/* ---- proof of possession ----------------------------------------------------------------- */
+
+static enum posture_enroll_reason from_jws(int jws_reason)
+{
+    switch (jws_reason) {
+    case POSTURE_JWS_EXPIRED:
+    case POSTURE_JWS_NOT_YET_VALID:
+    case POSTURE_JWS_ISSUED_IN_FUTURE:
+    case POSTURE_JWS_LIFETIME_TOO_LONG:
+        return POSTURE_ENROLL_POP_EXPIRED;
+    default:
+        return POSTURE_ENROLL_POP_INVALID;
+    }
+}
+
+/* Is claim key a base64url string of exactly want's n bytes, equal to them? */
+static bool claim_digest_eq(const cJSON *payload, const char *key, const uint8_t *want, size_t n)
+{
+    const char *s = posture_json_get_str(payload, key);
+    uint8_t buf[SHA256_DIGEST_LENGTH];
+
+    if (!s || n != sizeof(buf) || strlen(s) != 43)
+        return false;
+    if (posture_b64url_decode_buf(s, strlen(s), buf, sizeof(buf)) != (int) sizeof(buf))
+        return false;
+    return CRYPTO_memcmp(buf, want, n) == 0;
+}
+
+/* The common part: the JWS with key (kid known), typ, the window, aud a short string. */
+static int pop_verify(const char *pop,
+                      EVP_PKEY *key,
+                      const char *kid,
+                      const char *typ,
+                      int64_t now,
+                      enum posture_enroll_reason *ret_reason,
+                      int *ret_jws_reason,
+                      struct posture_jws **ret)
+{
+    struct posture_jws_verify_opts opts = {
+        .typ = typ,
+        .now = now,
+        .max_lifetime_sec = POSTURE_ENROLL_POP_LIFETIME_SEC,
+        .key_kid = kid,
+    };
+    posture_auto_jws struct posture_jws *jws = NULL;
+    const char *aud;
+    int jr = POSTURE_JWS_OK, r;
+
+    if (ret_jws_reason)
+        *ret_jws_reason = POSTURE_JWS_OK;
+    if (!pop || !pop[0]) {
+        *ret_reason = POSTURE_ENROLL_POP_MISSING;
+        return 0;
+    }
+    r = posture_jws_verify(pop, strnlen(pop, POSTURE_ENROLL_POP_MAX + 1), key, &opts, &jr, &jws);
+    if (r == -EBADMSG) {
+        log_debug("enroll: %s: pop refused: %s", kid, posture_jws_reason_to_string(jr));
+        if (ret_jws_reason)
+            *ret_jws_reason = jr;
+        *ret_reason = from_jws(jr);
+        return 0;
+    }
+    if (r < 0)
+        return r;
+    aud = posture_json_get_str(jws->payload, "aud");
+    if (!aud || !aud[0] || strlen(aud) > POSTURE_ENROLL_AUD_MAX) {
+        *ret_reason = POSTURE_ENROLL_POP_BINDING;
+        return 0;
+    }
+    *ret_reason = POSTURE_ENROLL_OK;
+    *ret = POSTURE_TAKE_PTR(jws);
+    return 0;
+}
+
+int posture_enroll_request_verify_pop(const struct posture_enroll_request *req,
+                                      int64_t now,
+                                      enum posture_enroll_reason *ret_reason,
+                                      int *ret_jws_reason)
+{
+    posture_auto_jws struct posture_jws *jws = NULL;
+    enum posture_enroll_reason reason = POSTURE_ENROLL_OK;
+    uint8_t h[SHA256_DIGEST_LENGTH];
+    int r;
+
+    POSTURE_RETURN_IF_FAIL(req && req->device_key && ret_reason, -EINVAL);
+    r = pop_verify(req->pop, req->device_key, req->kid, POSTURE_JWS_TYP_ENROLL, now, &reason,
+                   ret_jws_reason, &jws);
+    if (r < 0)
+        return r;
+    if (reason == POSTURE_ENROLL_OK) {
+        SHA256(req->token, sizeof(req->token), h);
+        if (!claim_digest_eq(jws->payload, "token_sha256", h, sizeof(h)))
+            reason = POSTURE_ENROLL_POP_BINDING;
+    }
+    if (reason == POSTURE_ENROLL_OK) {
+        /* The AK is the one this key holder meant (no AK claim without TPM material). */
+        if (req->tpm) {
+            SHA256(req->ak_public, req->ak_public_len, h);
+            if (!claim_digest_eq(jws->payload, "ak_sha256", h, sizeof(h)))
+                reason = POSTURE_ENROLL_POP_BINDING;
+        } else if (cJSON_GetObjectItemCaseSensitive(jws->payload, "ak_sha256"))
+            reason = POSTURE_ENROLL_POP_BINDING;
+    }
+    *ret_reason = reason;
+    return 0;
+}
+
+int posture_enroll_activation_verify_pop(const struct posture_enroll_activation *act,
+                                         int64_t now,
+                                         enum posture_enroll_reason *ret_reason,
+                                         int *ret_jws_reason,
+                                         uint8_t ret_nonce0[static POSTURE_ENROLL_NONCE0_SIZE])
+{
+    posture_auto_jws struct posture_jws *jws = NULL;
+    enum posture_enroll_reason reason = POSTURE_ENROLL_OK;
+    uint8_t h[SHA256_DIGEST_LENGTH];
+    const char *s;
+    int r;
+
+    POSTURE_RETURN_IF_FAIL(act && act->proof_len <= sizeof(act->proof) && ret_reason && ret_nonce0,
+                           -EINVAL);
+    if (!act->device_key) {
+        if (ret_jws_reason)
+            *ret_jws_reason = POSTURE_JWS_OK;
+        *ret_reason = POSTURE_ENROLL_POP_MISSING;
+        return 0;
+    }
+    /* The key of the pending enrolment: device_id is its thumbprint. */
+    if (strcmp(act->kid, act->device_id) != 0) {
+        if (ret_jws_reason)
+            *ret_jws_reason = POSTURE_JWS_OK;
+        *ret_reason = POSTURE_ENROLL_POP_INVALID;
+        return 0;
+    }
+    r = pop_verify(act->pop, act->device_key, act->kid, POSTURE_JWS_TYP_ACTIVATE, now, &reason,
+                   ret_jws_reason, &jws);
+    if (r < 0)
+        return r;
+    if (reason == POSTURE_ENROLL_OK) {
+        s = posture_json_get_str(jws->payload, "device_id");
+        SHA256(act->proof, act->proof_len, h);
+        if (!s || strcmp(s, act->device_id) != 0 ||
+            !claim_digest_eq(jws->payload, "proof_sha256", h, sizeof(h)))
+            reason = POSTURE_ENROLL_POP_BINDING;
+    }
+    if (reason == POSTURE_ENROLL_OK) {
+        s = posture_json_get_str(jws->payload, "nonce0");
+        if (!s || strlen(s) != 43 ||
+            posture_b64url_decode_buf(s, strlen(s), ret_nonce0, POSTURE_ENROLL_NONCE0_SIZE) !=
+                POSTURE_ENROLL_NONCE0_SIZE)
+            reason = POSTURE_ENROLL_POP_BINDING;
+    }
+    *ret_reason = reason;
+    return 0;
 }
 
 /* ---- helpers ------------------------------------------------------------------------------ */
@@ -725,7 +959,19 @@ int posture_enroll_begin(const struct posture_enroll_ctx *ctx,
                                ret_response,
                            -EINVAL);
 
-    /* Authorise first (ATTESTATION.md §5.2 step 1): nothing costly happens before. */
+    /* Proof of possession before the token is consumed: a request from anyone without the
+     * device key cannot use up a device's token. One signature check, of a bounded JWS. */
+    r = posture_enroll_request_verify_pop(
+        req, (int64_t) (posture_store_now(ctx->store) / POSTURE_STORE_USEC_PER_SEC), ret_reason,
+        NULL);
+    if (r < 0)
+        return r;
+    if (*ret_reason != POSTURE_ENROLL_OK) {
+        *ret_response = NULL;
+        return 0;
+    }
+
+    /* Authorise (ATTESTATION.md §5.2 step 1): nothing costly happens before. */
     r = posture_store_token_consume(ctx->store, req->token, sizeof(req->token), &token_id);
     if (r == -ENOENT || r == -ESTALE || r == -EALREADY) {
         *ret_reason = r == -ENOENT   ? POSTURE_ENROLL_TOKEN_UNKNOWN
@@ -843,7 +1089,7 @@ int posture_enroll_activate(const struct posture_enroll_ctx *ctx,
                             cJSON **ret_response)
 {
     struct posture_store_activation a = {};
-    uint8_t h[SHA256_DIGEST_LENGTH];
+    uint8_t h[SHA256_DIGEST_LENGTH], nonce0[POSTURE_ENROLL_NONCE0_SIZE];
     enum posture_enroll_reason reason = POSTURE_ENROLL_OK;
     cJSON *resp = NULL;
     int r, r2;
@@ -851,6 +1097,18 @@ int posture_enroll_activate(const struct posture_enroll_ctx *ctx,
     POSTURE_RETURN_IF_FAIL(ctx && ctx->store && ctx->keys && act && ret_reason && ret_response,
                            -EINVAL);
     POSTURE_RETURN_IF_FAIL(act->proof_len <= sizeof(act->proof), -EINVAL);
+
+    /* Signed by the pending enrolment's device key, or refused with the attempt left. */
+    r = posture_enroll_activation_verify_pop(
+        act, (int64_t) (posture_store_now(ctx->store) / POSTURE_STORE_USEC_PER_SEC), &reason, NULL,
+        nonce0);
+    if (r < 0)
+        return r;
+    if (reason != POSTURE_ENROLL_OK) {
+        *ret_reason = reason;
+        *ret_response = NULL;
+        return 0;
+    }
 
     /* One attempt: the pending state leaves the store before anything is compared. */
     r = posture_store_activation_take(ctx->store, act->device_id, &a);
@@ -869,6 +1127,10 @@ int posture_enroll_activate(const struct posture_enroll_ctx *ctx,
         /* Constant time, and over hashes: a timing difference could tell nothing anyway. */
         if (act->proof_len != POSTURE_ENROLL_PROOF_SIZE ||
             CRYPTO_memcmp(h, a.secret_sha256, sizeof(h)) != 0)
+            reason = POSTURE_ENROLL_PROOF_INVALID;
+        /* A signed answer to another challenge (an older enrolment's) is a wrong proof. */
+        else if (a.nonce0_len != sizeof(nonce0) ||
+                 CRYPTO_memcmp(nonce0, a.nonce0, sizeof(nonce0)) != 0)
             reason = POSTURE_ENROLL_PROOF_INVALID;
     }
     if (reason == POSTURE_ENROLL_OK) {

@@ -20,6 +20,17 @@
  * attempt or a replayed proof all find nothing, and no answer says anything about the expected
  * value (CVE-2023-38201).
  *
+ * Proof of possession of the device key (docs/verifier-api.md "Proof of possession"): both
+ * requests carry "pop", a compact JWS (ES256, kid = the JWK's RFC 7638 thumbprint) signed by
+ * the device key named in the request: typ POSTURE_JWS_TYP_ENROLL with the claims aud, iat,
+ * exp, token_sha256 (SHA-256 of the token bytes) and, for a TPM request, ak_sha256 (SHA-256 of
+ * the AK TPM2B_PUBLIC); typ POSTURE_JWS_TYP_ACTIVATE with aud, iat, exp, device_id,
+ * proof_sha256 (SHA-256 of the proof bytes) and nonce0 (the challenge's). exp - iat is at most
+ * POSTURE_ENROLL_POP_LIFETIME_SEC, iat and exp are checked with POSTURE_JWS_SKEW_SEC. The
+ * signature is checked before the token is consumed and before the pending activation is
+ * taken, so a request without the key burns neither; the activation's nonce0 is compared
+ * after the take (a signed answer to another challenge spends the attempt like a wrong proof).
+ *
  * Verdicts are not errors: the functions return 0 with a reason (POSTURE_ENROLL_OK or why the
  * request was refused) and a negative errno only when they could not decide (store or OpenSSL
  * faults: the HTTP layer answers 503). Every request that got past the token, and every
@@ -40,14 +51,17 @@
 #include "store.h"
 #include "vkeys.h"
 
-#define POSTURE_ENROLL_REQUEST_MAX    ((size_t) 32 * 1024) /* JSON body of either request */
-#define POSTURE_ENROLL_JSON_DEPTH     4
-#define POSTURE_ENROLL_SECRET_SIZE    32
-#define POSTURE_ENROLL_NONCE0_SIZE    32
-#define POSTURE_ENROLL_PROOF_SIZE     32 /* HMAC-SHA256 */
-#define POSTURE_ENROLL_PROOF_LABEL    "POSTURE-ENROLL-V1"
-#define POSTURE_ENROLL_ACTIVATION_TTL (300 * POSTURE_STORE_USEC_PER_SEC) /* the maximum too */
-#define POSTURE_ENROLL_AK_NAME_MAX    66 /* the ignored client value: nameAlg + digest */
+#define POSTURE_ENROLL_REQUEST_MAX      ((size_t) 32 * 1024) /* JSON body of either request */
+#define POSTURE_ENROLL_JSON_DEPTH       4
+#define POSTURE_ENROLL_SECRET_SIZE      32
+#define POSTURE_ENROLL_NONCE0_SIZE      32
+#define POSTURE_ENROLL_PROOF_SIZE       32 /* HMAC-SHA256 */
+#define POSTURE_ENROLL_PROOF_LABEL      "POSTURE-ENROLL-V1"
+#define POSTURE_ENROLL_ACTIVATION_TTL   (300 * POSTURE_STORE_USEC_PER_SEC) /* the maximum too */
+#define POSTURE_ENROLL_AK_NAME_MAX      66 /* the ignored client value: nameAlg + digest */
+#define POSTURE_ENROLL_POP_MAX          ((size_t) 2048) /* the "pop" JWS, characters */
+#define POSTURE_ENROLL_POP_LIFETIME_SEC 60              /* exp - iat of a "pop", at most */
+#define POSTURE_ENROLL_AUD_MAX          256
 
 enum posture_enroll_reason {
     POSTURE_ENROLL_OK,                /* "ok" */
@@ -72,15 +86,22 @@ enum posture_enroll_reason {
     POSTURE_ENROLL_ACTIVATION_UNKNOWN, /* "enroll-activation-unknown": none pending (or used) */
     POSTURE_ENROLL_ACTIVATION_EXPIRED, /* "enroll-activation-expired" */
     POSTURE_ENROLL_PROOF_INVALID,      /* "enroll-proof-invalid" */
+    POSTURE_ENROLL_POP_MISSING,        /* "enroll-pop-missing": no "pop" (an older agent) */
+    POSTURE_ENROLL_POP_INVALID,        /* "enroll-pop-invalid": not signed by the device key */
+    POSTURE_ENROLL_POP_EXPIRED,        /* "enroll-pop-expired": iat/exp outside the window */
+    POSTURE_ENROLL_POP_BINDING,        /* "enroll-pop-binding": claims not of this request */
     POSTURE_ENROLL_REASON__MAX,
     POSTURE_ENROLL_REASON__INVALID = -EINVAL,
 };
 
 /* The reason's stable string, or NULL when out of range. */
 const char *posture_enroll_reason_to_string(int reason);
-/* The HTTP status for a refusal: 400 malformed, 401 token, 403 trust/proof, 409 conflicts;
- * 201 for POSTURE_ENROLL_OK. */
+/* The HTTP status for a refusal: 400 malformed (and "pop" missing), 401 token and "pop",
+ * 403 trust/proof, 409 conflicts; 201 for POSTURE_ENROLL_OK. */
 int posture_enroll_reason_http_status(int reason);
+/* A sentence for the problem's detail saying what to fix, or NULL (the reason string says
+ * enough). */
+const char *posture_enroll_reason_detail(int reason);
 
 /* POST /v1/enroll, parsed. */
 struct posture_enroll_request {
@@ -96,14 +117,20 @@ struct posture_enroll_request {
     uint8_t *ak_public;
     size_t ak_public_len;
     bool has_client_ak_name; /* sent, and ignored (ATTESTATION.md §6 row 14) */
+    char *pop;               /* the "pop" JWS; NULL: not sent (refused by _begin) */
 };
 
 /* POST /v1/enroll/activate, parsed. */
 struct posture_enroll_activation {
     char device_id[POSTURE_STORE_DEVICE_ID_MAX + 1];
     uint8_t proof[POSTURE_ENROLL_PROOF_SIZE * 2];
-    size_t proof_len; /* 1..64: a wrong length is a wrong proof, found after the take */
+    size_t proof_len;     /* 1..64: a wrong length is a wrong proof, found after the take */
+    EVP_PKEY *device_key; /* from "jwk" (public); NULL: not sent (refused by _activate) */
+    char kid[POSTURE_KEY_THUMBPRINT_LEN + 1]; /* its thumbprint */
+    char pop[POSTURE_ENROLL_POP_MAX + 1];     /* "": not sent */
 };
+/* Free what _activation_parse allocated (the struct itself is the caller's). NULL-safe. */
+void posture_enroll_activation_done(struct posture_enroll_activation *act);
 
 /*
  * Parse a request strictly: one JSON object of at most POSTURE_ENROLL_REQUEST_MAX bytes, depth
@@ -121,6 +148,22 @@ int posture_enroll_activation_parse(const char *body,
                                     size_t len,
                                     struct posture_enroll_activation *ret);
 int posture_enroll_activation_from_json(const cJSON *obj, struct posture_enroll_activation *ret);
+
+/*
+ * The proof-of-possession checks, exported for tests (_begin and _activate run them first):
+ * POSTURE_ENROLL_OK or a POP_* reason in *ret_reason; *ret_jws_reason (optional) the
+ * posture_jws reason of a refused signature. The activation's nonce0 claim goes to
+ * ret_nonce0 (compared by _activate after the take). -ENOMEM, -EINVAL, -EIO.
+ */
+int posture_enroll_request_verify_pop(const struct posture_enroll_request *req,
+                                      int64_t now,
+                                      enum posture_enroll_reason *ret_reason,
+                                      int *ret_jws_reason);
+int posture_enroll_activation_verify_pop(const struct posture_enroll_activation *act,
+                                         int64_t now,
+                                         enum posture_enroll_reason *ret_reason,
+                                         int *ret_jws_reason,
+                                         uint8_t ret_nonce0[static POSTURE_ENROLL_NONCE0_SIZE]);
 
 /* Fills buf with n random bytes; returns 0 or a negative errno. */
 typedef int (*posture_enroll_random_fn)(uint8_t *buf, size_t n, void *userdata);
@@ -151,7 +194,9 @@ int posture_enroll_begin(const struct posture_enroll_ctx *ctx,
 /*
  * POST /v1/enroll/activate: on POSTURE_ENROLL_OK the device is stored (tier hardware) and
  * *ret_response is {"status":"enrolled", "device_id", "tier":"hardware", "certificate",
- * "ca_certificate", "x5t#S256"}. The pending state is gone afterwards whatever the outcome.
+ * "ca_certificate", "x5t#S256"}. A missing or bad "pop" is refused before the pending state
+ * is looked at (it stays); otherwise the pending state is gone afterwards whatever the
+ * outcome.
  */
 int posture_enroll_activate(const struct posture_enroll_ctx *ctx,
                             const struct posture_enroll_activation *act,

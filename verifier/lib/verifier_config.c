@@ -36,6 +36,17 @@
 #define DEFAULT_BODY_MAX         ((uint64_t) 64 * 1024)
 #define DEFAULT_POSTURE_BODY_MAX ((uint64_t) 2 * 1024 * 1024)
 
+/* [enroll] rate limits (ratelimit.h) */
+#define DEFAULT_ENROLL_RATE_PER_IP     30u /* per minute */
+#define DEFAULT_ENROLL_BURST_PER_IP    20u
+#define DEFAULT_ENROLL_RATE            600u /* per minute */
+#define DEFAULT_ENROLL_BURST           100u
+#define DEFAULT_ENROLL_FAILURES_PER_IP 20u /* per hour */
+#define DEFAULT_ENROLL_FAILURE_BURST   10u
+#define DEFAULT_ENROLL_CLIENTS_MAX     16384u
+#define ENROLL_RATE_MAX                1000000u
+#define ENROLL_CLIENTS_MAX             (1u << 20)
+
 #define THREADS_MAX         256u
 #define CONNECTIONS_MAX     100000u
 #define BODY_MAX_LIMIT      (64ULL * 1024 * 1024)
@@ -203,6 +214,40 @@ static int parse_grace(const char *value, void *data, const char **ret_why)
     return 0;
 }
 
+/* A rate, burst or count from min to max. */
+static int
+parse_u32_upto(const char *value, void *data, uint32_t min, uint32_t max, const char **ret_why)
+{
+    uint32_t u = 0;
+    int r = posture_config_parse_u32_item(value, &u, ret_why);
+    if (r < 0)
+        return r;
+    if (u < min || u > max) {
+        *ret_why = min == 0 ? "expected 0 (off) to 1000000" : "expected a number from 1 to 1000000";
+        return -EINVAL;
+    }
+    *(uint32_t *) data = u;
+    return 0;
+}
+
+static int parse_enroll_rate(const char *value, void *data, const char **ret_why)
+{
+    return parse_u32_upto(value, data, 0, ENROLL_RATE_MAX, ret_why);
+}
+
+static int parse_enroll_burst(const char *value, void *data, const char **ret_why)
+{
+    return parse_u32_upto(value, data, 1, ENROLL_RATE_MAX, ret_why);
+}
+
+static int parse_enroll_clients(const char *value, void *data, const char **ret_why)
+{
+    int r = parse_u32_upto(value, data, 1, ENROLL_CLIENTS_MAX, ret_why);
+    if (r < 0)
+        *ret_why = "expected a number from 1 to 1048576";
+    return r;
+}
+
 static int parse_body_max(const char *value, void *data, const char **ret_why)
 {
     uint64_t u = 0;
@@ -275,6 +320,13 @@ static const struct posture_config_item verifier_items[] = {
     ROW("tls", "key", parse_absolute_path, tls_key),
     ROW("tls", "client_ca", parse_optional_path, tls_client_ca),
     ROW("enroll", "ek_roots", parse_absolute_path, ek_roots),
+    ROW("enroll", "rate_per_ip", parse_enroll_rate, enroll_rate_per_ip),
+    ROW("enroll", "burst_per_ip", parse_enroll_burst, enroll_burst_per_ip),
+    ROW("enroll", "rate", parse_enroll_rate, enroll_rate),
+    ROW("enroll", "burst", parse_enroll_burst, enroll_burst),
+    ROW("enroll", "failures_per_ip", parse_enroll_rate, enroll_failures_per_ip),
+    ROW("enroll", "failure_burst_per_ip", parse_enroll_burst, enroll_failure_burst_per_ip),
+    ROW("enroll", "clients_max", parse_enroll_clients, enroll_clients_max),
     ROW("policy", "dir", parse_absolute_path, policy_dir),
     ROW("policy", "default", parse_policy_name, policy_default),
     ROW("authz", "bearer", posture_config_parse_bool_item, authz_bearer),
@@ -314,6 +366,13 @@ int posture_verifier_config_init(struct posture_verifier_config *cfg)
         .posture_body_max = DEFAULT_POSTURE_BODY_MAX,
         .authz_bearer = false,
         .authz_dpop_replay_cache = POSTURE_DPOP_REPLAY_DEFAULT,
+        .enroll_rate_per_ip = DEFAULT_ENROLL_RATE_PER_IP,
+        .enroll_burst_per_ip = DEFAULT_ENROLL_BURST_PER_IP,
+        .enroll_rate = DEFAULT_ENROLL_RATE,
+        .enroll_burst = DEFAULT_ENROLL_BURST,
+        .enroll_failures_per_ip = DEFAULT_ENROLL_FAILURES_PER_IP,
+        .enroll_failure_burst_per_ip = DEFAULT_ENROLL_FAILURE_BURST,
+        .enroll_clients_max = DEFAULT_ENROLL_CLIENTS_MAX,
     };
     int r;
 
@@ -452,6 +511,13 @@ int posture_verifier_config_dump(const struct posture_verifier_config *cfg, FILE
                    "client_ca = %s\n"
                    "\n[enroll]\n"
                    "ek_roots = %s\n"
+                   "rate_per_ip = %" PRIu32 "\n"
+                   "burst_per_ip = %" PRIu32 "\n"
+                   "rate = %" PRIu32 "\n"
+                   "burst = %" PRIu32 "\n"
+                   "failures_per_ip = %" PRIu32 "\n"
+                   "failure_burst_per_ip = %" PRIu32 "\n"
+                   "clients_max = %" PRIu32 "\n"
                    "\n[policy]\n"
                    "dir = %s\n"
                    "default = %s\n",
@@ -460,7 +526,10 @@ int posture_verifier_config_dump(const struct posture_verifier_config *cfg, FILE
                    duration(b2, sizeof(b2), cfg->idle_timeout_usec),
                    duration(b3, sizeof(b3), cfg->shutdown_timeout_usec), cfg->body_max,
                    cfg->posture_body_max, or_empty(cfg->tls_cert), or_empty(cfg->tls_key),
-                   or_empty(cfg->tls_client_ca), or_empty(cfg->ek_roots), or_empty(cfg->policy_dir),
+                   or_empty(cfg->tls_client_ca), or_empty(cfg->ek_roots), cfg->enroll_rate_per_ip,
+                   cfg->enroll_burst_per_ip, cfg->enroll_rate, cfg->enroll_burst,
+                   cfg->enroll_failures_per_ip, cfg->enroll_failure_burst_per_ip,
+                   cfg->enroll_clients_max, or_empty(cfg->policy_dir),
                    or_empty(cfg->policy_default));
     (void) fprintf(f, "\n[authz]\nbearer = %s\ndpop_replay_cache = %" PRIu32 "\n",
                    cfg->authz_bearer ? "yes" : "no", cfg->authz_dpop_replay_cache);

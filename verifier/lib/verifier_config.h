@@ -12,7 +12,8 @@
  *              max_connections_per_ip, request_timeout,
  *              idle_timeout, shutdown_timeout, body_max, posture_body_max
  *   [tls]      cert, key, client_ca
- *   [enroll]   ek_roots
+ *   [enroll]   ek_roots, rate_per_ip, burst_per_ip, rate, burst, failures_per_ip,
+ *              failure_burst_per_ip, clients_max
  *   [policy]   dir, default
  *   [authz]    bearer, dpop_replay_cache
  */
@@ -47,6 +48,16 @@ struct posture_verifier_config {
     char *tls_client_ca; /* PEM CA(s) of device certificates; NULL/"" = <state_dir>/device-ca.pem */
 
     char *ek_roots; /* directory of trusted EK CA certificates */
+    /* Enrolment rate limits (token buckets; 0 turns a rate off): requests per minute per
+     * client address and in all, refused attempts per hour per address, and how many
+     * addresses are remembered at once. */
+    uint32_t enroll_rate_per_ip;
+    uint32_t enroll_burst_per_ip;
+    uint32_t enroll_rate;
+    uint32_t enroll_burst;
+    uint32_t enroll_failures_per_ip;
+    uint32_t enroll_failure_burst_per_ip;
+    uint32_t enroll_clients_max;
 
     char *policy_dir;
     char *policy_default;

@@ -29,6 +29,8 @@
 
 #define POSTURE_JWS_MAX_SIZE        ((size_t) 64 * 1024) /* whole compact token, checked first */
 #define POSTURE_JWS_TYP_REPORT      "posture+jwt"
+#define POSTURE_JWS_TYP_ENROLL      "posture-enroll+jwt"   /* POST /v1/enroll "pop" */
+#define POSTURE_JWS_TYP_ACTIVATE    "posture-activate+jwt" /* POST /v1/enroll/activate "pop" */
 #define POSTURE_JWS_SKEW_SEC        60  /* clock skew allowed on iat, nbf and exp */
 #define POSTURE_REPORT_LIFETIME_SEC 120 /* exp - iat of a posture report, at most */
 #define POSTURE_JWS_JSON_MAX_DEPTH  16

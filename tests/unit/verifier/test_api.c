@@ -23,6 +23,7 @@
 #include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
+#include <openssl/sha.h>
 #include <openssl/ssl.h>
 
 #include "posture/b64url.h"
@@ -312,6 +313,24 @@ static void enroll(struct fixture *f)
     assert_int_equal(posture_key_jwk(f->key, &jwk), 0);
     assert_int_equal(posture_json_add_str(req, "token", token_text), 0);
     assert_int_equal(posture_json_add_item(req, "jwk", jwk), 0);
+    {
+        /* the proof of possession of the device key (enroll.h) */
+        uint8_t h[32];
+        char h_text[64], *claims = NULL, *pop = NULL;
+        int64_t t = (int64_t) (clock_usec / 1000000);
+
+        SHA256(token, sizeof(token), h);
+        assert_true(posture_b64url_encode_buf(h, sizeof(h), h_text, sizeof(h_text)) > 0);
+        assert_true(asprintf(&claims,
+                             "{\"aud\":\"https://verifier.test\",\"iat\":%lld,\"exp\":%lld,"
+                             "\"token_sha256\":\"%s\"}",
+                             (long long) t, (long long) t + 60, h_text) > 0);
+        assert_int_equal(
+            posture_jws_sign(f->key, POSTURE_JWS_TYP_ENROLL, claims, strlen(claims), &pop), 0);
+        assert_int_equal(posture_json_add_str(req, "pop", pop), 0);
+        free(claims);
+        free(pop);
+    }
     assert_int_equal(posture_json_print(req, false, &body), 0);
     http(f, true, NULL, NULL, "POST", "/v1/enroll", NULL, body, a);
     assert_int_equal(a->status, 201);
@@ -535,15 +554,26 @@ static void test_flow(void **state)
     assert_non_null(strstr(a->body, "posture-failed"));
     assert_non_null(strstr(a->body, "failed_checks"));
     assert_string_equal(header(a, "Cache-Control", buf, sizeof(buf)), "no-store");
+    /* a request header never picks the policy: gateways copy the client's headers */
     authz(f, NULL, "X-Posture-Policy: p-hw\r\n", a);
-    assert_int_equal(a->status, 403);
+    assert_int_equal(a->status, 200);
+    assert_string_equal(header(a, "X-Posture-Policy", buf, sizeof(buf)), "p-open@1");
     authz(f, "?policy=nope", NULL, a);
     assert_int_equal(a->status, 503);
     /* below /v1/authz/ the query is the client's (Envoy appends it): ignored */
     authz(f, "/envoy/app?policy=nope", NULL, a);
     assert_int_equal(a->status, 200);
     authz(f, "/envoy/app?policy=nope", "X-Posture-Policy: p-hw\r\n", a);
+    assert_int_equal(a->status, 200);
+    /* the path form, which the gateway writes (Envoy: its path_prefix) */
+    authz(f, "/policy/p-hw", NULL, a);
     assert_int_equal(a->status, 403);
+    authz(f, "/policy/p-hw/app/policy/p-open?policy=p-open", NULL, a);
+    assert_int_equal(a->status, 403);
+    authz(f, "/policy/p-open/app", NULL, a);
+    assert_int_equal(a->status, 200);
+    authz(f, "/policy//app", NULL, a); /* no id: the default */
+    assert_int_equal(a->status, 200);
     http(f, false, NULL, NULL, "HEAD", "/v1/authz/envoy/x", NULL, NULL, a);
     assert_int_equal(a->status, 401);
     assert_non_null(header(a, "WWW-Authenticate", buf, sizeof(buf)));
@@ -553,7 +583,7 @@ static void test_flow(void **state)
         char *text = NULL;
         size_t len = 0;
         assert_int_equal(posture_metrics_render(f->metrics, &text, &len), 0);
-        assert_non_null(strstr(text, "posture_decisions_total{result=\"allow\"} 2"));
+        assert_non_null(strstr(text, "posture_decisions_total{result=\"allow\"} 6"));
         assert_non_null(strstr(text, "posture_decisions_total{result=\"deny\"} 4"));
         assert_non_null(
             strstr(text, "posture_submissions_rejected_total{reason=\"nonce-used\"} 1"));

@@ -21,6 +21,7 @@
 #include "posture/b64url.h"
 #include "posture/err.h"
 #include "posture/json.h"
+#include "posture/jws.h"
 #include "posture/key.h"
 
 #include "ek_testpki.h"
@@ -28,6 +29,36 @@
 #include "testlib.h"
 
 static int64_t now;
+
+/* The proof of possession the test helpers add: the device keys seen (kid -> key, and the
+ * nonce0 of its last challenge), and what the next "pop" should look like. */
+#define MAX_DEVS 16
+static struct {
+    char kid[POSTURE_KEY_THUMBPRINT_LEN + 1];
+    EVP_PKEY *key;
+    uint8_t nonce0[32];
+} devs[MAX_DEVS];
+static struct fixture *cur;
+enum pop_mode {
+    POP_GOOD,
+    POP_NONE,       /* no "pop" */
+    POP_OTHER_KEY,  /* signed by pop_other (the JWK is the device's) */
+    POP_BAD_TOKEN,  /* token_sha256 of another token */
+    POP_OLD,        /* iat 10 minutes ago */
+    POP_REPORT_TYP, /* typ posture+jwt */
+    POP_BAD_NONCE0, /* activation: nonce0 of another challenge */
+    POP_NO_JWK,     /* activation: "pop" but no "jwk" */
+    POP_OTHER_JWK,  /* activation: the JWK and signature of pop_other, the device's id */
+};
+static enum pop_mode pop_mode;
+static EVP_PKEY *pop_other;
+
+static void devs_clear(void)
+{
+    for (size_t i = 0; i < MAX_DEVS; i++)
+        EVP_PKEY_free(devs[i].key);
+    memset(devs, 0, sizeof(devs));
+}
 
 struct fixture {
     char *dir;
@@ -101,6 +132,10 @@ static int setup(void **state)
         .random = test_random,
         .random_userdata = f,
     };
+    cur = f;
+    pop_mode = POP_GOOD;
+    pop_other = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256");
+    assert_non_null(pop_other);
     *state = f;
     return 0;
 }
@@ -108,6 +143,10 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     struct fixture *f = *state;
+    devs_clear();
+    EVP_PKEY_free(pop_other);
+    pop_other = NULL;
+    cur = NULL;
     posture_store_free(f->store);
     posture_vkeys_free(f->keys);
     posture_ekcert_roots_free(f->roots);
@@ -130,6 +169,62 @@ static char *b64(const void *data, size_t n)
     char *s = NULL;
     assert_int_equal(posture_b64url_encode(data, n, &s), 0);
     return s;
+}
+
+static char *kid_of(EVP_PKEY *k)
+{
+    char *kid = NULL;
+    assert_int_equal(posture_key_thumbprint(k, &kid), 0);
+    return kid;
+}
+
+static size_t dev_slot(const char *kid, EVP_PKEY *key)
+{
+    for (size_t i = 0; i < MAX_DEVS; i++) {
+        if (devs[i].key && strcmp(devs[i].kid, kid) == 0)
+            return i;
+        if (!devs[i].key && key) {
+            assert_int_equal(EVP_PKEY_up_ref(key), 1);
+            devs[i].key = key;
+            memcpy(devs[i].kid, kid, strlen(kid) + 1);
+            return i;
+        }
+    }
+    fail_msg("no device key for %s", kid);
+    return 0;
+}
+
+static void add_digest(cJSON *o, const char *key, const void *data, size_t n)
+{
+    uint8_t h[32];
+    char *s;
+
+    SHA256(data, n, h);
+    s = b64(h, 32);
+    assert_int_equal(posture_json_add_str(o, key, s), 0);
+    free(s);
+}
+
+/* Sign claims (consumed) as a "pop" of typ with key, adding aud, iat and exp per pop_mode. */
+static void add_pop(cJSON *o, EVP_PKEY *key, const char *typ, cJSON *claims)
+{
+    int64_t t = (int64_t) (cur->clock_usec / POSTURE_STORE_USEC_PER_SEC);
+    char *text = NULL, *jws = NULL;
+
+    if (pop_mode == POP_OLD)
+        t -= 600;
+    assert_int_equal(posture_json_add_str(claims, "aud", "https://verifier.test:8443"), 0);
+    assert_int_equal(posture_json_add_int(claims, "iat", t), 0);
+    assert_int_equal(posture_json_add_int(claims, "exp", t + 60), 0);
+    assert_int_equal(posture_json_print(claims, false, &text), 0);
+    cJSON_Delete(claims);
+    assert_int_equal(posture_jws_sign(pop_mode == POP_OTHER_KEY ? pop_other : key,
+                                      pop_mode == POP_REPORT_TYP ? POSTURE_JWS_TYP_REPORT : typ,
+                                      text, strlen(text), &jws),
+                     0);
+    assert_int_equal(posture_json_add_str(o, "pop", jws), 0);
+    free(text);
+    free(jws);
 }
 
 static char *new_token(struct fixture *f, uint64_t ttl_sec)
@@ -177,9 +272,49 @@ static char *request_json(const char *token,
             assert_int_equal(posture_json_add_str(tpm, extra_tpm_member, "AAsAAAAA"), 0);
         assert_int_equal(posture_json_add_item(o, "tpm", tpm), 0);
     }
+    {
+        char *kid = kid_of(device);
+        cJSON *claims = cJSON_CreateObject();
+        uint8_t tok[64];
+        int n = posture_b64url_decode_buf(token, strlen(token), tok, sizeof(tok));
+
+        assert_true(n > 0);
+        (void) dev_slot(kid, device);
+        free(kid);
+        if (pop_mode == POP_BAD_TOKEN)
+            tok[0] ^= 1;
+        add_digest(claims, "token_sha256", tok, (size_t) n);
+        if (ek) {
+            uint8_t akpub[1024];
+            size_t ak_len = ak_public(ak, ak_attrs, TPM2_ECC_NIST_P256, akpub, sizeof(akpub));
+            add_digest(claims, "ak_sha256", akpub, ak_len);
+        }
+        if (pop_mode != POP_NONE)
+            add_pop(o, device, POSTURE_JWS_TYP_ENROLL, claims);
+        else
+            cJSON_Delete(claims);
+    }
     assert_int_equal(posture_json_print(o, false, &text), 0);
     cJSON_Delete(o);
     return text;
+}
+
+/* The "pop" of a request body o again, after a test changed its tpm.ak_pub. */
+static void resign(cJSON *o, EVP_PKEY *device)
+{
+    cJSON *claims = cJSON_CreateObject();
+    const char *tok = posture_json_get_str(o, "token");
+    const char *akb = posture_json_get_str(cJSON_GetObjectItemCaseSensitive(o, "tpm"), "ak_pub");
+    uint8_t t[32], *ak = NULL;
+    size_t ak_len = 0;
+
+    assert_int_equal(posture_b64url_decode_buf(tok, strlen(tok), t, sizeof(t)), 32);
+    add_digest(claims, "token_sha256", t, 32);
+    assert_int_equal(posture_b64url_decode(akb, strlen(akb), 4096, &ak, &ak_len), 0);
+    add_digest(claims, "ak_sha256", ak, ak_len);
+    free(ak);
+    cJSON_DeleteItemFromObjectCaseSensitive(o, "pop");
+    add_pop(o, device, POSTURE_JWS_TYP_ENROLL, claims);
 }
 
 /* Parse + begin; returns the reason, *ret_resp the response (or NULL). */
@@ -195,12 +330,52 @@ static enum posture_enroll_reason begin(struct fixture *f, const char *body, cJS
         assert_null(resp);
     else
         assert_non_null(resp);
+    if (resp && posture_json_get_str(resp, "nonce0")) {
+        const char *n0 = posture_json_get_str(resp, "nonce0");
+        size_t i = dev_slot(req->kid, NULL);
+        assert_int_equal(posture_b64url_decode_buf(n0, strlen(n0), devs[i].nonce0, 32), 32);
+    }
     posture_enroll_request_free(req);
     if (ret_resp)
         *ret_resp = resp;
     else
         cJSON_Delete(resp);
     return reason;
+}
+
+/* The activation body the device would send (per pop_mode). */
+static char *activation_body(const char *device_id, const uint8_t *proof, size_t proof_len)
+{
+    char *p = b64(proof, proof_len), *body = NULL;
+    cJSON *o = cJSON_CreateObject(), *claims = cJSON_CreateObject(), *jwk = NULL;
+    size_t i = dev_slot(device_id, NULL);
+    uint8_t n0[32];
+    char *s;
+
+    assert_int_equal(posture_json_add_str(o, "device_id", device_id), 0);
+    assert_int_equal(posture_json_add_str(o, "proof", p), 0);
+    assert_int_equal(posture_key_jwk(pop_mode == POP_OTHER_JWK ? pop_other : devs[i].key, &jwk), 0);
+    if (pop_mode != POP_NO_JWK)
+        assert_int_equal(posture_json_add_item(o, "jwk", jwk), 0);
+    else
+        cJSON_Delete(jwk);
+    assert_int_equal(posture_json_add_str(claims, "device_id", device_id), 0);
+    add_digest(claims, "proof_sha256", proof, proof_len);
+    memcpy(n0, devs[i].nonce0, 32);
+    if (pop_mode == POP_BAD_NONCE0)
+        n0[5] ^= 0x80;
+    s = b64(n0, 32);
+    assert_int_equal(posture_json_add_str(claims, "nonce0", s), 0);
+    free(s);
+    if (pop_mode != POP_NONE)
+        add_pop(o, pop_mode == POP_OTHER_JWK ? pop_other : devs[i].key, POSTURE_JWS_TYP_ACTIVATE,
+                claims);
+    else
+        cJSON_Delete(claims);
+    assert_int_equal(posture_json_print(o, false, &body), 0);
+    cJSON_Delete(o);
+    free(p);
+    return body;
 }
 
 static enum posture_enroll_reason activate(struct fixture *f,
@@ -212,27 +387,19 @@ static enum posture_enroll_reason activate(struct fixture *f,
     struct posture_enroll_activation act = { 0 };
     enum posture_enroll_reason reason = POSTURE_ENROLL_REASON__MAX;
     cJSON *resp = (cJSON *) 1;
-    char *p = b64(proof, proof_len), *body = NULL;
+    char *body = activation_body(device_id, proof, proof_len);
 
-    assert_true(asprintf(&body, "{\"device_id\":\"%s\",\"proof\":\"%s\"}", device_id, p) > 0);
     assert_int_equal(posture_enroll_activation_parse(body, strlen(body), &act), 0);
     assert_int_equal(posture_enroll_activate(&f->ctx, &act, &reason, &resp), 0);
+    posture_enroll_activation_done(&act);
     if (reason != POSTURE_ENROLL_OK)
         assert_null(resp);
     if (ret_resp)
         *ret_resp = resp;
     else
         cJSON_Delete(resp);
-    free(p);
     free(body);
     return reason;
-}
-
-static char *kid_of(EVP_PKEY *k)
-{
-    char *kid = NULL;
-    assert_int_equal(posture_key_thumbprint(k, &kid), 0);
-    return kid;
 }
 
 /* The proof a device that recovered the secret would send: the test random source gave the
@@ -539,6 +706,7 @@ static void test_ak_and_ek_refusals(void **state)
                                                                    cJSON_CreateString(good)));
                 free(good);
             }
+            resign(o, dev);
             assert_int_equal(posture_json_print(o, false, &t), 0);
             assert_int_equal(begin(f, t, NULL),
                              bad == 0 ? POSTURE_ENROLL_AK_REJECTED : POSTURE_ENROLL_AK_MALFORMED);
@@ -619,6 +787,7 @@ struct race {
     struct fixture *f;
     const char *kid;
     uint8_t proof[32];
+    char *body; /* made before the threads start */
     enum posture_enroll_reason reason;
 };
 
@@ -628,11 +797,10 @@ static void *race_activate(void *p)
     struct posture_enroll_activation act = { 0 };
     cJSON *resp = NULL;
 
-    memcpy(act.device_id, r->kid, strlen(r->kid) + 1);
-    memcpy(act.proof, r->proof, 32);
-    act.proof_len = 32;
-    if (posture_enroll_activate(&r->f->ctx, &act, &r->reason, &resp) < 0)
+    if (posture_enroll_activation_parse(r->body, strlen(r->body), &act) < 0 ||
+        posture_enroll_activate(&r->f->ctx, &act, &r->reason, &resp) < 0)
         r->reason = POSTURE_ENROLL_REASON__MAX;
+    posture_enroll_activation_done(&act);
     cJSON_Delete(resp);
     return NULL;
 }
@@ -669,10 +837,14 @@ static void test_uniqueness(void **state)
     free(tok);
     proof_for(first1, kid1, r1.proof);
     proof_for(first2, kid2, r2.proof);
+    r1.body = activation_body(kid1, r1.proof, 32);
+    r2.body = activation_body(kid2, r2.proof, 32);
     assert_int_equal(pthread_create(&t1, NULL, race_activate, &r1), 0);
     assert_int_equal(pthread_create(&t2, NULL, race_activate, &r2), 0);
     assert_int_equal(pthread_join(t1, NULL), 0);
     assert_int_equal(pthread_join(t2, NULL), 0);
+    free(r1.body);
+    free(r2.body);
     assert_true((r1.reason == POSTURE_ENROLL_OK && r2.reason == POSTURE_ENROLL_IDENTITY_IN_USE) ||
                 (r2.reason == POSTURE_ENROLL_OK && r1.reason == POSTURE_ENROLL_IDENTITY_IN_USE));
 
@@ -846,10 +1018,221 @@ static void test_parser(void **state)
     assert_int_equal(posture_enroll_reason_http_status(POSTURE_ENROLL_TOKEN_USED), 401);
     assert_int_equal(posture_enroll_reason_http_status(POSTURE_ENROLL_DEVICE_EXISTS), 409);
     assert_int_equal(posture_enroll_reason_http_status(POSTURE_ENROLL_PROOF_INVALID), 403);
+    assert_string_equal(posture_enroll_reason_to_string(POSTURE_ENROLL_POP_MISSING),
+                        "enroll-pop-missing");
+    assert_string_equal(posture_enroll_reason_to_string(POSTURE_ENROLL_POP_BINDING),
+                        "enroll-pop-binding");
+    assert_int_equal(posture_enroll_reason_http_status(POSTURE_ENROLL_POP_MISSING), 400);
+    assert_int_equal(posture_enroll_reason_http_status(POSTURE_ENROLL_POP_INVALID), 401);
+    assert_non_null(strstr(posture_enroll_reason_detail(POSTURE_ENROLL_POP_MISSING), "\"pop\""));
+    assert_null(posture_enroll_reason_detail(POSTURE_ENROLL_TOKEN_USED));
     free(body);
     free(jwk_text);
     free(tok);
     EVP_PKEY_free(dev);
+}
+
+/* A request body with its "pop" replaced by the one of another body. */
+static char *swap_pop(const char *body, const char *pop_from)
+{
+    cJSON *a = NULL, *b = NULL;
+    char *text = NULL;
+
+    assert_int_equal(posture_json_parse(body, strlen(body), 65536, 8, &a), 0);
+    assert_int_equal(posture_json_parse(pop_from, strlen(pop_from), 65536, 8, &b), 0);
+    assert_true(cJSON_ReplaceItemInObjectCaseSensitive(
+        a, "pop", cJSON_Duplicate(cJSON_GetObjectItemCaseSensitive(b, "pop"), 1)));
+    assert_int_equal(posture_json_print(a, false, &text), 0);
+    cJSON_Delete(a);
+    cJSON_Delete(b);
+    return text;
+}
+
+/* Enrolment needs the device key: refusals for "pop" leave the token usable by the device. */
+static void test_pop_enroll(void **state)
+{
+    struct fixture *f = *state;
+    EVP_PKEY *dev = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256");
+    EVP_PKEY *ak = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256");
+    EVP_PKEY *ak2 = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256");
+    char *tok = new_token(f, 3600), *body, *body2, *mixed;
+    uint64_t rows = audit_rows(f);
+    static const struct {
+        enum pop_mode mode;
+        enum posture_enroll_reason want;
+    } cases[] = {
+        { POP_NONE, POSTURE_ENROLL_POP_MISSING },
+        { POP_OTHER_KEY, POSTURE_ENROLL_POP_INVALID },
+        { POP_REPORT_TYP, POSTURE_ENROLL_POP_INVALID },
+        { POP_BAD_TOKEN, POSTURE_ENROLL_POP_BINDING },
+        { POP_OLD, POSTURE_ENROLL_POP_EXPIRED },
+    };
+
+    for (size_t i = 0; i < POSTURE_ELEMENTSOF(cases); i++) {
+        pop_mode = cases[i].mode;
+        body = request_json(tok, dev, NULL, NULL, NULL, 0, NULL);
+        assert_int_equal(begin(f, body, NULL), cases[i].want);
+        free(body);
+    }
+    /* Nothing was authorised: no audit row, and the token is still there. */
+    assert_int_equal(audit_rows(f), rows);
+
+    /* TPM: the "pop" of a request for another AK does not fit this one; a software request
+     * with an AK claim does not fit either. */
+    pop_mode = POP_GOOD;
+    body = request_json(tok, dev, f->ek_cert, f->ek, ak, AK_ATTRS, NULL);
+    body2 = request_json(tok, dev, f->ek_cert, f->ek, ak2, AK_ATTRS, NULL);
+    mixed = swap_pop(body2, body);
+    assert_int_equal(begin(f, mixed, NULL), POSTURE_ENROLL_POP_BINDING);
+    free(mixed);
+    free(body2);
+    body2 = request_json(tok, dev, NULL, NULL, NULL, 0, NULL);
+    mixed = swap_pop(body2, body);
+    assert_int_equal(begin(f, mixed, NULL), POSTURE_ENROLL_POP_BINDING);
+    free(mixed);
+    free(body);
+
+    /* The rightful device enrols with the same token. */
+    assert_int_equal(begin(f, body2, NULL), POSTURE_ENROLL_OK);
+    assert_int_equal(begin(f, body2, NULL), POSTURE_ENROLL_TOKEN_USED);
+    free(body2);
+
+    /* The checks themselves, with the JWS reason. */
+    {
+        struct posture_enroll_request *req = NULL;
+        enum posture_enroll_reason reason = POSTURE_ENROLL_REASON__MAX;
+        int jr = -1;
+
+        free(tok);
+        tok = new_token(f, 3600);
+        pop_mode = POP_OTHER_KEY;
+        body = request_json(tok, dev, NULL, NULL, NULL, 0, NULL);
+        assert_int_equal(posture_enroll_request_parse(body, strlen(body), &req), 0);
+        assert_non_null(req->pop);
+        assert_int_equal(posture_enroll_request_verify_pop(req, now, &reason, &jr), 0);
+        assert_int_equal(reason, POSTURE_ENROLL_POP_INVALID);
+        assert_int_equal(jr, POSTURE_JWS_KID_MISMATCH);
+        /* 61 s of skew past exp is too late; within the window it is fine. */
+        posture_enroll_request_free(req);
+        free(body);
+        pop_mode = POP_GOOD;
+        body = request_json(tok, dev, NULL, NULL, NULL, 0, NULL);
+        assert_int_equal(posture_enroll_request_parse(body, strlen(body), &req), 0);
+        assert_int_equal(posture_enroll_request_verify_pop(req, now + 119, &reason, &jr), 0);
+        assert_int_equal(reason, POSTURE_ENROLL_OK);
+        assert_int_equal(posture_enroll_request_verify_pop(req, now + 121, &reason, &jr), 0);
+        assert_int_equal(reason, POSTURE_ENROLL_POP_EXPIRED);
+        assert_int_equal(jr, POSTURE_JWS_EXPIRED);
+        assert_int_equal(posture_enroll_request_verify_pop(req, now - 61, &reason, &jr), 0);
+        assert_int_equal(reason, POSTURE_ENROLL_POP_EXPIRED);
+        posture_enroll_request_free(req);
+        free(body);
+    }
+    free(tok);
+    EVP_PKEY_free(dev);
+    EVP_PKEY_free(ak);
+    EVP_PKEY_free(ak2);
+}
+
+/* Activation needs the pending enrolment's key: an unsigned or wrongly signed attempt leaves
+ * the attempt; a signed wrong proof (or an answer to another challenge) spends it. */
+static void test_pop_activate(void **state)
+{
+    struct fixture *f = *state;
+    EVP_PKEY *dev = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256");
+    EVP_PKEY *ak = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256");
+    char *kid = kid_of(dev), *tok = new_token(f, 3600), *body;
+    uint8_t first, proof[32], bad[32];
+    static const struct {
+        enum pop_mode mode;
+        enum posture_enroll_reason want;
+    } cases[] = {
+        { POP_NONE, POSTURE_ENROLL_POP_MISSING },
+        { POP_NO_JWK, POSTURE_ENROLL_POP_MISSING },
+        { POP_OTHER_KEY, POSTURE_ENROLL_POP_INVALID },
+        { POP_OTHER_JWK, POSTURE_ENROLL_POP_INVALID },
+        { POP_REPORT_TYP, POSTURE_ENROLL_POP_INVALID },
+        { POP_OLD, POSTURE_ENROLL_POP_EXPIRED },
+    };
+    uint64_t rows;
+
+    f->next = 0x50;
+    first = f->next;
+    body = request_json(tok, dev, f->ek_cert, f->ek, ak, AK_ATTRS, NULL);
+    assert_int_equal(begin(f, body, NULL), POSTURE_ENROLL_OK);
+    free(body);
+    proof_for(first, kid, proof);
+    rows = audit_rows(f);
+    for (size_t i = 0; i < POSTURE_ELEMENTSOF(cases); i++) {
+        pop_mode = cases[i].mode;
+        assert_int_equal(activate(f, kid, proof, 32, NULL), cases[i].want);
+    }
+    /* The "pop" of another proof: not this request's. */
+    {
+        struct posture_enroll_activation act = { 0 };
+        enum posture_enroll_reason reason = POSTURE_ENROLL_REASON__MAX;
+        uint8_t n0[32];
+
+        pop_mode = POP_GOOD;
+        /* Build a good body, then change the proof after signing. */
+        char *p = b64(proof, 32), *b = NULL, *jwk_text = NULL, *pop = NULL, *claims = NULL;
+        cJSON *jwk = NULL;
+        char *n0s = b64(devs[dev_slot(kid, NULL)].nonce0, 32);
+        assert_int_equal(posture_key_jwk(dev, &jwk), 0);
+        assert_int_equal(posture_json_print(jwk, false, &jwk_text), 0);
+        cJSON_Delete(jwk);
+        bad[0] = 0;
+        assert_true(asprintf(&claims,
+                             "{\"aud\":\"x\",\"iat\":%lld,\"exp\":%lld,\"device_id\":\"%s\","
+                             "\"proof_sha256\":\"%s\",\"nonce0\":\"%s\"}",
+                             (long long) now, (long long) now + 60, kid,
+                             "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA", n0s) > 0);
+        assert_int_equal(
+            posture_jws_sign(dev, POSTURE_JWS_TYP_ACTIVATE, claims, strlen(claims), &pop), 0);
+        assert_true(asprintf(&b,
+                             "{\"device_id\":\"%s\",\"proof\":\"%s\",\"jwk\":%s,\"pop\":\"%s\"}",
+                             kid, p, jwk_text, pop) > 0);
+        assert_int_equal(posture_enroll_activation_parse(b, strlen(b), &act), 0);
+        assert_int_equal(posture_enroll_activation_verify_pop(&act, now, &reason, NULL, n0), 0);
+        assert_int_equal(reason, POSTURE_ENROLL_POP_BINDING);
+        assert_int_equal(posture_enroll_activate(&f->ctx, &act, &reason, &(cJSON *){ NULL }), 0);
+        assert_int_equal(reason, POSTURE_ENROLL_POP_BINDING);
+        posture_enroll_activation_done(&act);
+        free(p);
+        free(b);
+        free(jwk_text);
+        free(pop);
+        free(claims);
+        free(n0s);
+    }
+    /* No attempt was spent, nothing audited; the device activates now. */
+    assert_int_equal(audit_rows(f), rows);
+    pop_mode = POP_GOOD;
+    assert_int_equal(activate(f, kid, proof, 32, NULL), POSTURE_ENROLL_OK);
+    free(tok);
+
+    /* Signed, wrong proof: spent. Signed, right proof for another challenge's nonce0: spent. */
+    assert_int_equal(posture_store_device_revoke(f->store, kid), 0);
+    for (int round = 0; round < 2; round++) {
+        f->next = (uint8_t) (0x60 + round * 0x10);
+        first = f->next;
+        tok = new_token(f, 3600);
+        body = request_json(tok, dev, f->ek_cert, f->ek, ak, AK_ATTRS, NULL);
+        assert_int_equal(begin(f, body, NULL), POSTURE_ENROLL_OK);
+        proof_for(first, kid, proof);
+        memcpy(bad, proof, 32);
+        bad[3] ^= 4;
+        pop_mode = round == 0 ? POP_GOOD : POP_BAD_NONCE0;
+        assert_int_equal(activate(f, kid, round == 0 ? bad : proof, 32, NULL),
+                         POSTURE_ENROLL_PROOF_INVALID);
+        pop_mode = POP_GOOD;
+        assert_int_equal(activate(f, kid, proof, 32, NULL), POSTURE_ENROLL_ACTIVATION_UNKNOWN);
+        free(body);
+        free(tok);
+    }
+    free(kid);
+    EVP_PKEY_free(dev);
+    EVP_PKEY_free(ak);
 }
 
 int main(void)
@@ -864,6 +1247,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_uniqueness, setup, teardown),
         cmocka_unit_test_setup_teardown(test_ecc_ek, setup, teardown),
         cmocka_unit_test_setup_teardown(test_parser, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_pop_enroll, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_pop_activate, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -76,6 +76,10 @@ static void test_defaults(void **state)
     assert_string_equal(cfg.tls_cert, "/etc/posture/verifier.crt");
     assert_string_equal(cfg.tls_key, "/etc/posture/verifier.key");
     assert_string_equal(cfg.ek_roots, "/etc/posture/ek-roots");
+    assert_int_equal(cfg.enroll_rate_per_ip, 30);
+    assert_int_equal(cfg.enroll_burst_per_ip, 20);
+    assert_int_equal(cfg.enroll_rate, 600);
+    assert_int_equal(cfg.enroll_clients_max, 16384);
     assert_string_equal(cfg.policy_dir, "/etc/posture/policies");
     assert_string_equal(cfg.policy_default, "baseline");
     /* derived from state_dir */
@@ -108,6 +112,13 @@ static const char full[] = "[verifier]\n"
                            "client_ca = /etc/pv/devices.pem\n"
                            "[enroll]\n"
                            "ek_roots = /etc/pv/ek\n"
+                           "rate_per_ip = 5\n"
+                           "burst_per_ip = 2\n"
+                           "rate = 0\n"
+                           "burst = 7\n"
+                           "failures_per_ip = 3\n"
+                           "failure_burst_per_ip = 1\n"
+                           "clients_max = 100\n"
                            "[policy]\n"
                            "dir = /etc/pv/policies\n"
                            "default = payments-admin\n";
@@ -137,6 +148,13 @@ static void test_every_key(void **state)
     assert_int_equal(cfg.posture_body_max, 4 * 1024 * 1024);
     assert_string_equal(cfg.tls_client_ca, "/etc/pv/devices.pem");
     assert_string_equal(cfg.ek_roots, "/etc/pv/ek");
+    assert_int_equal(cfg.enroll_rate_per_ip, 5);
+    assert_int_equal(cfg.enroll_burst_per_ip, 2);
+    assert_int_equal(cfg.enroll_rate, 0);
+    assert_int_equal(cfg.enroll_burst, 7);
+    assert_int_equal(cfg.enroll_failures_per_ip, 3);
+    assert_int_equal(cfg.enroll_failure_burst_per_ip, 1);
+    assert_int_equal(cfg.enroll_clients_max, 100);
     assert_string_equal(cfg.policy_default, "payments-admin");
     posture_verifier_config_done(&cfg);
 }
@@ -231,6 +249,11 @@ static void test_bad_values(void **state)
     expect_bad("[listen]\nbody_max = 10\n", "body_max");
     expect_bad("[listen]\nposture_body_max = 1G\n", "posture_body_max");
     expect_bad("[tls]\ncert = verifier.crt\n", "cert");
+    expect_bad("[enroll]\nrate_per_ip = 2000000\n", "rate_per_ip");
+    expect_bad("[enroll]\nburst_per_ip = 0\n", "burst_per_ip");
+    expect_bad("[enroll]\nfailure_burst_per_ip = -1\n", "failure_burst_per_ip");
+    expect_bad("[enroll]\nclients_max = 0\n", "clients_max");
+    expect_bad("[enroll]\nclients_max = 2000000\n", "clients_max");
     expect_bad("[policy]\ndefault = ../etc/passwd\n", "default");
     expect_bad("[policy]\ndefault = a b\n", "default");
 }

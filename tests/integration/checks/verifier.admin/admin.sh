@@ -31,7 +31,9 @@ for dev in a b; do
     printf '[agent]\nstate_dir = %s/agent-%s\n[tpm]\nenabled = no\n' "$W" "$dev" >"$W/agent-$dev.conf"
     "$CTL" key --jwk --config "$W/agent-$dev.conf" >"$W/$dev.jwk" 2>/dev/null || fail "posturectl key"
     tok=$("$PV" token create $C 2>"$W/err") || fail "token create: $(cat "$W/err")"
-    jq -n --arg t "$tok" --slurpfile k "$W/$dev.jwk" '{token: $t, jwk: ($k[0] | {kty, crv, x, y})}' >"$W/$dev.req"
+    jq -n --arg t "$tok" --slurpfile k "$W/$dev.jwk" '{token: $t, jwk: ($k[0] | {kty, crv, x, y})}' >"$W/$dev.unsigned"
+    # the proof of possession ("pop"), signed with the device key as posturectl does
+    "$TOOL" pop "$W/agent-$dev/device.key" "$W/$dev.unsigned" >"$W/$dev.req" 2>"$W/err" || fail "pop $dev: $(cat "$W/err")"
     "$TOOL" enroll "$S" "$TD" - "$W/$dev.req" >"$W/$dev.resp" 2>"$W/err" || fail "enrol $dev: $(cat "$W/err") $(cat "$W/$dev.resp")"
 done
 A=$(jq -r .kid "$W/a.jwk")

@@ -78,17 +78,50 @@ print(base64.urlsafe_b64encode(hashlib.sha256(s.encode()).digest()).rstrip(b"=")
 PY
 }
 
-# request TOKEN JWK [EK_CERT EK_PUB AK_PUB [AK_NAME]] > body
+# The proof of possession ("pop", enroll.h), signed by python3-jwt: an independent JOSE
+# implementation. POP=none leaves it out; POP=key:FILE signs with another key (kid of the JWK
+# sent: the attacker names the victim's key but does not hold it); POP=jwk:FILE also sends
+# FILE's JWK (activation: the attacker's own key for the victim's device id).
+POP_PY='
+import base64, hashlib, json, os, time, jwt
+from cryptography.hazmat.primitives import serialization
+e = lambda b: base64.urlsafe_b64encode(b).rstrip(b"=").decode()
+def thumb(j):
+    c = json.dumps({k: j[k] for k in ("crv", "kty", "x", "y")}, separators=(",", ":"), sort_keys=True)
+    return e(hashlib.sha256(c.encode()).digest())
+def jwk_of(key):
+    n = key.public_key().public_numbers()
+    return {"kty": "EC", "crv": "P-256", "x": e(n.x.to_bytes(32, "big")), "y": e(n.y.to_bytes(32, "big"))}
+def add_pop(o, keyfile, typ, claims):
+    mode = os.environ.get("POP", "")
+    if mode == "none":
+        return
+    if mode.startswith(("key:", "jwk:")):
+        keyfile = mode[4:]
+    key = serialization.load_pem_private_key(open(keyfile, "rb").read(), None)
+    if mode.startswith("jwk:"):
+        o["jwk"] = jwk_of(key)
+    now = int(time.time())
+    claims.update({"aud": "https://verifier.test", "iat": now, "exp": now + 60})
+    o["pop"] = jwt.encode(claims, key, algorithm="ES256", headers={"typ": typ, "kid": thumb(o["jwk"])})
+'
+
+# request TOKEN JWK [EK_CERT EK_PUB AK_PUB [AK_NAME]] > body (signed by JWK's .key, see POP)
 request() {
-    "$PY" - "$@" <<'PY'
-import base64, json, sys
+    "$PY" - "$@" <<PY
+$POP_PY
+import sys
 b = lambda p: base64.urlsafe_b64encode(open(p, "rb").read()).rstrip(b"=").decode()
 a = sys.argv[1:]
 o = {"token": a[0], "jwk": json.load(open(a[1]))}
+t = base64.urlsafe_b64decode(a[0] + "=" * (-len(a[0]) % 4))
+claims = {"token_sha256": e(hashlib.sha256(t).digest())}
 if len(a) > 2:
     o["tpm"] = {"ek_cert": b(a[2]), "ek_pub": b(a[3]), "ak_pub": b(a[4])}
+    claims["ak_sha256"] = e(hashlib.sha256(open(a[4], "rb").read()).digest())
     if len(a) > 5:
         o["tpm"]["ak_name"] = b(a[5])
+add_pop(o, a[1][:-4] + ".key", "posture-enroll+jwt", claims)
 print(json.dumps(o))
 PY
 }
@@ -105,10 +138,12 @@ open(sys.argv[2], "wb").write(bytes.fromhex("badcc0de00000001") + d(r["credentia
 PY
 }
 
-# activation RESPONSE SECRET DEVICE_ID [flip] > body: the proof computed by python's hmac.
+# activation DEV.resp SECRET DEVICE_ID [flip] > body: the proof computed by python's hmac,
+# signed by DEV.key with DEV.jwk (see POP).
 activation() {
-    "$PY" - "$@" <<'PY'
-import base64, hashlib, hmac, json, sys
+    "$PY" - "$@" <<PY
+$POP_PY
+import hmac, sys
 r = json.load(open(sys.argv[1]))
 secret = open(sys.argv[2], "rb").read()
 d = lambda s: base64.urlsafe_b64decode(s + "=" * (-len(s) % 4))
@@ -116,8 +151,12 @@ proof = bytearray(hmac.new(secret, b"POSTURE-ENROLL-V1" + sys.argv[3].encode() +
                            d(r["nonce0"]), hashlib.sha256).digest())
 if len(sys.argv) > 4:
     proof[0] ^= 1
-e = lambda b: base64.urlsafe_b64encode(bytes(b)).rstrip(b"=").decode()
-print(json.dumps({"device_id": sys.argv[3], "proof": e(proof)}))
+dev = sys.argv[1][:-5]
+o = {"device_id": sys.argv[3], "proof": e(bytes(proof)), "jwk": json.load(open(dev + ".jwk"))}
+add_pop(o, dev + ".key", "posture-activate+jwt",
+        {"device_id": sys.argv[3], "proof_sha256": e(hashlib.sha256(bytes(proof)).digest()),
+         "nonce0": r["nonce0"]})
+print(json.dumps(o))
 PY
 }
 
@@ -395,7 +434,7 @@ case_enrol() {
     S=$W/state
     "$TOOL" init "$S" "$TD" >/dev/null || fail "init"
     make_ak ak1
-    for d in devA devB devC devD devE devF devS; do
+    for d in devA devB devC devD devE devF devS devP devQ; do
         device_key $d || fail "device key $d"
     done
 
@@ -412,6 +451,40 @@ case_enrol() {
     fi
     # Token reuse; an expired token.
     expect enroll-token-used "$TOOL" enroll "$S" "$TD" - devS.req
+
+    # Proof of possession: a request naming devP's key but signed by devQ's, and one without
+    # "pop", are refused and leave the token: devP then enrols with it.
+    tok=$(token)
+    POP=key:devQ.key request "$tok" devP.jwk >devP.forged
+    expect enroll-pop-invalid "$TOOL" enroll "$S" "$TD" - devP.forged
+    POP=none request "$tok" devP.jwk >devP.unsigned
+    expect enroll-pop-missing "$TOOL" enroll "$S" "$TD" - devP.unsigned
+    request "$tok" devP.jwk >devP.req
+    if "$TOOL" enroll "$S" "$TD" - devP.req >devP.resp 2>&1 &&
+        [ "$(json_get devP.resp device_id)" = "$(thumbprint devP.jwk)" ]; then
+        pass "the token refused to a forged pop still enrols its rightful device"
+    else
+        fail "devP after forged requests: $(cat devP.resp)"
+    fi
+    # The C signer (what posturectl uses) checked by python3-jwt, and accepted by the verifier.
+    tok=$(token)
+    POP=none request "$tok" devQ.jwk >devQ.unsigned
+    "$TOOL" pop devQ.key devQ.unsigned >devQ.req 2>"$W/err" || fail "enroll_tool pop: $(cat "$W/err")"
+    if "$PY" - devQ.req devQ.jwk <<'PY'; then
+import json, sys, jwt
+o = json.load(open(sys.argv[1]))
+k = jwt.algorithms.ECAlgorithm.from_jwk(json.dumps(json.load(open(sys.argv[2]))))
+h = jwt.get_unverified_header(o["pop"])
+assert h["typ"] == "posture-enroll+jwt" and h["alg"] == "ES256", h
+c = jwt.decode(o["pop"], k, algorithms=["ES256"], options={"verify_aud": False})
+assert c["exp"] - c["iat"] <= 60 and "token_sha256" in c, c
+PY
+        pass "python3-jwt verifies our pop"
+    else
+        fail "python3-jwt does not verify our pop"
+    fi
+    "$TOOL" enroll "$S" "$TD" - devQ.req >devQ.resp 2>&1 && pass "our pop accepted" ||
+        fail "our pop: $(cat devQ.resp)"
     tok=$(token --ttl 1s)
     request "$tok" devF.jwk >devF.req
     sleep 2
@@ -430,6 +503,7 @@ case_enrol() {
     kidA=$(thumbprint devA.jwk)
     activation devA.resp devA.secret "$kidA" flip >devA.bad
     activation devA.resp devA.secret "$kidA" >devA.act
+    # Signed by the device key, wrong proof: the one attempt is spent (row 15).
     expect enroll-proof-invalid "$TOOL" activate "$S" "$TD" devA.bad
     grep -q "$(sed -n 's/.*"proof": "\([^"]*\)".*/\1/p' devA.act)" devA.resp "$W/err" 2>/dev/null &&
         fail "the expected proof leaked" || pass "nothing about the expected proof is printed"
@@ -479,6 +553,14 @@ case_enrol() {
         pass "tpm2_activatecredential recovers our secret (ECC P-384 EK)" ||
         fail "activatecredential (ECC): $(cat act.out)"
     activation devC.resp devC.secret "$(thumbprint devC.jwk)" >devC.act
+    # Whoever knows the pending kid cannot burn the attempt: the right proof signed by another
+    # key (with C's JWK, or with its own), or unsigned, is refused and leaves the attempt.
+    POP=key:devB.key activation devC.resp devC.secret "$(thumbprint devC.jwk)" >devC.forged1
+    expect enroll-pop-invalid "$TOOL" activate "$S" "$TD" devC.forged1
+    POP=jwk:devB.key activation devC.resp devC.secret "$(thumbprint devC.jwk)" >devC.forged2
+    expect enroll-pop-invalid "$TOOL" activate "$S" "$TD" devC.forged2
+    POP=none activation devC.resp devC.secret "$(thumbprint devC.jwk)" >devC.unsigned
+    expect enroll-pop-missing "$TOOL" activate "$S" "$TD" devC.unsigned
     expect "{" "$TOOL" activate "$S" "$TD" devC.act
 
     # Row 16: two devices with the same new AK, both pending, activated at once: one wins.
@@ -519,8 +601,128 @@ case_enrol() {
     finish
 }
 
+# ratelimit: `posture-verifier serve` with small [enroll] buckets, driven by curl: an unsigned
+# (old agent's) request answered 400 naming "pop"; a forged one 401 and the token still good;
+# 429 with Retry-After after the burst, allowed again after it; the failure bucket; /metrics.
+case_ratelimit() {
+    command -v curl >/dev/null 2>&1 || {
+        echo "enroll.sh: curl not installed"
+        [ "${CI:-}" = true ] && exit 1
+        exit 77
+    }
+    W=$(mktemp -d) || exit 2
+    pid=
+    trap '[ -n "$pid" ] && kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null; rm -rf "$W"' EXIT
+    cd "$W" || exit 2
+    ap=$(free_port)
+    gp=$(free_port)
+    mkdir -p state policies
+    cat >v.conf <<CONF
+[verifier]
+state_dir = $W/state
+trust_domain = $TD
+[listen]
+agents = 127.0.0.1:$ap
+gateways = 127.0.0.1:$gp
+threads = 2
+[tls]
+cert = $W/tls.crt
+key = $W/tls.key
+[enroll]
+ek_roots = $W/ek-roots
+rate_per_ip = 30
+burst_per_ip = 3
+failures_per_ip = 60
+failure_burst_per_ip = 2
+clients_max = 64
+[policy]
+dir = $W/policies
+CONF
+    "$PV" serve --config v.conf >log 2>&1 &
+    pid=$!
+    i=0
+    until curl -s -o /dev/null "http://127.0.0.1:$gp/healthz"; do
+        i=$((i + 1))
+        if [ $i -ge 100 ] || ! kill -0 "$pid" 2>/dev/null; then
+            fail "serve did not start: $(cat log)"
+            finish
+        fi
+        sleep 0.1
+    done
+    device_key devR
+    device_key devX
+    device_key devY
+    tok=$("$PV" token create --config v.conf)
+    POP=none request "$tok" devR.jwk >unsigned.json
+    POP=key:devX.key request "$tok" devR.jwk >forged.json
+    request "$tok" devR.jwk >good.json
+
+    # 1: an old agent's request: 400, the problem names the missing "pop"
+    c=$(post unsigned.json)
+    if [ "$c" = 400 ] && [ "$(ptype)" = urn:posture:problem:enroll-pop-missing ] &&
+        grep -q '\\"pop\\"' out; then
+        pass "unsigned request: 400 enroll-pop-missing, the detail names \"pop\""
+    else
+        fail "unsigned request: $c $(cat out)"
+    fi
+    # 2: signed by another key: 401, and the token is not spent
+    c=$(post forged.json)
+    [ "$c" = 401 ] && [ "$(ptype)" = urn:posture:problem:enroll-pop-invalid ] &&
+        pass "forged pop: 401 enroll-pop-invalid" || fail "forged pop: $c $(cat out)"
+    # 3: the rightful device, same token
+    c=$(post good.json)
+    [ "$c" = 201 ] && [ "$(json_get out device_id)" = "$(thumbprint devR.jwk)" ] &&
+        pass "the rightful device enrols with the token after the forged attempt" ||
+        fail "rightful device: $c $(cat out)"
+    # 4: the burst (3) is used up: 429 with Retry-After (30/min: 2 s)
+    c=$(post good.json)
+    ra=$(retry_after)
+    if [ "$c" = 429 ] && [ "$(ptype)" = urn:posture:problem:rate-limited ] &&
+        [ "${ra:-0}" -ge 1 ] && [ "${ra:-0}" -le 2 ]; then
+        pass "429 after the burst, Retry-After: $ra"
+    else
+        fail "after the burst: $c retry-after '$ra' $(cat out)"
+    fi
+    [ "$(metric 'posture_enroll_rate_limited_total{scope="ip"}')" = 1 ] &&
+        pass "/metrics counts the refusal (scope ip)" || fail "metrics: $(metric rate_limited)"
+    # 5: after Retry-After: allowed again (the token is used by now: 401, not 429)
+    sleep "${ra:-2}"
+    c=$(post good.json)
+    [ "$c" = 401 ] && [ "$(ptype)" = urn:posture:problem:enroll-token-used ] &&
+        pass "allowed again after Retry-After" || fail "after Retry-After: $c $(cat out)"
+    # 6: that was the second refused attempt (burst 2): the address is refused for about a
+    # minute now, even a good request
+    sleep 2
+    tok=$("$PV" token create --config v.conf)
+    request "$tok" devY.jwk >good2.json
+    c=$(post good2.json)
+    ra=$(retry_after)
+    if [ "$c" = 429 ] && [ "${ra:-0}" -gt 2 ] && [ "${ra:-0}" -le 60 ]; then
+        pass "refused attempts: 429 for the address, Retry-After: $ra"
+    else
+        fail "failure bucket: $c retry-after '$ra' $(cat out)"
+    fi
+    [ "$(metric 'posture_enroll_rate_limited_total{scope="failures"}')" = 1 ] &&
+        pass "/metrics counts the refusal (scope failures)" || fail "metrics: $(metric rate_limited)"
+    kill -TERM "$pid"
+    wait "$pid" || fail "serve exited with $? (ASan?): $(tail -n 20 log)"
+    pid=
+    finish
+}
+free_port() {
+    "$PY" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
+}
+post() { # BODY-FILE: the status; the body in out, the headers in hdr
+    curl -sS --max-time 20 --cacert tls.crt -o out -D hdr -w '%{http_code}' \
+        -H 'Content-Type: application/json' --data-binary @"$1" "https://127.0.0.1:$ap/v1/enroll"
+}
+ptype() { json_get out type 2>/dev/null; }
+retry_after() { tr -d '\r' <hdr | sed -n 's/^[Rr]etry-[Aa]fter: //p'; }
+metric() { curl -s "http://127.0.0.1:$gp/metrics" | grep -F "$1" | sed 's/.* //'; }
+
 case "$CASE" in
 keys) case_keys ;;
+ratelimit) case_ratelimit ;;
 ekcert) case_ekcert ;;
 enrol) case_enrol ;;
 *)

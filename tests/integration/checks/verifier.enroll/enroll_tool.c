@@ -11,6 +11,9 @@
  *   enroll_tool enroll STATE TD ROOTS BODY    POST /v1/enroll with BODY (ROOTS "-": none)
  *   enroll_tool activate STATE TD BODY        POST /v1/enroll/activate with BODY
  *   enroll_tool revoke STATE TD DEVICE_ID     revoke a device (what an admin does first)
+ *   enroll_tool pop KEY.pem BODY              print the enrolment request BODY with its "pop"
+ *                                             signed by KEY (token_sha256, ak_sha256), as
+ *                                             posturectl makes it (enroll.h)
  *
  * enroll/activate/ekcert print the response JSON (or "ok") and exit 0 when accepted, print the
  * reason and exit 1 when refused, and exit 2 on faults.
@@ -23,7 +26,9 @@
 #include <time.h>
 
 #include <openssl/pem.h>
+#include <openssl/sha.h>
 
+#include "posture/b64url.h"
 #include "posture/cleanup.h"
 #include "posture/err.h"
 #include "posture/fileio.h"
@@ -111,10 +116,11 @@ static int run_enroll(int argc, char **argv, bool activate)
     }
     struct posture_enroll_ctx ctx = { .store = store, .keys = keys, .ek_roots = roots };
     if (activate) {
-        struct posture_enroll_activation act;
+        struct posture_enroll_activation act = { 0 };
         r = posture_enroll_activation_parse(body, len, &act);
         if (r >= 0)
             r = posture_enroll_activate(&ctx, &act, &reason, &resp);
+        posture_enroll_activation_done(&act);
     } else {
         struct posture_enroll_request *req = NULL;
         r = posture_enroll_request_parse(body, len, &req);
@@ -171,6 +177,72 @@ out:
     return status;
 }
 
+static int add_sha256(cJSON *o, const char *key, const void *data, size_t n)
+{
+    uint8_t h[SHA256_DIGEST_LENGTH];
+    char text[64];
+
+    SHA256(data, n, h);
+    if (posture_b64url_encode_buf(h, sizeof(h), text, sizeof(text)) < 0)
+        return -EINVAL;
+    return posture_json_add_str(o, key, text);
+}
+
+/* enroll_tool pop KEY.pem BODY */
+static int run_pop(int argc, char **argv)
+{
+    EVP_PKEY *key = NULL;
+    char *body = NULL, *claims_text = NULL, *jws = NULL, *out = NULL;
+    cJSON *req = NULL, *claims = cJSON_CreateObject();
+    uint8_t tok[POSTURE_STORE_TOKEN_SIZE], *ak = NULL;
+    size_t len = 0, ak_len = 0;
+    const char *t, *akb;
+    int64_t now = (int64_t) time(NULL);
+    int r = -EINVAL;
+
+    if (argc == 4 && claims && posture_key_load_file(argv[2], &key) >= 0 &&
+        read_all(argv[3], POSTURE_ENROLL_REQUEST_MAX, &body, &len) >= 0 &&
+        posture_json_parse(body, len, POSTURE_ENROLL_REQUEST_MAX, 8, &req) >= 0 &&
+        (t = posture_json_get_str(req, "token")) &&
+        posture_b64url_decode_buf(t, strlen(t), tok, sizeof(tok)) == (int) sizeof(tok)) {
+        r = add_sha256(claims, "token_sha256", tok, sizeof(tok));
+        akb = posture_json_get_str(cJSON_GetObjectItemCaseSensitive(req, "tpm"), "ak_pub");
+        if (r >= 0 && akb) {
+            r = posture_b64url_decode(akb, strlen(akb), 4096, &ak, &ak_len);
+            if (r >= 0)
+                r = add_sha256(claims, "ak_sha256", ak, ak_len);
+        }
+        if (r >= 0)
+            r = posture_json_add_str(claims, "aud", "enroll_tool");
+        if (r >= 0)
+            r = posture_json_add_int(claims, "iat", now);
+        if (r >= 0)
+            r = posture_json_add_int(claims, "exp", now + 60);
+        if (r >= 0)
+            r = posture_json_print(claims, false, &claims_text);
+        if (r >= 0)
+            r = posture_jws_sign(key, POSTURE_JWS_TYP_ENROLL, claims_text, strlen(claims_text),
+                                 &jws);
+        if (r >= 0)
+            r = posture_json_add_str(req, "pop", jws);
+        if (r >= 0)
+            r = posture_json_print(req, false, &out);
+        if (r >= 0)
+            (void) printf("%s\n", out);
+    }
+    if (r < 0)
+        (void) fprintf(stderr, "enroll_tool pop: %s\n", posture_errno_name(r));
+    EVP_PKEY_free(key);
+    cJSON_Delete(req);
+    cJSON_Delete(claims);
+    free(body);
+    free(claims_text);
+    free(jws);
+    free(out);
+    free(ak);
+    return r < 0 ? 2 : 0;
+}
+
 int main(int argc, char **argv)
 {
     struct posture_vkeys *keys = NULL;
@@ -182,6 +254,8 @@ int main(int argc, char **argv)
         return run_enroll(argc, argv, true);
     if (argc >= 2 && strcmp(argv[1], "ekcert") == 0)
         return run_ekcert(argc, argv);
+    if (argc >= 2 && strcmp(argv[1], "pop") == 0)
+        return run_pop(argc, argv);
     if (argc < 4 || open_keys(argv[2], argv[3], &keys) < 0) {
         (void) fprintf(stderr, "usage: see the comment at the top of enroll_tool.c\n");
         return 2;
