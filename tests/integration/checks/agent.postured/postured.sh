@@ -20,7 +20,7 @@
 #            honoured once the request is over (exit 0)
 #   nospace  the spool on a full tmpfs, then read-only (root, private mount namespace): counted
 #            as dropped with a clear log line; delivered again once there is room
-#   crash    kill -9 at random points of 30 --once runs: no stray or torn spool file, a clean
+#   crash    kill -9 at random points of 200 --once runs: no stray or torn spool file, a clean
 #            start, every report delivered once
 #   trigger  in a private network namespace (root): a network change (a veth link and address)
 #            brings an early cycle no sooner than 30 s after the previous one; a burst of
@@ -518,11 +518,11 @@ nospace)
         pass "room again: delivered" || { fail "after the fault: not delivered"; show "$tmp/pd3.log"; }
     ;;
 crash)
-    # kill -9 at random points of 30 cycles (checks, spool writes, requests): no stray or torn
+    # kill -9 at random points of 200 cycles (checks, spool writes, requests): no stray or torn
     # spool file, a clean start, and once the daemon has run every report is delivered once.
     enroll
     i=0
-    while [ $i -lt 30 ]; do
+    while [ $i -lt 200 ]; do
         "$pd" --once --config "$aconf" --only boot.secure_boot --root "$roots/sb-on" \
             >>"$tmp/pd.log" 2>&1 &
         victim=$!
@@ -532,7 +532,7 @@ crash)
         i=$((i + 1))
     done
     stray=$(ls -a "$state/spool" | grep -v -e '^\.\.*$' -e '\.sub$' -e '^corrupt$' -e '^dropped$')
-    [ -z "$stray" ] && pass "30 kill -9: no stray file in the spool ($(spool_count) spooled)" ||
+    [ -z "$stray" ] && pass "200 kill -9: no stray file in the spool ($(spool_count) spooled)" ||
         fail "stray files: $stray"
     corrupt=$(ls "$state/spool/corrupt" 2>/dev/null | wc -l)
     [ "$corrupt" = 0 ] && pass "no spool file was torn" || fail "$corrupt torn spool file(s)"
