@@ -430,8 +430,35 @@ errors)
     run "$tmp/o" enroll --server "$url" --token "$tok" --ca "$tmp/verifier-ca.pem" --config "$aconf"
     [ $rc = 2 ] && grep -qi 'TPM' "$tmp/o.err" && pass "enabled = yes without a TPM: exit 2" ||
         fail "enabled = yes without a TPM: exit $rc: $(cat "$tmp/o.err")"
-    # the verifier stopped
+    # the enrolment rate limit (default burst 20 per address): posturectl says when to retry,
+    # and the token is still good afterwards
     write_agent_conf no
+    sed "s|state_dir = .*|state_dir = $tmp/agent3|" "$aconf" >"$tmp/agent3.conf"
+    mkdir -p "$tmp/agent3"
+    tok=$(token)
+    i=0
+    while [ $i -lt 40 ]; do
+        c=$(curl -s -o /dev/null -w '%{http_code}' --cacert "$tmp/verifier-ca.pem" \
+            -H 'Content-Type: application/json' --data-binary '{}' "$url/v1/enroll")
+        [ "$c" = 429 ] && break
+        i=$((i + 1))
+    done
+    [ "$c" = 429 ] || fail "no 429 after $i malformed enrolment requests (last: $c)"
+    run "$tmp/o" enroll --server "$url" --token "$tok" --ca "$tmp/verifier-ca.pem" \
+        --config "$tmp/agent3.conf"
+    if [ $rc = 2 ] && grep -q 'HTTP 429 rate-limited' "$tmp/o.err" &&
+        grep -q 'try again in [0-9]* s' "$tmp/o.err"; then
+        pass "rate-limited: exit 2, $(grep -o 'try again in [0-9]* s' "$tmp/o.err")"
+    else
+        fail "rate-limited: exit $rc: $(cat "$tmp/o.err")"
+    fi
+    wait_s=$(sed -n 's/.*try again in \([0-9]*\) s.*/\1/p' "$tmp/o.err")
+    sleep "${wait_s:-2}"
+    run "$tmp/o" enroll --server "$url" --token "$tok" --ca "$tmp/verifier-ca.pem" \
+        --config "$tmp/agent3.conf"
+    [ $rc = 0 ] && pass "after Retry-After: the same token enrols" ||
+        fail "after the rate limit: exit $rc: $(cat "$tmp/o.err")"
+    # the verifier stopped
     kill -TERM "$pid"
     wait "$pid" 2>/dev/null
     pid=
