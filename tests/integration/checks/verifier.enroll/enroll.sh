@@ -11,7 +11,14 @@
 #           activated by tpm2_activatecredential, the proof computed by python3 (hmac), the
 #           device certificate checked by openssl; rows 13 (AK attributes), 14 (client AK name
 #           ignored), 15 (wrong proof, second attempt, replay), 16 (same device, same AK on two
-#           devices, concurrent activations: exactly one wins), token reuse and expiry.
+#           devices, concurrent activations: exactly one wins), token reuse and expiry; the
+#           proof of possession ("pop", signed by python3-jwt): a request or activation signed
+#           by another key, or unsigned, is refused and leaves the token / the attempt for the
+#           rightful device; a signed wrong proof spends the attempt; enroll_tool's C signer
+#           checked by python3-jwt.
+#   ratelimit  `posture-verifier serve` and curl: an old unsigned request (400 naming "pop"), a
+#           forged one (401, token kept), 429 with Retry-After after the burst and allowed
+#           after it, the refused-attempts bucket, /metrics.
 set -u
 CASE=$1
 TOOL=$2
