@@ -1562,6 +1562,59 @@ static void allow_header(unsigned methods, char *buf, size_t size)
     }
 }
 
+/* Framing headers of a request, counted (libmicrohttpd reads the first Content-Length only). */
+struct framing {
+    unsigned content_length;
+    unsigned transfer_encoding;
+    const char *te;
+};
+
+static enum MHD_Result
+count_framing(void *cls, enum MHD_ValueKind kind, const char *key, const char *value)
+{
+    struct framing *f = cls;
+
+    (void) kind;
+    if (key && strcasecmp(key, MHD_HTTP_HEADER_CONTENT_LENGTH) == 0)
+        f->content_length++;
+    else if (key && strcasecmp(key, MHD_HTTP_HEADER_TRANSFER_ENCODING) == 0) {
+        f->transfer_encoding++;
+        f->te = value;
+    }
+    return MHD_YES;
+}
+
+/* RFC 9112 §6.1, §6.3: a request whose length is stated twice (Content-Length twice, or with
+ * Transfer-Encoding) or by a coding other than chunked is refused and its connection closed: a
+ * proxy in front may have framed it otherwise, and what follows would be read as another
+ * request (smuggling). Returns true when answered. */
+static bool framing_refused(struct posture_http_request *req, enum MHD_Result *ret)
+{
+    struct framing f = { 0 };
+    struct posture_http_response resp = { .status = 400 };
+    unsigned status;
+
+    (void) MHD_get_connection_values(req->c, MHD_HEADER_KIND, count_framing, &f);
+    if (f.content_length > 1 || f.transfer_encoding > 1 ||
+        (f.content_length > 0 && f.transfer_encoding > 0))
+        status = 400;
+    else if (f.transfer_encoding > 0 && (!f.te || strcasecmp(f.te, "chunked") != 0))
+        status = 501;
+    else
+        return false;
+    reject(req->srv, "bad_framing");
+    *ret = MHD_NO;
+    if (posture_http_response_problem(
+            &resp, status, "bad-framing", status == 400 ? "Bad Request" : "Not Implemented",
+            status == 400 ? "the request states its length twice"
+                          : "only the chunked transfer coding is accepted",
+            NULL) >= 0 &&
+        posture_http_response_add_header(&resp, MHD_HTTP_HEADER_CONNECTION, "close") >= 0)
+        *ret = send_response(req, &resp);
+    response_done(&resp);
+    return true;
+}
+
 /* First call of a request: headers complete. Returns MHD_YES to go on to the body. */
 static enum MHD_Result request_begin(struct posture_http_request *req)
 {
@@ -1569,7 +1622,10 @@ static enum MHD_Result request_begin(struct posture_http_request *req)
     const struct route *rt = route_find(req->srv, req->l->kind, req->path);
     const char *cl;
     uint64_t content_length = 0;
+    enum MHD_Result framing_ret;
 
+    if (framing_refused(req, &framing_ret))
+        return framing_ret;
     cl = MHD_lookup_connection_value(req->c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
     if (cl &&
         (posture_parse_u64(cl, &content_length) < 0 || content_length > req->srv->body_max_any)) {

@@ -891,6 +891,24 @@ def case_forwarded(A, B):
             fail("%s: %s" % (label, e))
             continue
         expect(label, res, 401)
+    # one keep-alive connection: A's header on the first request only; the second, without
+    # any, must not inherit A's identity (nor the third a refused one's)
+    conn = http.client.HTTPConnection("127.0.0.1", E["gateways"], timeout=15)
+    seq_ = []
+    for hd in (fwd_headers("nginx", A.der), {}, {"X-Client-Cert": "garbage"},
+               fwd_headers("caddy", A.der), {}):
+        conn.request("GET", "/v1/authz", headers=hd)
+        r = conn.getresponse()
+        r.read()
+        seq_.append(r.status)
+    conn.close()
+    if seq_ != [200, 401, 401, 200, 401]:
+        fail("keep-alive: A's header, none, garbage, A's fingerprint, none: %r, expected "
+             "[200, 401, 401, 200, 401]" % seq_)
+    else:
+        ok("keep-alive: the identity is per request: %r" % seq_)
+    alive("keep-alive identity")
+
     # the same header twice (raw: http.client would merge nothing, but send both)
     for f in ("nginx", "caddy"):
         hd = fwd_headers(f, A.der)
@@ -1066,6 +1084,44 @@ def case_limits(A, B):
             return read_answer(s, 20)  # no last chunk: cut at request_timeout (3 s)
         attack("%s: a chunked body that never ends" % listener, B, endless_chunked, limit=12,
                want=(400, 408, None))
+
+        def slow_body(listener=listener, dev=dev, hdr=hdr):
+            s = connect(listener, dev)
+            s.sendall((hdr + "Content-Length: 100\r\n\r\n").encode())
+            t0 = time.monotonic()
+            s.settimeout(1.0)
+            for _ in range(100):  # one body byte per second: request_timeout (3 s) is absolute
+                try:
+                    s.sendall(b"x")
+                    d = s.recv(4096)
+                    if not d:
+                        return None, time.monotonic() - t0, "closed"
+                    return read_answer_from(d)[0], time.monotonic() - t0, "answered"
+                except socket.timeout:
+                    continue
+                except (OSError, ssl.SSLError):
+                    return None, time.monotonic() - t0, "reset"
+            return None, time.monotonic() - t0, "timeout"
+        attack("%s: a body at one byte per second" % listener, B, slow_body, limit=12,
+               want=(400, 408, None))
+
+        for what, framing in (
+                ("Content-Length and Transfer-Encoding: chunked",
+                 "Content-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n"),
+                ("two different Content-Lengths", "Content-Length: 5\r\nContent-Length: 7\r\n\r\n12345"),
+                ("a negative Content-Length", "Content-Length: -1\r\n\r\n"),
+                ("a chunk size beyond 2^64", "Transfer-Encoding: chunked\r\n\r\n"
+                 "1ffffffffffffffffffff\r\nx\r\n0\r\n\r\n"),
+                ("Transfer-Encoding: gzip, chunked", "Transfer-Encoding: gzip, chunked\r\n\r\n0\r\n\r\n")):
+            def framed(listener=listener, dev=dev, hdr=hdr, framing=framing):
+                s = connect(listener, dev)
+                s.sendall((hdr + framing).encode())
+                return read_answer(s, 15)
+            # refused and the connection closed at once (http.c framing_refused); a chunk size
+            # beyond 2^64 is libmicrohttpd's 413
+            attack("%s: %s" % (listener, what), B, framed, limit=2,
+                   want=(400, 413, 501) if "Length" in what or "Transfer" in what
+                   else (400, 413))
 
         def one_mb_header(listener=listener, dev=dev, path=path):
             s = connect(listener, dev)
