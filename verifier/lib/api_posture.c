@@ -397,10 +397,17 @@ static int nonce_used(struct sub *s, int64_t now)
 
 /* GATEWAYS.md §4.6: the report's aud must name this verifier: posturectl's default, or the URL
  * the agent was given ([server] url), https://<the Host it sent>[/path]. */
+/* The length of host[:port] without a default ":443" (curl leaves it out of Host even when the
+ * URL spells it, and a URL may spell it when Host does not). */
+static size_t authority_len(const char *a, size_t n)
+{
+    return n > 4 && memcmp(a + n - 4, ":443", 4) == 0 ? n - 4 : n;
+}
+
 static bool audience_ok(const char *aud, const char *host)
 {
     static const char https[] = "https://";
-    size_t n;
+    size_t n, m;
 
     if (strcmp(aud, REPORT_AUD_DEFAULT) == 0)
         return true;
@@ -408,7 +415,10 @@ static bool audience_ok(const char *aud, const char *host)
         return false;
     aud += sizeof(https) - 1;
     n = strcspn(aud, "/?#");
-    return n == strlen(host) && strncasecmp(aud, host, n) == 0 && (aud[n] == '\0' || aud[n] == '/');
+    if (aud[n] != '\0' && aud[n] != '/')
+        return false;
+    m = authority_len(aud, n);
+    return m > 0 && m == authority_len(host, strlen(host)) && strncasecmp(aud, host, m) == 0;
 }
 
 /* Step 2: 0 consumed, 1 answered, negative errno. */

@@ -324,9 +324,12 @@ def refused(label, dev, token_or_body, ptype="report-rejected", reasons=None, st
     return expect(label, res, status, ptype, reasons, before=before)
 
 
-def accepted(label, dev, token, status=201):
+def accepted(label, dev, token, status=201, host=None):
     before = appraisals()
-    return expect(label, submit(dev, token), status, stored=status == 201, before=before)
+    res = submit(dev, token) if host is None else request(
+        "agents", "POST", "/v1/posture", body=cjson({"report": token}), dev=dev,
+        headers={"Content-Type": "application/json", "Host": host})
+    return expect(label, res, status, stored=status == 201, before=before)
 
 
 # ---- certificates -------------------------------------------------------------------------------
@@ -480,6 +483,17 @@ def case_jws(A, B):
     refused("aud of another port", A, report(A, aud="https://127.0.0.1:1"),
             reasons=("report-aud-mismatch",))
     refused("aud missing", A, report(A, aud=DEL), reasons=("report-aud-mismatch",))
+    refused("aud with a query", A, report(A, aud="https://127.0.0.1:%d?x" % E["agents"]),
+            reasons=("report-aud-mismatch",))
+    refused("aud as an array", A, report(A, aud=["https://127.0.0.1:%d" % E["agents"]]),
+            reasons=("report-aud-mismatch",))
+    accepted("aud the verifier's URL with a path", A,
+             report(A, aud="https://127.0.0.1:%d/v1/posture" % E["agents"]))
+    accepted("aud posturectl's default audience", A, report(A, aud="posture-verifier"))
+    accepted("aud with the default port :443, Host without (as curl sends it)", A,
+             report(A, aud="https://verifier.example:443"), host="verifier.example")
+    accepted("aud without a port, Host with :443", A, report(A, aud="https://Verifier.Example"),
+             host="verifier.example:443")
     # times: 62 s is beyond the 60 s skew with a second of margin for the clock's tick between
     # our time() and the verifier's; each token is made right before it is sent
     def at(**f):
