@@ -67,7 +67,8 @@ for stage in $stages; do
         # The gateway decision under wrk, one verifier thread on one core (about 20 s).
         "$top/tests/bench/authz.sh" "$top/build/release" ||
             echo "tests/run.sh: authz.sh did not complete (see above)" >&2
-        # Verifier CPU per appraisal of a TPM-enrolled device's submission (about 15 s).
+        # Verifier CPU per appraisal of a TPM-enrolled device's submission over HTTP, then the
+        # same pipeline in process per stage (appraise_inproc; about 90 s).
         "$top/tests/bench/appraise.sh" "$top/build/release" ||
             echo "tests/run.sh: appraise.sh did not complete (see above)" >&2
         # postured's footprint: binary sizes, idle and outage RSS, CPU per cycle (about 70 s).

@@ -4,15 +4,20 @@
  * TLS client certificate submits {"report": "<JWS>", "tpm": {...}}.
  *
  *   1. the body is parsed strictly (400 submission-malformed)
- *   2. the nonce is read from the unverified report and consumed, before any expensive work
- *      (400 use_fresh_nonce with a Replay-Nonce header when unknown, expired, used or another
- *      device's; a used nonce whose report is already recorded is a re-send: 200 duplicate)
+ *   2. the report's claims are decoded once, unverified: its aud must name this verifier (400
+ *      report-rejected report-aud-mismatch), and its nonce is consumed in the store (one
+ *      statement), before any expensive work (400 use_fresh_nonce with a Replay-Nonce header
+ *      when unknown, expired, used or another device's; a used nonce whose report is already
+ *      recorded is a re-send: 200 duplicate)
  *   3. the report's JWS with the enrolled device key (400 report-rejected)
  *   4. the TPM evidence with the enrolled AK, bound to the consumed nonce and the payload
  *   5. the appraisal under every loaded policy, one EAR each (cnf: the certificate and key)
- *   6. the default policy's appraisal recorded (with the TPM clock when a quote was accepted);
+ *   6. one store transaction: every policy's appraisal (the default policy's in the row that
+ *      de-duplicates by (device, seq)), the TPM clock when a quote was accepted, the audit row;
  *      -EEXIST for a (device, seq) already recorded: 200 duplicate with the latest EAR
- *   7. the decision view, metrics, an audit row; 201 with the EAR and a summary.
+ *   7. the decision view and metrics; 201 with the EAR and a summary.
+ * posture_api_submit() is steps 1-7 without HTTP (api_posture.h), timed per stage by
+ * tests/bench/appraise_inproc.
  */
 
 #include "api_posture.h"
