@@ -905,6 +905,47 @@ def case_forwarded(A, B):
             fail("%s: %s" % (label, e))
             continue
         expect(label, res, 401)
+    # request targets that a gateway appending the client's path (Envoy's path_prefix) may
+    # send: they stay /v1/authz decisions, never another route's 200 (that would admit anyone)
+    for path in ("/v1/authz/../../healthz", "/v1/authz/..%2f..%2fhealthz",
+                 "/v1/authz/%2e%2e/%2e%2e/metrics", "/v1/authz/../.well-known/jwks.json",
+                 "/v1/authz/./", "/v1/authz//", "/v1/authz/%00", "/v1/authz?policy=",
+                 "/v1/authz/x?policy=os-release-only", "/v1/authz;/healthz",
+                 "/v1/authz/" + "a" * 4000):
+        raw = ("GET %s HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n" % path).encode()
+        st = raw_status(E["gateways"], raw)
+        if st == 200 or st is None or st >= 500:
+            fail("GET %s without a certificate: %r" % (path[:60], st))
+        else:
+            ok("GET %s without a certificate: %d" % (path[:60], st))
+        alive("path " + path[:40])
+    for target in ("http://evil.example/v1/authz", "*"):
+        raw = ("GET %s HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n" % target).encode()
+        st = raw_status(E["gateways"], raw)
+        if st == 200 or st is None or st >= 500:
+            fail("request target %s: %r" % (target, st))
+        else:
+            ok("request target %s: %d" % (target, st))
+        alive("request target " + target)
+    for label, raw in (
+            ("HTTP/1.0 without Host", b"GET /v1/authz HTTP/1.0\r\n\r\n"),
+            ("a NUL in a header", b"GET /v1/authz HTTP/1.1\r\nHost: x\r\nX-A: a\0b\r\n\r\n"),
+            ("a header without a colon", b"GET /v1/authz HTTP/1.1\r\nHost: x\r\nNoColon\r\n\r\n"),
+            ("a header folded (obs-fold)", b"GET /v1/authz HTTP/1.1\r\nHost: x\r\nX-Client-Cert-Fp: "
+             + hashlib.sha256(A.der).hexdigest()[:32].encode() + b"\r\n "
+             + hashlib.sha256(A.der).hexdigest()[32:].encode() + b"\r\n\r\n"),
+            ("HTTP/2 preface", b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"),
+            ("a 100 KB request target", b"GET /v1/authz/" + b"a" * 100000 + b" HTTP/1.1\r\nHost: x\r\n\r\n")):
+        try:
+            st = raw_status(E["gateways"], raw)
+        except OSError as e:
+            st = "reset: %s" % e
+        if st == 200 or (isinstance(st, int) and st >= 500 and st != 505):
+            fail("%s: %r" % (label, st))
+        else:
+            ok("%s: %s" % (label, st))
+        alive(label)
+
     # one keep-alive connection: A's header on the first request only; the second, without
     # any, must not inherit A's identity (nor the third a refused one's)
     conn = http.client.HTTPConnection("127.0.0.1", E["gateways"], timeout=15)
