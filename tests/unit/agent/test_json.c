@@ -171,6 +171,47 @@ static void test_parse_bytes(void **state)
     assert_int_equal(parse_str("\"\\u0001\""), 0);
 }
 
+/* The prescan looks at long strings eight bytes at a time: every special byte is still found,
+ * at every offset in and after such a run, and the content comes through whole. */
+static void test_parse_long_strings(void **state)
+{
+    static const char *const specials[] = {
+        "\x01", "\x1f", "\xff", "\xc3", "\xed\xa0\x80", "\\u0000", "\"x", "\n",
+    };
+    char buf[128];
+    (void) state;
+
+    for (size_t at = 0; at < 40; at++) {
+        size_t n = 0;
+
+        buf[n++] = '"';
+        for (size_t i = 0; i < at; i++)
+            buf[n++] = (char) ('A' + (char) (i % 26));
+        /* a plain run, then an escaped quote and backslash, then non-ASCII: all valid */
+        memcpy(buf + n, "\\\"\\\\\xc3\xa9~ 0123456789\"", 19);
+        n += 19;
+        buf[n] = '\0';
+        cJSON *o = NULL;
+        assert_int_equal(posture_json_parse(buf, n, 4096, 0, &o), 0);
+        assert_true(cJSON_IsString(o));
+        assert_int_equal(strlen(o->valuestring), at + 16);
+        assert_memory_equal(o->valuestring + at, "\"\\\xc3\xa9~ 0123456789", 16);
+        cJSON_Delete(o);
+
+        for (size_t k = 0; k < sizeof(specials) / sizeof(specials[0]); k++) {
+            size_t m = 1, len = strlen(specials[k]);
+            memset(buf + 1, 'x', at);
+            m += at;
+            memcpy(buf + m, specials[k], len);
+            m += len;
+            memcpy(buf + m, "yyyyyyyyyyyyyyyy\"", 17);
+            m += 17;
+            if (posture_json_parse(buf, m, 4096, 0, &o) != -EBADMSG)
+                fail_msg("offset %zu, special %zu accepted", at, k);
+        }
+    }
+}
+
 static void test_parse_size_limit(void **state)
 {
     cJSON *j = NULL;
@@ -466,6 +507,7 @@ int main(void)
         cmocka_unit_test(test_parse_syntax_errors),
         cmocka_unit_test(test_parse_trailing),
         cmocka_unit_test(test_parse_bytes),
+        cmocka_unit_test(test_parse_long_strings),
         cmocka_unit_test(test_parse_size_limit),
         cmocka_unit_test(test_parse_depth),
         cmocka_unit_test(test_parse_duplicates),
