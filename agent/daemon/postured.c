@@ -502,8 +502,13 @@ static void run_cycle(struct daemon *d, bool full, const char *why)
         d->cycle.offline = false;
         posture_coalesce_ran(&d->coalesce, now);
         schedule_slot(d);
-        log_info("Report %" PRIu64 " spooled; the verifier is contacted again in %" PRIu64 " s.",
-                 res.seq, (d->next_retry - now + USEC_PER_SEC - 1) / USEC_PER_SEC);
+        if (r >= 0 && res.outcome == POSTURE_CYCLE_RETRY && res.seq > 0) {
+            log_info("Report %" PRIu64 " spooled; the verifier is contacted again in %" PRIu64
+                     " s.",
+                     res.seq, (d->next_retry - now + USEC_PER_SEC - 1) / USEC_PER_SEC);
+            /* status.json keeps saying why the verifier was not reached. */
+            (void) snprintf(res.error, sizeof(res.error), "%s", d->status.last_error);
+        }
         write_status(d, &res);
         return;
     }
