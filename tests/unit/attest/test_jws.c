@@ -184,6 +184,35 @@ static void test_round_trip(void **state)
     assert_null(t);
 }
 
+/* Signing with the kid already known gives the same token shape, and the overhead computed up
+ * front is exactly the token's length minus its payload part. */
+static void test_sign_kid(void **state)
+{
+    posture_autofree char *payload = claims(NOW, NOW + 120), *token = NULL, *plain = NULL;
+    size_t overhead = 0;
+    (void) state;
+
+    assert_int_equal(
+        posture_jws_sign_kid(key, kid, POSTURE_JWS_TYP_REPORT, payload, strlen(payload), &token),
+        0);
+    expect_reason(token, POSTURE_JWS_OK);
+    assert_int_equal(
+        posture_jws_sign(key, POSTURE_JWS_TYP_REPORT, payload, strlen(payload), &plain), 0);
+    /* the same header and payload parts; only the (randomised) signature differs */
+    assert_int_equal(strlen(token), strlen(plain));
+    assert_memory_equal(token, plain, (size_t) (strrchr(token, '.') - token));
+    assert_int_equal(posture_jws_overhead(POSTURE_JWS_TYP_REPORT, kid, &overhead), 0);
+    assert_int_equal(overhead, strlen(token) - posture_b64url_encoded_len(strlen(payload)));
+    /* a wrong kid is signed as given (the caller's promise) and then refused by the verifier */
+    posture_autofree char *wrong = NULL;
+    assert_int_equal(posture_jws_sign_kid(key, "not-the-kid", POSTURE_JWS_TYP_REPORT, payload,
+                                          strlen(payload), &wrong),
+                     0);
+    expect_reason(wrong, POSTURE_JWS_KID_MISMATCH);
+    assert_int_equal(posture_jws_sign_kid(key, NULL, "x", "{}", 2, &wrong), -EINVAL);
+    assert_int_equal(posture_jws_overhead(NULL, kid, &overhead), -EINVAL);
+}
+
 static void test_alg(void **state)
 {
     posture_autofree char *payload = claims(NOW, NOW + 60);
@@ -598,6 +627,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_round_trip),
+        cmocka_unit_test(test_sign_kid),
         cmocka_unit_test(test_alg),
         cmocka_unit_test(test_typ_kid_members),
         cmocka_unit_test(test_json),
