@@ -535,6 +535,11 @@ static void load_previous(struct sub *s)
 
     if (posture_store_appraisal_latest(s->api->store, s->dev->id, &latest) < 0)
         return;
+    /* made under another default policy ([policy] default changed): no previous for this one */
+    if (strcmp(latest.policy_id, s->api->default_policy->id) != 0) {
+        posture_store_appraisal_done(&latest);
+        return;
+    }
     dot1 = latest.ear ? strchr(latest.ear, '.') : NULL;
     dot2 = dot1 ? strchr(dot1 + 1, '.') : NULL;
     if (dot2 &&
