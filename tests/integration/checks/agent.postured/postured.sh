@@ -328,6 +328,7 @@ outage)
         show "$tmp/pd.log"
     fi
     stop_daemon
+    [ "$stop_rc" = 0 ] || { fail "SIGTERM after the outage: exit $stop_rc"; show "$tmp/pd.log"; }
     dups=$(sqlite3 "$tmp/vstate/store.db" "SELECT group_concat(seq) FROM (SELECT seq FROM appraisals GROUP BY device_id, seq HAVING count(*) > 1)")
     [ -z "$dups" ] && pass "no report twice in the store" || fail "stored twice: $dups"
     missing_seqs=
