@@ -30,8 +30,10 @@
 #              DPoP, and DPoP proofs by device A's key (alg, typ, jwk, d, x5c, signer, cnf.jkt,
 #              htm, htu, iat, ath, jti, size, a replayed proof, forged X-Forwarded-* from a
 #              non-gateway peer): each 401 invalid-token
-#   flood      1,000 concurrent connections to /v1/authz (python asyncio): 200 for device A's
-#              forwarded certificate, 401 for the others, or a clean refusal; serve's RSS after
+#   flood      1,000 connections open at once to /v1/authz (python asyncio), twice: 200 for
+#              device A's forwarded certificate, 401 for none or a forged one, or a clean
+#              refusal; then 300 mTLS connections of A at once, a challenge on each (all nonces
+#              distinct); serve's RSS printed and bounded, its descriptors back
 # Usage: attacks.sh CASE POSTURE_VERIFIER POSTURECTL SOURCE_DIR. Outside CI, exits 77 when curl,
 # openssl, sqlite3 or python3-jwt/cryptography is missing; in CI (CI=true) that is a failure.
 set -u
