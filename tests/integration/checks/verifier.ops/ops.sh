@@ -41,6 +41,7 @@ missing() {
 for t in curl openssl sqlite3 "$py"; do
     command -v "$t" >/dev/null 2>&1 || missing "$t"
 done
+"$py" -c 'import jwt, cryptography' 2>/dev/null || missing python3-jwt
 LC_ALL=C.UTF-8
 export LC_ALL
 unset POSTURE_LOG_LEVEL JOURNAL_STREAM || true
@@ -193,10 +194,21 @@ enroll_device() {
         { fail "posturectl key: $(cat "$tmp/err")"; exit 1; }
     token=$("$pv" token create --config "$conf" --label ops-test 2>"$tmp/err") ||
         { fail "token create: $(cat "$tmp/err")"; exit 1; }
-    "$py" - "$tmp/jwk.json" "$token" >"$tmp/enroll.json" <<'PY'
-import json, sys
+    # the proof of possession ("pop", docs/verifier-api.md) signed by python3-jwt
+    "$py" - "$tmp/jwk.json" "$token" "$tmp/agent/device.key" >"$tmp/enroll.json" <<'PY'
+import base64, hashlib, json, sys, time, jwt
+from cryptography.hazmat.primitives import serialization
 j = json.load(open(sys.argv[1]))
-print(json.dumps({"token": sys.argv[2], "jwk": {k: j[k] for k in ("kty", "crv", "x", "y")}}))
+jwk = {k: j[k] for k in ("kty", "crv", "x", "y")}
+key = serialization.load_pem_private_key(open(sys.argv[3], "rb").read(), None)
+e = lambda b: base64.urlsafe_b64encode(b).rstrip(b"=").decode()
+tok = base64.urlsafe_b64decode(sys.argv[2] + "=" * (-len(sys.argv[2]) % 4))
+c = json.dumps({k: jwk[k] for k in ("crv", "kty", "x", "y")}, separators=(",", ":"), sort_keys=True)
+now = int(time.time())
+pop = jwt.encode({"aud": "https://127.0.0.1", "iat": now, "exp": now + 60,
+                  "token_sha256": e(hashlib.sha256(tok).digest())}, key, algorithm="ES256",
+                 headers={"typ": "posture-enroll+jwt", "kid": e(hashlib.sha256(c.encode()).digest())})
+print(json.dumps({"token": sys.argv[2], "jwk": jwk, "pop": pop}))
 PY
     code=$(agent /v1/enroll -H 'Content-Type: application/json' --data-binary @"$tmp/enroll.json")
     expect 201 "$code" "POST /v1/enroll" || { show_log; exit 1; }
