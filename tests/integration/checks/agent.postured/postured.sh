@@ -6,7 +6,7 @@
 #            the verdict, an empty spool) and ear.jwt (0600), one appraisal in the store; with
 #            the verifier down exit 1 and the report spooled; back up, both delivered (the new
 #            one first); a delivered report put back in the spool is re-sent and acknowledged
-#            as a duplicate, stored once
+#            as a duplicate, stored once; a revoked device: no report made or spooled
 #   daemon   postured with [schedule] interval = 10s: several cycles delivered; SIGHUP reloads
 #            (the changed key logged) and a bad configuration keeps the old one; READY=1,
 #            STATUS=, WATCHDOG=1 (WATCHDOG_USEC), RELOADING=1 and STOPPING=1 arrive on a test
@@ -247,6 +247,18 @@ once)
         grep -q 'Delivered spooled report 2' "$tmp/pd4.log" &&
         pass "a re-sent report: acknowledged as a duplicate, stored once" ||
         { fail "re-send: exit $rc, spool $(spool_count), seq 2 stored $(store_count 'WHERE seq = 2') times"; show "$tmp/pd4.log"; }
+    # A revoked device: the verifier refuses the challenge for good; no report is made or
+    # spooled, the log says why and what to do.
+    kid=$("$pc" key --jwk --config "$aconf" 2>/dev/null | "$py" -c 'import json,sys; print(json.load(sys.stdin)["kid"])')
+    "$pv" devices revoke "$kid" --config "$vconf" >"$tmp/revoke.out" 2>&1 || fail "revoke: $(cat "$tmp/revoke.out")"
+    before=$(cat "$state/report.seq" 2>/dev/null)
+    "$pd" --once --config "$aconf" --only boot.secure_boot --root "$roots/sb-on" \
+        >"$tmp/pd5.log" 2>&1
+    rc=$?
+    [ $rc = 1 ] && [ "$(spool_count)" = 0 ] && [ "$(cat "$state/report.seq")" = "$before" ] &&
+        grep -q 'refused the challenge: HTTP 403 device-revoked' "$tmp/pd5.log" &&
+        pass "revoked: exit 1, nothing spooled, '$(grep -o 'refused the challenge.*' "$tmp/pd5.log" | cut -c1-70)…'" ||
+        { fail "revoked: exit $rc, spool $(spool_count)"; show "$tmp/pd5.log"; }
     ;;
 daemon)
     enroll
