@@ -136,8 +136,12 @@ void posture_enroll_activation_done(struct posture_enroll_activation *act);
  * Parse a request strictly: one JSON object of at most POSTURE_ENROLL_REQUEST_MAX bytes, depth
  * ≤ POSTURE_ENROLL_JSON_DEPTH, no duplicate or unknown members, every member of the right type
  * and size, strict base64url. _parse takes the body bytes, _from_json an already parsed object.
+ * "pop" (and the activation's "jwk") may be absent here, so that _begin and _activate can
+ * refuse an older agent's request by name (POSTURE_ENROLL_POP_MISSING); "pop" is only bounded
+ * (1..POSTURE_ENROLL_POP_MAX characters) until the _verify_pop checks.
  * -EBADMSG (malformed: the reason is POSTURE_ENROLL_REQUEST_MALFORMED), -E2BIG (too large),
- * -EKEYREJECTED (the JWK is not a P-256 public key), -ENOMEM. Free with _free.
+ * -EKEYREJECTED (the JWK is not a P-256 public key), -ENOMEM. Free with _free (the activation:
+ * posture_enroll_activation_done(), also after a refusal of _activate).
  */
 int posture_enroll_request_parse(const char *body, size_t len, struct posture_enroll_request **ret);
 int posture_enroll_request_from_json(const cJSON *obj, struct posture_enroll_request **ret);
