@@ -470,6 +470,12 @@ static void after(struct daemon *d, const struct posture_cycle_result *res)
         /* More than one pass's worth spooled: the next pass soon, at a bounded rate. */
         if (posture_spool_stats(d->s->spool, &stats) >= 0 && stats.entries > 0)
             d->next_retry = now + DRAIN_PAUSE_USEC;
+        else if (res->drained > 0) {
+            /* The backlog went out newest first, so the verifier received an older report
+             * last; a fresh cycle now makes the newest report its latest again. */
+            log_info("Spooled reports delivered; a fresh report follows.");
+            d->next_slot = now;
+        }
     } else if (res->outcome == POSTURE_CYCLE_REFUSED) {
         d->failures = 0;
         d->next_retry = 0;

@@ -339,6 +339,12 @@ outage)
         fail "the spool did not drain: $(ls "$state/spool")"
         show "$tmp/pd.log"
     fi
+    # After the backlog (newest first) a fresh report follows, so the verifier's latest
+    # appraisal is of the newest report again.
+    wait_for 20 sh -c "[ \$(sqlite3 '$tmp/vstate/store.db' 'SELECT seq FROM appraisals ORDER BY id DESC LIMIT 1') = \$(sqlite3 '$tmp/vstate/store.db' 'SELECT max(seq) FROM appraisals') ]" &&
+        grep -q 'Spooled reports delivered; a fresh report follows' "$tmp/pd.log" &&
+        pass "after the backlog the latest appraisal is of the newest report" ||
+        fail "the last appraisal is not the newest report: $(sqlite3 "$tmp/vstate/store.db" 'SELECT group_concat(seq, " ") FROM (SELECT seq FROM appraisals ORDER BY id)')"
     stop_daemon
     [ "$stop_rc" = 0 ] || { fail "SIGTERM after the outage: exit $stop_rc"; show "$tmp/pd.log"; }
     dups=$(sqlite3 "$tmp/vstate/store.db" "SELECT group_concat(seq) FROM (SELECT seq FROM appraisals GROUP BY device_id, seq HAVING count(*) > 1)")
