@@ -3,7 +3,7 @@
 -- with HAProxy's own Lua httpclient and no other Lua module. See haproxy.cfg beside it:
 --
 --   http-request set-var(txn.posture_fp) ssl_c_der,sha2(256),hex if { ssl_c_used } { ssl_c_verify 0 }
---   http-request lua.posture-auth http://127.0.0.1:8081/v1/authz?policy=baseline
+--   http-request lua.posture-auth http://127.0.0.1:8081/v1/authz/policy/baseline
 --
 -- Allow (the verifier's 200): each X-Posture-* header of the answer replaces whatever the
 -- client sent under that name, in the request that goes on to the application. Any other

@@ -3,7 +3,7 @@
  * ANY /v1/authz[/...] (DESIGN.md §8, GATEWAYS.md §2.4-2.5): the gateway decision, answered from
  * the in-memory decision view only (never the store). The identity is the client certificate a
  * trusted gateway forwarded (or its SHA-256: the view is keyed by x5t#S256); the policy is
- * ?policy=NAME (on /v1/authz only), else a trusted gateway's X-Posture-Policy header, else the
+ * ?policy=NAME (on /v1/authz only) or the path /v1/authz/policy/NAME[/...], else the
  * default.
  *
  * Without a forwarded certificate (that path comes first and is unchanged), the token paths of
@@ -77,6 +77,26 @@ static const char *header_set(const struct posture_http_request *req, const char
     return v && v[0] ? v : NULL;
 }
 
+#define POLICY_PREFIX "/v1/authz/policy/"
+#define POLICY_ID_MAX 64
+
+/* The policy a path names: /v1/authz/policy/<id>, or /v1/authz/policy/<id>/<anything> (Envoy
+ * appends the client's path to its path_prefix). Returns the length of "/v1/authz/policy/<id>"
+ * with the id copied to buf, or 0 when the path names none (an empty or overlong id). */
+static size_t path_policy(const char *path, char buf[static POLICY_ID_MAX + 1])
+{
+    size_t n = strlen(POLICY_PREFIX), len;
+
+    if (!path || strncmp(path, POLICY_PREFIX, n) != 0)
+        return 0;
+    len = strcspn(path + n, "/");
+    if (len == 0 || len > POLICY_ID_MAX)
+        return 0;
+    memcpy(buf, path + n, len);
+    buf[len] = '\0';
+    return n + len;
+}
+
 /* The original request (GATEWAYS.md §2.3). X-Forwarded-* and X-Original-URI only from a
  * trusted gateway (a trusted gateway must send X-Forwarded-Proto); below /v1/authz/envoy/ (the
  * path_prefix of packaging/gateways/envoy.yaml), else below /v1/authz/, the path is Envoy's
@@ -87,6 +107,8 @@ static void original_request(const struct posture_http_request *req, struct post
     const char *path = posture_http_request_path(req);
     const char *own = path ? path : "";
     const char *const prefixes[] = { "/v1/authz/envoy", "/v1/authz" };
+    char id[POLICY_ID_MAX + 1];
+    size_t skip = path_policy(own, id);
     const char *v;
 
     h->method = posture_http_request_method(req);
@@ -100,6 +122,8 @@ static void original_request(const struct posture_http_request *req, struct post
         if ((v = header_set(req, "X-Forwarded-Host")))
             h->host = v;
         h->path = header_set(req, "X-Forwarded-Uri");
+        if (!h->path && skip > 0 && own[skip] == '/')
+            h->path = own + skip;
         for (size_t i = 0; !h->path && i < sizeof(prefixes) / sizeof(prefixes[0]); i++) {
             size_t n = strlen(prefixes[i]);
             if (strncmp(own, prefixes[i], n) == 0 && own[n] == '/')
@@ -233,16 +257,19 @@ int api_route_authz(struct posture_http_request *req,
     const char *path = posture_http_request_path(req);
     const char *authorization = posture_http_request_header(req, "Authorization");
     const char *policy = NULL;
+    char path_id[POLICY_ID_MAX + 1];
     struct posture_authz *a;
     int r = 0;
 
-    /* ?policy= only on /v1/authz itself, whose URL the gateway writes (nginx, Traefik, Caddy,
-     * HAProxy). Below /v1/authz/ the gateway appends the client's own path and query (Envoy's
-     * path_prefix): a client must not pick its policy there. */
+    /* The policy comes from the URL the gateway writes, never from a request header: Traefik,
+     * Caddy and HAProxy's Lua actions copy the client's headers to us. ?policy= only on
+     * /v1/authz itself: below /v1/authz/ a gateway may append the client's own path and query
+     * (Envoy's path_prefix), so there only the /v1/authz/policy/<id> form counts, whose first
+     * segments the gateway writes. */
     if (path && strcmp(path, "/v1/authz") == 0)
         policy = posture_http_request_query(req, "policy");
-    if (!policy && posture_http_request_peer_trusted(req))
-        policy = posture_http_request_header(req, "X-Posture-Policy");
+    else if (path_policy(path, path_id) > 0)
+        policy = path_id;
     if ((!policy || !policy[0]) && api->default_policy)
         policy = api->default_policy->id;
 
