@@ -122,15 +122,15 @@ static void help(FILE *f)
            "  SIGTERM, SIGINT  stop gracefully ([listen] shutdown_timeout)\n"
            "  SIGHUP           reload verifier.conf (+ .d/), the policy files and the EK\n"
            "                   roots: everything is checked first, and an error keeps the\n"
-           "                   running configuration (one log line naming the file). Applied\n"
-           "                   at once: [policy] dir and default and the policies,\n"
+           "                   running configuration (one log line naming the file).\n"
+           "                   Applied at once: the policies and [policy] dir and default,\n"
            "                   [listen] trusted_gateways and shutdown_timeout, [enroll]\n"
-           "                   ek_roots, [verifier] log_level, [authz] bearer. A policy\n"
-           "                   whose content changed (or that is gone) no longer decides\n"
-           "                   from its old appraisals: /v1/authz answers 403\n"
-           "                   not-appraised under it until the device reports again.\n"
-           "                   Other keys need a restart: a reload that changes them\n"
-           "                   names them in one log line.\n"
+           "                   ek_roots and the rate limits, [verifier] log_level, [authz]\n"
+           "                   bearer. A policy whose content changed (or that is gone)\n"
+           "                   no longer decides from its old appraisals: /v1/authz\n"
+           "                   answers 403 not-appraised under it until the device reports\n"
+           "                   again. Other keys need a restart: a reload that changes\n"
+           "                   them names them in one log line.\n"
            "\n"
            "Revocation: 'devices revoke' (another process) reaches a running serve within\n"
            "a quarter of a second (it polls the store; /v1/authz never reads the disk):\n"
@@ -746,6 +746,31 @@ static void log_policy_changes(const struct posture_policy_set *before,
                        after->policies[i]->version);
 }
 
+/* The [enroll] rate limits of a configuration, as the api takes them. */
+static void enroll_limits_of(const struct posture_verifier_config *cfg,
+                             struct posture_api_enroll_limits *ret)
+{
+    *ret = (struct posture_api_enroll_limits){
+        .per_ip_per_min = cfg->enroll_rate_per_ip,
+        .per_ip_burst = cfg->enroll_burst_per_ip,
+        .global_per_min = cfg->enroll_rate,
+        .global_burst = cfg->enroll_burst,
+        .failures_per_ip_per_hour = cfg->enroll_failures_per_ip,
+        .failures_per_ip_burst = cfg->enroll_failure_burst_per_ip,
+        .clients_max = cfg->enroll_clients_max,
+    };
+}
+
+static bool enroll_limits_differ(const struct posture_verifier_config *before,
+                                 const struct posture_verifier_config *after)
+{
+    struct posture_api_enroll_limits a, b;
+
+    enroll_limits_of(before, &a);
+    enroll_limits_of(after, &b);
+    return memcmp(&a, &b, sizeof(a)) != 0; /* seven uint32_t: no padding */
+}
+
 /* Take the values a reload applies from after into s->cfg (after gets the running ones, to be
  * freed). */
 static void cfg_take_reloadable(struct posture_verifier_config *cfg,
@@ -764,6 +789,13 @@ static void cfg_take_reloadable(struct posture_verifier_config *cfg,
     SWAP_FIELD(log_level);
     SWAP_FIELD(shutdown_timeout_usec);
     SWAP_FIELD(authz_bearer);
+    SWAP_FIELD(enroll_rate_per_ip);
+    SWAP_FIELD(enroll_burst_per_ip);
+    SWAP_FIELD(enroll_rate);
+    SWAP_FIELD(enroll_burst);
+    SWAP_FIELD(enroll_failures_per_ip);
+    SWAP_FIELD(enroll_failure_burst_per_ip);
+    SWAP_FIELD(enroll_clients_max);
 #undef SWAP_FIELD
 }
 
@@ -812,10 +844,21 @@ static int reload(struct serve *s)
         goto out;
     }
 
-    /* checked: now swap, the only step that can fail first */
+    /* checked: now swap; only these two steps can fail (memory), and they come first */
+    if (enroll_limits_differ(&s->cfg, &nc)) {
+        struct posture_api_enroll_limits limits;
+        enroll_limits_of(&nc, &limits);
+        r = posture_api_set_enroll_limits(s->api, &limits);
+        if (r < 0) {
+            log_error_errno(r, "SIGHUP: [enroll] rate limits: %m; nothing reloaded");
+            goto out;
+        }
+        log_info("SIGHUP: [enroll] rate limits replaced (the buckets start full)");
+    }
     r = posture_http_server_set_trusted_gateways(s->http, nc.trusted_gateways);
     if (r < 0) {
-        log_error_errno(r, "SIGHUP: [listen] trusted_gateways: %m; nothing reloaded");
+        log_error_errno(r, "SIGHUP: [listen] trusted_gateways: %m; only the [enroll] rate limits "
+                           "were reloaded");
         goto out;
     }
     log_policy_changes(s->policies, set);

@@ -849,6 +849,40 @@ void posture_api_set_authz_bearer(struct posture_api *api, bool on)
     (void) pthread_rwlock_unlock(&api->policy_lock);
 }
 
+int posture_api_set_enroll_limits(struct posture_api *api,
+                                  const struct posture_api_enroll_limits *limits)
+{
+    struct posture_ratelimit *next[3] = { NULL, NULL, NULL }, *old[3];
+    const struct posture_api_enroll_limits *l = limits;
+    int r;
+
+    if (!api || !l)
+        return -EINVAL;
+    /* the same buckets as enroll_limits_setup() */
+    r = bucket_new(l->per_ip_per_min, 60.0, l->per_ip_burst, l->clients_max, &next[0]);
+    if (r >= 0)
+        r = bucket_new(l->global_per_min, 60.0, l->global_burst, 1, &next[1]);
+    if (r >= 0)
+        r = bucket_new(l->failures_per_ip_per_hour, 3600.0, l->failures_per_ip_burst,
+                       l->clients_max, &next[2]);
+    if (r < 0) {
+        for (size_t i = 0; i < POSTURE_ELEMENTSOF(next); i++)
+            posture_ratelimit_free(next[i]);
+        return r;
+    }
+    (void) pthread_rwlock_wrlock(&api->policy_lock);
+    old[0] = api->rl_enroll_ip;
+    old[1] = api->rl_enroll_global;
+    old[2] = api->rl_enroll_failures;
+    api->rl_enroll_ip = next[0];
+    api->rl_enroll_global = next[1];
+    api->rl_enroll_failures = next[2];
+    (void) pthread_rwlock_unlock(&api->policy_lock);
+    for (size_t i = 0; i < POSTURE_ELEMENTSOF(old); i++)
+        posture_ratelimit_free(old[i]);
+    return 0;
+}
+
 /* Every route runs with the policies and EK roots held (see posture_api_reload()). */
 static int locked(posture_http_handler_fn fn,
                   struct posture_http_request *req,

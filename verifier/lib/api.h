@@ -108,6 +108,10 @@ int posture_api_reload(struct posture_api *api,
 /* [authz] bearer at a reload: Authorization: Bearer <EAR> at /v1/authz on or off, for every
  * request after the requests under way. NULL-safe. */
 void posture_api_set_authz_bearer(struct posture_api *api, bool on);
+/* [enroll] rate limits at a reload: new buckets (they start full) replace the old ones for
+ * every request after the requests under way. -ENOMEM (the old limits stay), -EINVAL. */
+int posture_api_set_enroll_limits(struct posture_api *api,
+                                  const struct posture_api_enroll_limits *limits);
 
 /*
  * Fill the decision view from the store at start: every policy's appraisal of the latest

@@ -17,8 +17,8 @@
 #            file, serve still answers, the reload counted as failed); a bad verifier.conf value
 #            likewise (file:line); a gateway peer added to [listen] trusted_gateways gets its
 #            X-Client-Cert accepted, and one removed loses it; a restart-only key changed is
-#            named in one log line and left as it is; [verifier] log_level and [authz] bearer
-#            apply
+#            named in one log line and left as it is; [verifier] log_level, [authz] bearer and
+#            the [enroll] rate limits apply
 # Usage: ops.sh CASE POSTURE_VERIFIER POSTURECTL SOURCE_DIR. Outside CI, exits 77 when curl,
 # openssl, sqlite3 or python3 is missing; in CI (CI=true) that is a failure.
 set -u
@@ -94,7 +94,7 @@ write_conf() {
             printf '%s\n' "$l"
         done
         printf '[tls]\ncert = %s\nkey = %s\n' "$tmp/tls.crt" "$tmp/tls.key"
-        printf '[enroll]\nek_roots = %s\n' "$tmp/ek-roots"
+        printf '[enroll]\nek_roots = %s\n%s\n' "$tmp/ek-roots" "${enroll_lines:-}"
         printf '[policy]\ndir = %s\ndefault = os-release-only\n' "$tmp/policies"
         printf '[authz]\nbearer = %s\n' "${bearer:-no}"
     } >"$conf"
@@ -466,8 +466,28 @@ case_reload() {
     expect 200 "$code" "a Bearer EAR once [authz] bearer = yes is reloaded" &&
         pass "[authz] bearer applied by SIGHUP"
 
+    # 8. [enroll] rate limits: two malformed enrolments pass the default limits (400 twice);
+    # with one request per minute per address reloaded, the second is 429 with Retry-After
+    for i in 1 2; do
+        code=$(agent /v1/enroll -H 'Content-Type: application/json' --data-binary '{"token":1}')
+        expect 400 "$code" "a malformed enrolment ($i) under the default limits" || true
+    done
+    enroll_lines="rate_per_ip = 1
+burst_per_ip = 1"
+    write_conf "127.0.0.1/32"
+    mark
+    hup
+    since_mark | grep -q "rate limits replaced" || fail "[enroll] limits: $(since_mark | tail -n 2)"
+    code=$(agent /v1/enroll -H 'Content-Type: application/json' --data-binary '{"token":1}')
+    expect 400 "$code" "the first enrolment after the new limits" || true
+    code=$(agent /v1/enroll -H 'Content-Type: application/json' --data-binary '{"token":1}')
+    if expect 429 "$code" "the second enrolment within the minute after the new limits"; then
+        [ -n "$(header Retry-After)" ] || fail "429 without Retry-After"
+        pass "[enroll] rate limits applied by SIGHUP"
+    fi
+
     curl -sS -o "$tmp/metrics" "http://127.0.0.1:$gp/metrics"
-    grep -q 'posture_config_reloads_total{result="ok"} 8' "$tmp/metrics" ||
+    grep -q 'posture_config_reloads_total{result="ok"} 9' "$tmp/metrics" ||
         fail "/metrics: reloads ok: $(grep reloads "$tmp/metrics")"
     grep -q 'posture_config_reloads_total{result="failed"} 2' "$tmp/metrics" ||
         fail "/metrics: reloads failed: $(grep reloads "$tmp/metrics")"
