@@ -230,6 +230,30 @@ static void test_reload_to_no_policy(void **state)
     posture_api_set_authz_bearer(NULL, true);
 }
 
+/* [enroll] rate limits replaced (the old buckets freed: ASan's leak check), turned off, bad
+ * arguments. Their effect on /v1/enroll is in verifier.ops/reload. */
+static void test_set_enroll_limits(void **state)
+{
+    struct fixture *f = *state;
+    struct posture_api_enroll_limits l = {
+        .per_ip_per_min = 1,
+        .per_ip_burst = 1,
+        .global_per_min = 10,
+        .global_burst = 5,
+        .failures_per_ip_per_hour = 3,
+        .failures_per_ip_burst = 2,
+        .clients_max = 16,
+    };
+
+    assert_int_equal(posture_api_set_enroll_limits(f->api, &l), 0);
+    l.per_ip_per_min = 2;
+    assert_int_equal(posture_api_set_enroll_limits(f->api, &l), 0);
+    l = (struct posture_api_enroll_limits){ .clients_max = 1 }; /* every bucket off */
+    assert_int_equal(posture_api_set_enroll_limits(f->api, &l), 0);
+    assert_int_equal(posture_api_set_enroll_limits(f->api, NULL), -EINVAL);
+    assert_int_equal(posture_api_set_enroll_limits(NULL, &l), -EINVAL);
+}
+
 /* Readers of the view while reloads swap the policies back and forth (ASan/TSan food). */
 struct reader {
     struct fixture *f;
@@ -281,6 +305,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_reload_refused_changes_nothing, setup, teardown),
         cmocka_unit_test_setup_teardown(test_reload_to_no_policy, setup, teardown),
         cmocka_unit_test_setup_teardown(test_reload_concurrent, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_set_enroll_limits, setup, teardown),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
