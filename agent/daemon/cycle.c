@@ -463,8 +463,8 @@ static enum deliver deliver(struct posture_cycle *c,
             r = challenge(c, res, &nonce);
             if (r < 0)
                 return DELIVER_TRANSIENT; /* transport, logged */
-            if (r > 0)
-                return r == POSTURE_ANSWER_REFUSED ? DELIVER_REFUSED : DELIVER_TRANSIENT;
+            if (r > 0) /* a refused challenge says nothing of this report: keep it */
+                return DELIVER_TRANSIENT;
             free(token);
             free(payload);
             token = payload = NULL;
