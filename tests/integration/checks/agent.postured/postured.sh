@@ -6,7 +6,8 @@
 #            the verdict, an empty spool) and ear.jwt (0600), one appraisal in the store; with
 #            the verifier down exit 1 and the report spooled; back up, both delivered (the new
 #            one first); a delivered report put back in the spool is re-sent and acknowledged
-#            as a duplicate, stored once; a revoked device: no report made or spooled
+#            as a duplicate, stored once; posturectl submit updates status.json; a revoked
+#            device: no report made or spooled
 #   daemon   postured with [schedule] interval = 10s: several cycles delivered; SIGHUP reloads
 #            (the changed key logged) and a bad configuration keeps the old one; READY=1,
 #            STATUS=, WATCHDOG=1 (WATCHDOG_USEC), RELOADING=1 and STOPPING=1 arrive on a test
@@ -247,6 +248,15 @@ once)
         grep -q 'Delivered spooled report 2' "$tmp/pd4.log" &&
         pass "a re-sent report: acknowledged as a duplicate, stored once" ||
         { fail "re-send: exit $rc, spool $(spool_count), seq 2 stored $(store_count 'WHERE seq = 2') times"; show "$tmp/pd4.log"; }
+    # posturectl submit runs the same cycle without the spool and updates status.json too.
+    "$pc" submit --only boot.secure_boot --root "$roots/sb-on" --config "$aconf" \
+        >"$tmp/submit.out" 2>&1
+    rc=$?
+    seq=$(cat "$state/report.seq")
+    [ $rc = 0 ] && [ "$(json_get "$state/status.json" 'd["seq"], d["verdict"]["status"], d["last_error"]')" = "$seq affirming " ] &&
+        [ "$(store_count "WHERE seq = $seq")" = 1 ] &&
+        pass "posturectl submit: report $seq delivered, status.json updated" ||
+        { fail "posturectl submit: exit $rc"; cat "$tmp/submit.out" "$state/status.json" >&2; }
     # A revoked device: the verifier refuses the challenge for good; no report is made or
     # spooled, the log says why and what to do.
     kid=$("$pc" key --jwk --config "$aconf" 2>/dev/null | "$py" -c 'import json,sys; print(json.load(sys.stdin)["kid"])')
