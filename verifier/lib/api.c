@@ -502,6 +502,7 @@ struct load_ctx {
     char device_id[POSTURE_STORE_DEVICE_ID_MAX + 1]; /* "" before the first row */
     char subject[POSTURE_DECISION_SUBJECT_MAX + 1];
     uint8_t x5t[32];
+    uint64_t seq;
     size_t n_entries;
     struct posture_decision_entry entries[POSTURE_DECISION_POLICIES_MAX];
     struct load_slot slots[POSTURE_DECISION_POLICIES_MAX];
@@ -523,6 +524,7 @@ static int load_flush(struct load_ctx *ctx)
     struct posture_decision_device dev = {
         .device_id = ctx->device_id,
         .subject = ctx->subject,
+        .seq = ctx->seq,
         .n_entries = ctx->n_entries,
         .entries = ctx->entries,
     };
@@ -572,6 +574,7 @@ static int load_one(const struct posture_store_appraisal *a, void *userdata)
         if (r < 0)
             return r;
         (void) snprintf(ctx->device_id, sizeof(ctx->device_id), "%s", a->device_id);
+        ctx->seq = a->seq;
     }
     /* A policy removed or changed since (another version or other bytes): its old verdict
      * decides nothing now; the device waits for its next report under it (fail closed). */

@@ -722,6 +722,7 @@ static int update_view(struct sub *s)
         };
     }
     dev.n_entries = s->n;
+    dev.seq = s->appraisals[s->def]->seq;
     r = posture_decisions_put(s->api->decisions, &dev);
     if (r < 0) {
         log_debug("api: %s: decision view: %s; the device is taken out of it", s->dev->id,

@@ -27,6 +27,7 @@ struct rec {
     char device_id[POSTURE_DECISION_ID_MAX + 1];
     char subject[POSTURE_DECISION_SUBJECT_MAX + 1];
     uint8_t x5t[32];
+    uint64_t seq;
     size_t n;
     bool revoked; /* posture_decisions_revoke(): 403 device-revoked under every policy */
     struct entry e[POSTURE_DECISION_POLICIES_MAX];
@@ -176,6 +177,7 @@ static int rec_build(const struct posture_decision_device *dev, struct rec **ret
         return -E2BIG;
     }
     memcpy(r->x5t, dev->x5t_s256, sizeof(r->x5t));
+    r->seq = dev->seq;
     for (size_t i = 0; i < dev->n_entries; i++) {
         const struct posture_decision_entry *in = &dev->entries[i];
         struct entry *e = &r->e[i];
@@ -251,7 +253,9 @@ int posture_decisions_put(struct posture_decisions *d, const struct posture_deci
     (void) pthread_rwlock_wrlock(&d->lock);
     old = find_id(d, r->device_id);
     holder = find_x5t(d, r->x5t);
-    if (holder && holder != old)
+    if (old && old->seq > r->seq)
+        k = 1; /* r is freed below */
+    else if (holder && holder != old)
         k = -EEXIST;
     else if (!old && d->count >= d->max)
         k = -E2BIG;

@@ -49,6 +49,7 @@ struct posture_decision_device {
     const char *device_id;
     const char *subject;  /* X-Posture-Device-Id */
     uint8_t x5t_s256[32]; /* SHA-256 of the device certificate's DER */
+    uint64_t seq;         /* the report's seq (0: enrolled, no report yet) */
     size_t n_entries;
     const struct posture_decision_entry *entries;
 };
@@ -60,8 +61,10 @@ struct posture_decisions *posture_decisions_free(struct posture_decisions *d);
 POSTURE_DEFINE_TRIVIAL_CLEANUP_FUNC(struct posture_decisions *, posture_decisions_free)
 #define posture_auto_decisions POSTURE_CLEANUP(posture_decisions_freep)
 
-/* Replace everything known about dev->device_id (copied). A certificate already used by
- * another device is refused (-EEXIST): one certificate, one device. -E2BIG when the view is
+/* Replace everything known about dev->device_id (copied), unless the view holds a report of
+ * that device with a higher seq: then nothing changes and 1 is returned (a spooled report
+ * delivered after a newer one is history, not the device's state). A certificate already used
+ * by another device is refused (-EEXIST): one certificate, one device. -E2BIG when the view is
  * full or a field is too long, -EINVAL, -ENOMEM. */
 int posture_decisions_put(struct posture_decisions *d, const struct posture_decision_device *dev);
 /* Forget a device (revoked). -ENOENT. */

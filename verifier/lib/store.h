@@ -309,7 +309,9 @@ int posture_store_appraisal_record_with_clock(struct posture_store *s,
                                               const struct posture_store_appraisal *a,
                                               const struct posture_store_clockinfo *expected,
                                               const struct posture_store_clockinfo *info);
-/* The most recently received appraisal of a device. -ENOENT when there is none. */
+/* The latest appraisal of a device: the one with the highest seq, which is not always the last
+ * received (a report spooled during an outage arrives after newer ones). -ENOENT when there is
+ * none. */
 int posture_store_appraisal_latest(struct posture_store *s,
                                    const char *device_id,
                                    struct posture_store_appraisal *ret_appraisal);

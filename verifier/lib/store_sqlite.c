@@ -149,10 +149,11 @@ static const char *const migrations[] = {
 #define APPRAISAL_COLUMNS                                                                  \
     "a.device_id, a.seq, a.received_at, a.verdict, a.ear, a.policy_id, a.policy_version, " \
     "a.policy_digest, a.reason"
-/* the id of the latest appraisal of a device (the index appraisals_latest serves it) */
+/* the id of the latest appraisal of a device: its highest seq, not the last received (a report
+ * spooled during an outage may arrive after a newer one); UNIQUE (device_id, seq) serves it */
 #define LATEST_OF(device)                                                    \
     "SELECT b.id FROM appraisals b WHERE b.device_id = " device " ORDER BY " \
-    "b.received_at DESC, b.id DESC LIMIT 1"
+    "b.seq DESC LIMIT 1"
 
 enum stmt_id {
     ST_BEGIN,
@@ -246,7 +247,7 @@ static const char *const stmt_sql[ST__MAX] = {
                             "policy_id, policy_version, policy_digest, reason) "
                             "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
     [ST_APPRAISAL_LATEST] = "SELECT " APPRAISAL_COLUMNS " FROM appraisals a "
-                            "WHERE device_id = ?1 ORDER BY received_at DESC, id DESC LIMIT 1",
+                            "WHERE device_id = ?1 ORDER BY seq DESC LIMIT 1",
     [ST_APPRAISAL_LATEST_ALL] =
         "SELECT " APPRAISAL_COLUMNS " FROM devices d "
         "JOIN appraisals a ON a.id = (" LATEST_OF("d.id") ") "

@@ -272,6 +272,57 @@ static void test_put_rules(void **state)
     assert_int_equal(posture_decisions_new(0, &(struct posture_decisions *){ NULL }), -EINVAL);
 }
 
+/* A report with a lower seq than the view's (spooled during an outage, delivered after a newer
+ * one) is history: the view keeps the newer state. */
+static void test_put_seq_order(void **state)
+{
+    posture_auto_decisions struct posture_decisions *d = NULL;
+    struct posture_authz *a = malloc(sizeof(*a));
+    const struct posture_decision_entry ok = { .policy_id = "baseline",
+                                               .policy_version = "1",
+                                               .status = "affirming",
+                                               .allow = true,
+                                               .expires = NOW + 300,
+                                               .token = "eyJ.new.sig" };
+    const struct posture_decision_entry bad = { .policy_id = "baseline",
+                                                .policy_version = "1",
+                                                .status = "contraindicated",
+                                                .allow = false,
+                                                .expires = NOW + 300,
+                                                .token = "eyJ.old.sig",
+                                                .failed_checks = "net.firewall" };
+    struct posture_decision_device dev = {
+        .device_id = "kid-1", .subject = "s", .n_entries = 1, .entries = &bad, .seq = 7
+    };
+
+    assert_non_null(a);
+    assert_int_equal(posture_decisions_new(4, &d), 0);
+    x5t_of(1, dev.x5t_s256);
+    assert_int_equal(posture_decisions_put(d, &dev), 0);
+    authz(d, 1, "baseline", NOW, a);
+    assert_int_equal(a->status, 403);
+    /* seq 9 (newer) replaces seq 7 */
+    dev.entries = &ok;
+    dev.seq = 9;
+    assert_int_equal(posture_decisions_put(d, &dev), 0);
+    authz(d, 1, "baseline", NOW, a);
+    assert_int_equal(a->status, 200);
+    assert_string_equal(a->x_token, "eyJ.new.sig");
+    /* seq 8 arrives late: kept out, the answer is still seq 9's */
+    dev.entries = &bad;
+    dev.seq = 8;
+    assert_int_equal(posture_decisions_put(d, &dev), 1);
+    authz(d, 1, "baseline", NOW, a);
+    assert_int_equal(a->status, 200);
+    assert_string_equal(a->x_token, "eyJ.new.sig");
+    /* the same seq again replaces (a re-put of the same report, e.g. at start) */
+    dev.seq = 9;
+    assert_int_equal(posture_decisions_put(d, &dev), 0);
+    authz(d, 1, "baseline", NOW, a);
+    assert_int_equal(a->status, 403);
+    free(a);
+}
+
 struct race {
     struct posture_decisions *d;
     volatile int stop;
@@ -321,7 +372,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_answers),     cmocka_unit_test(test_revoke),
         cmocka_unit_test(test_drop_policy), cmocka_unit_test(test_put_rules),
-        cmocka_unit_test(test_concurrency),
+        cmocka_unit_test(test_concurrency), cmocka_unit_test(test_put_seq_order),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

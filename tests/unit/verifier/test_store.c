@@ -822,9 +822,10 @@ static void test_appraisals(void **state)
     a.seq = 8;
     a.ear = "second";
     assert_int_equal(posture_store_appraisal_record(f->store, &a), 0);
-    /* a late, older report (seq 6) is recorded but is not the latest */
+    /* a late, older report (seq 6, received after seq 8: spooled during an outage) is
+     * recorded but is not the latest: the highest seq is */
     a.seq = 6;
-    a.received_at = T0 - SEC;
+    a.received_at = T0 + 2 * SEC;
     a.ear = "older";
     assert_int_equal(posture_store_appraisal_record(f->store, &a), 0);
 
