@@ -46,6 +46,7 @@
 #define NONCE_MAX 64 /* eat_nonce: 8..64 bytes */
 /* GATEWAYS.md §4.6: a report's header and payload (decoded) are at most 16 KiB together. */
 #define REPORT_SIGNED_MAX  ((size_t) 16 * 1024)
+#define REPORT_SEQ_MAX     ((int64_t) 9007199254740991) /* 2^53 - 1 */
 #define REPORT_AUD_DEFAULT "posture-verifier" /* posturectl's aud without a [server] url */
 
 /* Everything one submission holds, freed by sub_done(). */
@@ -340,6 +341,7 @@ static int verify_report(struct sub *s, int64_t now)
     };
     const char *report = s->submission->report, *dot1, *dot2, *iss;
     size_t len = s->submission->report_len;
+    int64_t seq = 0;
     int reason = POSTURE_JWS_OK, r;
 
     /* base64url without padding: n characters decode to n * 3 / 4 bytes */
@@ -367,6 +369,13 @@ static int verify_report(struct sub *s, int64_t now)
     if (!iss || strcmp(iss, s->dev->id) != 0) {
         r = reject(s, 400, "report-rejected", "report-iss-mismatch",
                    "the report's iss is not the device id of its client certificate");
+        return r < 0 ? r : 1;
+    }
+    /* seq orders a device's reports and de-duplicates them: a whole number from 1 on, within
+     * what JSON carries exactly; anything else would be answered as a duplicate forever */
+    if (posture_json_get_int(s->jws->payload, "seq", &seq) < 0 || seq < 1 || seq > REPORT_SEQ_MAX) {
+        r = reject(s, 400, "report-rejected", "report-seq-invalid",
+                   "the report's seq must be a whole number from 1 to 2^53 - 1");
         return r < 0 ? r : 1;
     }
     return 0;
