@@ -44,7 +44,7 @@ EOC
     }
     openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$W/site.key" \
         -out "$W/site.pem" -days 2 -subj /CN=admin.shop.example \
-        -addext subjectAltName=DNS:admin.shop.example 2>/dev/null
+        -addext subjectAltName=DNS:admin.shop.example,IP:127.0.0.1 2>/dev/null
 }
 
 _gw_code() { curl -sS -o "$W/body" -D "$W/headers" -w '%{http_code}' $C "$@" 2>>"$W/curl.err"; }

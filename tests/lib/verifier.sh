@@ -11,8 +11,11 @@
 #                                 (127.0.0.1 trusted), policies from $W/policies, DEFAULT policy
 #   vt_verifier_start             serve in the background (VPID), then verifier-ca.pem and
 #                                 device-ca.pem in $W
-#   vt_enrol DIR                  a device in $W/DIR (DIR.conf): token, enroll; 1 on failure
+#   vt_enrol DIR [TCTI]           a device in $W/DIR (DIR.conf): token, enroll; with a TCTI its
+#                                 key and evidence are in that TPM (the hardware tier, when
+#                                 EK_ROOTS named the verifier's EK trust store); 1 on failure
 #                                 with the reason in DIR.err
+# EK_ROOTS (optional, before vt_verifier_conf): a directory of EK CA certificates.
 
 vt_free_port() {
     python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
@@ -50,6 +53,9 @@ key = $W/state/tls.key
 dir = $W/policies
 default = $1
 EOC
+    if [ -n "${EK_ROOTS:-}" ]; then
+        printf '[enroll]\nek_roots = %s\n' "$EK_ROOTS" >>"$W/verifier.conf"
+    fi
 }
 
 vt_verifier_start() {
@@ -75,9 +81,12 @@ state_dir = $W/$1
 [server]
 url = https://127.0.0.1:$AP
 ca = $W/verifier-ca.pem
-[tpm]
-enabled = no
 EOC
+    if [ -n "${2:-}" ]; then
+        printf '[tpm]\nenabled = yes\ntcti = %s\nevent_log = %s/no-event-log\n' "$2" "$W" >>"$W/$1.conf"
+    else
+        printf '[tpm]\nenabled = no\n' >>"$W/$1.conf"
+    fi
     _vt_token=$("$PV" token create --config "$W/verifier.conf" 2>"$W/$1.err") || return 1
     "$CTL" enroll --config "$W/$1.conf" --server "https://127.0.0.1:$AP" --token "$_vt_token" \
         --ca "$W/verifier-ca.pem" >"$W/$1.out" 2>"$W/$1.err"

@@ -8,11 +8,18 @@
 # the 403 names what failed when asked directly as nginx asks, and an allow answer cached
 # less than 30 s ago still serves while the verifier is down (what the cache is for, and why
 # its lifetime is capped).
+# nginx.sh ... tpm DEVICE_GET: the device enrols with its key in swtpm (hardware tier: EK chain,
+# credential activation) and reaches nginx with mutual TLS on that TPM-resident key through the
+# agent's own HTTP client (tests/lib/device_get; curl cannot use a TPM key): the upstream
+# answers with the headers, the token carries the hardware claim, and /payments/ (Secure
+# Boot unproven: swtpm has no event log) is 403.
 set -u
 PV=$1
 CTL=$2
 SRCDIR=$3
-name=gateway.nginx
+CASE=${4:-e2e}
+DEVICE_GET=${5:-}
+name=gateway.nginx/$CASE
 nginx=$(command -v nginx || echo /usr/sbin/nginx)
 for t in "$nginx" curl openssl python3 jq; do
     command -v "$t" >/dev/null 2>&1 || [ -x "$t" ] || {
@@ -39,6 +46,17 @@ fail() {
 cd "$W" || exit 2
 . "$SRCDIR/tests/lib/verifier.sh"
 . "$SRCDIR/tests/lib/gateway.sh"
+if [ "$CASE" = tpm ]; then
+    [ -x "$DEVICE_GET" ] || { echo "$name: SKIP: device_get is not built (no TPM support)"; exit 77; }
+    SWTPM_NO_STARTUP=
+    . "$SRCDIR/tests/lib/swtpm.sh"
+    swtpm_start || exit $?
+    trap 'cleanup; swtpm_stop' EXIT INT TERM
+    mkdir -p ek-roots
+    cp "$SWTPM_CA_ROOT" ek-roots/root.pem
+    cp "$SWTPM_CA_ISSUER" ek-roots/issuer.pem
+    EK_ROOTS=$W/ek-roots
+fi
 gw_setup || exit 1
 
 NP=$(vt_free_port)
@@ -75,6 +93,41 @@ PIDS="$PIDS $!"
 S="https://admin.shop.example:$NP"
 C="--cacert $W/site.pem --resolve admin.shop.example:$NP:127.0.0.1"
 vt_wait_http "$S/" $C || { fail "nginx did not start: $(cat nginx/error.log)"; exit 1; }
+
+if [ "$CASE" = tpm ]; then
+    vt_enrol tdev "$SWTPM_TCTI" && pass "posturectl enroll with the key in swtpm: $(head -n 1 tdev.out)" ||
+        { fail "posturectl enroll (TPM): $(cat tdev.out tdev.err)"; exit 1; }
+    # warning, not affirming: swtpm has no event log, so Secure Boot is unproven (a warning
+    # finding the test policy allows); exit 1 says so
+    "$CTL" submit --config tdev.conf --only os.release >tsubmit.out 2>tsubmit.err
+    grep -q "access allowed" tsubmit.out ||
+        { fail "posturectl submit (TPM): $(cat tsubmit.out tsubmit.err)"; exit 1; }
+    head -c 200 tdev/device.key | grep -q "BEGIN TSS2 PRIVATE KEY" ||
+        fail "the device key is not TPM-resident: $(head -n 1 tdev/device.key)"
+    get() { "$DEVICE_GET" "https://127.0.0.1:$NP" "$1" site.pem tdev/device.crt tdev/device.key "$SWTPM_TCTI" 2>get.err; }
+    if get / >get.out && [ "$(head -n 1 get.out)" = 200 ]; then
+        tail -n +2 get.out >body
+        if jq -e '."x-posture-status" | test("^(affirming|warning)$")' body >/dev/null &&
+            jq -r '."x-posture-token"' body | python3 -c '
+import base64, json, sys
+p = sys.stdin.read().strip().split(".")[1]
+c = json.loads(base64.urlsafe_b64decode(p + "=" * (-len(p) % 4)))
+tv = c["submods"]["device"]["ear.trustworthiness-vector"]
+sys.exit(0 if tv["hardware"] == 2 else 1)'; then
+            pass "TPM-key mTLS through nginx: 200 from the upstream ($(jq -r '."x-posture-status"' body)), EAR hardware claim 2"
+        else
+            fail "TPM device through nginx: $(cat body)"
+        fi
+    else
+        fail "TPM device through nginx: $(cat get.out get.err 2>/dev/null) $(tail -n 3 nginx/error.log)"
+    fi
+    if get /payments/x >get.out && [ "$(head -n 1 get.out)" = 403 ]; then
+        pass "TPM device, /payments/: 403 ($(tail -n +2 get.out | jq -c .failed_checks))"
+    else
+        fail "TPM device, /payments/: $(cat get.out get.err 2>/dev/null)"
+    fi
+    exit $status
+fi
 
 # The verifier's own answer to nginx's question names why /payments/ is denied.
 curl -s -o direct.json -w '%{http_code}' -G --data-urlencode "policy=payments-admin" \
