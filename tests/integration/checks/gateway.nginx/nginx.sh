@@ -51,7 +51,7 @@ if [ "$CASE" = tpm ]; then
     SWTPM_NO_STARTUP=
     . "$SRCDIR/tests/lib/swtpm.sh"
     swtpm_start || exit $?
-    trap 'cleanup; swtpm_stop' EXIT INT TERM
+    trap 'swtpm_stop; cleanup' EXIT INT TERM
     mkdir -p ek-roots
     cp "$SWTPM_CA_ROOT" ek-roots/root.pem
     cp "$SWTPM_CA_ISSUER" ek-roots/issuer.pem
