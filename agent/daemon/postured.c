@@ -554,18 +554,22 @@ static void on_timer(struct daemon *d)
     }
 }
 
-static void on_triggers(struct daemon *d)
+static void early_cycle(struct daemon *d, unsigned reasons)
 {
-    unsigned reasons = 0;
-
-    (void) posture_triggers_process(d->triggers, &reasons);
-    if (!reasons)
-        return;
     log_info("Early cycle requested:%s%s%s%s.", reasons & POSTURE_TRIGGER_NETWORK ? " network" : "",
              reasons & POSTURE_TRIGGER_BLOCK ? " block device" : "",
              reasons & POSTURE_TRIGGER_CLOCK_JUMP ? " clock set" : "",
              reasons & POSTURE_TRIGGER_RESUME ? " resume" : "");
     posture_coalesce_event(&d->coalesce, boottime_now());
+}
+
+static void on_triggers(struct daemon *d)
+{
+    unsigned reasons = 0;
+
+    (void) posture_triggers_process(d->triggers, &reasons);
+    if (reasons)
+        early_cycle(d, reasons);
 }
 
 static void on_signal(struct daemon *d)
@@ -766,6 +770,17 @@ static int run(struct daemon *d)
             if (errno == EINTR)
                 continue;
             return log_error_errno(-errno, "epoll_wait: %m"), 2;
+        }
+        /* The clocks at every wake-up (the watchdog's at least): a resume or a wall-clock jump
+         * the timer's cancellation did not show (or not yet) still gives one early cycle. */
+        if (d->triggers) {
+            struct posture_clocks c;
+            unsigned reasons;
+
+            posture_clocks_now(&c);
+            reasons = posture_triggers_check_resume(d->triggers, &c);
+            if (reasons)
+                early_cycle(d, reasons);
         }
         for (int i = 0; i < n && !d->stop; i++) {
             int fd = ev[i].data.fd;

@@ -562,14 +562,17 @@ unsigned posture_triggers_sources(const struct posture_triggers *t)
 
 unsigned posture_triggers_check_resume(struct posture_triggers *t, const struct posture_clocks *now)
 {
-    bool resumed;
+    enum posture_clock_event e = POSTURE_CLOCK_STEADY;
 
     if (!t || !now)
         return 0;
-    resumed = t->have_last && posture_clocks_compare(&t->last, now) == POSTURE_CLOCK_RESUMED;
+    if (t->have_last)
+        e = posture_clocks_compare(&t->last, now);
     t->last = *now;
     t->have_last = true;
-    return resumed ? POSTURE_TRIGGER_RESUME : 0;
+    return e == POSTURE_CLOCK_RESUMED       ? POSTURE_TRIGGER_RESUME
+           : e == POSTURE_CLOCK_WALL_JUMPED ? POSTURE_TRIGGER_CLOCK_JUMP
+                                            : 0;
 }
 
 int posture_triggers_process(struct posture_triggers *t, unsigned *ret_reasons)

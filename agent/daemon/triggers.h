@@ -73,7 +73,9 @@ int posture_triggers_process(struct posture_triggers *t, unsigned *ret_reasons);
 
 /* Compare now with the clocks of the previous look (the first look only records) and remember
  * now: POSTURE_TRIGGER_RESUME when CLOCK_BOOTTIME advanced more than CLOCK_MONOTONIC by more
- * than POSTURE_CLOCK_JUMP_USEC in between, else 0. */
+ * than POSTURE_CLOCK_JUMP_USEC in between; POSTURE_TRIGGER_CLOCK_JUMP when the wall clock moved
+ * more than that much differently from CLOCK_BOOTTIME (set while the timer's cancellation was
+ * not seen, e.g. between two looks of a daemon that polls its clocks at every wake-up); else 0. */
 unsigned posture_triggers_check_resume(struct posture_triggers *t,
                                        const struct posture_clocks *now);
 

@@ -471,12 +471,17 @@ static void test_resume(void **state)
     c.realtime_usec += 1 * SEC, c.monotonic_usec += 1 * SEC, c.boottime_usec += 1 * SEC;
     assert_int_equal(posture_triggers_check_resume(t, &c), 0);
     /* A 60 s nap is no resume; 61 s is. */
-    c.monotonic_usec += 1 * SEC, c.boottime_usec += 61 * SEC;
+    c.realtime_usec += 61 * SEC, c.monotonic_usec += 1 * SEC, c.boottime_usec += 61 * SEC;
     assert_int_equal(posture_triggers_check_resume(t, &c), 0);
-    c.monotonic_usec += 1 * SEC, c.boottime_usec += 62 * SEC;
+    c.realtime_usec += 62 * SEC, c.monotonic_usec += 1 * SEC, c.boottime_usec += 62 * SEC;
     assert_int_equal(posture_triggers_check_resume(t, &c), POSTURE_TRIGGER_RESUME);
-    /* A wall-clock jump alone is the timer's business, not a resume. */
+    /* A wall-clock jump of a day either way is a clock jump, not a resume; 60 s of drift is
+     * neither. */
     c.realtime_usec += 86400 * SEC, c.monotonic_usec += 1 * SEC, c.boottime_usec += 1 * SEC;
+    assert_int_equal(posture_triggers_check_resume(t, &c), POSTURE_TRIGGER_CLOCK_JUMP);
+    c.realtime_usec -= 86400 * SEC, c.monotonic_usec += 1 * SEC, c.boottime_usec += 1 * SEC;
+    assert_int_equal(posture_triggers_check_resume(t, &c), POSTURE_TRIGGER_CLOCK_JUMP);
+    c.realtime_usec += 61 * SEC, c.monotonic_usec += 1 * SEC, c.boottime_usec += 1 * SEC;
     assert_int_equal(posture_triggers_check_resume(t, &c), 0);
     /* Samples out of order (boottime behind): nothing to conclude. */
     c.boottime_usec -= 3600 * SEC;

@@ -26,6 +26,8 @@
 #   trigger  in a private network namespace (root): a network change (a veth link and address)
 #            brings an early cycle no sooner than 30 s after the previous one; a burst of
 #            changes one cycle only
+#   clock    wall clock +1 day, -1 day, and a 2 h resume, simulated by libclockshift.so
+#            (LD_PRELOAD) on postured's clocks: one early cycle each, no burst
 #   unit     packaging/systemd/postured.service passes systemd-analyze verify; the exposure of
 #            systemd-analyze security --offline=yes is printed and must not grow
 # Usage: postured.sh CASE POSTURED POSTURECTL POSTURE_VERIFIER SOURCE_DIR. Exits 77 when curl,
@@ -617,6 +619,64 @@ trigger-inner)
     sleep 5
     [ "$(store_count)" = 3 ] && pass "a burst of 6 changes: one cycle" ||
         fail "a burst of changes: $(store_count) appraisals, expected 3"
+    stop_daemon
+    [ "$stop_rc" = 0 ] || fail "SIGTERM: exit $stop_rc"
+    ;;
+clock)
+    # A wall-clock jump of +1 day and of -1 day, then a simulated resume (2 h asleep), without
+    # touching the machine's clock: libclockshift.so (LD_PRELOAD, tests/lib/clockshift.c) adds
+    # offsets from a file to postured's CLOCK_REALTIME and CLOCK_BOOTTIME. postured runs with a
+    # 1 h interval and a 1 s watchdog, so it looks at its clocks every second. Each event must
+    # bring exactly one early cycle (a jump: no sooner than 30 s after the previous cycle; the
+    # resume: at once, its slot has passed) and no burst after it.
+    shim=$(dirname "$2")/../../tests/lib/libclockshift.so
+    [ -f "$shim" ] || { fail "libclockshift.so not built at $shim"; exit 1; }
+    enroll
+    write_agent_conf "$url" "$state/verifier-ca.pem"
+    sed -i 's/^interval = 10s$/interval = 1h/' "$aconf"
+    echo "0 0" >"$tmp/shift"
+    cycles() { grep -c 'Cycle (' "$tmp/pd.log"; }
+    run_daemon LD_PRELOAD="$shim" CLOCKSHIFT_FILE="$tmp/shift" POSTURE_LOG_LEVEL=debug \
+        WATCHDOG_USEC=2000000 NOTIFY_SOCKET=@posture-test-clock-$$ \
+        ASAN_OPTIONS="${ASAN_OPTIONS:-}:verify_asan_link_order=0"
+    wait_for 20 sh -c "[ \$(grep -c 'Cycle (' '$tmp/pd.log') -ge 1 ]" ||
+        { fail "no first cycle"; show "$tmp/pd.log"; exit 1; }
+    t_first=$(date +%s)
+    # +1 day, then -1 day (back to the real clock): one cycle each, ≥ 30 s after the previous
+    n=1
+    for jump in "86400 0:+1 day" "0 0:-1 day"; do
+        echo "${jump%%:*}" >"$tmp/shift"
+        n=$((n + 1))
+        if wait_for 45 sh -c "[ \$(grep -c 'Cycle (' '$tmp/pd.log') -ge $n ]"; then
+            gap=$(($(date +%s) - t_first))
+            t_first=$(date +%s)
+            sleep 4
+            if [ "$(cycles)" = "$n" ] && grep -q 'Early cycle requested: clock set' "$tmp/pd.log"; then
+                pass "wall clock ${jump#*:}: one early cycle (${gap} s after the previous), no burst"
+            else
+                fail "wall clock ${jump#*:}: $(cycles) cycles, expected $n"
+                show "$tmp/pd.log"
+            fi
+        else
+            fail "wall clock ${jump#*:}: no early cycle"
+            show "$tmp/pd.log"
+        fi
+    done
+    # 2 h asleep: boottime and the wall clock ran, CLOCK_MONOTONIC did not
+    echo "7200 7200" >"$tmp/shift"
+    n=$((n + 1))
+    if wait_for 10 sh -c "[ \$(grep -c 'Cycle (' '$tmp/pd.log') -ge $n ]"; then
+        sleep 5
+        if [ "$(cycles)" = "$n" ] && grep -q 'Early cycle requested:.* resume' "$tmp/pd.log"; then
+            pass "a simulated resume (2 h): one cycle at once, no burst"
+        else
+            fail "resume: $(cycles) cycles, expected $n"
+            show "$tmp/pd.log"
+        fi
+    else
+        fail "resume: no cycle within 10 s"
+        show "$tmp/pd.log"
+    fi
     stop_daemon
     [ "$stop_rc" = 0 ] || fail "SIGTERM: exit $stop_rc"
     ;;
