@@ -22,7 +22,7 @@ if [ -n "${CI:-}" ]; then
 fi
 export POSTURE_WERROR="${POSTURE_WERROR:-OFF}"
 stages=${POSTURE_STAGES:-"release fuzz asan"}
-fuzz_seconds=${POSTURE_FUZZ_SECONDS:-20}
+fuzz_seconds=${POSTURE_FUZZ_SECONDS:-15}
 jobs=$(nproc 2>/dev/null || echo 2)
 
 now() { date +%s; }

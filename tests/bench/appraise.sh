@@ -20,7 +20,7 @@
 set -u
 build=$1
 n=${2:-40}
-m=${3:-200}
+m=${3:-112}
 top=$(cd "$(dirname "$0")/../.." && pwd)
 pv=$build/verifier/posture-verifier
 pc=$build/agent/cli/posturectl
