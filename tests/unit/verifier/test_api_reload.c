@@ -293,6 +293,7 @@ static void test_reload_concurrent(void **state)
     pthread_t t[2];
     uint64_t deadline = clock_usec_now() + 20 * 1000000ULL;
 
+    put(f, 1); /* before the readers: an unknown device (401) is no answer they expect */
     for (size_t i = 0; i < 2; i++)
         assert_int_equal(pthread_create(&t[i], NULL, read_loop, &rd[i]), 0);
     for (int i = 0; i < 200 || ((atomic_load(&rd[0].n) < 100 || atomic_load(&rd[1].n) < 100) &&
