@@ -223,9 +223,6 @@ static void view_enrolled(struct posture_api *api, const cJSON *response)
     if (n < 0 || (size_t) n >= sizeof(subject))
         return;
     dev.subject = subject;
-    /* A re-enrolment (same key, so the same id, after a revoke) starts over: the old entry's
-     * seq must not keep the new certificate out. */
-    (void) posture_decisions_remove(api->decisions, id);
     if (posture_decisions_put(api->decisions, &dev) < 0)
         log_debug("api: decision view: cannot add the enrolled device %s, ignoring", id);
 }

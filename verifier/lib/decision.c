@@ -253,7 +253,7 @@ int posture_decisions_put(struct posture_decisions *d, const struct posture_deci
     (void) pthread_rwlock_wrlock(&d->lock);
     old = find_id(d, r->device_id);
     holder = find_x5t(d, r->x5t);
-    if (old && old->seq > r->seq)
+    if (old && r->seq != 0 && old->seq > r->seq)
         k = 1; /* r is freed below */
     else if (holder && holder != old)
         k = -EEXIST;

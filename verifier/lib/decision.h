@@ -63,7 +63,8 @@ POSTURE_DEFINE_TRIVIAL_CLEANUP_FUNC(struct posture_decisions *, posture_decision
 
 /* Replace everything known about dev->device_id (copied), unless the view holds a report of
  * that device with a higher seq: then nothing changes and 1 is returned (a spooled report
- * delivered after a newer one is history, not the device's state). A certificate already used
+ * delivered after a newer one is history, not the device's state). seq 0 (an enrolment, no
+ * report yet) always replaces: a re-enrolment starts over. A certificate already used
  * by another device is refused (-EEXIST): one certificate, one device. -E2BIG when the view is
  * full or a field is too long, -EINVAL, -ENOMEM. */
 int posture_decisions_put(struct posture_decisions *d, const struct posture_decision_device *dev);

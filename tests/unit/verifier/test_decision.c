@@ -320,6 +320,13 @@ static void test_put_seq_order(void **state)
     assert_int_equal(posture_decisions_put(d, &dev), 0);
     authz(d, 1, "baseline", NOW, a);
     assert_int_equal(a->status, 403);
+    /* seq 0, a re-enrolment (no report yet), starts over whatever the view held */
+    dev.n_entries = 0;
+    dev.seq = 0;
+    assert_int_equal(posture_decisions_put(d, &dev), 0);
+    authz(d, 1, "baseline", NOW, a);
+    assert_int_equal(a->status, 403);
+    assert_non_null(strstr(a->problem, "not-appraised"));
     free(a);
 }
 
