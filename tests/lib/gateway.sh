@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: Apache-2.0
-# Sourced by the gateway tests after tests/lib/verifier.sh: the shared set-up and the cases
+# Sourced by the gateway tests: the shared start and set-up (with tests/lib/verifier.sh) and the cases
 # every forward-auth gateway must pass. POSIX sh.
 #   gw_setup          verifier (policies "baseline", a test policy the device passes, and the
 #                     shipped "payments-admin"), an enrolled device that submitted a report
@@ -14,7 +14,38 @@
 #     4. the client cannot pick its policy with ?policy= or an X-Posture-Policy header;
 #     5. no client certificate → 401 with WWW-Authenticate;
 #     6. the verifier stopped → never 200 (for a device the gateway has not cached).
-# The caller defines pass/fail and sets SRCDIR, PV, CTL, W, PIDS.
+#   gw_begin GATEWAY  the common start (before gw_setup): GATEWAY and the other tools present
+#                     (exit 77 when one is missing, a failure under CI=true), the work
+#                     directory $W as the current directory, PIDS killed and $W removed at
+#                     exit (kept with POSTURE_TEST_KEEP=1), pass/fail and $status
+# The caller sets name, SRCDIR, PV and CTL.
+
+gw_begin() {
+    for t in "$1" curl openssl python3 jq; do
+        command -v "$t" >/dev/null 2>&1 || [ -x "$t" ] || {
+            [ "${CI:-}" = true ] && { echo "$name: FAIL: $t is not installed (packaging/install-deps.sh installs it)"; exit 1; }
+            echo "$name: SKIP: $t is not installed (packaging/install-deps.sh installs it)"
+            exit 77
+        }
+    done
+    W=$(mktemp -d "${TMPDIR:-/tmp}/posture-gateway.XXXXXX")
+    PIDS=""
+    status=0
+    trap cleanup EXIT INT TERM
+    [ -n "${POSTURE_TEST_KEEP:-}" ] && trap 'for p in $PIDS; do kill "$p" 2>/dev/null; done; echo "kept $W"' EXIT
+    cd "$W" || exit 2
+    . "$SRCDIR/tests/lib/verifier.sh"
+}
+cleanup() {
+    for p in $PIDS; do kill "$p" 2>/dev/null; done
+    wait 2>/dev/null
+    rm -rf "$W"
+}
+pass() { echo "$name: ok: $*"; }
+fail() {
+    echo "$name: FAIL: $*" >&2
+    status=1
+}
 
 gw_setup() {
     vt_verifier_conf baseline

@@ -12,31 +12,8 @@ CTL=$2
 SRCDIR=$3
 name=gateway.caddy
 caddy=$(command -v caddy || echo /usr/bin/caddy)
-for t in "$caddy" curl openssl python3 jq; do
-    command -v "$t" >/dev/null 2>&1 || [ -x "$t" ] || {
-        echo "$name: SKIP: $t is not installed (packaging/install-deps.sh installs it)"
-        exit 77
-    }
-done
-
-W=$(mktemp -d "${TMPDIR:-/tmp}/posture-caddy.XXXXXX")
-PIDS=""
-status=0
-cleanup() {
-    for p in $PIDS; do kill "$p" 2>/dev/null; done
-    wait 2>/dev/null
-    rm -rf "$W"
-}
-trap cleanup EXIT INT TERM
-[ -n "${POSTURE_TEST_KEEP:-}" ] && trap 'for p in $PIDS; do kill "$p" 2>/dev/null; done; echo "kept $W"' EXIT
-pass() { echo "$name: ok: $*"; }
-fail() {
-    echo "$name: FAIL: $*" >&2
-    status=1
-}
-cd "$W" || exit 2
-. "$SRCDIR/tests/lib/verifier.sh"
 . "$SRCDIR/tests/lib/gateway.sh"
+gw_begin "$caddy"
 gw_setup || exit 1
 
 CP=$(vt_free_port)

@@ -11,31 +11,8 @@ CTL=$2
 SRCDIR=$3
 name=gateway.haproxy
 haproxy=$(command -v haproxy || echo /usr/sbin/haproxy)
-for t in "$haproxy" curl openssl python3 jq; do
-    command -v "$t" >/dev/null 2>&1 || [ -x "$t" ] || {
-        echo "$name: SKIP: $t is not installed (packaging/install-deps.sh installs it)"
-        exit 77
-    }
-done
-
-W=$(mktemp -d "${TMPDIR:-/tmp}/posture-haproxy.XXXXXX")
-PIDS=""
-status=0
-cleanup() {
-    for p in $PIDS; do kill "$p" 2>/dev/null; done
-    wait 2>/dev/null
-    rm -rf "$W"
-}
-trap cleanup EXIT INT TERM
-[ -n "${POSTURE_TEST_KEEP:-}" ] && trap 'for p in $PIDS; do kill "$p" 2>/dev/null; done; echo "kept $W"' EXIT
-pass() { echo "$name: ok: $*"; }
-fail() {
-    echo "$name: FAIL: $*" >&2
-    status=1
-}
-cd "$W" || exit 2
-. "$SRCDIR/tests/lib/verifier.sh"
 . "$SRCDIR/tests/lib/gateway.sh"
+gw_begin "$haproxy"
 gw_setup || exit 1
 
 HP=$(vt_free_port)

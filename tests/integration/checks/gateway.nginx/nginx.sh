@@ -21,31 +21,8 @@ CASE=${4:-e2e}
 DEVICE_GET=${5:-}
 name=gateway.nginx/$CASE
 nginx=$(command -v nginx || echo /usr/sbin/nginx)
-for t in "$nginx" curl openssl python3 jq; do
-    command -v "$t" >/dev/null 2>&1 || [ -x "$t" ] || {
-        echo "$name: SKIP: $t is not installed (packaging/install-deps.sh installs it)"
-        exit 77
-    }
-done
-
-W=$(mktemp -d "${TMPDIR:-/tmp}/posture-nginx.XXXXXX")
-PIDS=""
-status=0
-cleanup() {
-    for p in $PIDS; do kill "$p" 2>/dev/null; done
-    wait 2>/dev/null
-    rm -rf "$W"
-}
-trap cleanup EXIT INT TERM
-[ -n "${POSTURE_TEST_KEEP:-}" ] && trap 'for p in $PIDS; do kill "$p" 2>/dev/null; done; echo "kept $W"' EXIT
-pass() { echo "$name: ok: $*"; }
-fail() {
-    echo "$name: FAIL: $*" >&2
-    status=1
-}
-cd "$W" || exit 2
-. "$SRCDIR/tests/lib/verifier.sh"
 . "$SRCDIR/tests/lib/gateway.sh"
+gw_begin "$nginx"
 if [ "$CASE" = tpm ]; then
     [ -x "$DEVICE_GET" ] || { echo "$name: SKIP: device_get is not built (no TPM support)"; exit 77; }
     SWTPM_NO_STARTUP=
