@@ -1789,15 +1789,18 @@ static int sqlite_appraisal_latest(struct posture_store *s,
     return 0;
 }
 
-static int sqlite_appraisal_foreach_latest(struct posture_store *s,
-                                           posture_store_appraisal_fn fn,
-                                           void *userdata)
+/* Call fn with each row of the appraisal statement id (APPRAISAL_COLUMNS, the EAR borrowed
+ * until the next row); the count, or fn's negative return. */
+static int foreach_appraisal_row(struct posture_store *s,
+                                 enum stmt_id id,
+                                 posture_store_appraisal_fn fn,
+                                 void *userdata)
 {
     auto_lease struct lease l = lease_take(s);
     auto_stmt sqlite3_stmt *st = NULL;
     int n = 0, r;
 
-    r = prepare(l.c, ST_APPRAISAL_LATEST_ALL, &st);
+    r = prepare(l.c, id, &st);
     if (r < 0)
         return r;
     for (;;) {
@@ -1823,6 +1826,13 @@ static int sqlite_appraisal_foreach_latest(struct posture_store *s,
             n++;
     }
     return r < 0 ? r : n;
+}
+
+static int sqlite_appraisal_foreach_latest(struct posture_store *s,
+                                           posture_store_appraisal_fn fn,
+                                           void *userdata)
+{
+    return foreach_appraisal_row(s, ST_APPRAISAL_LATEST_ALL, fn, userdata);
 }
 
 static int sqlite_appraisal_prune(struct posture_store *s, uint64_t received_before)
@@ -2123,36 +2133,7 @@ static int sqlite_appraisal_foreach_latest_policies(struct posture_store *s,
                                                     posture_store_appraisal_fn fn,
                                                     void *userdata)
 {
-    auto_lease struct lease l = lease_take(s);
-    auto_stmt sqlite3_stmt *st = NULL;
-    int n = 0, r;
-
-    r = prepare(l.c, ST_APPRAISAL_LATEST_POLICIES, &st);
-    if (r < 0)
-        return r;
-    for (;;) {
-        struct posture_store_appraisal a;
-        const unsigned char *ear;
-        int len;
-
-        r = step(l.c, st);
-        if (r <= 0)
-            break;
-        r = appraisal_from_row(st, &a);
-        if (r < 0)
-            return r;
-        ear = sqlite3_column_text(st, 4);
-        len = sqlite3_column_bytes(st, 4);
-        if (!ear || len < 0 || (size_t) len > POSTURE_STORE_EAR_MAX)
-            return -EBADMSG;
-        a.ear = (const char *) ear; /* borrowed until the next step */
-        r = fn(&a, userdata);
-        if (r < 0)
-            return r;
-        if (n < INT_MAX)
-            n++;
-    }
-    return r < 0 ? r : n;
+    return foreach_appraisal_row(s, ST_APPRAISAL_LATEST_POLICIES, fn, userdata);
 }
 
 const struct posture_store_ops posture_store_sqlite_ops = {
