@@ -8,7 +8,7 @@
 #   2. fuzz preset (clang): libFuzzer targets, each fuzzed for POSTURE_FUZZ_SECONDS from its corpus
 #   3. asan preset (ASan + UBSan, no recovery): every test; its CTest summary ends the output
 #
-# Environment: POSTURE_STAGES (default "release fuzz asan"), POSTURE_FUZZ_SECONDS (default 20),
+# Environment: POSTURE_STAGES (default "release fuzz asan"), POSTURE_FUZZ_SECONDS (default 10),
 # CI (set by CI: warnings become errors).
 set -eu
 
@@ -22,7 +22,7 @@ if [ -n "${CI:-}" ]; then
 fi
 export POSTURE_WERROR="${POSTURE_WERROR:-OFF}"
 stages=${POSTURE_STAGES:-"release fuzz asan"}
-fuzz_seconds=${POSTURE_FUZZ_SECONDS:-15}
+fuzz_seconds=${POSTURE_FUZZ_SECONDS:-10}
 jobs=$(nproc 2>/dev/null || echo 2)
 
 now() { date +%s; }

@@ -27,6 +27,8 @@
 #define DEFAULT_EXEC_TIMEOUT (USEC_PER_SEC * 10)
 #define DEFAULT_TIMEOUT      (USEC_PER_SEC * 10)
 #define MIN_INTERVAL         (USEC_PER_SEC * 10)
+#define DEFAULT_EARLY_GAP    (USEC_PER_SEC * 30)
+#define MAX_EARLY_GAP        (USEC_PER_SEC * 3600)
 
 static const char *const tpm_mode_table[POSTURE_TPM__MAX] = {
     [POSTURE_TPM_AUTO] = "auto",
@@ -106,6 +108,20 @@ static int parse_interval(const char *value, void *data, const char **ret_why)
     return 0;
 }
 
+static int parse_early_gap(const char *value, void *data, const char **ret_why)
+{
+    uint64_t u = 0;
+    int r = posture_config_parse_duration_item(value, &u, ret_why);
+    if (r < 0)
+        return r;
+    if (u < USEC_PER_SEC || u > MAX_EARLY_GAP) {
+        *ret_why = "the gap must be between 1s and 1h";
+        return -EINVAL;
+    }
+    *(uint64_t *) data = u;
+    return 0;
+}
+
 static int parse_timeout(const char *value, void *data, const char **ret_why)
 {
     uint64_t u = 0;
@@ -133,6 +149,7 @@ static const struct posture_config_item agent_items[] = {
     ROW("tpm", "tcti", posture_config_parse_string_item, tpm_tcti),
     ROW("tpm", "event_log", posture_config_parse_string_item, tpm_event_log),
     ROW("schedule", "interval", parse_interval, schedule_interval_usec),
+    ROW("schedule", "early_gap", parse_early_gap, schedule_early_gap_usec),
     ROW("spool", "max_bytes", posture_config_parse_size_item, spool_max_bytes),
     ROW("spool", "max_age", posture_config_parse_duration_item, spool_max_age_usec),
     ROW("checks", "plugin_dirs", posture_config_parse_strv_item, plugin_dirs),
@@ -164,6 +181,7 @@ int posture_agent_config_init(struct posture_agent_config *cfg)
         .server_url = NULL,
         .tpm_mode = POSTURE_TPM_AUTO,
         .schedule_interval_usec = DEFAULT_INTERVAL,
+        .schedule_early_gap_usec = DEFAULT_EARLY_GAP,
         .spool_max_bytes = DEFAULT_SPOOL_BYTES,
         .spool_max_age_usec = DEFAULT_SPOOL_AGE,
         .exec_timeout_usec = DEFAULT_EXEC_TIMEOUT,

@@ -11,8 +11,8 @@
  * start, then the device's phase within [schedule] interval with ±10 % jitter, or the backoff
  * after a failure, Retry-After honoured), a CLOCK_MONOTONIC timerfd for the systemd watchdog,
  * and the triggers' fd (network, block devices, clock set, resume: one early cycle, coalesced,
- * at most one per 30 s). systemd is told READY=1, STATUS=, WATCHDOG=1, RELOADING=1 and
- * STOPPING=1 over $NOTIFY_SOCKET, written here without libsystemd.
+ * at most one per [schedule] early_gap, 30 s by default). systemd is told READY=1, STATUS=,
+ * WATCHDOG=1, RELOADING=1 and STOPPING=1 over $NOTIFY_SOCKET, written here without libsystemd.
  */
 
 #include <errno.h>
@@ -49,12 +49,11 @@
 #include "spool.h"
 #include "triggers.h"
 
-#define PROGRAM              "postured"
-#define DRAIN_PAUSE_USEC     ((uint64_t) 5 * 1000000) /* between drain passes of a long spool */
-#define TRIGGER_SETTLE_USEC  ((uint64_t) 2 * 1000000)
-#define TRIGGER_MIN_GAP_USEC ((uint64_t) 30 * 1000000)
-#define USEC_PER_SEC         ((uint64_t) 1000000)
-#define NOTIFY_MAX           256
+#define PROGRAM             "postured"
+#define DRAIN_PAUSE_USEC    ((uint64_t) 5 * 1000000) /* between drain passes of a long spool */
+#define TRIGGER_SETTLE_USEC ((uint64_t) 2 * 1000000)
+#define USEC_PER_SEC        ((uint64_t) 1000000)
+#define NOTIFY_MAX          256
 
 /* What a configuration brings: the things rebuilt on SIGHUP. */
 struct setup {
@@ -285,6 +284,7 @@ static void log_changes(const struct posture_agent_config *a, const struct postu
         n++;
     }
     CHANGED_NUM("[schedule] interval", schedule_interval_usec, " s", USEC_PER_SEC);
+    CHANGED_NUM("[schedule] early_gap", schedule_early_gap_usec, " s", USEC_PER_SEC);
     CHANGED_NUM("[spool] max_bytes", spool_max_bytes, " bytes", 1);
     CHANGED_NUM("[spool] max_age", spool_max_age_usec, " s", USEC_PER_SEC);
     CHANGED_NUM("[checks] timeout", check_timeout_usec, " ms", 1000);
@@ -382,6 +382,7 @@ static void apply_setup(struct daemon *d)
         },
     };
     d->phase_usec = posture_schedule_phase(d->s->device_id, interval);
+    d->coalesce.min_gap_usec = d->s->cfg.agent.schedule_early_gap_usec;
 }
 
 /* The next regular slot after a cycle that ran now. A cycle that the jitter moved early ran
@@ -751,7 +752,7 @@ static int run(struct daemon *d)
 
     d->coalesce = (struct posture_coalesce){
         .settle_usec = TRIGGER_SETTLE_USEC,
-        .min_gap_usec = TRIGGER_MIN_GAP_USEC,
+        .min_gap_usec = d->s->cfg.agent.schedule_early_gap_usec,
     };
     d->next_slot = boottime_now(); /* an immediate cycle at start */
     log_info("Started: verifier %s, every %" PRIu64 " s (phase %" PRIu64 " s), device %s.",

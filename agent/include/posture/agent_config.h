@@ -26,6 +26,7 @@ struct posture_agent_config {
     char *tpm_tcti;
     char *tpm_event_log;
     uint64_t schedule_interval_usec;
+    uint64_t schedule_early_gap_usec; /* least time between two event-driven cycles */
     uint64_t spool_max_bytes;
     uint64_t spool_max_age_usec;
     char **plugin_dirs;

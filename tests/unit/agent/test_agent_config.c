@@ -61,6 +61,7 @@ static void test_defaults(void **state)
     assert_string_equal(cfg.tpm_tcti, "device:/dev/tpmrm0");
     assert_string_equal(cfg.tpm_event_log, "/sys/kernel/security/tpm0/binary_bios_measurements");
     assert_true(cfg.schedule_interval_usec == 300 * USEC);
+    assert_true(cfg.schedule_early_gap_usec == 30 * USEC);
     assert_true(cfg.spool_max_bytes == 8 * KIB * KIB);
     assert_true(cfg.spool_max_age_usec == USEC * 7 * 24 * 3600);
     assert_int_equal(posture_strv_length(cfg.plugin_dirs), 1);
@@ -103,6 +104,7 @@ static void test_design_example(void **state)
                                 "event_log = /tmp/log.bin\n"
                                 "[schedule]\n"
                                 "interval = 1h\n"
+                                "early_gap = 5s\n"
                                 "[spool]\n"
                                 "max_bytes = 64K\n"
                                 "max_age = 2d\n"
@@ -125,6 +127,7 @@ static void test_design_example(void **state)
     assert_string_equal(cfg.tpm_tcti, "swtpm:host=127.0.0.1,port=2321");
     assert_string_equal(cfg.tpm_event_log, "/tmp/log.bin");
     assert_true(cfg.schedule_interval_usec == 3600 * USEC);
+    assert_true(cfg.schedule_early_gap_usec == 5 * USEC);
     assert_true(cfg.spool_max_bytes == 64 * KIB);
     assert_true(cfg.spool_max_age_usec == USEC * 2 * 24 * 3600);
     assert_int_equal(posture_strv_length(cfg.plugin_dirs), 2);
@@ -237,6 +240,12 @@ static void test_validation(void **state)
     expect_invalid("[schedule]\ninterval = 9s\n", "agent.conf:2: invalid value '9s' for key "
                                                   "'interval' in [schedule]: the interval must be "
                                                   "at least 10s");
+    expect_invalid("[schedule]\nearly_gap = 0s\n", "agent.conf:2: invalid value '0s' for key "
+                                                   "'early_gap' in [schedule]: the gap must be "
+                                                   "between 1s and 1h");
+    expect_invalid("[schedule]\nearly_gap = 2h\n", "agent.conf:2: invalid value '2h' for key "
+                                                   "'early_gap' in [schedule]: the gap must be "
+                                                   "between 1s and 1h");
     expect_invalid("[schedule]\ninterval = often\n",
                    "agent.conf:2: invalid value 'often' for key 'interval' in [schedule]: "
                    "expected a duration like 30s, 5m, 1h");

@@ -63,9 +63,12 @@ async def one(port, results):
         await writer.drain()
         data = await asyncio.wait_for(reader.read(), 60)
         writer.close()
-        results.append(data.startswith(b"HTTP/1.1 200 ") and data.endswith(b"ok\n"))
-    except (OSError, asyncio.TimeoutError):
-        results.append(False)
+        if data.startswith(b"HTTP/1.1 200 ") and data.endswith(b"ok\n"):
+            results.append(None)
+        else:
+            results.append("answer %r" % data[:40])
+    except (OSError, asyncio.TimeoutError) as e:
+        results.append(type(e).__name__ + (" " + e.strerror if getattr(e, "strerror", None) else ""))
 
 
 async def flood_all(port, n):
@@ -81,7 +84,14 @@ def flood(port, n):
         sys.exit(77)
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
     results = asyncio.run(flood_all(port, n))
-    print(sum(1 for r in results if r))
+    print(sum(1 for r in results if r is None))
+    # what the others got, on stderr, so that a failure says why
+    reasons = {}
+    for r in results:
+        if r is not None:
+            reasons[r] = reasons.get(r, 0) + 1
+    for r, k in sorted(reasons.items(), key=lambda x: -x[1]):
+        print("  %d x %s" % (k, r), file=sys.stderr)
 
 
 def idle(port, n, seconds):
