@@ -54,6 +54,7 @@ int posture_cli_verifier_connect(const struct posture_cli_config *cfg,
         .ca_file = ca,
         .cert_file = cert,
         .key = pkey,
+        .total_timeout_usec = cfg->agent.server_timeout_usec,
     };
     r = posture_http_client_new(&opts, &client);
     if (r < 0)

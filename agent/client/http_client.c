@@ -47,6 +47,8 @@ struct posture_http_client {
     bool body_too_large;
     char *body;
     size_t body_len, body_cap;
+    posture_http_cancel_fn cancel;
+    void *cancel_userdata;
     char errbuf[CURL_ERROR_SIZE];
 };
 
@@ -134,6 +136,29 @@ static size_t write_cb(char *data, size_t size, size_t n, void *userdata)
     return len;
 }
 
+/* libcurl's progress callback: non-zero aborts the transfer (CURLE_ABORTED_BY_CALLBACK). */
+static int xferinfo_cb(
+    void *userdata, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal, curl_off_t ulnow)
+{
+    struct posture_http_client *c = userdata;
+
+    (void) dltotal;
+    (void) dlnow;
+    (void) ultotal;
+    (void) ulnow;
+    return c->cancel && c->cancel(c->cancel_userdata) ? 1 : 0;
+}
+
+void posture_http_client_set_cancel(struct posture_http_client *c,
+                                    posture_http_cancel_fn fn,
+                                    void *userdata)
+{
+    if (!c)
+        return;
+    c->cancel = fn;
+    c->cancel_userdata = userdata;
+}
+
 int posture_http_client_new(const struct posture_http_client_opts *opts,
                             struct posture_http_client **ret)
 {
@@ -186,6 +211,9 @@ int posture_http_client_new(const struct posture_http_client_opts *opts,
               curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, (long) (total / 1000)) == CURLE_OK &&
               curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, write_cb) == CURLE_OK &&
               curl_easy_setopt(h, CURLOPT_WRITEDATA, c) == CURLE_OK &&
+              curl_easy_setopt(h, CURLOPT_XFERINFOFUNCTION, xferinfo_cb) == CURLE_OK &&
+              curl_easy_setopt(h, CURLOPT_XFERINFODATA, c) == CURLE_OK &&
+              curl_easy_setopt(h, CURLOPT_NOPROGRESS, 0L) == CURLE_OK &&
               curl_easy_setopt(h, CURLOPT_USERAGENT, "posture-agent") == CURLE_OK;
     if (ok && https) {
         ok = curl_easy_setopt(h, CURLOPT_SSLVERSION, (long) CURL_SSLVERSION_TLSv1_2) == CURLE_OK &&
@@ -211,6 +239,8 @@ static int map_curl_error(CURLcode rc, bool too_large)
     if (too_large)
         return -EMSGSIZE;
     switch (rc) {
+    case CURLE_ABORTED_BY_CALLBACK:
+        return -ECANCELED;
     case CURLE_COULDNT_CONNECT:
         return -ECONNREFUSED;
     case CURLE_COULDNT_RESOLVE_HOST:

@@ -12,6 +12,7 @@
  * One client is used by one thread at a time.
  */
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -47,6 +48,10 @@ void posture_http_response_done(struct posture_http_response *r);
 
 struct posture_http_client;
 
+/* Asked about once a second while a request runs (and whenever data moves): true aborts the
+ * request, which then returns -ECANCELED. Runs on the requesting thread. */
+typedef bool (*posture_http_cancel_fn)(void *userdata);
+
 /* -EINVAL for a bad URL/scheme, -ENOMEM, -EIO when libcurl cannot start. */
 int posture_http_client_new(const struct posture_http_client_opts *opts,
                             struct posture_http_client **ret);
@@ -54,12 +59,18 @@ struct posture_http_client *posture_http_client_free(struct posture_http_client 
 POSTURE_DEFINE_TRIVIAL_CLEANUP_FUNC(struct posture_http_client *, posture_http_client_free)
 #define posture_auto_http_client POSTURE_CLEANUP(posture_http_client_freep)
 
+/* Install (or with fn NULL remove) the cancel hook of every later request. */
+void posture_http_client_set_cancel(struct posture_http_client *c,
+                                    posture_http_cancel_fn fn,
+                                    void *userdata);
+
 /*
  * POST body (len bytes, content type content_type) to base_url + path, or GET when body is
  * NULL. On any HTTP answer returns 0 and fills *ret (free with posture_http_response_done()),
  * whatever the status. Transport failures: -ECONNREFUSED, -EHOSTUNREACH (resolve/connect),
  * -ETIMEDOUT, -EPERM (TLS: the server's certificate is not from the pinned CA or not for this
- * host, or our certificate was refused), -EMSGSIZE (response body over the cap), -EPROTO
+ * host, or our certificate was refused), -EMSGSIZE (response body over the cap), -ECANCELED
+ * (the cancel hook asked to stop), -EPROTO
  * (anything else in HTTP/TLS), -ENOMEM. *ret_detail (optional) gets libcurl's error text for
  * logs (static per client, valid until the next call).
  */

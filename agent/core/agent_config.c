@@ -15,20 +15,22 @@
 
 #define USEC_PER_SEC 1000000ULL
 
-#define DEFAULT_STATE_DIR    "/var/lib/posture"
-#define DEFAULT_SERVER_CA    "/etc/posture/verifier-ca.pem"
-#define DEFAULT_TPM_TCTI     "device:/dev/tpmrm0"
-#define DEFAULT_TPM_LOG      "/sys/kernel/security/tpm0/binary_bios_measurements"
-#define DEFAULT_PLUGIN_DIRS  "/usr/lib/posture/checks"
-#define DEFAULT_EXEC_DIRS    "/usr/libexec/posture/checks.d /etc/posture/checks.d"
-#define DEFAULT_INTERVAL     (USEC_PER_SEC * 5 * 60)
-#define DEFAULT_SPOOL_BYTES  (8ULL * 1024 * 1024)
-#define DEFAULT_SPOOL_AGE    (USEC_PER_SEC * 7 * 24 * 3600)
-#define DEFAULT_EXEC_TIMEOUT (USEC_PER_SEC * 10)
-#define DEFAULT_TIMEOUT      (USEC_PER_SEC * 10)
-#define MIN_INTERVAL         (USEC_PER_SEC * 10)
-#define DEFAULT_EARLY_GAP    (USEC_PER_SEC * 30)
-#define MAX_EARLY_GAP        (USEC_PER_SEC * 3600)
+#define DEFAULT_STATE_DIR      "/var/lib/posture"
+#define DEFAULT_SERVER_CA      "/etc/posture/verifier-ca.pem"
+#define DEFAULT_TPM_TCTI       "device:/dev/tpmrm0"
+#define DEFAULT_TPM_LOG        "/sys/kernel/security/tpm0/binary_bios_measurements"
+#define DEFAULT_PLUGIN_DIRS    "/usr/lib/posture/checks"
+#define DEFAULT_EXEC_DIRS      "/usr/libexec/posture/checks.d /etc/posture/checks.d"
+#define DEFAULT_INTERVAL       (USEC_PER_SEC * 5 * 60)
+#define DEFAULT_SPOOL_BYTES    (8ULL * 1024 * 1024)
+#define DEFAULT_SPOOL_AGE      (USEC_PER_SEC * 7 * 24 * 3600)
+#define DEFAULT_EXEC_TIMEOUT   (USEC_PER_SEC * 10)
+#define DEFAULT_TIMEOUT        (USEC_PER_SEC * 10)
+#define MIN_INTERVAL           (USEC_PER_SEC * 10)
+#define DEFAULT_EARLY_GAP      (USEC_PER_SEC * 30)
+#define DEFAULT_SERVER_TIMEOUT (USEC_PER_SEC * 30)
+#define MAX_SERVER_TIMEOUT     (USEC_PER_SEC * 600)
+#define MAX_EARLY_GAP          (USEC_PER_SEC * 3600)
 
 static const char *const tpm_mode_table[POSTURE_TPM__MAX] = {
     [POSTURE_TPM_AUTO] = "auto",
@@ -122,6 +124,20 @@ static int parse_early_gap(const char *value, void *data, const char **ret_why)
     return 0;
 }
 
+static int parse_server_timeout(const char *value, void *data, const char **ret_why)
+{
+    uint64_t u = 0;
+    int r = posture_config_parse_duration_item(value, &u, ret_why);
+    if (r < 0)
+        return r;
+    if (u < USEC_PER_SEC || u > MAX_SERVER_TIMEOUT) {
+        *ret_why = "the timeout must be between 1s and 10m";
+        return -EINVAL;
+    }
+    *(uint64_t *) data = u;
+    return 0;
+}
+
 static int parse_timeout(const char *value, void *data, const char **ret_why)
 {
     uint64_t u = 0;
@@ -145,6 +161,7 @@ static const struct posture_config_item agent_items[] = {
     ROW("agent", "state_dir", parse_absolute_path, state_dir),
     ROW("server", "url", parse_server_url, server_url),
     ROW("server", "ca", parse_absolute_path, server_ca),
+    ROW("server", "timeout", parse_server_timeout, server_timeout_usec),
     ROW("tpm", "enabled", parse_tpm_mode, tpm_mode),
     ROW("tpm", "tcti", posture_config_parse_string_item, tpm_tcti),
     ROW("tpm", "event_log", posture_config_parse_string_item, tpm_event_log),
@@ -182,6 +199,7 @@ int posture_agent_config_init(struct posture_agent_config *cfg)
         .tpm_mode = POSTURE_TPM_AUTO,
         .schedule_interval_usec = DEFAULT_INTERVAL,
         .schedule_early_gap_usec = DEFAULT_EARLY_GAP,
+        .server_timeout_usec = DEFAULT_SERVER_TIMEOUT,
         .spool_max_bytes = DEFAULT_SPOOL_BYTES,
         .spool_max_age_usec = DEFAULT_SPOOL_AGE,
         .exec_timeout_usec = DEFAULT_EXEC_TIMEOUT,

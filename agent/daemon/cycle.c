@@ -151,6 +151,12 @@ static int post(struct posture_cycle *c,
     }
     r = posture_http_request(c->client, path, "application/json", body, strlen(body), resp,
                              &detail);
+    if (r == -ECANCELED) {
+        /* the progress hook (a stop) aborted the request; what it carried stays spooled */
+        set_error(res, "stopped during %s %s", c->url, path);
+        res->http_status = 0;
+        return r;
+    }
     if (r < 0) {
         set_error(res, "%s %s: %s%s%.120s", c->url, path, transport_text(r), detail ? " - " : "",
                   detail ? detail : "");

@@ -276,6 +276,7 @@ static void log_changes(const struct posture_agent_config *a, const struct postu
     CHANGED_STR("[agent] state_dir", state_dir);
     CHANGED_STR("[server] url", server_url);
     CHANGED_STR("[server] ca", server_ca);
+    CHANGED_NUM("[server] timeout", server_timeout_usec, " s", USEC_PER_SEC);
     CHANGED_STR("[tpm] tcti", tpm_tcti);
     CHANGED_STR("[tpm] event_log", tpm_event_log);
     if (a->tpm_mode != b->tpm_mode) {
@@ -383,6 +384,8 @@ static void apply_setup(struct daemon *d)
     };
     d->phase_usec = posture_schedule_phase(d->s->device_id, interval);
     d->coalesce.min_gap_usec = d->s->cfg.agent.schedule_early_gap_usec;
+    /* a request in flight notices SIGTERM within a second, and feeds the watchdog */
+    posture_http_client_set_cancel(d->s->client, cycle_progress, d);
 }
 
 /* The next regular slot after a cycle that ran now. A cycle that the jitter moved early ran

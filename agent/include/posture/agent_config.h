@@ -22,7 +22,8 @@ struct posture_agent_config {
     char *state_dir;
     char *server_url;
     char *server_ca;
-    int tpm_mode; /* enum posture_tpm_mode */
+    uint64_t server_timeout_usec; /* a whole request to the verifier */
+    int tpm_mode;                 /* enum posture_tpm_mode */
     char *tpm_tcti;
     char *tpm_event_log;
     uint64_t schedule_interval_usec;

@@ -62,6 +62,7 @@ static void test_defaults(void **state)
     assert_string_equal(cfg.tpm_event_log, "/sys/kernel/security/tpm0/binary_bios_measurements");
     assert_true(cfg.schedule_interval_usec == 300 * USEC);
     assert_true(cfg.schedule_early_gap_usec == 30 * USEC);
+    assert_true(cfg.server_timeout_usec == 30 * USEC);
     assert_true(cfg.spool_max_bytes == 8 * KIB * KIB);
     assert_true(cfg.spool_max_age_usec == USEC * 7 * 24 * 3600);
     assert_int_equal(posture_strv_length(cfg.plugin_dirs), 1);
@@ -98,6 +99,7 @@ static void test_design_example(void **state)
                                 "[server]\n"
                                 "url = https://verifier.example:8443\n"
                                 "ca = /etc/posture/other-ca.pem\n"
+                                "timeout = 45s\n"
                                 "[tpm]\n"
                                 "enabled = no                    # auto | yes | no\n"
                                 "tcti = swtpm:host=127.0.0.1,port=2321\n"
@@ -128,6 +130,7 @@ static void test_design_example(void **state)
     assert_string_equal(cfg.tpm_event_log, "/tmp/log.bin");
     assert_true(cfg.schedule_interval_usec == 3600 * USEC);
     assert_true(cfg.schedule_early_gap_usec == 5 * USEC);
+    assert_true(cfg.server_timeout_usec == 45 * USEC);
     assert_true(cfg.spool_max_bytes == 64 * KIB);
     assert_true(cfg.spool_max_age_usec == USEC * 2 * 24 * 3600);
     assert_int_equal(posture_strv_length(cfg.plugin_dirs), 2);
@@ -240,6 +243,9 @@ static void test_validation(void **state)
     expect_invalid("[schedule]\ninterval = 9s\n", "agent.conf:2: invalid value '9s' for key "
                                                   "'interval' in [schedule]: the interval must be "
                                                   "at least 10s");
+    expect_invalid("[server]\ntimeout = 11m\n", "agent.conf:2: invalid value '11m' for key "
+                                                "'timeout' in [server]: the timeout must be "
+                                                "between 1s and 10m");
     expect_invalid("[schedule]\nearly_gap = 0s\n", "agent.conf:2: invalid value '0s' for key "
                                                    "'early_gap' in [schedule]: the gap must be "
                                                    "between 1s and 1h");

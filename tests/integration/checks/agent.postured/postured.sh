@@ -17,8 +17,9 @@
 #   retry-after  a stub answering 503 Retry-After: 7: the next attempt comes ≥ 7 s later, and a
 #            captive portal's 200 HTML is never taken for a delivery (the report stays spooled)
 #   wrong-server  a server certificate from another CA: never accepted, the report stays spooled
-#   stall    a verifier that never answers: the 30 s timeout, the report spooled, SIGTERM
-#            honoured once the request is over (exit 0)
+#   stall    a verifier that never answers: [server] timeout (4 s here) ends the request, the
+#            report spooled; a SIGTERM during a stalled request ends the daemon within 2 s
+#            (exit 0), the report still spooled
 #   nospace  the spool on a full tmpfs, then read-only (root, private mount namespace): counted
 #            as dropped with a clear log line; delivered again once there is room
 #   crash    kill -9 at random points of 200 --once runs: no stray or torn spool file, a clean
@@ -470,9 +471,9 @@ wrong-server)
         { fail "wrong server: exit $rc, spool $(spool_count)"; show "$tmp/pd.log"; }
     ;;
 stall)
-    # A verifier that accepts the connection and never answers: the request ends at the 30 s
-    # total timeout, the report stays spooled; a SIGTERM meanwhile ends the daemon (exit 0)
-    # once that request is over, inside TimeoutStopSec=45.
+    # A verifier that accepts the connection and never answers: the request ends at
+    # [server] timeout, the report stays spooled; a SIGTERM during such a request aborts it
+    # (libcurl's progress callback sees the signal within a second) and the daemon exits 0.
     openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 1 \
         -keyout "$tmp/srv.key" -out "$tmp/srv.pem" -subj /CN=stub \
         -addext subjectAltName=IP:127.0.0.1 2>/dev/null || fail "openssl req"
@@ -482,6 +483,8 @@ class H(http.server.BaseHTTPRequestHandler):
     def log_message(self, *a):
         pass
     def do_POST(self):
+        with open(sys.argv[3] + ".requests", "a") as f:
+            f.write(self.path + "\n")
         time.sleep(120)
 ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
 ctx.load_cert_chain(sys.argv[1], sys.argv[2])
@@ -499,14 +502,34 @@ EOF
     "$pc" key --config "$aconf" >/dev/null 2>&1 || fail "posturectl key"
     openssl req -new -x509 -key "$state/device.key" -subj /CN=dev -days 1 \
         -out "$state/device.crt" 2>/dev/null || fail "device certificate"
+    # 1. [server] timeout = 4s: the stalled request ends after about 4 s
+    printf '[server]\ntimeout = 4s\n' >>"$aconf"
+    t0=$(date +%s.%N)
     run_daemon
-    sleep 2
+    if wait_for 20 grep -q 'no answer in time' "$tmp/pd.log"; then
+        t1=$(date +%s.%N)
+        took=$("$py" -c "print(round($t1 - $t0, 1))")
+        "$py" -c "import sys; sys.exit(0 if 3.5 <= $took <= 12 else 1)" && [ "$(spool_count)" = 1 ] &&
+            [ ! -e "$state/ear.jwt" ] &&
+            pass "a stalled verifier: the request ended by [server] timeout (4 s; $took s after start), the report spooled" ||
+            { fail "stall: timed out after $took s, spool $(spool_count)"; show "$tmp/pd.log"; }
+    else
+        fail "stall: no timeout within 20 s"
+        show "$tmp/pd.log"
+    fi
     stop_daemon
-    [ "$stop_rc" = 0 ] && "$py" -c "import sys; sys.exit(0 if $stop_secs < 40 else 1)" &&
-        grep -q 'no answer in time' "$tmp/pd.log" && [ "$(spool_count)" = 1 ] &&
-        [ ! -e "$state/ear.jwt" ] &&
-        pass "a stalled verifier: timed out, the report spooled, SIGTERM honoured after $stop_secs s (exit 0)" ||
-        { fail "stall: exit $stop_rc after $stop_secs s, spool $(spool_count)"; show "$tmp/pd.log"; }
+    # 2. the default 30 s timeout, and a SIGTERM 1 s into the stalled request
+    sed -i '/^timeout = 4s$/d' "$aconf"
+    : >"$tmp/port.requests"
+    run_daemon
+    wait_for 20 test -s "$tmp/port.requests" || fail "stall: no request reached the stub"
+    sleep 1
+    stop_daemon
+    [ "$stop_rc" = 0 ] && "$py" -c "import sys; sys.exit(0 if $stop_secs < 2.5 else 1)" &&
+        grep -q 'SIGTERM: stopping (the current report stays spooled)' "$tmp/pd.log" &&
+        [ "$(spool_count)" -ge 1 ] &&
+        pass "SIGTERM during a stalled request: exit 0 after $stop_secs s, the report spooled" ||
+        { fail "stall: SIGTERM: exit $stop_rc after $stop_secs s, spool $(spool_count)"; show "$tmp/pd.log"; }
     ;;
 nospace)
     # The spool on a full file system, then a read-only one: each report is counted as dropped
