@@ -21,11 +21,11 @@
 #include "curl_dl.h"
 #include "tls_key.h"
 
-/* Every libcurl call goes through the API loaded on first use (curl_dl.h). */
+/* Every libcurl call goes through the loaded API (curl_dl.h); a caller holds a reference
+ * (a client with an easy handle, or posture_http_parse_retry_after for its call). */
 static const struct posture_curl_api *C;
 #undef curl_easy_setopt
 #undef curl_easy_getinfo
-#define curl_global_init(...)    (C->global_init(__VA_ARGS__))
 #define curl_easy_init(...)      (C->easy_init(__VA_ARGS__))
 #define curl_easy_cleanup(...)   (C->easy_cleanup(__VA_ARGS__))
 #define curl_easy_setopt(...)    (C->easy_setopt(__VA_ARGS__))
@@ -38,7 +38,9 @@ static const struct posture_curl_api *C;
 #define curl_getdate(...)        (C->getdate(__VA_ARGS__))
 
 struct posture_http_client {
-    CURL *curl;
+    CURL *curl; /* NULL while idle (posture_http_client_idle()); holds a curl_dl reference */
+    bool https;
+    uint64_t connect_usec, total_usec;
     char *base_url;
     char *ca_file;
     char *cert_file;
@@ -52,20 +54,18 @@ struct posture_http_client {
     char errbuf[CURL_ERROR_SIZE];
 };
 
-static pthread_once_t global_once = PTHREAD_ONCE_INIT;
-static CURLcode global_rc = CURLE_OK;
-
-static void global_init(void)
+/* A reference to libcurl, loading it when needed: 0, or -EIO (logged at debug). */
+static int curl_ref(void)
 {
     const char *why = NULL;
+    const struct posture_curl_api *api = posture_curl_api_get(&why);
 
-    C = posture_curl_api(&why);
-    if (!C) {
+    if (!api) {
         log_debug("http: %s", why ? why : "libcurl cannot be loaded");
-        global_rc = CURLE_FAILED_INIT;
-        return;
+        return -EIO;
     }
-    global_rc = curl_global_init(CURL_GLOBAL_DEFAULT);
+    C = api;
+    return 0;
 }
 
 void posture_http_response_done(struct posture_http_response *r)
@@ -77,12 +77,20 @@ void posture_http_response_done(struct posture_http_response *r)
     *r = (struct posture_http_response){ .retry_after_sec = -1 };
 }
 
+void posture_http_client_idle(struct posture_http_client *c)
+{
+    if (!c || !c->curl)
+        return;
+    curl_easy_cleanup(c->curl);
+    c->curl = NULL;
+    posture_curl_api_put();
+}
+
 struct posture_http_client *posture_http_client_free(struct posture_http_client *c)
 {
     if (!c)
         return NULL;
-    if (c->curl)
-        curl_easy_cleanup(c->curl);
+    posture_http_client_idle(c);
     EVP_PKEY_free(c->tls_key);
     free(c->base_url);
     free(c->ca_file);
@@ -159,63 +167,37 @@ void posture_http_client_set_cancel(struct posture_http_client *c,
     c->cancel_userdata = userdata;
 }
 
-int posture_http_client_new(const struct posture_http_client_opts *opts,
-                            struct posture_http_client **ret)
+/* The easy handle with every option; takes a libcurl reference. 0, -ENOMEM or -EIO. */
+static int open_handle(struct posture_http_client *c)
 {
-    struct posture_http_client *c;
-    bool https;
+    CURL *h;
+    bool ok;
+    int r;
 
-    if (!opts || !opts->base_url || !ret || (opts->cert_file && !opts->key))
-        return -EINVAL;
-    https = strncmp(opts->base_url, "https://", 8) == 0;
-    if (!https && !(opts->allow_plain && strncmp(opts->base_url, "http://", 7) == 0))
-        return -EINVAL;
-    (void) pthread_once(&global_once, global_init);
-    if (global_rc != CURLE_OK)
-        return -EIO;
-
-    c = calloc(1, sizeof(*c));
-    if (!c)
-        return -ENOMEM;
-    c->base_url = strdup(opts->base_url);
-    c->ca_file = opts->ca_file ? strdup(opts->ca_file) : NULL;
-    c->cert_file = opts->cert_file ? strdup(opts->cert_file) : NULL;
-    c->key = opts->key;
-    if (c->key) {
-        int r = posture_tls_key_wrap(c->key, &c->tls_key);
-        if (r < 0) {
-            posture_http_client_free(c);
-            return r;
-        }
-    }
-    c->curl = curl_easy_init();
-    if (!c->base_url || (opts->ca_file && !c->ca_file) || (opts->cert_file && !c->cert_file) ||
-        !c->curl) {
-        posture_http_client_free(c);
+    if (c->curl)
+        return 0;
+    r = curl_ref();
+    if (r < 0)
+        return r;
+    h = curl_easy_init();
+    if (!h) {
+        posture_curl_api_put();
         return -ENOMEM;
     }
-    /* Trailing slashes of the base go: paths start with '/'. */
-    for (size_t n = strlen(c->base_url); n > 0 && c->base_url[n - 1] == '/'; n--)
-        c->base_url[n - 1] = '\0';
-
-    uint64_t connect =
-        opts->connect_timeout_usec ? opts->connect_timeout_usec : POSTURE_HTTP_CONNECT_TIMEOUT;
-    uint64_t total =
-        opts->total_timeout_usec ? opts->total_timeout_usec : POSTURE_HTTP_TOTAL_TIMEOUT;
-    CURL *h = c->curl;
-    bool ok = curl_easy_setopt(h, CURLOPT_ERRORBUFFER, c->errbuf) == CURLE_OK &&
-              curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L) == CURLE_OK &&
-              curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, https ? "https" : "http") == CURLE_OK &&
-              curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 0L) == CURLE_OK &&
-              curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, (long) (connect / 1000)) == CURLE_OK &&
-              curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, (long) (total / 1000)) == CURLE_OK &&
-              curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, write_cb) == CURLE_OK &&
-              curl_easy_setopt(h, CURLOPT_WRITEDATA, c) == CURLE_OK &&
-              curl_easy_setopt(h, CURLOPT_XFERINFOFUNCTION, xferinfo_cb) == CURLE_OK &&
-              curl_easy_setopt(h, CURLOPT_XFERINFODATA, c) == CURLE_OK &&
-              curl_easy_setopt(h, CURLOPT_NOPROGRESS, 0L) == CURLE_OK &&
-              curl_easy_setopt(h, CURLOPT_USERAGENT, "posture-agent") == CURLE_OK;
-    if (ok && https) {
+    ok = curl_easy_setopt(h, CURLOPT_ERRORBUFFER, c->errbuf) == CURLE_OK &&
+         curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L) == CURLE_OK &&
+         curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, c->https ? "https" : "http") == CURLE_OK &&
+         curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 0L) == CURLE_OK &&
+         curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, (long) (c->connect_usec / 1000)) ==
+             CURLE_OK &&
+         curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, (long) (c->total_usec / 1000)) == CURLE_OK &&
+         curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, write_cb) == CURLE_OK &&
+         curl_easy_setopt(h, CURLOPT_WRITEDATA, c) == CURLE_OK &&
+         curl_easy_setopt(h, CURLOPT_XFERINFOFUNCTION, xferinfo_cb) == CURLE_OK &&
+         curl_easy_setopt(h, CURLOPT_XFERINFODATA, c) == CURLE_OK &&
+         curl_easy_setopt(h, CURLOPT_NOPROGRESS, 0L) == CURLE_OK &&
+         curl_easy_setopt(h, CURLOPT_USERAGENT, "posture-agent") == CURLE_OK;
+    if (ok && c->https) {
         ok = curl_easy_setopt(h, CURLOPT_SSLVERSION, (long) CURL_SSLVERSION_TLSv1_2) == CURLE_OK &&
              curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, 1L) == CURLE_OK &&
              curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, 2L) == CURLE_OK &&
@@ -227,8 +209,58 @@ int posture_http_client_new(const struct posture_http_client_opts *opts,
                  curl_easy_setopt(h, CURLOPT_CAPATH, NULL) == CURLE_OK;
     }
     if (!ok) {
-        posture_http_client_free(c);
+        curl_easy_cleanup(h);
+        posture_curl_api_put();
         return -EIO;
+    }
+    c->curl = h;
+    return 0;
+}
+
+int posture_http_client_new(const struct posture_http_client_opts *opts,
+                            struct posture_http_client **ret)
+{
+    struct posture_http_client *c;
+    bool https;
+    int r;
+
+    if (!opts || !opts->base_url || !ret || (opts->cert_file && !opts->key))
+        return -EINVAL;
+    https = strncmp(opts->base_url, "https://", 8) == 0;
+    if (!https && !(opts->allow_plain && strncmp(opts->base_url, "http://", 7) == 0))
+        return -EINVAL;
+
+    c = calloc(1, sizeof(*c));
+    if (!c)
+        return -ENOMEM;
+    c->https = https;
+    c->connect_usec =
+        opts->connect_timeout_usec ? opts->connect_timeout_usec : POSTURE_HTTP_CONNECT_TIMEOUT;
+    c->total_usec =
+        opts->total_timeout_usec ? opts->total_timeout_usec : POSTURE_HTTP_TOTAL_TIMEOUT;
+    c->base_url = strdup(opts->base_url);
+    c->ca_file = opts->ca_file ? strdup(opts->ca_file) : NULL;
+    c->cert_file = opts->cert_file ? strdup(opts->cert_file) : NULL;
+    c->key = opts->key;
+    if (!c->base_url || (opts->ca_file && !c->ca_file) || (opts->cert_file && !c->cert_file)) {
+        posture_http_client_free(c);
+        return -ENOMEM;
+    }
+    if (c->key) {
+        r = posture_tls_key_wrap(c->key, &c->tls_key);
+        if (r < 0) {
+            posture_http_client_free(c);
+            return r;
+        }
+    }
+    /* Trailing slashes of the base go: paths start with '/'. */
+    for (size_t n = strlen(c->base_url); n > 0 && c->base_url[n - 1] == '/'; n--)
+        c->base_url[n - 1] = '\0';
+    /* libcurl is loaded now, so that a client that cannot work fails here */
+    r = open_handle(c);
+    if (r < 0) {
+        posture_http_client_free(c);
+        return r;
     }
     *ret = c;
     return 0;
@@ -277,10 +309,10 @@ int64_t posture_http_parse_retry_after(const char *value, int64_t now)
             return -1;
         return secs > 86400 ? 86400 : (int64_t) secs;
     }
-    (void) pthread_once(&global_once, global_init);
-    if (!C)
+    if (curl_ref() < 0)
         return -1;
     when = curl_getdate(value, NULL);
+    posture_curl_api_put();
     if (when == (time_t) -1)
         return -1;
     return when <= now ? 0 : (when - now > 86400 ? 86400 : (int64_t) (when - now));
@@ -305,6 +337,9 @@ int posture_http_request(struct posture_http_client *c,
 
     if (!c || !path || path[0] != '/' || !ret || (body && !content_type))
         return -EINVAL;
+    r = open_handle(c); /* again after posture_http_client_idle() */
+    if (r < 0)
+        return r;
     n = strlen(c->base_url) + strlen(path) + 1;
     url = malloc(n);
     if (!url)

@@ -59,6 +59,11 @@ struct posture_http_client *posture_http_client_free(struct posture_http_client 
 POSTURE_DEFINE_TRIVIAL_CLEANUP_FUNC(struct posture_http_client *, posture_http_client_free)
 #define posture_auto_http_client POSTURE_CLEANUP(posture_http_client_freep)
 
+/* Between requests that are far apart (postured's cycles): drop the connection and libcurl's
+ * handle, and with the last client libcurl itself (curl_dl.h), so an idle daemon does not keep
+ * libcurl and its libraries mapped. The next request sets up again. NULL-safe. */
+void posture_http_client_idle(struct posture_http_client *c);
+
 /* Install (or with fn NULL remove) the cancel hook of every later request. */
 void posture_http_client_set_cancel(struct posture_http_client *c,
                                     posture_http_cancel_fn fn,

@@ -520,6 +520,7 @@ static void run_cycle(struct daemon *d, bool full, const char *why)
             (void) snprintf(res.error, sizeof(res.error), "%s", d->status.last_error);
         }
         write_status(d, &res);
+        posture_http_client_idle(d->s->client);
         return;
     }
     if (full)
@@ -541,6 +542,8 @@ static void run_cycle(struct daemon *d, bool full, const char *why)
         schedule_slot(d);
     after(d, &res);
     write_status(d, &res);
+    /* idle until the next cycle: libcurl and its libraries are unloaded meanwhile */
+    posture_http_client_idle(d->s->client);
 }
 
 static void on_timer(struct daemon *d)

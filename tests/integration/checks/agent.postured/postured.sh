@@ -300,6 +300,10 @@ EOF
         fail "only $(store_count) appraisals after 45 s"
         show "$tmp/pd.log"
     fi
+    # between cycles libcurl (and the libraries only it needs) is not mapped
+    wait_for 12 sh -c "! grep -q 'libcurl' /proc/$dpid/maps" &&
+        pass "idle between cycles: libcurl unloaded (VmRSS $(sed -n 's/^VmRSS:[[:space:]]*//p' /proc/$dpid/status))" ||
+        fail "libcurl stays mapped between cycles"
     grep -q '^[0-9.]* READY=1$' "$tmp/notify.log" && pass "READY=1" || fail "no READY=1"
     grep -q '^[0-9.]* WATCHDOG=1$' "$tmp/notify.log" && pass "WATCHDOG=1 ($(grep -c WATCHDOG=1 "$tmp/notify.log") pings)" ||
         fail "no WATCHDOG=1"
