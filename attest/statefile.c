@@ -73,11 +73,29 @@ static int write_all(int fd, const void *data, size_t len)
     return 0;
 }
 
-/* Give the new inode its exact mode and content, durably. */
-static int fill(int fd, const void *data, size_t len, mode_t mode)
+int posture_state_adopt_owner(int dir_fd, int fd)
+{
+    struct stat dir, st;
+
+    if (geteuid() != 0)
+        return 0;
+    if (fstat(dir_fd, &dir) < 0 || fstat(fd, &st) < 0)
+        return posture_negative_errno();
+    if (dir.st_uid == 0 || (st.st_uid == dir.st_uid && st.st_gid == dir.st_gid))
+        return 0;
+    if (fchown(fd, dir.st_uid, dir.st_gid) < 0)
+        return posture_negative_errno();
+    return 0;
+}
+
+/* Give the new inode its owner (posture_state_adopt_owner), exact mode and content, durably. */
+static int fill(int dir_fd, int fd, const void *data, size_t len, mode_t mode)
 {
     int r;
 
+    r = posture_state_adopt_owner(dir_fd, fd);
+    if (r < 0)
+        return r;
     if (fchmod(fd, mode) < 0)
         return posture_negative_errno();
     r = write_all(fd, data, len);
@@ -104,7 +122,7 @@ static int write_tmpfile(int dir_fd, const char *name, const void *data, size_t 
             return -EOPNOTSUPP;
         return posture_negative_errno();
     }
-    r = fill(fd, data, len, mode);
+    r = fill(dir_fd, fd, data, len, mode);
     if (r < 0)
         return r;
     r = snprintf(proc, sizeof(proc), "/proc/self/fd/%d", fd);
@@ -144,7 +162,7 @@ write_named(int dir_fd, const char *name, const void *data, size_t len, mode_t m
             return posture_negative_errno();
     }
 
-    r = fill(fd, data, len, mode);
+    r = fill(dir_fd, fd, data, len, mode);
     if (r >= 0) {
         if (replace)
             r = posture_ret_nerrno(renameat(dir_fd, tmp, dir_fd, name));
@@ -198,6 +216,9 @@ int posture_state_counter_next(int dir_fd, const char *name, uint64_t *ret)
     lock_fd = openat(dir_fd, lock_name, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
     if (lock_fd < 0)
         return posture_negative_errno();
+    r = posture_state_adopt_owner(dir_fd, lock_fd);
+    if (r < 0)
+        return r;
     while (flock(lock_fd, LOCK_EX) < 0)
         if (errno != EINTR)
             return posture_negative_errno();

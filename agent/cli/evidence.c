@@ -11,6 +11,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <libgen.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,29 +30,62 @@
 #include "cli.h"
 
 #ifdef POSTURE_HAVE_TPM
+/* Open one event log candidate: an fd, or -errno. */
+static int open_event_log(const char *path)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+
+    return fd < 0 ? -errno : fd;
+}
+
 /* The firmware event log, or nothing: a missing, empty or unreadable log is not an error here.
  * The verifier then has no Secure Boot facts and its policy decides (ATTESTATION.md §5.4 step
- * 14); the warning tells the operator why. */
-static void read_event_log(const char *path, struct posture_evidence *e)
+ * 14); the warning tells the operator why. paths is [tpm] event_log: one or more paths, the
+ * first that opens wins. The kernel's log is root-only; postured.service copies it (as root,
+ * before start) to /run/posture, the default's second path. A copy is as good as the
+ * original: the firmware log does not change after boot, and the verifier replays it against
+ * the quoted PCRs, so an altered copy is refused there. */
+static void read_event_log(const char *paths, struct posture_evidence *e)
 {
     posture_autoclose int fd = -1;
+    char first[PATH_MAX] = "", path[PATH_MAX] = "";
+    int first_err = -ENOENT;
     char *buf = NULL;
     size_t len = 0;
     int r;
 
-    if (!path || !path[0])
-        return;
-    fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+    for (const char *p = paths ? paths : ""; *p && fd < 0;) {
+        size_t n;
+        p += strspn(p, " \t");
+        n = strcspn(p, " \t");
+        if (n == 0)
+            break;
+        if (n < sizeof(path)) {
+            memcpy(path, p, n);
+            path[n] = '\0';
+            fd = open_event_log(path);
+            if (fd < 0 && !first[0]) {
+                memcpy(first, path, n + 1);
+                first_err = fd;
+            } else if (fd >= 0 && first[0])
+                log_debug("event log %s: %s; reading %s instead", first, strerror(-first_err),
+                          path);
+        }
+        p += n;
+    }
+    if (!first[0] && fd < 0)
+        return; /* no path configured */
     if (fd < 0) {
-        if (errno == ENOENT)
+        if (first_err == -ENOENT)
             log_notice("event log %s does not exist (no TPM event log on this machine?); the "
                        "evidence has none",
-                       path);
+                       first);
         else
-            (void) log_warning_errno(-errno,
+            (void) log_warning_errno(first_err,
                                      "cannot read the event log %s: %m (it is readable by root "
-                                     "only); the evidence has none",
-                                     path);
+                                     "only; postured.service copies it to /run/posture); the "
+                                     "evidence has none",
+                                     first);
         return;
     }
     r = posture_read_fd(fd, POSTURE_EVENTLOG_MAX_SIZE, &buf, &len);

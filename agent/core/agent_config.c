@@ -15,10 +15,13 @@
 
 #define USEC_PER_SEC 1000000ULL
 
-#define DEFAULT_STATE_DIR      "/var/lib/posture"
-#define DEFAULT_SERVER_CA      "/etc/posture/verifier-ca.pem"
-#define DEFAULT_TPM_TCTI       "device:/dev/tpmrm0"
-#define DEFAULT_TPM_LOG        "/sys/kernel/security/tpm0/binary_bios_measurements"
+#define DEFAULT_STATE_DIR "/var/lib/posture"
+#define DEFAULT_SERVER_CA "/etc/posture/verifier-ca.pem"
+#define DEFAULT_TPM_TCTI  "device:/dev/tpmrm0"
+/* the kernel's (root-only) and the copy postured.service makes for the posture user */
+#define DEFAULT_TPM_LOG                                   \
+    "/sys/kernel/security/tpm0/binary_bios_measurements " \
+    "/run/posture/binary_bios_measurements"
 #define DEFAULT_PLUGIN_DIRS    "/usr/lib/posture/checks"
 #define DEFAULT_EXEC_DIRS      "/usr/libexec/posture/checks.d /etc/posture/checks.d"
 #define DEFAULT_INTERVAL       (USEC_PER_SEC * 5 * 60)

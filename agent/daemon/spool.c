@@ -67,6 +67,11 @@ static int open_subdir(int dir_fd, const char *name, int *ret)
     fd = openat(dir_fd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
     if (fd < 0)
         return -errno;
+    int r = posture_state_adopt_owner(dir_fd, fd);
+    if (r < 0) {
+        (void) close(fd);
+        return r;
+    }
     *ret = fd;
     return 0;
 }

@@ -20,6 +20,15 @@
 int posture_state_dir_open(const char *path, bool create, int *ret_fd);
 
 /*
+ * Run as root in a directory that belongs to another user (postured's state directory belongs
+ * to "posture"; `posturectl submit` may run as root beside it): give fd, just created in
+ * dir_fd, the directory's owner and group, so that the daemon can still read and replace it.
+ * Does nothing otherwise. 0 or -errno from fstat/fchown. Every file and directory the state
+ * and spool code creates goes through it.
+ */
+int posture_state_adopt_owner(int dir_fd, int fd);
+
+/*
  * Write len bytes of data as dir_fd/name with exactly mode. replace false: never clobber an
  * existing name (-EEXIST, the existing file is left alone, which makes concurrent first
  * creations safe); replace true: atomically replace it. name is a plain file name (no '/').

@@ -59,7 +59,8 @@ static void test_defaults(void **state)
     assert_string_equal(cfg.server_ca, "/etc/posture/verifier-ca.pem");
     assert_int_equal(cfg.tpm_mode, POSTURE_TPM_AUTO);
     assert_string_equal(cfg.tpm_tcti, "device:/dev/tpmrm0");
-    assert_string_equal(cfg.tpm_event_log, "/sys/kernel/security/tpm0/binary_bios_measurements");
+    assert_string_equal(cfg.tpm_event_log, "/sys/kernel/security/tpm0/binary_bios_measurements "
+                                           "/run/posture/binary_bios_measurements");
     assert_true(cfg.schedule_interval_usec == 300 * USEC);
     assert_true(cfg.schedule_early_gap_usec == 30 * USEC);
     assert_true(cfg.server_timeout_usec == 30 * USEC);

@@ -135,6 +135,45 @@ static void test_dir_open(void **state)
     assert_int_equal(posture_test_rmdir_r(dir), 0);
 }
 
+/* Root writing in a directory of another user (posturectl submit beside postured): the new
+ * files get the directory's owner and group; in root's own directory they stay root's. */
+static void test_adopt_owner(void **state)
+{
+    posture_autofree char *dir = posture_test_mkdtemp();
+    posture_autoclose int dir_fd = -1;
+    const uid_t uid = 65534;
+    const gid_t gid = 65533;
+    uint64_t v = 0;
+    struct stat st;
+    (void) state;
+
+    if (geteuid() != 0) {
+        assert_int_equal(posture_test_rmdir_r(dir), 0);
+        skip(); /* chown needs root; CI runs the unit tests as root */
+    }
+    assert_int_equal(posture_state_dir_open(dir, false, &dir_fd), 0);
+    assert_int_equal(posture_state_write_atomic(dir_fd, "mine", "x", 1, 0600, true), 0);
+    assert_int_equal(fstatat(dir_fd, "mine", &st, 0), 0);
+    assert_int_equal(st.st_uid, 0);
+
+    assert_int_equal(chown(dir, uid, gid), 0);
+    posture_state_force_named_temp(false);
+    assert_int_equal(posture_state_write_atomic(dir_fd, "a", "x", 1, 0600, false), 0);
+    posture_state_force_named_temp(true);
+    assert_int_equal(posture_state_write_atomic(dir_fd, "b", "x", 1, 0640, true), 0);
+    posture_state_force_named_temp(false);
+    assert_int_equal(posture_state_counter_next(dir_fd, "seq", &v), 0);
+    static const char *const names[] = { "a", "b", "seq", "seq.lock" };
+    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+        assert_int_equal(fstatat(dir_fd, names[i], &st, 0), 0);
+        assert_int_equal(st.st_uid, uid);
+        assert_int_equal(st.st_gid, gid);
+    }
+    assert_int_equal(fstatat(dir_fd, "b", &st, 0), 0);
+    assert_int_equal(st.st_mode & 07777, 0640); /* chown before chmod: the mode stays exact */
+    assert_int_equal(posture_test_rmdir_r(dir), 0);
+}
+
 /* Concurrent increments never hand out a value twice and lose none. */
 static void test_counter_concurrent(void **state)
 {
@@ -182,11 +221,9 @@ static void test_counter_concurrent(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_write_tmpfile),
-        cmocka_unit_test(test_write_named),
-        cmocka_unit_test(test_counter),
-        cmocka_unit_test(test_dir_open),
-        cmocka_unit_test(test_counter_concurrent),
+        cmocka_unit_test(test_write_tmpfile), cmocka_unit_test(test_write_named),
+        cmocka_unit_test(test_counter),       cmocka_unit_test(test_dir_open),
+        cmocka_unit_test(test_adopt_owner),   cmocka_unit_test(test_counter_concurrent),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
