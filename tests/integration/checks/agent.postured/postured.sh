@@ -30,6 +30,9 @@
 #            changes one cycle only
 #   clock    wall clock +1 day, -1 day, and a 2 h resume, simulated by libclockshift.so
 #            (LD_PRELOAD) on postured's clocks: one early cycle each, no burst
+#   clockset the machine's wall clock really set (root: clock_settime to its own value, a
+#            step of a microsecond): the kernel cancels postured's TFD_TIMER_CANCEL_ON_SET
+#            timerfd, and that alone (no jump to see) brings one early cycle
 #   unit     packaging/systemd/postured.service passes systemd-analyze verify; the exposure of
 #            systemd-analyze security --offline=yes is printed and must not grow
 # Usage: postured.sh CASE POSTURED POSTURECTL POSTURE_VERIFIER SOURCE_DIR. Exits 77 when curl,
@@ -706,6 +709,35 @@ clock)
         fi
     else
         fail "resume: no cycle within 10 s"
+        show "$tmp/pd.log"
+    fi
+    stop_daemon
+    [ "$stop_rc" = 0 ] || fail "SIGTERM: exit $stop_rc"
+    ;;
+clockset)
+    if [ "$(id -u)" != 0 ]; then
+        [ "${CI:-}" = true ] && { echo "$name: FAIL: needs root (CAP_SYS_TIME)"; exit 1; }
+        echo "$name: SKIP: needs root (CAP_SYS_TIME)"
+        exit 77
+    fi
+    enroll
+    write_agent_conf "$url" "$state/verifier-ca.pem"
+    sed -i 's/^interval = 10s$/interval = 1h\nearly_gap = 2s/' "$aconf"
+    cycles() { grep -c 'Cycle (' "$tmp/pd.log"; }
+    run_daemon POSTURE_LOG_LEVEL=debug
+    wait_for 20 sh -c "[ \$(grep -c 'Cycle (' '$tmp/pd.log') -ge 1 ]" ||
+        { fail "no first cycle"; show "$tmp/pd.log"; exit 1; }
+    sleep 3
+    # the wall clock set to the value it has (nanoseconds read and written back at once)
+    "$py" -c 'import time; time.clock_settime_ns(time.CLOCK_REALTIME, time.clock_gettime_ns(time.CLOCK_REALTIME))' ||
+        fail "clock_settime"
+    if wait_for 15 sh -c "[ \$(grep -c 'Cycle (' '$tmp/pd.log') -ge 2 ]"; then
+        sleep 4
+        [ "$(cycles)" = 2 ] && grep -q 'Early cycle requested: clock set\.' "$tmp/pd.log" &&
+            pass "the wall clock set (no jump): the timerfd's cancellation brought one early cycle" ||
+            { fail "clock set: $(cycles) cycles"; show "$tmp/pd.log"; }
+    else
+        fail "clock set: no early cycle"
         show "$tmp/pd.log"
     fi
     stop_daemon
