@@ -36,8 +36,6 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-#include <nftables/libnftables.h>
-
 #include "posture/check.h"
 #include "posture/cleanup.h"
 #include "posture/err.h"
@@ -46,6 +44,7 @@
 #include "posture/spawn.h"
 
 #include "net_firewall/firewall.h"
+#include "net_firewall/nft_dl.h"
 
 #define UFW_CONF            "/etc/ufw/ufw.conf"
 #define UFW_CONF_MAX        ((size_t) 64 * 1024)
@@ -71,9 +70,6 @@
 #define REMEDIATION_IPV4                                                                      \
     "Deny IPv4 inbound traffic too: make the nftables input chain family inet (or add an ip " \
     "one) with policy drop."
-
-POSTURE_DEFINE_TRIVIAL_CLEANUP_FUNC(struct nft_ctx *, nft_ctx_free)
-#define auto_nft_ctx POSTURE_CLEANUP(nft_ctx_freep)
 
 /* Everything run() learns; released by state_done(). */
 struct fw_state {
@@ -168,26 +164,24 @@ static void cloexec_netfilter_sockets(void)
 
 /* ---- nftables ---- */
 
-/*
- * `nft -j list ruleset` in process; *ret_json is malloc'ed. -EPERM/-EACCES when the kernel
- * refuses; -EIO with libnftables' first error line in err; -E2BIG beyond POSTURE_FW_JSON_MAX.
- */
-static int nft_list_ruleset(char **ret_json, char *err, size_t err_len)
+/* The listing with a loaded libnftables (nft_list_ruleset). */
+static int nft_list_with(const struct posture_fw_nft_api *nft_api,
+                         struct nft_ctx *nft,
+                         char **ret_json,
+                         char *err,
+                         size_t err_len)
 {
-    auto_nft_ctx struct nft_ctx *nft = nft_ctx_new(NFT_CTX_DEFAULT);
-    if (!nft)
-        return -ENOMEM;
     cloexec_netfilter_sockets();
     /* Stateless: no counter values, which change with every packet. */
-    nft_ctx_output_set_flags(nft, NFT_CTX_OUTPUT_JSON | NFT_CTX_OUTPUT_STATELESS);
-    if (nft_ctx_buffer_output(nft) != 0 || nft_ctx_buffer_error(nft) != 0)
+    nft_api->ctx_output_set_flags(nft, NFT_CTX_OUTPUT_JSON | NFT_CTX_OUTPUT_STATELESS);
+    if (nft_api->ctx_buffer_output(nft) != 0 || nft_api->ctx_buffer_error(nft) != 0)
         return -ENOMEM;
 
     errno = 0;
-    int rc = nft_run_cmd_from_buffer(nft, "list ruleset");
+    int rc = nft_api->run_cmd_from_buffer(nft, "list ruleset");
     int saved = errno;
     if (rc != 0) {
-        const char *e = nft_ctx_get_error_buffer(nft);
+        const char *e = nft_api->ctx_get_error_buffer(nft);
         first_line(e, err, err_len);
         if (saved == EPERM || (e && strstr(e, "Operation not permitted")))
             return -EPERM;
@@ -197,7 +191,7 @@ static int nft_list_ruleset(char **ret_json, char *err, size_t err_len)
             return -EPROTONOSUPPORT; /* a kernel without nf_tables */
         return -EIO;
     }
-    const char *out = nft_ctx_get_output_buffer(nft);
+    const char *out = nft_api->ctx_get_output_buffer(nft);
     if (!out)
         out = "";
     size_t n = strnlen(out, POSTURE_FW_JSON_MAX + 1);
@@ -208,6 +202,32 @@ static int nft_list_ruleset(char **ret_json, char *err, size_t err_len)
         return -ENOMEM;
     *ret_json = copy;
     return 0;
+}
+
+/*
+ * `nft -j list ruleset` in process; *ret_json is malloc'ed. libnftables is loaded for the call
+ * and unloaded after it (nft_dl.h). -EPERM/-EACCES when the kernel refuses; -EIO with
+ * libnftables' first error line in err; -E2BIG beyond POSTURE_FW_JSON_MAX; -ENOENT with
+ * dlerror's text in err when libnftables.so.1 cannot be loaded.
+ */
+static int nft_list_ruleset(char **ret_json, char *err, size_t err_len)
+{
+    struct posture_fw_nft_api nft_api;
+    struct nft_ctx *nft;
+    int r;
+
+    r = posture_fw_nft_load(&nft_api, err, err_len);
+    if (r < 0)
+        return r;
+    nft = nft_api.ctx_new(NFT_CTX_DEFAULT);
+    if (!nft)
+        r = -ENOMEM;
+    else {
+        r = nft_list_with(&nft_api, nft, ret_json, err, err_len);
+        nft_api.ctx_free(nft);
+    }
+    posture_fw_nft_unload(&nft_api);
+    return r;
 }
 
 /* ---- iptables-legacy ---- */

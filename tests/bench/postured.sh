@@ -100,6 +100,13 @@ mem() { # LABEL
     awk -v label="$1" '/^VmRSS:/ { rss = $2 } /^RssAnon:/ { anon = $2 }
         END { printf "bench postured: %s: VmRSS %d KiB, RssAnon %d KiB\n", label, rss, anon }' \
         "/proc/$dpid/status"
+    # where the resident pages are: the largest mappings (file-backed ones are shared)
+    awk '/^[0-9a-f]+-[0-9a-f]+ / { name = ($6 == "") ? "[anonymous]" : $6 }
+        /^Rss:/ { rss[name] += $2 }
+        END { for (n in rss) if (rss[n] >= 256) printf "%d %s\n", rss[n], n }' \
+        "/proc/$dpid/smaps" | sort -rn | head -n 8 |
+        awk '{ printf "%s%s %d KiB", (NR > 1 ? ", " : "bench postured:   largest: "), $2, $1 } END { print "" }' |
+        sed 's|/usr/lib/x86_64-linux-gnu/||g'
 }
 "$pd" --config "$tmp/agent.conf" >"$tmp/pd.log" 2>&1 &
 dpid=$!
