@@ -14,8 +14,9 @@
  *    /sys/kernel/security/apparmor/profiles ("name (mode)" lines): enforce and kill count as
  *    enforced, complain is counted apart. At least min_enforced_profiles (default 1) enforced
  *    profiles PASS; fewer FAIL (complain-only profiles log and allow, as permissive does).
- *    Reading the profile list needs root (the kernel's policy_view_capable): as another user it
- *    is ERROR naming the privilege, never a verdict.
+ *    Reading the profile list needs euid 0 or group 0 (the kernel's policy_view_capable); as
+ *    another user the modes are read from policy/profiles/<name>/mode, which has no such check,
+ *    and only when that fails too is the result ERROR naming the privilege, never a verdict.
  *  - SELinux with a policy decides when present; otherwise AppArmor when enabled; otherwise
  *    FAIL: neither is enabled. No sysfs at all is ERROR.
  *
@@ -34,18 +35,20 @@
 #include "posture/err.h"
 #include "posture/fileio.h"
 
-#define LSM_FILE        "/sys/kernel/security/lsm"
-#define SELINUX_ENFORCE "/sys/fs/selinux/enforce"
-#define SELINUX_CLASS   "/sys/fs/selinux/class"
-#define SELINUX_CONFIG  "/etc/selinux/config"
-#define AA_ENABLED      "/sys/module/apparmor/parameters/enabled"
-#define AA_PROFILES     "/sys/kernel/security/apparmor/profiles"
-#define LSM_MAX         32u
-#define LINE_MAX_BYTES  4096u
-#define CONFIG_MAX      (64u * 1024u)
-#define PROFILES_MAX    (16u * 1024u * 1024u)
-#define MODE_MAX        32u
-#define CLASS_ENTRIES   4u
+#define LSM_FILE            "/sys/kernel/security/lsm"
+#define SELINUX_ENFORCE     "/sys/fs/selinux/enforce"
+#define SELINUX_CLASS       "/sys/fs/selinux/class"
+#define SELINUX_CONFIG      "/etc/selinux/config"
+#define AA_ENABLED          "/sys/module/apparmor/parameters/enabled"
+#define AA_PROFILES         "/sys/kernel/security/apparmor/profiles"
+#define AA_POLICY_PROFILES  "/sys/kernel/security/apparmor/policy/profiles"
+#define POLICY_PROFILES_MAX 65536u
+#define LSM_MAX             32u
+#define LINE_MAX_BYTES      4096u
+#define CONFIG_MAX          (64u * 1024u)
+#define PROFILES_MAX        (16u * 1024u * 1024u)
+#define MODE_MAX            32u
+#define CLASS_ENTRIES       4u
 
 struct mac_state {
     /* LSM list */
@@ -160,6 +163,48 @@ static void count_profiles(char *buf, struct mac_state *m)
     }
 }
 
+/*
+ * The profiles through policy/profiles/<name>.<n>/mode, which the kernel lets anyone read
+ * (profiles/ itself requires euid 0 or group 0: policy_view_capable()). 0 when listed, <0 when
+ * the directory cannot be read.
+ */
+static int read_policy_modes(const struct posture_check_ctx *ctx, struct mac_state *m)
+{
+    posture_autoclosedir DIR *d = NULL;
+    int64_t profiles = 0, enforce = 0, complain = 0;
+
+    int r = posture_opendir_at_root(ctx->root_fd, AA_POLICY_PROFILES, &d);
+    if (r < 0)
+        return r;
+    size_t n = 0;
+    for (struct dirent *de; (de = readdir(d));) {
+        char path[512];
+        posture_autofree char *mode = NULL;
+        if (de->d_name[0] == '.')
+            continue;
+        if (++n > POLICY_PROFILES_MAX)
+            break;
+        if (n % 64 == 0 && ctx->api->now_usec() >= ctx->deadline_usec)
+            return -ETIMEDOUT;
+        int w = snprintf(path, sizeof(path), "%s/%s/mode", AA_POLICY_PROFILES, de->d_name);
+        if (w < 0 || (size_t) w >= sizeof(path))
+            continue;
+        r = posture_read_line_at(ctx->root_fd, path, MODE_MAX, &mode);
+        if (r < 0)
+            return r; /* one unreadable profile: no count is trustworthy */
+        profiles++;
+        if (strcmp(mode, "enforce") == 0 || strcmp(mode, "kill") == 0)
+            enforce++;
+        else if (strcmp(mode, "complain") == 0)
+            complain++;
+    }
+    m->aa_listed = true;
+    m->aa_profiles = profiles;
+    m->aa_enforce = enforce;
+    m->aa_complain = complain;
+    return 0;
+}
+
 /* 0, or the error reading a file that should be there. */
 static int read_apparmor(const struct posture_check_ctx *ctx, struct mac_state *m)
 {
@@ -177,6 +222,11 @@ static int read_apparmor(const struct posture_check_ctx *ctx, struct mac_state *
     if (!m->aa_enabled)
         return 0;
     r = ctx->api->read_file_at(ctx, AA_PROFILES, PROFILES_MAX, &profiles, NULL);
+    if (r == -EACCES || r == -EPERM) {
+        /* Only root may open the list; the per-profile mode files have no such check. */
+        int k = read_policy_modes(ctx, m);
+        return k == -ETIMEDOUT ? k : k < 0 ? r : 0;
+    }
     if (r < 0)
         return r;
     m->aa_listed = true;
@@ -324,9 +374,10 @@ static int read_error(const struct posture_check_ctx *ctx,
     if ((r == -EACCES || r == -EPERM) && strcmp(what, AA_PROFILES) == 0) {
         (void) api->set_reason(result,
                                "Cannot read %s (%s): listing the AppArmor profiles needs root "
-                               "(or CAP_MAC_ADMIN)",
+                               "(uid 0 or group 0)",
                                what, error_text(r));
-        (void) api->set_remediation(result, "Run the agent as root.");
+        (void) api->set_remediation(result, "Run the agent as root, or in group root "
+                                            "(SupplementaryGroups=root in its unit).");
     } else if (r == -EACCES || r == -EPERM) {
         (void) api->set_reason(result, "Cannot read %s (%s): it needs root", what, error_text(r));
         (void) api->set_remediation(result, "Run the agent as root.");

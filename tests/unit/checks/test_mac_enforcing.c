@@ -258,8 +258,10 @@ static void test_bad_values(void **state)
     assert_int_equal(posture_test_rmdir_r(tmp2), 0);
 }
 
-/* The profile list unreadable (mode 0, as nobody): ERROR naming root, never a verdict. */
-static int unreadable_child(const char *root)
+/* The profile list unreadable (mode 0, as nobody): the per-profile mode files stand in when
+ * they can be read; otherwise ERROR naming root, never a verdict. The child reports through
+ * its exit status. */
+static int unreadable_child(const char *root, bool policy_dir)
 {
     posture_auto_registry struct posture_registry *reg = NULL;
     posture_auto_run struct posture_run *run = NULL;
@@ -276,15 +278,51 @@ static int unreadable_child(const char *root)
     if (r < 0 || run->n_results != 1)
         return 12;
     const struct posture_result *res = run->results[0];
+    if (policy_dir) {
+        const cJSON *ev = res->evidence;
+        if (res->status != POSTURE_STATUS_PASS ||
+            strcmp(res->reason, "AppArmor is enabled and enforces 2 profiles (1 in complain "
+                                "mode)") != 0)
+            return 16;
+        if (cJSON_GetObjectItem(ev, "apparmor_profiles")->valuedouble != 4 ||
+            cJSON_GetObjectItem(ev, "apparmor_enforce")->valuedouble != 2 ||
+            cJSON_GetObjectItem(ev, "apparmor_complain")->valuedouble != 1)
+            return 17;
+        return 0;
+    }
     if (res->status != POSTURE_STATUS_ERROR || res->error != -EACCES)
         return 13;
     if (strcmp(res->reason, "Cannot read /sys/kernel/security/apparmor/profiles (Permission "
-                            "denied): listing the AppArmor profiles needs root (or "
-                            "CAP_MAC_ADMIN)") != 0)
+                            "denied): listing the AppArmor profiles needs root (uid 0 or group "
+                            "0)") != 0)
         return 14;
-    if (!res->remediation || strcmp(res->remediation, "Run the agent as root.") != 0)
+    if (!res->remediation || !strstr(res->remediation, "SupplementaryGroups=root"))
         return 15;
     return 0;
+}
+
+static void run_unreadable(const char *tmp, bool policy_dir)
+{
+    if (geteuid() != 0) {
+        assert_int_equal(unreadable_child(tmp, policy_dir), 0);
+        return;
+    }
+    posture_auto_run struct posture_run *run = NULL;
+    struct posture_result *r = run_check(tmp, NULL, &run);
+    assert_int_equal(r->status, POSTURE_STATUS_PASS); /* root reads the list itself */
+    expect_int(r->evidence, "apparmor_profiles", 1);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        if (setgroups(0, NULL) < 0 || setresgid(65534, 65534, 65534) < 0 ||
+            setresuid(65534, 65534, 65534) < 0)
+            _exit(20);
+        _exit(unreadable_child(tmp, policy_dir));
+    }
+    int status = 0;
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    assert_true(WIFEXITED(status));
+    assert_int_equal(WEXITSTATUS(status), 0);
 }
 
 static void test_unreadable_profiles(void **state)
@@ -296,25 +334,20 @@ static void test_unreadable_profiles(void **state)
     (void) snprintf(path, sizeof(path), "%s/sys/kernel/security/apparmor/profiles", tmp);
     assert_int_equal(chmod(path, 0), 0);
     assert_int_equal(chmod(tmp, 0755), 0);
-    if (geteuid() != 0) {
-        assert_int_equal(unreadable_child(tmp), 0);
-    } else {
-        posture_auto_run struct posture_run *run = NULL;
-        struct posture_result *r = run_check(tmp, NULL, &run);
-        assert_int_equal(r->status, POSTURE_STATUS_PASS);
-        pid_t pid = fork();
-        assert_true(pid >= 0);
-        if (pid == 0) {
-            if (setgroups(0, NULL) < 0 || setresgid(65534, 65534, 65534) < 0 ||
-                setresuid(65534, 65534, 65534) < 0)
-                _exit(20);
-            _exit(unreadable_child(tmp));
-        }
-        int status = 0;
-        assert_int_equal(waitpid(pid, &status, 0), pid);
-        assert_true(WIFEXITED(status));
-        assert_int_equal(WEXITSTATUS(status), 0);
-    }
+    run_unreadable(tmp, false);
+
+#define POLICY "sys/kernel/security/apparmor/policy/profiles/"
+    assert_int_equal(posture_test_write_file(tmp, POLICY "usr.sbin.cupsd.1/mode", "enforce\n"), 0);
+    assert_int_equal(posture_test_write_file(tmp, POLICY "man.2/mode", "complain\n"), 0);
+    assert_int_equal(posture_test_write_file(tmp, POLICY "lsb_release.3/mode", "kill\n"), 0);
+    assert_int_equal(posture_test_write_file(tmp, POLICY "x.4/mode", "unconfined\n"), 0);
+    run_unreadable(tmp, true);
+
+    /* One profile's mode unreadable as well: no count is trusted. */
+    (void) snprintf(path, sizeof(path), "%s/" POLICY "x.4/mode", tmp);
+    assert_int_equal(chmod(path, 0), 0);
+    run_unreadable(tmp, false);
+#undef POLICY
     assert_int_equal(posture_test_rmdir_r(tmp), 0);
 }
 
