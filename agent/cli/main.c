@@ -144,9 +144,13 @@ int main(int argc, char **argv)
     status = run(argc, argv);
 
     /* Output that never reached stdout (a full disk, a closed pipe) is an error, for --help and
-     * --version too. */
+     * --version too. Output longer than stdio's buffer failed while the command printed, and
+     * glibc does not write to a stream in error again: keep the errno of that write. */
+    int early = ferror(stdout) ? errno : 0;
     errno = 0;
     if (fflush(stdout) != 0 || ferror(stdout)) {
+        if (errno == 0)
+            errno = early;
         (void) log_error_errno(posture_negative_errno(), "Failed to write to standard output: %m");
         return POSTURE_EXIT_USAGE;
     }

@@ -878,6 +878,30 @@ static void test_baseline_on_documented_evidence(void **state)
           "{\"uefi\":true,\"secure_boot\":true,\"setup_mode\":false,\"audit_mode\":false,"
           "\"shim_validation_disabled\":false,\"lockdown\":\"integrity\"}",
           "pass" },
+        /* Options the device set do not lower the baseline: min_enforced_profiles = 0. */
+        { "mac.enforcing",
+          "{\"mac\":\"apparmor\",\"enforcing\":true,\"persistent\":null,"
+          "\"apparmor_enforce\":0,\"min_enforced_profiles\":0}",
+          "fail" },
+        { "mac.enforcing",
+          "{\"mac\":\"apparmor\",\"enforcing\":true,\"persistent\":null,"
+          "\"apparmor_enforce\":6}",
+          "pass" },
+        { "mac.enforcing",
+          "{\"mac\":\"selinux\",\"enforcing\":true,\"persistent\":false,"
+          "\"apparmor_enforce\":null}",
+          "warn" },
+        { "mac.enforcing", "{\"mac\":null,\"enforcing\":false}", "fail" },
+        { "mac.enforcing", "{\"errno\":\"EACCES\",\"enforcing\":false}", "error" },
+        /* An undecidable element (match null) next to a definite failure fails. */
+        { "process.running",
+          "{\"processes\":[{\"match\":null,\"deleted\":false},{\"match\":false,"
+          "\"deleted\":false}]}",
+          "fail" },
+        { "process.running", "{\"processes\":[{\"match\":true,\"deleted\":true}]}", "warn" },
+        { "process.running", "{\"processes\":[]}", "not_applicable" },
+        { "file.present", "{\"files\":[{\"match\":true},{\"match\":null}]}", "error" },
+        { "file.present", "{\"files\":[]}", "not_applicable" },
     };
     char err[POSTURE_POLICY_ERROR_MAX];
     struct posture_policy *baseline = NULL;

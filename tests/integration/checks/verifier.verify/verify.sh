@@ -2,8 +2,9 @@
 # posture-verifier verify end to end, read with independent tools (jq, python3-jwt, the Debian
 # jwt CLI, openssl):
 #   fixtures   baseline.json on real `posturectl report` output from every fixture root the
-#              checks can reach with --root (disk.encryption under umockdev-run): the policy's
-#              recomputed status must equal the check's own, scenario by scenario;
+#              checks can reach with --root (disk.encryption under umockdev-run; a scenario's
+#              options in <scenario>.conf beside it): the policy's recomputed status must equal
+#              the check's own, scenario by scenario;
 #   ear        the EAR (--ear-key) verifies with python3-jwt and with `jwt` against the public
 #              key, typ eat+jwt, exp = iat + 300, cnf.jkt = the device's kid, <= 4 KB;
 #   exits      exit status and JSON: 0 affirming, 1 not (failing evidence, nonce mismatch,
@@ -79,7 +80,8 @@ case_fixtures() {
     have_umockdev=0
     command -v umockdev-run >/dev/null 2>&1 && have_umockdev=1
     for pair in os-release:os.release os.patch_level:os.patch_level \
-        boot.secure_boot:boot.secure_boot time.sync:time.sync disk.encryption:disk.encryption; do
+        boot.secure_boot:boot.secure_boot time.sync:time.sync disk.encryption:disk.encryption \
+        process.running:process.running file.present:file.present mac.enforcing:mac.enforcing; do
         dir=${pair%%:*}
         id=${pair##*:}
         for root in "$F/$dir"/*/; do
@@ -94,6 +96,11 @@ case_fixtures() {
                     umockdev-run -- "$posturectl" report --config agent.conf --only "$id" \
                         --root "$root" >r.jws 2>r.err
                 fi
+            elif [ -f "${root%/}.conf" ]; then
+                # The scenario's check options (process.running, file.present) sit beside it.
+                cat agent.conf "${root%/}.conf" >scenario.conf
+                "$posturectl" report --config scenario.conf --only "$id" --root "$root" \
+                    >r.jws 2>r.err
             else
                 report r.jws --only "$id" --root "$root"
             fi || {
