@@ -46,6 +46,9 @@ TESTS="$TESTS wrk"
 # systemd: systemd-analyze verify and security --offline=yes for packaging/systemd/postured.service
 # (tests/integration/checks/agent.postured).
 TESTS="$TESTS systemd"
+# openssh-server: the real `sshd -T` that ssh.server's parser is compared with
+# (tests/unit/checks/test_ssh_server.c; the test starts no sshd service).
+TESTS="$TESTS openssh-server"
 TESTS="$TESTS apt dpkg umockdev libumockdev-dev nftables iproute2 iptables util-linux lz4 xz-utils gzip"
 
 missing=""
