@@ -411,7 +411,7 @@ int posture_sshd_t_run(const char *sshd,
         return r;
     }
     const char *err = res.err ? res.err : "";
-    int n = (int) strcspn(err, "\n");
+    int n = (int) strcspn(err, "\r\n");
     if (n > 200)
         n = 200;
     if (res.timed_out) {
@@ -459,9 +459,11 @@ int posture_sshd_parse_dump(const char *buf, size_t len, char *values[POSTURE_SS
                         vl--;
                     if (vl > POSTURE_SSHD_VALUE_MAX)
                         vl = POSTURE_SSHD_VALUE_MAX;
-                    values[k] = strndup(sp + 1, vl);
+                    values[k] = malloc(vl + 1); /* not strndup: buf is not terminated */
                     if (!values[k])
                         return -ENOMEM;
+                    memcpy(values[k], sp + 1, vl);
+                    values[k][vl] = '\0';
                 }
             }
         }
