@@ -15,6 +15,7 @@
 #include "posture/version.h"
 
 #include "cli.h"
+#include "output.h"
 
 static int command_help(int argc, char **argv);
 
@@ -147,7 +148,8 @@ int main(int argc, char **argv)
      * --version too. */
     errno = 0;
     if (fflush(stdout) != 0 || ferror(stdout)) {
-        (void) log_error_errno(posture_negative_errno(), "Failed to write to standard output: %m");
+        int r = errno > 0 ? -errno : posture_cli_stdout_errno();
+        (void) log_error_errno(r < 0 ? r : -EIO, "Failed to write to standard output: %m");
         return POSTURE_EXIT_USAGE;
     }
     return status;
