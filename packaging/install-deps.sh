@@ -46,6 +46,12 @@ TESTS="$TESTS wrk"
 # systemd: systemd-analyze verify and security --offline=yes for packaging/systemd/postured.service
 # (tests/integration/checks/agent.postured).
 TESTS="$TESTS systemd"
+# openssh-server: the real `sshd -T` that ssh.server's parser is compared with
+# (tests/unit/checks/test_ssh_server.c; the test starts no sshd service).
+TESTS="$TESTS openssh-server"
+# dconf-cli: `dconf compile` builds the GVDB databases of the screen.lock fixtures from their
+# keyfiles (tests/fixtures/roots/screen.lock/compile.sh); the unit test checks they match.
+TESTS="$TESTS dconf-cli"
 TESTS="$TESTS apt dpkg umockdev libumockdev-dev nftables iproute2 iptables util-linux lz4 xz-utils gzip"
 
 missing=""

@@ -15,6 +15,7 @@
 #include "posture/version.h"
 
 #include "cli.h"
+#include "output.h"
 
 static int command_help(int argc, char **argv);
 
@@ -149,9 +150,12 @@ int main(int argc, char **argv)
     int early = ferror(stdout) ? errno : 0;
     errno = 0;
     if (fflush(stdout) != 0 || ferror(stdout)) {
-        if (errno == 0)
-            errno = early;
-        (void) log_error_errno(posture_negative_errno(), "Failed to write to standard output: %m");
+        /* the flush's own errno, else the first failed write's that the JSON printer kept,
+         * else errno as it was when the stream was found in error */
+        int r = errno > 0 ? -errno : posture_cli_stdout_errno();
+        if (r >= 0 && early > 0)
+            r = -early;
+        (void) log_error_errno(r < 0 ? r : -EIO, "Failed to write to standard output: %m");
         return POSTURE_EXIT_USAGE;
     }
     return status;

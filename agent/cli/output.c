@@ -521,6 +521,13 @@ int posture_cli_check_list_to_json(const struct posture_registry *reg, cJSON **r
     return 0;
 }
 
+static int stdout_errno;
+
+int posture_cli_stdout_errno(void)
+{
+    return stdout_errno;
+}
+
 int posture_cli_print_json(FILE *f, const cJSON *doc)
 {
     posture_autofree char *text = NULL;
@@ -529,6 +536,8 @@ int posture_cli_print_json(FILE *f, const cJSON *doc)
     r = posture_json_print(doc, true, &text);
     if (r < 0)
         return r;
-    (void) fputs(text, f);
+    errno = 0;
+    if (fputs(text, f) == EOF && f == stdout && stdout_errno == 0)
+        stdout_errno = posture_negative_errno();
     return 0;
 }

@@ -44,5 +44,11 @@ int posture_cli_print_check_table(FILE *f,
  * Caller frees *ret. -ENOMEM. */
 int posture_cli_check_list_to_json(const struct posture_registry *reg, cJSON **ret);
 
-/* Print doc pretty (two-space indentation, trailing newline). Returns 0 or -ENOMEM. */
+/* Print doc pretty (two-space indentation, trailing newline). Returns 0 or -ENOMEM; a failed
+ * write is left to main()'s final check of stdout (see posture_cli_stdout_errno()). */
 int posture_cli_print_json(FILE *f, const cJSON *doc);
+
+/* The errno (negative) of the first failed posture_cli_print_json() write to stdout, or 0.
+ * stdio drops it when a write fails in the middle of a long output, so the final
+ * fflush()/ferror() of main() would only know that the stream failed. */
+int posture_cli_stdout_errno(void);

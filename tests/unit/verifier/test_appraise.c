@@ -859,6 +859,43 @@ static void test_baseline_on_documented_evidence(void **state)
           "error" },
         { "net.firewall", "{\"managers\":{\"ufw\":{\"installed\":true}},\"errno\":\"EOPNOTSUPP\"}",
           "error" },
+        { "ssh.server", "{\"installed\":false,\"active\":false}", "not_applicable" },
+        { "ssh.server",
+          "{\"installed\":true,\"active\":true,\"source\":\"sshd -T\","
+          "\"permit_root_login\":\"prohibit-password\",\"password_authentication\":\"no\","
+          "\"permit_empty_passwords\":\"no\",\"forbidden_ciphers_enabled\":[],"
+          "\"match_weaker\":[]}",
+          "pass" },
+        { "ssh.server",
+          "{\"active\":true,\"permit_root_login\":\"yes\",\"password_authentication\":\"no\","
+          "\"permit_empty_passwords\":\"no\",\"forbidden_ciphers_enabled\":[]}",
+          "fail" },
+        { "ssh.server",
+          "{\"active\":true,\"permit_root_login\":\"no\",\"password_authentication\":\"no\","
+          "\"permit_empty_passwords\":\"no\",\"forbidden_ciphers_enabled\":[\"3des-cbc\"]}",
+          "fail" },
+        { "ssh.server",
+          "{\"active\":true,\"permit_root_login\":\"no\",\"password_authentication\":\"no\","
+          "\"permit_empty_passwords\":\"no\",\"forbidden_ciphers_enabled\":[],"
+          "\"match_weaker\":[\"PasswordAuthentication yes (Match User bob)\"]}",
+          "warn" },
+        { "ssh.server", "{\"active\":true,\"errno\":\"EBADMSG\"}", "error" },
+        { "screen.lock", "{\"max_idle_s\":900,\"sessions\":[]}", "not_applicable" },
+        { "screen.lock",
+          "{\"sessions\":[{\"desktop\":\"GNOME\",\"lock_enabled\":true,\"idle_delay_s\":300,"
+          "\"locks_after_s\":300}]}",
+          "pass" },
+        { "screen.lock", "{\"sessions\":[{\"lock_enabled\":false,\"locks_after_s\":0}]}", "fail" },
+        { "screen.lock", "{\"sessions\":[{\"lock_enabled\":true,\"locks_after_s\":0}]}", "fail" },
+        { "screen.lock", "{\"sessions\":[{\"lock_enabled\":true,\"locks_after_s\":1800}]}",
+          "fail" },
+        { "screen.lock",
+          "{\"sessions\":[{\"lock_enabled\":true,\"locks_after_s\":300},{\"desktop\":"
+          "\"sway\",\"lock_enabled\":null,\"locks_after_s\":null}],\"errno\":\"EOPNOTSUPP\"}",
+          "error" },
+        { "screen.lock",
+          "{\"sessions\":[{\"desktop\":\"sway\",\"lock_enabled\":null,\"locks_after_s\":null}]}",
+          "error" },
         { "os.patch_level",
           "{\"package_manager\":\"dpkg\",\"pending_updates\":3,\"pending_security_updates\":2,"
           "\"reboot_required\":false,\"lists_updated_at\":1795619000}",

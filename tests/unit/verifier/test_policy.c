@@ -53,7 +53,7 @@ static void test_shipped(void **state)
                                  sizeof(err)),
         0);
     assert_string_equal(p->id, "baseline");
-    assert_int_equal(p->n_rules, 9);
+    assert_int_equal(p->n_rules, 11);
     assert_int_equal(p->trust_tier, POSTURE_POLICY_TIER_ANY);
     assert_false(p->secure_boot);
     assert_int_equal(p->max_age_s, 15 * 60);

@@ -81,7 +81,8 @@ case_fixtures() {
     command -v umockdev-run >/dev/null 2>&1 && have_umockdev=1
     for pair in os-release:os.release os.patch_level:os.patch_level \
         boot.secure_boot:boot.secure_boot time.sync:time.sync disk.encryption:disk.encryption \
-        process.running:process.running file.present:file.present mac.enforcing:mac.enforcing; do
+        process.running:process.running file.present:file.present mac.enforcing:mac.enforcing \
+        ssh.server:ssh.server screen.lock:screen.lock; do
         dir=${pair%%:*}
         id=${pair##*:}
         for root in "$F/$dir"/*/; do
