@@ -48,6 +48,7 @@ int posture_cli_list_checks(int argc, char **argv);
 int posture_cli_key(int argc, char **argv);
 int posture_cli_report(int argc, char **argv);
 int posture_cli_enroll(int argc, char **argv);
+
 int posture_cli_submit(int argc, char **argv);
 int posture_cli_status(int argc, char **argv);
 int posture_cli_token(int argc, char **argv);
@@ -147,6 +148,23 @@ int posture_cli_run_checks(const struct posture_cli_common_args *a,
  * what is wrong and how to fix it (returned as -errno; the caller exits with
  * POSTURE_EXIT_USAGE). posture_cli_key_error() logs r for state_dir's key and returns it. */
 int posture_cli_key_open(const struct posture_cli_config *cfg, EVP_PKEY **ret);
+
+/*
+ * Enrol this device (enroll.c): the request, the TPM credential challenge, and the certificate,
+ * enrollment.json and, with store_ca, a copy of the CA stored in the state directory. ca is the
+ * pinned verifier CA (a readable PEM file). Every failure is logged. Returns 0; -EAGAIN when a
+ * later attempt may succeed (the verifier unreachable, 5xx, 429); another -errno when the
+ * token or the request was refused (-EACCES), or the configuration is wrong. verbose: print the
+ * outcome on stdout (posturectl) rather than log it (postured).
+ */
+int posture_cli_enroll_device(const struct posture_cli_config *cfg,
+                              const char *url,
+                              const char *ca,
+                              bool store_ca,
+                              const char *token,
+                              bool verbose);
+/* The token in path: its first line, surrounding white space removed; errors logged. */
+int posture_cli_enroll_token_read(const char *path, char **ret);
 int posture_cli_key_error(const char *state_dir, int r);
 
 /* state_dir/enrollment.json, written by `enroll`: {"device_id", "tier", "server"}. */

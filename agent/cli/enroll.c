@@ -15,8 +15,8 @@
  *      state_dir/verifier-ca.pem when --ca was given, and {"device_id", "tier", "server"} to
  *      state_dir/enrollment.json (what `submit` reads to decide whether to send TPM evidence).
  *
- * The token may come from --token-file; /etc/posture/enroll.token as a default is issue 8
- * (fleet roll-out), not done here.
+ * The token may come from --token-file. postured enrols by itself with a token left by a fleet
+ * tool (posture_cli_enroll_device(), docs/agent-daemon.md "Enrolment at first start").
  */
 
 #include <errno.h>
@@ -218,6 +218,13 @@ int posture_cli_transport_error(const char *url, const char *ca, int r, const ch
     }
 }
 
+/* A transport failure that a later attempt may not meet (the verifier down or slow): -EAGAIN;
+ * a TLS failure (the wrong pin, the wrong host) stays what it is. */
+static int transient(int r)
+{
+    return r == -EPERM || r == -ENOMEM ? r : -EAGAIN;
+}
+
 /* POST obj as JSON to path; *ret is the answer (any status). Transport errors are logged. */
 static int post_json(struct posture_http_client *client,
                      const char *url,
@@ -274,7 +281,8 @@ static int enroll_refused(const char *url, const struct posture_http_response *r
         fix = wait;
     } else if (resp->status == 404)
         fix = " (is this URL a posture verifier?)";
-    return log_error_errno(-EACCES, "the verifier at %s refused the enrolment: HTTP %ld %s%s", url,
+    return log_error_errno(resp->status == 429 || resp->status >= 500 ? -EAGAIN : -EACCES,
+                           "the verifier at %s refused the enrolment: HTTP %ld %s%s", url,
                            resp->status, text, fix);
 }
 
@@ -575,7 +583,8 @@ static int read_ca(const char *path, char **ret, size_t *ret_len)
 
 /* Store the answer's certificate (and the CA given with --ca); print the result. */
 static int finish(const struct posture_cli_config *cfg,
-                  const struct enroll_args *args,
+                  const char *store_ca,
+                  bool verbose,
                   const char *url,
                   EVP_PKEY *pkey,
                   const char *kid,
@@ -635,20 +644,25 @@ static int finish(const struct posture_cli_config *cfg,
             return log_error_errno(r, "cannot store %s/" POSTURE_CLI_ENROLLMENT_NAME ": %m",
                                    cfg->agent.state_dir);
     }
-    (void) printf("Enrolled device %s at trust tier %s.\n", id, tier);
-    (void) printf("Device certificate: %s/" DEVICE_CERT_NAME "\n", cfg->agent.state_dir);
-    if (args->ca) {
-        r = read_ca(args->ca, &ca, &ca_len);
+    if (!verbose)
+        log_info("Enrolled device %s at trust tier %s with %s.", id, tier, url);
+    else {
+        (void) printf("Enrolled device %s at trust tier %s.\n", id, tier);
+        (void) printf("Device certificate: %s/" DEVICE_CERT_NAME "\n", cfg->agent.state_dir);
+    }
+    if (store_ca) {
+        r = read_ca(store_ca, &ca, &ca_len);
         if (r >= 0)
             r = posture_state_write_atomic(state_fd, VERIFIER_CA_NAME, ca, ca_len, 0644, true);
         if (r < 0)
             return log_error_errno(r, "cannot store the verifier CA in %s/" VERIFIER_CA_NAME ": %m",
                                    cfg->agent.state_dir);
-        (void) printf("Verifier CA: %s/" VERIFIER_CA_NAME
-                      " (set [server] ca to it for postured and 'posturectl submit')\n",
-                      cfg->agent.state_dir);
+        if (verbose)
+            (void) printf("Verifier CA: %s/" VERIFIER_CA_NAME
+                          " (set [server] ca to it for postured and 'posturectl submit')\n",
+                          cfg->agent.state_dir);
     }
-    if (!cfg->agent.server_url || strcmp(cfg->agent.server_url, url) != 0)
+    if (verbose && (!cfg->agent.server_url || strcmp(cfg->agent.server_url, url) != 0))
         (void) printf("Set [server] url = %s in the agent configuration for postured and "
                       "'posturectl submit'.\n",
                       url);
@@ -659,15 +673,8 @@ int posture_cli_enroll(int argc, char **argv)
 {
     POSTURE_CLEANUP(enroll_args_done) struct enroll_args args = { 0 };
     POSTURE_CLEANUP(posture_cli_config_done) struct posture_cli_config cfg = { 0 };
-    POSTURE_CLEANUP(posture_http_response_done) struct posture_http_response resp = { 0 };
-    posture_auto_http_client struct posture_http_client *client = NULL;
-    posture_auto_evp_pkey EVP_PKEY *pkey = NULL;
-    posture_auto_cjson cJSON *req = NULL, *answer = NULL;
-    posture_autofree char *token_buf = NULL, *kid = NULL, *ca_stored = NULL;
-#ifdef POSTURE_HAVE_TPM
-    posture_auto_tpm_enroll_material struct posture_tpm_enroll_material *m = NULL;
-#endif
-    const char *url, *ca, *token, *status;
+    posture_autofree char *token_buf = NULL, *ca_stored = NULL;
+    const char *url, *ca, *token;
     int r;
 
     r = parse_args(argc, argv, &args);
@@ -686,13 +693,6 @@ int posture_cli_enroll(int argc, char **argv)
             return POSTURE_EXIT_USAGE;
     }
     token = token_buf ? token_buf : args.token;
-    if (!token || !posture_b64url_check(token, strlen(token), TOKEN_BYTES, TOKEN_BYTES)) {
-        log_error("enroll: the token is not an enrolment token (base64url of %d bytes, as "
-                  "'posture-verifier token create' prints it)",
-                  TOKEN_BYTES);
-        return POSTURE_EXIT_USAGE;
-    }
-
     url = args.server ? args.server : cfg.agent.server_url;
     if (!url) {
         log_error("enroll: no verifier: give --server URL (or set [server] url)");
@@ -713,56 +713,81 @@ int posture_cli_enroll(int argc, char **argv)
         if (access(ca_stored, R_OK) == 0)
             ca = ca_stored;
     }
-    if (access(ca, R_OK) < 0) {
-        (void) log_error_errno(-errno,
-                               "CA certificate %s: %m (give --ca FILE: 'posture-verifier "
-                               "ca' prints it)",
-                               ca);
-        return POSTURE_EXIT_USAGE;
-    }
-    r = posture_cli_key_open(&cfg, &pkey);
-    if (r < 0)
-        return POSTURE_EXIT_USAGE;
-    r = posture_key_thumbprint(pkey, &kid);
-    if (r < 0) {
-        (void) log_error_errno(r, "Failed to compute the device id: %m");
-        return POSTURE_EXIT_USAGE;
-    }
+    r = posture_cli_enroll_device(&cfg, url, ca, args.ca != NULL, token, true);
+    return r < 0 ? POSTURE_EXIT_USAGE : POSTURE_EXIT_OK;
+}
+
+int posture_cli_enroll_token_read(const char *path, char **ret)
+{
+    return read_token_file(path, ret);
+}
+
+int posture_cli_enroll_device(const struct posture_cli_config *cfg,
+                              const char *url,
+                              const char *ca,
+                              bool store_ca,
+                              const char *token,
+                              bool verbose)
+{
+    POSTURE_CLEANUP(posture_http_response_done) struct posture_http_response resp = { 0 };
+    posture_auto_http_client struct posture_http_client *client = NULL;
+    posture_auto_evp_pkey EVP_PKEY *pkey = NULL;
+    posture_auto_cjson cJSON *req = NULL, *answer = NULL;
+    posture_autofree char *kid = NULL;
 #ifdef POSTURE_HAVE_TPM
-    r = tpm_material(&cfg, &m);
+    posture_auto_tpm_enroll_material struct posture_tpm_enroll_material *m = NULL;
+#endif
+    const char *status;
+    int r;
+
+    if (!token || !posture_b64url_check(token, strlen(token), TOKEN_BYTES, TOKEN_BYTES))
+        return log_error_errno(-EINVAL,
+                               "enroll: the token is not an enrolment token (base64url of %d "
+                               "bytes, as 'posture-verifier token create' prints it)",
+                               TOKEN_BYTES);
+    if (access(ca, R_OK) < 0)
+        return log_error_errno(-errno,
+                               "CA certificate %s: %m (give --ca FILE or set [server] ca: "
+                               "'posture-verifier ca' prints it)",
+                               ca);
+    r = posture_cli_key_open(cfg, &pkey);
     if (r < 0)
-        return POSTURE_EXIT_USAGE;
+        return r;
+    r = posture_key_thumbprint(pkey, &kid);
+    if (r < 0)
+        return log_error_errno(r, "Failed to compute the device id: %m");
+#ifdef POSTURE_HAVE_TPM
+    r = tpm_material(cfg, &m);
+    if (r < 0)
+        return r;
     r = build_request(token, pkey, url, m, &req);
 #else
-    if (cfg.agent.tpm_mode == POSTURE_TPM_YES) {
-        log_error("[tpm] enabled = yes, but this " POSTURE_CLI_PROGRAM " was built without TPM "
-                  "support: set [tpm] enabled = auto or no");
-        return POSTURE_EXIT_USAGE;
-    }
+    if (cfg->agent.tpm_mode == POSTURE_TPM_YES)
+        return log_error_errno(-EOPNOTSUPP,
+                               "[tpm] enabled = yes, but this " POSTURE_CLI_PROGRAM
+                               " was built without TPM support: set [tpm] enabled = auto or no");
     r = build_request(token, pkey, url, &req);
 #endif
-    if (r < 0) {
-        (void) log_error_errno(r, "Failed to build the enrolment request: %m");
-        return POSTURE_EXIT_USAGE;
-    }
+    if (r < 0)
+        return log_error_errno(r, "Failed to build the enrolment request: %m");
 
-    struct posture_http_client_opts opts = { .base_url = url, .ca_file = ca };
+    struct posture_http_client_opts opts = {
+        .base_url = url,
+        .ca_file = ca,
+        .total_timeout_usec = cfg->agent.server_timeout_usec,
+    };
     r = posture_http_client_new(&opts, &client);
-    if (r < 0) {
-        (void) log_error_errno(r, "--server %s: %s", url,
+    if (r < 0)
+        return log_error_errno(r, "--server %s: %s", url,
                                r == -EINVAL ? "not an https:// URL" : "cannot start HTTPS");
-        return POSTURE_EXIT_USAGE;
-    }
     r = post_json(client, url, ca, "/v1/enroll", req, &resp);
     if (r < 0)
-        return POSTURE_EXIT_USAGE;
-    if (resp.status != 201) {
-        (void) enroll_refused(url, &resp);
-        return POSTURE_EXIT_USAGE;
-    }
+        return transient(r);
+    if (resp.status != 201)
+        return enroll_refused(url, &resp);
     r = answer_json(url, &resp, &answer);
     if (r < 0)
-        return POSTURE_EXIT_USAGE;
+        return r;
     status = posture_json_get_str(answer, "status");
 
     if (status && strcmp(status, "activation-required") == 0) {
@@ -770,34 +795,31 @@ int posture_cli_enroll(int argc, char **argv)
         posture_auto_cjson cJSON *act = NULL;
         const char *id = posture_json_get_str(answer, "device_id");
 
-        if (!m || !id || strcmp(id, kid) != 0) {
-            log_error("the verifier at %s sent a credential challenge %s", url,
-                      m ? "for another device" : "although no TPM material was sent");
-            return POSTURE_EXIT_USAGE;
-        }
-        r = activation_proof(&cfg, m, pkey, url, kid, answer, &act);
+        if (!m || !id || strcmp(id, kid) != 0)
+            return log_error_errno(-EPROTO, "the verifier at %s sent a credential challenge %s",
+                                   url,
+                                   m ? "for another device" : "although no TPM material was sent");
+        r = activation_proof(cfg, m, pkey, url, kid, answer, &act);
         if (r < 0)
-            return POSTURE_EXIT_USAGE;
+            return r;
         posture_http_response_done(&resp);
         r = post_json(client, url, ca, "/v1/enroll/activate", act, &resp);
         if (r < 0)
-            return POSTURE_EXIT_USAGE;
-        if (resp.status != 201) {
-            (void) enroll_refused(url, &resp);
-            return POSTURE_EXIT_USAGE;
-        }
+            return transient(r);
+        if (resp.status != 201)
+            return enroll_refused(url, &resp);
         cJSON_Delete(answer);
         answer = NULL;
         r = answer_json(url, &resp, &answer);
         if (r < 0)
-            return POSTURE_EXIT_USAGE;
+            return r;
 #else
-        log_error("the verifier at %s sent a credential challenge to a posturectl without TPM "
-                  "support",
-                  url);
-        return POSTURE_EXIT_USAGE;
+        return log_error_errno(
+            -EPROTO,
+            "the verifier at %s sent a credential challenge to a " POSTURE_CLI_PROGRAM
+            " without TPM support",
+            url);
 #endif
     }
-    r = finish(&cfg, &args, url, pkey, kid, answer);
-    return r < 0 ? POSTURE_EXIT_USAGE : POSTURE_EXIT_OK;
+    return finish(cfg, store_ca ? ca : NULL, verbose, url, pkey, kid, answer);
 }

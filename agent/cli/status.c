@@ -37,7 +37,6 @@
 #define EAR_POLICY_EXT     "tag:posture.dev,2026:policy"
 #define EAR_FINDINGS_EXT   "tag:posture.dev,2026:findings"
 #define EAR_DETAIL_EXT     "tag:posture.dev,2026:detail"
-#define FLEET_TOKEN_PATH   "/etc/posture/enroll.token"
 #define STATUS_JSON_SCHEMA 1
 
 /* ---- Reading the state directory ---- */
@@ -281,9 +280,11 @@ static void print_not_enrolled(const struct posture_cli_config *cfg)
     (void) printf("Enrolment: not enrolled (no %s/" DEVICE_CERT_NAME ")\n", cfg->agent.state_dir);
     (void) printf("  Enrol with: " POSTURE_CLI_PROGRAM " enroll --server %s --token TOKEN\n",
                   cfg->agent.server_url ? cfg->agent.server_url : "URL");
-    (void) printf("  For a fleet rollout: put the token in " FLEET_TOKEN_PATH
-                  " and set [server] url%s\n",
-                  cfg->agent.server_url ? " (set)" : " (not set yet)");
+    (void) printf("  For a fleet rollout: put the token in %s (%s) and set [server] url (%s);\n"
+                  "  postured then enrols by itself (at start, every minute, and at SIGHUP)\n",
+                  cfg->agent.server_enroll_token,
+                  access(cfg->agent.server_enroll_token, F_OK) == 0 ? "present" : "missing",
+                  cfg->agent.server_url ? "set" : "not set yet");
 }
 
 static void print_text(const struct state *s, const struct posture_cli_config *cfg)
@@ -634,11 +635,16 @@ static int print_json(const struct state *s, const struct posture_cli_config *cf
 
     if (r >= 0)
         r = posture_json_add_item(root, "problems", problems = cJSON_CreateArray());
-    if (r >= 0 && !s->enrolled)
-        r = json_problem(problems, "not-enrolled",
-                         "not enrolled: run '" POSTURE_CLI_PROGRAM
-                         " enroll --server URL --token TOKEN', or for a fleet rollout put the "
-                         "token in " FLEET_TOKEN_PATH " and set [server] url");
+    if (r >= 0 && !s->enrolled) {
+        posture_autofree char *hint = NULL;
+        r = asprintf(&hint,
+                     "not enrolled: run '" POSTURE_CLI_PROGRAM
+                     " enroll --server URL --token TOKEN', or for a fleet rollout put the token "
+                     "in %s and set [server] url",
+                     cfg->agent.server_enroll_token) < 0
+                ? -ENOMEM
+                : json_problem(problems, "not-enrolled", hint);
+    }
     if (r >= 0 && s->enrolled && !s->claims)
         r = json_problem(problems, "no-result",
                          "no result from the verifier yet: run '" POSTURE_CLI_PROGRAM " submit'");

@@ -15,9 +15,10 @@
 
 #define USEC_PER_SEC 1000000ULL
 
-#define DEFAULT_STATE_DIR "/var/lib/posture"
-#define DEFAULT_SERVER_CA "/etc/posture/verifier-ca.pem"
-#define DEFAULT_TPM_TCTI  "device:/dev/tpmrm0"
+#define DEFAULT_STATE_DIR    "/var/lib/posture"
+#define DEFAULT_SERVER_CA    "/etc/posture/verifier-ca.pem"
+#define DEFAULT_ENROLL_TOKEN "/etc/posture/enroll.token"
+#define DEFAULT_TPM_TCTI     "device:/dev/tpmrm0"
 /* the kernel's (root-only) and the copy postured.service makes for the posture user */
 #define DEFAULT_TPM_LOG                                   \
     "/sys/kernel/security/tpm0/binary_bios_measurements " \
@@ -165,6 +166,7 @@ static const struct posture_config_item agent_items[] = {
     ROW("server", "url", parse_server_url, server_url),
     ROW("server", "ca", parse_absolute_path, server_ca),
     ROW("server", "timeout", parse_server_timeout, server_timeout_usec),
+    ROW("server", "enroll_token", parse_absolute_path, server_enroll_token),
     ROW("tpm", "enabled", parse_tpm_mode, tpm_mode),
     ROW("tpm", "tcti", posture_config_parse_string_item, tpm_tcti),
     ROW("tpm", "event_log", posture_config_parse_string_item, tpm_event_log),
@@ -188,6 +190,7 @@ void posture_agent_config_done(struct posture_agent_config *cfg)
     free(cfg->state_dir);
     free(cfg->server_url);
     free(cfg->server_ca);
+    free(cfg->server_enroll_token);
     free(cfg->tpm_tcti);
     free(cfg->tpm_event_log);
     (void) posture_strv_free(cfg->plugin_dirs);
@@ -211,11 +214,13 @@ int posture_agent_config_init(struct posture_agent_config *cfg)
 
     c.state_dir = strdup(DEFAULT_STATE_DIR);
     c.server_ca = strdup(DEFAULT_SERVER_CA);
+    c.server_enroll_token = strdup(DEFAULT_ENROLL_TOKEN);
     c.tpm_tcti = strdup(DEFAULT_TPM_TCTI);
     c.tpm_event_log = strdup(DEFAULT_TPM_LOG);
     int r1 = posture_strv_split(DEFAULT_PLUGIN_DIRS, " ", &c.plugin_dirs);
     int r2 = posture_strv_split(DEFAULT_EXEC_DIRS, " ", &c.exec_dirs);
-    if (!c.state_dir || !c.server_ca || !c.tpm_tcti || !c.tpm_event_log || r1 < 0 || r2 < 0) {
+    if (!c.state_dir || !c.server_ca || !c.server_enroll_token || !c.tpm_tcti || !c.tpm_event_log ||
+        r1 < 0 || r2 < 0) {
         if (r1 < 0)
             c.plugin_dirs = NULL;
         if (r2 < 0)

@@ -30,10 +30,13 @@
 #include <sys/random.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/timerfd.h>
 #include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
+
+#include <openssl/crypto.h>
 
 #include "posture/fileio.h"
 #include "posture/key.h"
@@ -707,11 +710,203 @@ static void daemon_done(struct daemon *d)
         (void) close(d->watchdog_fd);
 }
 
+/* ---- enrolment at first start (fleet roll-out) ---- */
+
+#define ENROLL_POLL_USEC   (60 * USEC_PER_SEC) /* looking again for a token or a URL */
+#define ENROLL_TOKEN_STATE "enroll.token"      /* where postured.service moves the token */
+
+/* The token file and what it was when a verifier refused it, so that it is not sent again. */
+struct enroll_wait {
+    unsigned attempt; /* transient failures in a row */
+    bool refused;
+    dev_t dev;
+    ino_t ino;
+    struct timespec mtime;
+    bool waiting_logged;
+    bool ready_sent;
+};
+
+static bool same_file(const struct enroll_wait *w, const struct stat *st)
+{
+    return w->refused && w->dev == st->st_dev && w->ino == st->st_ino &&
+           w->mtime.tv_sec == st->st_mtim.tv_sec && w->mtime.tv_nsec == st->st_mtim.tv_nsec;
+}
+
+/* status.json while waiting: last_error says what is missing (posturectl status shows it). */
+static void enroll_status(const struct posture_cli_config *cfg, const char *why)
+{
+    POSTURE_CLEANUP(posture_daemon_status_done) struct posture_daemon_status st = { 0 };
+    posture_autoclose int fd = -1;
+
+    if (posture_state_dir_open(cfg->agent.state_dir, true, &fd) < 0)
+        return;
+    (void) posture_daemon_status_read(fd, &st);
+    st.last_attempt = (int64_t) time(NULL);
+    (void) snprintf(st.last_error, sizeof(st.last_error), "not enrolled: %s", why);
+    (void) posture_daemon_status_write(fd, &st);
+}
+
+/*
+ * One look: 1 when the device is enrolled (now or before), 0 when something is missing (why
+ * says what), -EAGAIN when the verifier could not be reached (try again after a backoff).
+ */
+static int
+enroll_step(struct enroll_wait *w, const struct posture_cli_config *cfg, char *why, size_t why_len)
+{
+    posture_autofree char *cert = NULL, *state_token = NULL, *token = NULL;
+    const char *url = cfg->agent.server_url, *path;
+    struct stat st;
+    int r;
+
+    if (asprintf(&cert, "%s/device.crt", cfg->agent.state_dir) < 0 ||
+        asprintf(&state_token, "%s/" ENROLL_TOKEN_STATE, cfg->agent.state_dir) < 0)
+        return log_error_errno(-ENOMEM, "Out of memory");
+    if (access(cert, F_OK) == 0)
+        return 1;
+    path = stat(state_token, &st) == 0 ? state_token : cfg->agent.server_enroll_token;
+    if (path == cfg->agent.server_enroll_token && stat(path, &st) < 0) {
+        (void) snprintf(why, why_len,
+                        "no enrolment token (put the one 'posture-verifier token create' made "
+                        "in %s)%s",
+                        cfg->agent.server_enroll_token,
+                        url ? "" : " and no verifier ([server] url)");
+        return 0;
+    }
+    if (!url) {
+        (void) snprintf(why, why_len,
+                        "no verifier: set [server] url (a drop-in in "
+                        "/etc/posture/agent.conf.d/)");
+        return 0;
+    }
+    if (same_file(w, &st)) {
+        (void) snprintf(why, why_len,
+                        "the verifier refused the token in %s (see the log); put a new one there",
+                        path);
+        return 0;
+    }
+    r = posture_cli_enroll_token_read(path, &token);
+    if (r < 0) {
+        (void) snprintf(why, why_len, "cannot read the token in %s: %s", path, strerror(-r));
+        return 0;
+    }
+    log_info("Enrolling with %s, using the token in %s.", url, path);
+    r = posture_cli_enroll_device(cfg, url, cfg->agent.server_ca, false, token, false);
+    OPENSSL_cleanse(token, strlen(token));
+    if (r == -EAGAIN) {
+        (void) snprintf(why, why_len, "the verifier %s could not be reached; trying again", url);
+        return r;
+    }
+    if (r < 0) {
+        w->refused = true;
+        w->dev = st.st_dev;
+        w->ino = st.st_ino;
+        w->mtime = st.st_mtim;
+        (void) snprintf(why, why_len, "enrolment with %s failed: %s (see the log)", url,
+                        strerror(-r));
+        return 0;
+    }
+    /* One-time: gone from where it came from, and from the state directory. */
+    if (unlink(path) < 0 && errno != ENOENT)
+        (void) log_notice_errno(-errno, "The token in %s is used; remove it (%m).", path);
+    if (path != state_token)
+        (void) unlink(state_token);
+    return 1;
+}
+
+/* Wait up to usec for a signal, feeding the watchdog: 1 SIGHUP, 0 timeout, -1 stop. */
+static int enroll_sleep(struct daemon *d, uint64_t usec, const sigset_t *mask)
+{
+    uint64_t until = monotonic_now() + usec;
+
+    for (;;) {
+        uint64_t now = monotonic_now(), slice;
+        struct timespec ts;
+        int sig;
+
+        if (d->watchdog_usec && now - d->last_ping >= d->watchdog_usec / 2)
+            watchdog_ping(d);
+        if (now >= until)
+            return 0;
+        slice = until - now;
+        if (d->watchdog_usec && slice > d->watchdog_usec / 2)
+            slice = d->watchdog_usec / 2;
+        ts.tv_sec = (time_t) (slice / USEC_PER_SEC);
+        ts.tv_nsec = (long) (slice % USEC_PER_SEC) * 1000;
+        sig = sigtimedwait(mask, NULL, &ts);
+        if (sig == SIGHUP)
+            return 1;
+        if (sig == SIGTERM || sig == SIGINT) {
+            log_info("%s: stopping.", sig == SIGTERM ? "SIGTERM" : "SIGINT");
+            return -1;
+        }
+    }
+}
+
+/*
+ * Before the first cycle: the device is enrolled, or postured enrols it with the token a fleet
+ * tool left ([server] enroll_token, or the copy postured.service moved into the state
+ * directory) and deletes the token, or it waits quietly for what is missing, looking again every
+ * minute and at SIGHUP. 1: enrolled; 0: stopped while waiting; -errno: a configuration that
+ * does not load.
+ */
+static int await_enrolment(struct daemon *d, const sigset_t *mask)
+{
+    struct enroll_wait w = { 0 };
+
+    for (;;) {
+        POSTURE_CLEANUP(posture_cli_config_done) struct posture_cli_config cfg = { 0 };
+        char why[POSTURE_CYCLE_ERROR_MAX - 32] = "";
+        uint64_t wait;
+        int r;
+
+        r = posture_cli_config_load(d->config_path, &cfg);
+        if (r < 0)
+            return r;
+        r = enroll_step(&w, &cfg, why, sizeof(why));
+        if (r > 0) {
+            if (w.waiting_logged || w.attempt > 0)
+                log_info("Enrolled; starting.");
+            return 1;
+        }
+        if (r == -EAGAIN) {
+            wait = posture_backoff_delay(w.attempt++, random_u64(), 0);
+        } else {
+            wait = ENROLL_POLL_USEC;
+            w.attempt = 0;
+            if (!w.waiting_logged)
+                log_notice("Not enrolled: %s. Waiting; looking again every minute and at "
+                           "SIGHUP.",
+                           why);
+            w.waiting_logged = true;
+        }
+        enroll_status(&cfg, why);
+        notifyf("%sSTATUS=Not enrolled: %s", w.ready_sent ? "" : "READY=1\n", why);
+        w.ready_sent = true;
+        if (enroll_sleep(d, wait, mask) < 0)
+            return 0;
+    }
+}
+
 static int run(struct daemon *d)
 {
     sigset_t mask;
     int r;
 
+    sigemptyset(&mask);
+    if (!d->once) {
+        /* signals are blocked from here on: sigtimedwait() while waiting for an enrolment,
+         * the signalfd afterwards */
+        sigaddset(&mask, SIGTERM);
+        sigaddset(&mask, SIGINT);
+        sigaddset(&mask, SIGHUP);
+        if (sigprocmask(SIG_BLOCK, &mask, NULL) < 0)
+            return log_error_errno(-errno, "Failed to block signals: %m"), 2;
+        if (watchdog_setup(d) < 0)
+            return 2;
+        r = await_enrolment(d, &mask);
+        if (r <= 0)
+            return r == 0 ? 0 : 2;
+    }
     r = setup_load(d->config_path, &d->s);
     if (r < 0)
         return 2;
@@ -734,19 +929,11 @@ static int run(struct daemon *d)
         return res.outcome == POSTURE_CYCLE_DELIVERED ? 0 : 1;
     }
 
-    sigemptyset(&mask);
-    sigaddset(&mask, SIGTERM);
-    sigaddset(&mask, SIGINT);
-    sigaddset(&mask, SIGHUP);
-    if (sigprocmask(SIG_BLOCK, &mask, NULL) < 0)
-        return log_error_errno(-errno, "Failed to block signals: %m"), 2;
     d->signal_fd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
     d->timer_fd = timerfd_create(CLOCK_BOOTTIME, TFD_NONBLOCK | TFD_CLOEXEC);
     d->epoll_fd = epoll_create1(EPOLL_CLOEXEC);
     if (d->signal_fd < 0 || d->timer_fd < 0 || d->epoll_fd < 0)
         return log_error_errno(-errno, "Failed to set up the event loop: %m"), 2;
-    if (watchdog_setup(d) < 0)
-        return 2;
     r = posture_triggers_new(&d->triggers);
     if (r < 0)
         (void) log_warning_errno(r, "Event triggers are not available (%m); the schedule "

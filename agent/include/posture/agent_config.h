@@ -23,6 +23,7 @@ struct posture_agent_config {
     char *server_url;
     char *server_ca;
     uint64_t server_timeout_usec; /* a whole request to the verifier */
+    char *server_enroll_token;    /* a fleet's one-time token: postured enrols with it */
     int tpm_mode;                 /* enum posture_tpm_mode */
     char *tpm_tcti;
     char *tpm_event_log;

@@ -64,6 +64,7 @@ static void test_defaults(void **state)
     assert_true(cfg.schedule_interval_usec == 300 * USEC);
     assert_true(cfg.schedule_early_gap_usec == 30 * USEC);
     assert_true(cfg.server_timeout_usec == 30 * USEC);
+    assert_string_equal(cfg.server_enroll_token, "/etc/posture/enroll.token");
     assert_true(cfg.spool_max_bytes == 8 * KIB * KIB);
     assert_true(cfg.spool_max_age_usec == USEC * 7 * 24 * 3600);
     assert_int_equal(posture_strv_length(cfg.plugin_dirs), 1);

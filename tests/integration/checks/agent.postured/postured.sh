@@ -33,6 +33,10 @@
 #   clockset the machine's wall clock really set (root: clock_settime to its own value, a
 #            step of a microsecond): the kernel cancels postured's TFD_TIMER_CANCEL_ON_SET
 #            timerfd, and that alone (no jump to see) brings one early cycle
+#   fleet    enrolment at first start: without [server] url and a token postured waits, says
+#            what is missing (log, status.json, posturectl status); with a drop-in and a token
+#            and a SIGHUP it enrols, deletes the token and reports; a refused token is not
+#            sent again until it changes
 #   unit     packaging/systemd/postured.service passes systemd-analyze verify; the exposure of
 #            systemd-analyze security --offline=yes is printed and must not grow
 # Usage: postured.sh CASE POSTURED POSTURECTL POSTURE_VERIFIER SOURCE_DIR. Exits 77 when curl,
@@ -709,6 +713,53 @@ clock)
         fi
     else
         fail "resume: no cycle within 10 s"
+        show "$tmp/pd.log"
+    fi
+    stop_daemon
+    [ "$stop_rc" = 0 ] || fail "SIGTERM: exit $stop_rc"
+    ;;
+fleet)
+    start_verifier
+    "$pv" ca --config "$vconf" >"$tmp/verifier-ca.pem" || fail "posture-verifier ca"
+    mkdir -p "$tmp/etc/agent.conf.d"
+    aconf=$tmp/etc/agent.conf
+    printf '[agent]\nstate_dir = %s\n[server]\nca = %s\nenroll_token = %s\n[tpm]\nenabled = no\n[schedule]\ninterval = 10s\n' \
+        "$state" "$tmp/verifier-ca.pem" "$tmp/etc/enroll.token" >"$aconf"
+    # 1. nothing yet: postured waits quietly and says what is missing
+    run_daemon
+    if wait_for 10 grep -q 'Not enrolled: no enrolment token' "$tmp/pd.log"; then
+        pass "no token, no URL: waiting: $(grep -o 'Not enrolled:.*' "$tmp/pd.log" | cut -c1-110)…"
+    else
+        fail "no waiting line"
+        show "$tmp/pd.log"
+    fi
+    "$pc" status --config "$aconf" >"$tmp/st.out" 2>&1
+    grep -qi 'not enrolled' "$tmp/st.out" && grep -q 'enroll.token' "$tmp/st.out" &&
+        pass "posturectl status: $(grep -i 'not enrolled' "$tmp/st.out" | head -n 1 | cut -c1-100)" ||
+        { fail "posturectl status while waiting"; show "$tmp/st.out"; }
+    kill -0 "$dpid" 2>/dev/null && pass "still running while it waits" || fail "postured exited while waiting"
+    # 2. a refused token (well formed, unknown to the verifier): one attempt, not sent again
+    "$py" -c 'import base64,os; print(base64.urlsafe_b64encode(os.urandom(32)).decode().rstrip("="))' \
+        >"$tmp/etc/enroll.token"
+    printf '[server]\nurl = %s\n' "$url" >"$tmp/etc/agent.conf.d/50-fleet.conf"
+    kill -HUP "$dpid"
+    wait_for 15 grep -q 'refused the enrolment' "$tmp/pd.log" || { fail "no refusal"; show "$tmp/pd.log"; }
+    kill -HUP "$dpid"
+    sleep 2
+    [ "$(grep -c 'Enrolling with' "$tmp/pd.log")" = 1 ] && [ -e "$tmp/etc/enroll.token" ] &&
+        grep -q '"last_error": "not enrolled: the verifier refused the token' "$state/status.json" &&
+        pass "a refused token: one attempt, the file kept, status.json says so" ||
+        { fail "refused token: $(grep -c 'Enrolling with' "$tmp/pd.log") attempts"; show "$tmp/pd.log"; cat "$state/status.json" >&2; }
+    # 3. a real token: enrolled at the next look (SIGHUP), the token deleted, reports flow
+    "$pv" token create --config "$vconf" >"$tmp/etc/enroll.token" 2>>"$tmp/token.err" || fail "token create"
+    kill -HUP "$dpid"
+    if wait_for 20 sh -c "[ \$(sqlite3 '$tmp/vstate/store.db' 'SELECT count(*) FROM appraisals') -ge 1 ]"; then
+        grep -q 'Enrolled device .* at trust tier software' "$tmp/pd.log" && [ ! -e "$tmp/etc/enroll.token" ] &&
+            [ -s "$state/device.crt" ] &&
+            pass "with a drop-in and a token: enrolled, the token deleted, a report appraised" ||
+            { fail "enrolment: token $(ls "$tmp/etc/enroll.token" 2>&1)"; show "$tmp/pd.log"; }
+    else
+        fail "no report after the enrolment"
         show "$tmp/pd.log"
     fi
     stop_daemon
