@@ -19,13 +19,15 @@
 
 #define USEC_PER_SEC UINT64_C(1000000)
 
-#define DEFAULT_STATE_DIR        "/var/lib/posture-verifier"
-#define DEFAULT_TRUST_DOMAIN     "posture.local"
-#define DEFAULT_AGENTS           "0.0.0.0:8443"
-#define DEFAULT_GATEWAYS         "127.0.0.1:8081"
-#define DEFAULT_TRUSTED          "127.0.0.1/32 ::1/128"
-#define DEFAULT_TLS_CERT         "/etc/posture/verifier.crt"
-#define DEFAULT_TLS_KEY          "/etc/posture/verifier.key"
+#define DEFAULT_STATE_DIR    "/var/lib/posture-verifier"
+#define DEFAULT_TRUST_DOMAIN "posture.local"
+#define DEFAULT_AGENTS       "0.0.0.0:8443"
+#define DEFAULT_GATEWAYS     "127.0.0.1:8081"
+#define DEFAULT_TRUSTED      "127.0.0.1/32 ::1/128"
+/* [tls] cert and key follow state_dir: serve makes a self-signed pair there on first start, in
+ * the one directory posture-verifier.service may write (/etc is read-only to it). */
+#define DEFAULT_TLS_CERT_NAME    "tls.crt"
+#define DEFAULT_TLS_KEY_NAME     "tls.key"
 #define DEFAULT_EK_ROOTS         "/etc/posture/ek-roots"
 #define DEFAULT_POLICY_DIR       "/etc/posture/policies"
 #define DEFAULT_POLICY           "baseline"
@@ -316,8 +318,8 @@ static const struct posture_config_item verifier_items[] = {
     ROW("listen", "shutdown_timeout", parse_grace, shutdown_timeout_usec),
     ROW("listen", "body_max", parse_body_max, body_max),
     ROW("listen", "posture_body_max", parse_body_max, posture_body_max),
-    ROW("tls", "cert", parse_absolute_path, tls_cert),
-    ROW("tls", "key", parse_absolute_path, tls_key),
+    ROW("tls", "cert", parse_optional_path, tls_cert),
+    ROW("tls", "key", parse_optional_path, tls_key),
     ROW("tls", "client_ca", parse_optional_path, tls_client_ca),
     ROW("enroll", "ek_roots", parse_absolute_path, ek_roots),
     ROW("enroll", "rate_per_ip", parse_enroll_rate, enroll_rate_per_ip),
@@ -382,8 +384,6 @@ int posture_verifier_config_init(struct posture_verifier_config *cfg)
     c.trust_domain = strdup(DEFAULT_TRUST_DOMAIN);
     c.listen_agents = strdup(DEFAULT_AGENTS);
     c.listen_gateways = strdup(DEFAULT_GATEWAYS);
-    c.tls_cert = strdup(DEFAULT_TLS_CERT);
-    c.tls_key = strdup(DEFAULT_TLS_KEY);
     c.ek_roots = strdup(DEFAULT_EK_ROOTS);
     c.policy_dir = strdup(DEFAULT_POLICY_DIR);
     c.policy_default = strdup(DEFAULT_POLICY);
@@ -391,7 +391,7 @@ int posture_verifier_config_init(struct posture_verifier_config *cfg)
     if (r < 0)
         c.trusted_gateways = NULL;
     if (r < 0 || !c.state_dir || !c.trust_domain || !c.listen_agents || !c.listen_gateways ||
-        !c.tls_cert || !c.tls_key || !c.ek_roots || !c.policy_dir || !c.policy_default) {
+        !c.ek_roots || !c.policy_dir || !c.policy_default) {
         posture_verifier_config_done(&c);
         return -ENOMEM;
     }
@@ -447,14 +447,24 @@ int posture_verifier_config_apply(struct posture_verifier_config *cfg,
         free(cfg->store);
         cfg->store = url;
     }
-    if (!cfg->tls_client_ca || cfg->tls_client_ca[0] == '\0') {
+    struct {
+        char **value;
+        const char *name;
+    } in_state_dir[] = {
+        { &cfg->tls_client_ca, "device-ca.pem" },
+        { &cfg->tls_cert, DEFAULT_TLS_CERT_NAME },
+        { &cfg->tls_key, DEFAULT_TLS_KEY_NAME },
+    };
+    for (size_t i = 0; i < sizeof(in_state_dir) / sizeof(in_state_dir[0]); i++) {
         char *p = NULL;
 
-        r = path_join(cfg->state_dir, "device-ca.pem", &p);
+        if (*in_state_dir[i].value && (*in_state_dir[i].value)[0] != '\0')
+            continue;
+        r = path_join(cfg->state_dir, in_state_dir[i].name, &p);
         if (r < 0)
             return r;
-        free(cfg->tls_client_ca);
-        cfg->tls_client_ca = p;
+        free(*in_state_dir[i].value);
+        *in_state_dir[i].value = p;
     }
     return 0;
 }

@@ -43,8 +43,8 @@ struct posture_verifier_config {
     uint64_t body_max;               /* request body limit of most routes */
     uint64_t posture_body_max;       /* request body limit of POST /v1/posture */
 
-    char *tls_cert;      /* PEM certificate chain of the agent listener */
-    char *tls_key;       /* PEM private key */
+    char *tls_cert; /* PEM certificate chain of the agent listener; NULL/"" = <state_dir>/tls.crt */
+    char *tls_key;  /* PEM private key; NULL/"" = <state_dir>/tls.key */
     char *tls_client_ca; /* PEM CA(s) of device certificates; NULL/"" = <state_dir>/device-ca.pem */
 
     char *ek_roots; /* directory of trusted EK CA certificates */

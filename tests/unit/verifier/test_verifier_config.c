@@ -73,8 +73,6 @@ static void test_defaults(void **state)
     assert_string_equal(cfg.listen_agents, "0.0.0.0:8443");
     assert_string_equal(cfg.listen_gateways, "127.0.0.1:8081");
     assert_true(posture_strv_contains(cfg.trusted_gateways, "127.0.0.1/32"));
-    assert_string_equal(cfg.tls_cert, "/etc/posture/verifier.crt");
-    assert_string_equal(cfg.tls_key, "/etc/posture/verifier.key");
     assert_string_equal(cfg.ek_roots, "/etc/posture/ek-roots");
     assert_int_equal(cfg.enroll_rate_per_ip, 30);
     assert_int_equal(cfg.enroll_burst_per_ip, 20);
@@ -85,6 +83,8 @@ static void test_defaults(void **state)
     /* derived from state_dir */
     assert_string_equal(cfg.store, "sqlite:/var/lib/posture-verifier/store.db");
     assert_string_equal(cfg.tls_client_ca, "/var/lib/posture-verifier/device-ca.pem");
+    assert_string_equal(cfg.tls_cert, "/var/lib/posture-verifier/tls.crt");
+    assert_string_equal(cfg.tls_key, "/var/lib/posture-verifier/tls.key");
     assert_int_equal(cfg.posture_body_max, 2 * 1024 * 1024);
     assert_int_equal(cfg.request_timeout_usec, 10 * 1000000ULL);
     assert_int_equal(d.errors, 0);
@@ -172,6 +172,32 @@ static void test_dropin_and_store(void **state)
     assert_string_equal(cfg.listen_gateways, ""); /* off */
     assert_string_equal(cfg.store, "sqlite:/tmp/x.db");
     posture_verifier_config_done(&cfg);
+}
+
+/* [tls] cert and key: in the state directory unless set (the unit may write nowhere else);
+ * an empty value means the default again; a relative path is refused. */
+static void test_tls_follows_state_dir(void **state)
+{
+    struct posture_verifier_config cfg;
+    struct diag d;
+
+    (void) state;
+    assert_int_equal(apply_text("[verifier]\nstate_dir = /srv/verifier/\n", NULL, &cfg, &d), 0);
+    assert_string_equal(cfg.tls_cert, "/srv/verifier/tls.crt");
+    assert_string_equal(cfg.tls_key, "/srv/verifier/tls.key");
+    assert_string_equal(cfg.tls_client_ca, "/srv/verifier/device-ca.pem");
+    posture_verifier_config_done(&cfg);
+    assert_int_equal(
+        apply_text("[tls]\ncert = /etc/pki/v.crt\nkey = /etc/pki/v.key\n", NULL, &cfg, &d), 0);
+    assert_string_equal(cfg.tls_cert, "/etc/pki/v.crt");
+    assert_string_equal(cfg.tls_key, "/etc/pki/v.key");
+    posture_verifier_config_done(&cfg);
+    assert_int_equal(apply_text("[tls]\ncert = /etc/pki/v.crt\n", "[tls]\ncert =\n", &cfg, &d), 0);
+    assert_string_equal(cfg.tls_cert, "/var/lib/posture-verifier/tls.crt");
+    posture_verifier_config_done(&cfg);
+    assert_true(apply_text("[tls]\nkey = tls.key\n", NULL, &cfg, &d) < 0);
+    assert_int_equal(d.errors, 1);
+    assert_non_null(strstr(d.text, "absolute"));
 }
 
 /* [verifier] log_level: a level name or number, empty for "as started". */
@@ -352,10 +378,15 @@ static void test_packaged_config(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_defaults),         cmocka_unit_test(test_every_key),
-        cmocka_unit_test(test_dropin_and_store), cmocka_unit_test(test_unknown_key_warns),
-        cmocka_unit_test(test_bad_values),       cmocka_unit_test(test_dump_reads_back),
-        cmocka_unit_test(test_packaged_config),  cmocka_unit_test(test_log_level),
+        cmocka_unit_test(test_defaults),
+        cmocka_unit_test(test_every_key),
+        cmocka_unit_test(test_dropin_and_store),
+        cmocka_unit_test(test_unknown_key_warns),
+        cmocka_unit_test(test_bad_values),
+        cmocka_unit_test(test_dump_reads_back),
+        cmocka_unit_test(test_packaged_config),
+        cmocka_unit_test(test_log_level),
+        cmocka_unit_test(test_tls_follows_state_dir),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
