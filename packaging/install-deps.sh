@@ -52,6 +52,9 @@ TESTS="$TESTS openssh-server"
 # dconf-cli: `dconf compile` builds the GVDB databases of the screen.lock fixtures from their
 # keyfiles (tests/fixtures/roots/screen.lock/compile.sh); the unit test checks they match.
 TESTS="$TESTS dconf-cli"
+# strace: the verifier's system calls traced against posture-verifier.service's
+# SystemCallFilter= (tests/integration/checks/verifier.unit).
+TESTS="$TESTS strace"
 TESTS="$TESTS apt dpkg umockdev libumockdev-dev nftables iproute2 iptables util-linux lz4 xz-utils gzip"
 
 missing=""
