@@ -55,6 +55,8 @@ TESTS="$TESTS dconf-cli"
 # strace: the verifier's system calls traced against posture-verifier.service's
 # SystemCallFilter= (tests/integration/checks/verifier.unit).
 TESTS="$TESTS strace"
+# man-db and groff-base: the man pages render without a warning (tests/lint/man_render.sh).
+TESTS="$TESTS man-db groff-base"
 TESTS="$TESTS apt dpkg umockdev libumockdev-dev nftables iproute2 iptables util-linux lz4 xz-utils gzip"
 
 missing=""
