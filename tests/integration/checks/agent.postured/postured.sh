@@ -802,7 +802,10 @@ unit)
     sed "s|^ExecStart=/usr/sbin/postured|ExecStart=$pd|" "$src/packaging/systemd/postured.service" \
         >"$tmp/unit/postured.service"
     grep -q "^ExecStart=$pd\$" "$tmp/unit/postured.service" || fail "ExecStart not found"
-    if systemd-analyze verify "$tmp/unit/postured.service" >"$tmp/verify.out" 2>&1 &&
+    # verify runs man(1) for every Documentation=man: page: the ones of packaging/man
+    mkdir -p "$tmp/man/man5" "$tmp/man/man8"
+    cp "$src"/packaging/man/*.5 "$tmp/man/man5/" && cp "$src"/packaging/man/*.8 "$tmp/man/man8/"
+    if MANPATH=$tmp/man systemd-analyze verify "$tmp/unit/postured.service" >"$tmp/verify.out" 2>&1 &&
         [ ! -s "$tmp/verify.out" ]; then
         pass "systemd-analyze verify: clean"
     else
