@@ -100,60 +100,47 @@ static int parse_server_url(const char *value, void *data, const char **ret_why)
     return posture_config_parse_string_item(value, data, ret_why);
 }
 
-static int parse_interval(const char *value, void *data, const char **ret_why)
+/* A duration within [min, max] (max 0: no upper bound); why names the range when it is not. */
+static int parse_duration_in(const char *value,
+                             void *data,
+                             const char **ret_why,
+                             uint64_t min,
+                             uint64_t max,
+                             const char *why)
 {
     uint64_t u = 0;
     int r = posture_config_parse_duration_item(value, &u, ret_why);
     if (r < 0)
         return r;
-    if (u < MIN_INTERVAL) {
-        *ret_why = "the interval must be at least 10s";
+    if (u < min || (max && u > max)) {
+        *ret_why = why;
         return -EINVAL;
     }
     *(uint64_t *) data = u;
     return 0;
+}
+
+static int parse_interval(const char *value, void *data, const char **ret_why)
+{
+    return parse_duration_in(value, data, ret_why, MIN_INTERVAL, 0,
+                             "the interval must be at least 10s");
 }
 
 static int parse_early_gap(const char *value, void *data, const char **ret_why)
 {
-    uint64_t u = 0;
-    int r = posture_config_parse_duration_item(value, &u, ret_why);
-    if (r < 0)
-        return r;
-    if (u < USEC_PER_SEC || u > MAX_EARLY_GAP) {
-        *ret_why = "the gap must be between 1s and 1h";
-        return -EINVAL;
-    }
-    *(uint64_t *) data = u;
-    return 0;
+    return parse_duration_in(value, data, ret_why, USEC_PER_SEC, MAX_EARLY_GAP,
+                             "the gap must be between 1s and 1h");
 }
 
 static int parse_server_timeout(const char *value, void *data, const char **ret_why)
 {
-    uint64_t u = 0;
-    int r = posture_config_parse_duration_item(value, &u, ret_why);
-    if (r < 0)
-        return r;
-    if (u < USEC_PER_SEC || u > MAX_SERVER_TIMEOUT) {
-        *ret_why = "the timeout must be between 1s and 10m";
-        return -EINVAL;
-    }
-    *(uint64_t *) data = u;
-    return 0;
+    return parse_duration_in(value, data, ret_why, USEC_PER_SEC, MAX_SERVER_TIMEOUT,
+                             "the timeout must be between 1s and 10m");
 }
 
 static int parse_timeout(const char *value, void *data, const char **ret_why)
 {
-    uint64_t u = 0;
-    int r = posture_config_parse_duration_item(value, &u, ret_why);
-    if (r < 0)
-        return r;
-    if (u == 0) {
-        *ret_why = "the timeout must be greater than 0";
-        return -EINVAL;
-    }
-    *(uint64_t *) data = u;
-    return 0;
+    return parse_duration_in(value, data, ret_why, 1, 0, "the timeout must be greater than 0");
 }
 
 #define ROW(section, key, parser, field)                                   \
