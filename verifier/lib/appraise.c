@@ -461,7 +461,9 @@ static int appraise_check(struct posture_appraisal_check *out,
 
     (void) snprintf(out->id, sizeof(out->id), "%s", rule->check_id);
     out->required = rule->required;
-    out->report_only = rule->report_only;
+    /* a staged rule: shown but not enforced until its date (Kolide-style warn, then block) */
+    out->report_only =
+        rule->report_only || (rule->report_only_until > 0 && in->now < rule->report_only_until);
 
     if (!result) {
         out->status = POSTURE_APPRAISAL_FAIL;

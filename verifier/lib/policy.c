@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <openssl/evp.h>
@@ -234,6 +235,34 @@ static int get_bool(const struct ctx *c, const char *member, const cJSON *j, boo
     if (!cJSON_IsBool(j))
         return fail(c, member, "expected true or false, got %s", json_type_name(j));
     *ret = cJSON_IsTrue(j);
+    return 0;
+}
+
+/* A UTC time, "2026-12-31T23:00:00Z" or a date "2026-12-31" (its midnight UTC), as epoch
+ * seconds, between 2000 and 2200. */
+static int get_utc_time(const struct ctx *c, const char *member, const cJSON *j, int64_t *ret)
+{
+    struct tm tm = { 0 };
+    const char *end;
+    time_t t;
+
+    if (!cJSON_IsString(j))
+        return fail(c, member, "expected a UTC time such as \"2026-12-31T00:00:00Z\", got %s",
+                    json_type_name(j));
+    end = strptime(j->valuestring, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    if (!end || *end) {
+        tm = (struct tm){ 0 };
+        end = strptime(j->valuestring, "%Y-%m-%d", &tm);
+    }
+    if (!end || *end || tm.tm_year < 100 || tm.tm_year > 300)
+        return fail(c, member,
+                    "'%.64s' is not a UTC time (\"2026-12-31T00:00:00Z\") or a date "
+                    "(\"2026-12-31\")",
+                    j->valuestring);
+    t = timegm(&tm);
+    if (t == (time_t) -1)
+        return fail(c, member, "'%.64s' is not a UTC time", j->valuestring);
+    *ret = (int64_t) t;
     return 0;
 }
 
@@ -518,8 +547,9 @@ static int parse_rule(const struct ctx *c,
                       struct posture_policy_rule *rule)
 {
     static const char *const members[] = {
-        "required", "max_age",        "grace", "report_only", "decidable",
-        "evidence", "not_applicable", "warn",  "remediation", NULL
+        "required",  "max_age",  "grace",          "report_only", "report_only_until",
+        "decidable", "evidence", "not_applicable", "warn",        "remediation",
+        NULL
     };
     char member[MEMBER_MAX];
     const cJSON *j;
@@ -542,6 +572,11 @@ static int parse_rule(const struct ctx *c,
     if ((j = cJSON_GetObjectItemCaseSensitive(obj, "report_only"))) {
         member_path(member, sizeof(member), where, "report_only");
         if ((r = get_bool(c, member, j, &rule->report_only)) < 0)
+            return r;
+    }
+    if ((j = cJSON_GetObjectItemCaseSensitive(obj, "report_only_until"))) {
+        member_path(member, sizeof(member), where, "report_only_until");
+        if ((r = get_utc_time(c, member, j, &rule->report_only_until)) < 0)
             return r;
     }
     if ((j = cJSON_GetObjectItemCaseSensitive(obj, "max_age"))) {

@@ -16,7 +16,8 @@
  *                 "db_sha256": ["<hex>", ...] }, every db X.509 certificate on this list
  *     "checks": {
  *       "<check id>": { "required": true, "max_age": "15m", "grace": "24h",
- *                       "report_only": false, "remediation": "...",
+ *                       "report_only": false, "report_only_until": "2026-12-31",
+ *                       "remediation": "...",
  *                       "decidable": [COND...],       all hold, else error (first)
  *                       "evidence": [COND...],        all hold, else fail
  *                       "not_applicable": [COND...],  all hold: not_applicable
@@ -104,11 +105,12 @@ enum posture_policy_tier {
 
 struct posture_policy_rule {
     char *check_id;
-    bool required;      /* the report must carry the check */
-    uint64_t max_age_s; /* observed_at freshness (the policy's max_age when not given) */
-    uint64_t grace_s;   /* a newly failing check stays a warning this long; 0: none */
-    bool report_only;   /* appraised and shown, never affects the verdict */
-    char *remediation;  /* NULL: the check's own text */
+    bool required;             /* the report must carry the check */
+    uint64_t max_age_s;        /* observed_at freshness (the policy's max_age when not given) */
+    uint64_t grace_s;          /* a newly failing check stays a warning this long; 0: none */
+    bool report_only;          /* appraised and shown, never affects the verdict */
+    int64_t report_only_until; /* epoch s: report_only until then (staged roll-out); 0: none */
+    char *remediation;         /* NULL: the check's own text */
     struct posture_policy_cond *decidable; /* all hold, else error (checked first) */
     size_t n_decidable;
     struct posture_policy_cond *evidence;

@@ -378,6 +378,40 @@ static void test_report_only(void **state)
     done(&f);
 }
 
+/* A staged rule: report_only until its date, enforced from then on. */
+static void test_report_only_until(void **state)
+{
+    (void) state;
+    static const char pj[] =
+        "{\"id\":\"r\",\"version\":\"1\",\"checks\":{\"net.firewall\":{"
+        "\"report_only_until\":\"%s\","
+        "\"evidence\":[{\"path\":\"/ipv4_inbound_default_deny\",\"op\":\"true\"}]}}}";
+    char doc[512], when[32];
+    time_t t;
+
+    for (int later = 0; later < 2; later++) {
+        struct fixture f;
+        cJSON *a = good_checks();
+        struct tm tm;
+
+        /* the date one hour after NOW, then one hour before it */
+        t = (time_t) (NOW + (later ? -3600 : 3600));
+        assert_non_null(gmtime_r(&t, &tm));
+        assert_true(strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm) > 0);
+        assert_true(snprintf(doc, sizeof(doc), pj, when) < (int) sizeof(doc));
+        posture_json_append(
+            a, result("net.firewall", "fail", NOW - 1, "{\"ipv4_inbound_default_deny\":false}"));
+        setup_input(&f, doc, a);
+        run(&f);
+        const struct posture_appraisal_check *c = check(f.a, "net.firewall");
+        assert_int_equal(c->status, POSTURE_APPRAISAL_FAIL);
+        assert_int_equal(c->report_only, !later);
+        assert_int_equal(f.a->status, later ? POSTURE_STORE_VERDICT_CONTRAINDICATED
+                                            : POSTURE_STORE_VERDICT_AFFIRMING);
+        done(&f);
+    }
+}
+
 static void test_report_checks(void **state)
 {
     (void) state;
@@ -975,6 +1009,7 @@ int main(void)
         cmocka_unit_test(test_missing_and_stale),
         cmocka_unit_test(test_grace),
         cmocka_unit_test(test_report_only),
+        cmocka_unit_test(test_report_only_until),
         cmocka_unit_test(test_report_checks),
         cmocka_unit_test(test_malformed_reports),
         cmocka_unit_test(test_tier_and_secure_boot),

@@ -114,7 +114,8 @@ static void test_defaults(void **state)
     p = parse_ok(HEAD "\"max_age\":\"1h\",\"checks\":{\"c.x\":{\"required\":false,"
                       "\"report_only\":true,\"grace\":\"2d\",\"remediation\":\"fix it\","
                       "\"warn\":[{\"path\":\"/a\",\"op\":\"exists\"}]},"
-                      "\"c.y\":{\"max_age\":\"90s\",\"evidence\":[{\"path\":\"/b\",\"op\":\"gt\","
+                      "\"c.y\":{\"max_age\":\"90s\",\"report_only_until\":\"2027-01-02\","
+                      "\"evidence\":[{\"path\":\"/b\",\"op\":\"gt\","
                       "\"value\":1.5,\"missing\":\"hold\"}]}}}");
     assert_int_equal(p->rules[0].max_age_s, 3600);
     assert_false(p->rules[0].required);
@@ -122,6 +123,8 @@ static void test_defaults(void **state)
     assert_int_equal(p->rules[0].grace_s, 2 * 86400);
     assert_string_equal(p->rules[0].remediation, "fix it");
     assert_int_equal(p->rules[1].max_age_s, 90);
+    assert_int_equal(p->rules[0].report_only_until, 0);
+    assert_int_equal(p->rules[1].report_only_until, 1798848000); /* 2027-01-02T00:00:00Z */
     assert_int_equal(p->rules[1].evidence[0].missing, POSTURE_POLICY_MISSING_HOLD);
     posture_policy_free(p);
 }
@@ -190,6 +193,15 @@ static void test_parse_errors(void **state)
               "/checks/c.x/mandatory: unknown member");
     parse_err(RULE("{\"required\":\"yes\",\"evidence\":[]}"),
               "/checks/c.x/required: expected true or false");
+    parse_err(RULE("{\"report_only_until\":\"next week\",\"evidence\":[]}"),
+              "/checks/c.x/report_only_until: 'next week' is not a UTC time "
+              "(\"2026-12-31T00:00:00Z\") or a date (\"2026-12-31\")");
+    parse_err(RULE("{\"report_only_until\":\"2026-12-31T00:00:00+02:00\",\"evidence\":[]}"),
+              "/checks/c.x/report_only_until: '2026-12-31T00:00:00+02:00' is not a UTC time "
+              "(\"2026-12-31T00:00:00Z\") or a date (\"2026-12-31\")");
+    parse_err(RULE("{\"report_only_until\":20261231,\"evidence\":[]}"),
+              "/checks/c.x/report_only_until: expected a UTC time such as "
+              "\"2026-12-31T00:00:00Z\", got a number");
     parse_err(RULE("{\"report_only\":null,\"evidence\":[]}"),
               "/checks/c.x/report_only: expected true or false, got null");
     parse_err(RULE("{\"grace\":\"tomorrow\",\"evidence\":[]}"), "/checks/c.x/grace: 'tomorrow'");
