@@ -57,6 +57,9 @@ TESTS="$TESTS dconf-cli"
 TESTS="$TESTS strace"
 # man-db and groff-base: the man pages render without a warning (tests/lint/man_render.sh).
 TESTS="$TESTS man-db groff-base"
+# ansible-core: ansible-playbook --syntax-check and --list-tasks of the fleet playbook
+# (packaging/fleet/ansible; tests/integration/checks/packaging.fleet).
+TESTS="$TESTS ansible-core"
 TESTS="$TESTS apt dpkg umockdev libumockdev-dev nftables iproute2 iptables util-linux lz4 xz-utils gzip"
 
 missing=""
