@@ -60,6 +60,9 @@ TESTS="$TESTS man-db groff-base"
 # ansible-core: ansible-playbook --syntax-check and --list-tasks of the fleet playbook
 # (packaging/fleet/ansible; tests/integration/checks/packaging.fleet).
 TESTS="$TESTS ansible-core"
+# lintian: the .deb packages must be lintian clean (tests/integration/checks/packaging.deb);
+# dpkg-dev (dpkg-shlibdeps) comes with build-essential.
+TESTS="$TESTS lintian"
 TESTS="$TESTS apt dpkg umockdev libumockdev-dev nftables iproute2 iptables util-linux lz4 xz-utils gzip"
 
 missing=""
