@@ -21,7 +21,7 @@ sed -e "s|127.0.0.1:8081|127.0.0.1:$GP|g" -e "s|127.0.0.1:8080|127.0.0.1:$UP|" \
     -e "s|bind :443 |bind 127.0.0.1:$HP |" \
     -e "s|/etc/haproxy/tls/admin.pem|$W/site-full.pem|" \
     -e "s|/etc/posture/device-ca.pem|$W/device-ca.pem|" \
-    -e "s|/usr/share/doc/posture-verifier/gateways/posture-auth.lua|$SRCDIR/packaging/gateways/posture-auth.lua|" \
+    -e "s|/usr/share/doc/posture-verifier/examples/posture-auth.lua|$SRCDIR/packaging/gateways/posture-auth.lua|" \
     "$SRCDIR/packaging/gateways/haproxy.cfg" >haproxy.cfg
 "$haproxy" -c -f haproxy.cfg >check.out 2>&1 &&
     pass "haproxy -c accepts the shipped haproxy.cfg" ||
