@@ -244,10 +244,13 @@ build_one() {
         sort -u | paste -sd, - | sed 's/,/, /g')
 
     # the SBOM of what the ELF files link against and dlopen()
+    dl_args=""
+    for d in $dlopen; do
+        dl_args="$dl_args --dlopen $d"
+    done
     # shellcheck disable=SC2086
     python3 "$src/packaging/sbom.py" --package "$p" --version "$version" --arch "$arch" \
-        --root "$r" --out "$r/usr/share/doc/$p/sbom.spdx.json" \
-        $(for d in $dlopen; do printf -- '--dlopen %s ' "$d"; done)
+        --root "$r" --out "$r/usr/share/doc/$p/sbom.spdx.json" $dl_args
     chmod 0644 "$r/usr/share/doc/$p/sbom.spdx.json"
 
     # md5sums (sorted), the installed size in KiB (apparent sizes), the control file

@@ -282,12 +282,37 @@ done
 conff=$(dpkg-query -W -f='${Conffiles}' posture-agent | awk '{print $1}' | paste -sd' ' -)
 [ "$conff" = /etc/posture/agent.conf ] && pass "posture-agent conffiles: $conff" || fail "posture-agent conffiles: '$conff'"
 conff=$(dpkg-query -W -f='${Conffiles}' posture-verifier | awk '{print $1}' | sort | paste -sd' ' -)
-expected=$(cd "$src/packaging/policies" && ls *.json | sed 's|^|/etc/posture/policies/|' | sort | paste -sd' ' -)
-expected=$(printf '%s\n' $expected /etc/posture/verifier.conf | sort | paste -sd' ' -)
+expected=$({
+    for f in "$src"/packaging/policies/*.json; do
+        echo "/etc/posture/policies/${f##*/}"
+    done
+    echo /etc/posture/verifier.conf
+} | sort | paste -sd' ' -)
 [ "$conff" = "$expected" ] && pass "posture-verifier conffiles: $conff" || fail "posture-verifier conffiles: '$conff' (expected '$expected')"
 for unit in $units; do
     [ -L "/etc/systemd/system/multi-user.target.wants/$unit" ] &&
+        [ -e "/var/lib/systemd/deb-systemd-helper-enabled/$unit.dsh-also" ] &&
         pass "$unit enabled (deb-systemd-helper)" || fail "$unit not enabled"
+done
+# postinst as if systemd were PID 1: /run/systemd/system in a private mount namespace, and
+# deb-systemd-invoke and systemctl replaced by stand-ins that record their arguments
+mkdir -p "$tmp/shims"
+for c in deb-systemd-invoke systemctl; do
+    printf '#!/bin/sh\necho "%s $*" >>"%s/calls"\n' "$c" "$tmp" >"$tmp/shims/$c"
+    chmod 0755 "$tmp/shims/$c"
+done
+sim_postinst() { # PACKAGE → $tmp/calls
+    : >"$tmp/calls"
+    # shellcheck disable=SC2016 # expanded by the inner shell
+    unshare -m sh -c 'mount -t tmpfs tmpfs /run && mkdir -p /run/systemd/system &&
+        PATH="$1:$PATH" exec /var/lib/dpkg/info/$2.postinst configure "$3"' \
+        sh "$tmp/shims" "$1" "$version" >"$tmp/sim.log" 2>&1 || { show "$tmp/sim.log"; fail "$1 postinst under systemd"; }
+}
+for p in posture-agent posture-verifier; do
+    sim_postinst "$p"
+    grep -q '^systemctl --system daemon-reload' "$tmp/calls" && ! grep -q 'deb-systemd-invoke start' "$tmp/calls" &&
+        pass "$p postinst under systemd, unconfigured: daemon-reload, not started" ||
+        { fail "$p postinst unconfigured: $(tr '\n' ';' <"$tmp/calls")"; }
 done
 # nothing started by the packages (no systemd here, and an unconfigured unit is never started)
 # (the one posture-verifier running is this test's)
@@ -309,6 +334,10 @@ fi
 chmod 0644 /etc/posture/verifier-ca.pem
 mkdir -p /etc/posture/agent.conf.d
 printf '[server]\nurl = %s\nca = /etc/posture/verifier-ca.pem\n' "$url" >/etc/posture/agent.conf.d/50-fleet.conf
+sim_postinst posture-agent
+grep -q '^deb-systemd-invoke start postured.service$' "$tmp/calls" &&
+    pass "posture-agent postinst under systemd, [server] url in a drop-in: started" ||
+    fail "posture-agent postinst configured: $(tr '\n' ';' <"$tmp/calls")"
 # the unit's root ExecStartPre= that moves the token into the state directory, as systemd runs it
 move=$(sed -n 's/^ExecStartPre=+-\(.*enroll\.token.*\)$/\1/p' /lib/systemd/system/postured.service)
 [ -n "$move" ] || fail "no token move in postured.service"
@@ -368,7 +397,7 @@ if dpkg --purge posture-agent posture-verifier >"$tmp/dpkg.log" 2>&1; then
     done
     for unit in $units; do
         [ -e "/etc/systemd/system/multi-user.target.wants/$unit" ] && left="$left wants/$unit"
-        ls /var/lib/systemd/deb-systemd-helper-*/ 2>/dev/null | grep -q "$unit" && left="$left dsh:$unit"
+        find /var/lib/systemd/deb-systemd-helper-* -name "$unit*" 2>/dev/null | grep -q . && left="$left dsh:$unit"
     done
     for u in posture posture-verifier; do
         getent passwd "$u" >/dev/null && left="$left user:$u"
