@@ -3,8 +3,9 @@
 # CI runs (.ci/run). As root on a fresh Debian 12 machine nothing else is needed.
 #
 # Stages (each prints its wall time):
-#   1. release preset: hardened -O2 build, its tests, and the benchmarks (footprint, patch level,
-#      attestation appraisal)
+#   1. release preset: hardened -O2 build, its tests (among them integration/packaging/deb: the
+#      .deb packages built, installed, upgraded and purged on this machine), and the benchmarks
+#      (footprint, patch level, attestation appraisal)
 #   2. fuzz preset (clang): libFuzzer targets, each fuzzed for POSTURE_FUZZ_SECONDS from its corpus
 #   3. asan preset (ASan + UBSan, no recovery): every test; its CTest summary ends the output
 #
