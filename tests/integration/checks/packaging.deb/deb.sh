@@ -368,7 +368,7 @@ POSTURE_DEB_VERSION=$new_version POSTURE_DEB_AGENT_CONF=$tmp/agent.conf.new \
     POSTURE_DEB_PACKAGES=posture-agent "$src/packaging/build-packages.sh" "$build" "$tmp/out2" \
     >"$tmp/build2.log" 2>&1 || { show "$tmp/build2.log"; fail "rebuild for the upgrade"; }
 printf '\n# changed by the admin\n' >>/etc/posture/agent.conf
-if dpkg -i --force-confold "$tmp/out2/posture-agent_${new_version}_"*.deb >"$tmp/dpkg.log" 2>&1; then
+if POSTURE_ENROLL_TOKEN=unused dpkg -i --force-confold "$tmp/out2/posture-agent_${new_version}_"*.deb >"$tmp/dpkg.log" 2>&1; then
     [ "$(dpkg-query -W -f='${Version}' posture-agent)" = "$new_version" ] &&
         grep -q '^# changed by the admin$' /etc/posture/agent.conf &&
         ! grep -q "new default" /etc/posture/agent.conf &&
@@ -377,7 +377,8 @@ if dpkg -i --force-confold "$tmp/out2/posture-agent_${new_version}_"*.deb >"$tmp
         fail "upgrade: $(dpkg-query -W -f='${Version}' posture-agent), $(ls /etc/posture)"
     [ -s /var/lib/posture/device.crt ] && [ -e /etc/posture/agent.conf.d/50-fleet.conf ] &&
         [ "$(stat -c '%a %U' /var/lib/posture)" = "700 posture" ] &&
-        pass "upgrade: the enrolment, the drop-in and the state directory kept" ||
+        [ ! -e /etc/posture/enroll.token ] &&
+        pass "upgrade: the enrolment, the drop-in and the state directory kept; no token written on an enrolled device" ||
         fail "upgrade lost state: $(ls -la /var/lib/posture 2>&1)"
 else
     show "$tmp/dpkg.log"
