@@ -3,11 +3,14 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
 #include <limits.h>
 #include <poll.h>
+#include <pthread.h>
 #include <signal.h>
 #include <spawn.h>
 #include <stdatomic.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -195,6 +198,10 @@ static int start_child(const char *file,
         r = posix_spawn_file_actions_adddup2(&fa, err_w, STDERR_FILENO);
     if (r == 0)
         r = posix_spawn_file_actions_addchdir_np(&fa, opts->cwd ? opts->cwd : "/");
+    if (r == 0 && opts->exec_by_fd)
+        /* dup2 onto itself clears FD_CLOEXEC in the child only (glibc >= 2.29): the fd survives
+         * execve() for the kernel and a script's interpreter to open /proc/self/fd/N. */
+        r = posix_spawn_file_actions_adddup2(&fa, opts->exec_fd, opts->exec_fd);
     if (r == 0)
         r = posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK |
                                                 POSIX_SPAWN_SETSIGDEF);
@@ -212,6 +219,112 @@ static int start_child(const char *file,
     (void) posix_spawn_file_actions_destroy(&fa);
     if (r != 0)
         return -r;
+    *ret_pid = pid;
+    return 0;
+}
+
+/* ---- The fork() path: credentials and child functions ---- */
+
+/* Report errno to the parent through the error pipe and exit. Async-signal-safe. */
+_Noreturn static void child_fail(int ep, int err)
+{
+    ssize_t n;
+    do
+        n = write(ep, &err, sizeof(err));
+    while (n < 0 && errno == EINTR);
+    _exit(127);
+}
+
+/* In the forked child: only async-signal-safe calls until execve() (or child_fn). */
+_Noreturn static void child_main(const char *file,
+                                 const struct posture_spawn_opts *opts,
+                                 const char *const *envp,
+                                 int out_w,
+                                 int err_w,
+                                 int ep)
+{
+    struct sigaction dfl = { .sa_handler = SIG_DFL };
+    sigset_t empty;
+
+    if (setpgid(0, 0) < 0)
+        child_fail(ep, errno);
+    for (int sig = 1; sig < NSIG; sig++)
+        (void) sigaction(sig, &dfl, NULL); /* SIGKILL, SIGSTOP and reserved ones fail: fine */
+    (void) sigemptyset(&empty);
+    (void) sigprocmask(SIG_SETMASK, &empty, NULL);
+
+    int nul = open("/dev/null", O_RDONLY | O_CLOEXEC | O_NOCTTY);
+    if (nul < 0 || dup2(nul, STDIN_FILENO) < 0)
+        child_fail(ep, errno);
+    if (dup2(opts->child_fn ? err_w : out_w, STDOUT_FILENO) < 0 || dup2(err_w, STDERR_FILENO) < 0)
+        child_fail(ep, errno);
+    if (chdir(opts->cwd ? opts->cwd : "/") < 0)
+        child_fail(ep, errno);
+
+    if (opts->switch_user) {
+        gid_t gid = opts->gid;
+        if (setgroups(1, &gid) < 0 || setgid(opts->gid) < 0 || setuid(opts->uid) < 0)
+            child_fail(ep, errno);
+        /* setuid() from root drops every uid; make sure there is no way back. */
+        if (opts->uid != 0 && setuid(0) == 0)
+            child_fail(ep, EPERM);
+    }
+
+    if (opts->child_fn) {
+        (void) close(ep); /* the parent stops waiting for an exec error */
+        _exit(opts->child_fn(out_w, opts->child_userdata) & 0xff);
+    }
+
+    if (opts->exec_by_fd && fcntl(opts->exec_fd, F_SETFD, 0) < 0)
+        child_fail(ep, errno);
+    (void) execve(file, (char *const *) opts->argv, (char *const *) envp);
+    child_fail(ep, errno);
+}
+
+static int start_child_fork(const char *file,
+                            const struct posture_spawn_opts *opts,
+                            const char *const *envp,
+                            int out_w,
+                            int err_w,
+                            pid_t *ret_pid)
+{
+    posture_autoclose int ep_r = -1;
+    posture_autoclose int ep_w = -1;
+    sigset_t all, saved;
+    int ep[2];
+
+    if (pipe2(ep, O_CLOEXEC) < 0)
+        return posture_negative_errno();
+    ep_r = ep[0];
+    ep_w = ep[1];
+
+    /* No signal handler of ours may run in the child before it resets them. */
+    (void) sigfillset(&all);
+    (void) pthread_sigmask(SIG_SETMASK, &all, &saved);
+    pid_t pid = fork();
+    if (pid == 0)
+        child_main(file, opts, envp, out_w, err_w, ep_w);
+    int fork_errno = errno;
+    (void) pthread_sigmask(SIG_SETMASK, &saved, NULL);
+    if (pid < 0)
+        return -fork_errno;
+
+    /* Also here, so the group exists before we might signal it. */
+    (void) setpgid(pid, pid);
+    ep_w = posture_close_safe(ep_w);
+
+    int err = 0;
+    ssize_t n;
+    do
+        n = read(ep_r, &err, sizeof(err));
+    while (n < 0 && errno == EINTR);
+    if (n == (ssize_t) sizeof(err)) {
+        /* The child failed before execve() and exited. */
+        int status;
+        while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+            ;
+        return err > 0 ? -err : -EIO;
+    }
     *ret_pid = pid;
     return 0;
 }
@@ -414,13 +527,26 @@ int posture_spawn_run(const struct posture_spawn_opts *opts, struct posture_spaw
     POSTURE_RETURN_IF_FAIL(opts, -EINVAL);
     POSTURE_RETURN_IF_FAIL(ret, -EINVAL);
     POSTURE_RETURN_IF_FAIL(opts->argv && opts->argv[0] && opts->argv[0][0], -EINVAL);
+    POSTURE_RETURN_IF_FAIL(!opts->exec_by_fd || opts->exec_fd >= 0, -EINVAL);
+    POSTURE_RETURN_IF_FAIL(!opts->child_fn || !opts->exec_by_fd, -EINVAL);
 
     const char *const *envp = opts->envp ? opts->envp : default_envp;
     const char *file = opts->argv[0];
     posture_autofree char *found = NULL;
+    posture_autoclose int exec_fd = -1;
+    char fd_path[sizeof("/proc/self/fd/") + 12];
+    struct posture_spawn_opts o = *opts;
     int r;
 
-    if (opts->search_path && !strchr(file, '/')) {
+    if (o.exec_by_fd) {
+        /* Our own copy above 0..2, so the child's stdio set-up cannot clobber it. */
+        exec_fd = fcntl(o.exec_fd, F_DUPFD_CLOEXEC, STDERR_FILENO + 1);
+        if (exec_fd < 0)
+            return posture_negative_errno();
+        o.exec_fd = exec_fd;
+        (void) snprintf(fd_path, sizeof(fd_path), "/proc/self/fd/%d", exec_fd);
+        file = fd_path;
+    } else if (opts->search_path && !strchr(file, '/')) {
         r = search_path(file, envp_path(envp), &found);
         if (r < 0)
             return r;
@@ -440,9 +566,13 @@ int posture_spawn_run(const struct posture_spawn_opts *opts, struct posture_spaw
 
     uint64_t start = posture_now_usec(CLOCK_MONOTONIC);
     pid_t pid = -1;
-    r = start_child(file, opts, envp, out_w, err_w, &pid);
+    if (o.switch_user || o.child_fn)
+        r = start_child_fork(file, &o, envp, out_w, err_w, &pid);
+    else
+        r = start_child(file, &o, envp, out_w, err_w, &pid);
     if (r < 0)
         return r;
+    exec_fd = posture_close_safe(exec_fd);
     /* Only the child may hold the write ends, or we would never see EOF. */
     out_w = posture_close_safe(out_w);
     err_w = posture_close_safe(err_w);

@@ -7,6 +7,12 @@
  * posix_spawn in a new process group, stdin from /dev/null, stdout and stderr to pipes, every
  * other fd closed by O_CLOEXEC. At the deadline the whole process group gets SIGTERM, then
  * SIGKILL after a grace period. Output past the caps is drained and dropped, and flagged.
+ *
+ * Two cases fork() instead of posix_spawn, with the same supervision: switching to another user
+ * (posix_spawn cannot change credentials) and child_fn (run a function in a child process, for
+ * .so checks). The forked child only makes async-signal-safe calls before execve(); child_fn
+ * runs arbitrary code in the child of a possibly multi-threaded process (glibc keeps malloc
+ * usable after fork; locks other threads held in other libraries are not).
  */
 
 #include <stdbool.h>
@@ -23,6 +29,23 @@ struct posture_spawn_opts {
     size_t stdout_max;        /* 0: 64 KiB */
     size_t stderr_max;        /* 0: 16 KiB */
     const char *cwd;          /* NULL: "/" */
+
+    /* Execute exec_fd (as /proc/self/fd/N, so a script's interpreter can open it too) instead
+     * of the file argv[0] names; argv[0] is still what the child sees. For files the caller
+     * opened and checked (no path lookup between check and exec). */
+    bool exec_by_fd;
+    int exec_fd;
+    /* Run the child with these credentials (setgroups({gid}), setgid, setuid before execve).
+     * Without the privilege to switch, posture_spawn_run() returns -EPERM. */
+    bool switch_user;
+    uid_t uid;
+    gid_t gid;
+    /* Execute nothing: fork and return child_fn(out_fd, child_userdata) & 0xff as the child's
+     * exit status. In the child stdout and stderr go to the stderr pipe (a debug log for the
+     * caller) and out_fd is the write end of the stdout pipe. argv is then only used for
+     * argv[0], a label for log lines. */
+    int (*child_fn)(int out_fd, void *userdata);
+    void *child_userdata;
 };
 
 struct posture_spawn_result {

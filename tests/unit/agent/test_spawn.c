@@ -627,6 +627,166 @@ static void test_no_zombies(void **state)
     assert_no_children();
 }
 
+/* ---- exec_by_fd, child_fn, switch_user (the fork path) ---- */
+
+static void test_exec_by_fd(void **state)
+{
+    (void) state;
+    struct posture_spawn_result res;
+    char *dir = posture_test_mkdtemp();
+    char path[PATH_MAX];
+
+    assert_int_equal(
+        posture_test_write_file(dir, "script", "#!/bin/sh\necho \"args:$*\"\nls /proc/self/fd\n"),
+        0);
+    (void) snprintf(path, sizeof(path), "%s/script", dir);
+    assert_int_equal(chmod(path, 0755), 0);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    assert_true(fd >= 0);
+    /* What runs is the fd, whatever the file is replaced with afterwards. */
+    assert_int_equal(unlink(path), 0);
+    assert_int_equal(posture_test_write_file(dir, "script", "#!/bin/sh\necho replaced\n"), 0);
+
+    const char *const argv[] = { path, "--posture-json", NULL };
+    int before = count_fds();
+    struct posture_spawn_opts o = { .argv = argv, .exec_by_fd = true, .exec_fd = fd };
+    assert_int_equal(run_opts(&o, &res), 0);
+    assert_int_equal(res.exit_code, 0);
+    assert_true(has_line(res.out, "args:--posture-json"));
+    assert_null(strstr(res.out, "replaced"));
+    posture_spawn_result_done(&res);
+    assert_int_equal(count_fds(), before);
+    /* The caller's fd keeps FD_CLOEXEC: only the child's copy was inheritable. */
+    assert_int_equal(fcntl(fd, F_GETFD) & FD_CLOEXEC, FD_CLOEXEC);
+
+    /* Also through the fork path. */
+    o.switch_user = true;
+    o.uid = geteuid();
+    o.gid = getegid();
+    int r = run_opts(&o, &res);
+    if (geteuid() == 0) {
+        assert_int_equal(r, 0);
+        assert_true(has_line(res.out, "args:--posture-json"));
+        posture_spawn_result_done(&res);
+    } else
+        assert_int_equal(r, -EPERM); /* setgroups() needs CAP_SETGID */
+
+    /* Bad arguments. */
+    o = (struct posture_spawn_opts){ .argv = argv, .exec_by_fd = true, .exec_fd = -1 };
+    assert_int_equal(posture_spawn_run(&o, &res), -EINVAL);
+    (void) close(fd);
+    assert_int_equal(posture_test_rmdir_r(dir), 0);
+    free(dir);
+}
+
+static int child_writes(int out_fd, void *userdata)
+{
+    const char *text = userdata;
+    (void) printf("to stdout\n"); /* goes to the stderr pipe */
+    (void) fflush(stdout);
+    (void) fprintf(stderr, "to stderr\n");
+    if (write(out_fd, text, strlen(text)) < 0)
+        return 1;
+    return 7;
+}
+
+static int child_crashes(int out_fd, void *userdata)
+{
+    (void) out_fd;
+    (void) userdata;
+    (void) raise(SIGSEGV);
+    return 0;
+}
+
+static int child_spins(int out_fd, void *userdata)
+{
+    (void) out_fd;
+    (void) userdata;
+    for (;;)
+        (void) pause();
+    return 0;
+}
+
+static int child_floods(int out_fd, void *userdata)
+{
+    static const char chunk[65536];
+    (void) userdata;
+    for (int i = 0; i < 1600; i++) /* 100 MiB */
+        if (write(out_fd, chunk, sizeof(chunk)) < 0)
+            return 1;
+    return 0;
+}
+
+static void test_child_fn(void **state)
+{
+    (void) state;
+    struct posture_spawn_result res;
+    const char *const argv[] = { "label", NULL };
+    char text[] = "{\"result\":1}";
+
+    struct posture_spawn_opts o = { .argv = argv,
+                                    .child_fn = child_writes,
+                                    .child_userdata = text };
+    assert_int_equal(run_opts(&o, &res), 0);
+    assert_int_equal(res.exit_code, 7);
+    assert_string_equal(res.out, text);
+    assert_true(has_line(res.err, "to stdout"));
+    assert_true(has_line(res.err, "to stderr"));
+    posture_spawn_result_done(&res);
+
+    o.child_fn = child_crashes;
+    assert_int_equal(run_opts(&o, &res), 0);
+    assert_int_equal(res.exit_code, -1);
+    assert_int_equal(res.term_signal, SIGSEGV);
+    posture_spawn_result_done(&res);
+
+    o.child_fn = child_spins;
+    o.timeout_usec = 200 * POSTURE_USEC_PER_MSEC;
+    assert_int_equal(run_opts(&o, &res), 0);
+    assert_true(res.timed_out);
+    assert_int_equal(res.term_signal, SIGTERM);
+    posture_spawn_result_done(&res);
+
+    o.child_fn = child_floods;
+    o.timeout_usec = 20 * SEC;
+    o.stdout_max = 64 * 1024;
+    assert_int_equal(run_opts(&o, &res), 0);
+    assert_true(res.stdout_truncated);
+    assert_int_equal(res.out_len, 64 * 1024);
+    assert_int_equal(res.exit_code, 0);
+    posture_spawn_result_done(&res);
+
+    /* child_fn executes nothing: exec_by_fd makes no sense with it. */
+    o = (struct posture_spawn_opts){
+        .argv = argv, .child_fn = child_writes, .exec_by_fd = true, .exec_fd = 0
+    };
+    assert_int_equal(posture_spawn_run(&o, &res), -EINVAL);
+}
+
+static void test_switch_user(void **state)
+{
+    (void) state;
+    struct posture_spawn_result res;
+    const char *const argv[] = { "/bin/sh", "-c", "id -u; id -g; id -G; echo \"$PATH\"", NULL };
+    struct posture_spawn_opts o = { .argv = argv, .switch_user = true, .uid = 65534, .gid = 65534 };
+
+    int r = run_opts(&o, &res);
+    if (geteuid() != 0) {
+        /* Without the privilege the child cannot switch, and says so. */
+        assert_int_equal(r, -EPERM);
+        skip();
+    }
+    assert_int_equal(r, 0);
+    assert_int_equal(res.exit_code, 0);
+    assert_string_equal(res.out, "65534\n65534\n65534\n/usr/sbin:/usr/bin:/sbin:/bin\n");
+    posture_spawn_result_done(&res);
+
+    /* Exec errors still come back as errors through the fork path. */
+    const char *const missing[] = { "/nonexistent/prog", NULL };
+    o.argv = missing;
+    assert_int_equal(run_opts(&o, &res), -ENOENT);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -650,6 +810,9 @@ int main(void)
         cmocka_unit_test(test_duration),
         cmocka_unit_test(test_sigchld_ignored_by_caller),
         cmocka_unit_test(test_no_zombies),
+        cmocka_unit_test(test_exec_by_fd),
+        cmocka_unit_test(test_child_fn),
+        cmocka_unit_test(test_switch_user),
     };
     int failed = 0;
 
