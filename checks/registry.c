@@ -13,6 +13,7 @@
 #include "posture/parse.h"
 
 #include "host.h"
+#include "loader_internal.h"
 
 /*
  * Size of struct posture_check_desc in ABI 1.0: every member up to and including fini. Later
@@ -39,9 +40,8 @@ struct posture_registry {
 
 /*
  * Loader release hooks, one row per source: free what the loader keeps in loader_data (the .so
- * loader: dlclose the handle; the exec loader: its parsed descriptor). Built-in checks own
- * nothing. The .so and exec loaders replace their rows when they land; until then nothing can
- * register loader_data, so their rows only assert that.
+ * loader: dlclose the handle; the exec loader: its descriptor and the executable's fd). Built-in
+ * checks own nothing.
  */
 typedef void (*loader_release_fn)(struct posture_check *c);
 
@@ -51,10 +51,22 @@ static void release_nothing(struct posture_check *c)
     assert(!c->loader_data);
 }
 
+static void release_so(struct posture_check *c)
+{
+    posture_loader_so_release(c->loader_data);
+    c->loader_data = NULL;
+}
+
+static void release_exec(struct posture_check *c)
+{
+    posture_loader_exec_release(c->loader_data);
+    c->loader_data = NULL;
+}
+
 static const loader_release_fn loader_release[POSTURE_CHECK_SOURCE__MAX] = {
     [POSTURE_CHECK_SOURCE_BUILTIN] = release_nothing,
-    [POSTURE_CHECK_SOURCE_SO] = release_nothing,
-    [POSTURE_CHECK_SOURCE_EXEC] = release_nothing,
+    [POSTURE_CHECK_SOURCE_SO] = release_so,
+    [POSTURE_CHECK_SOURCE_EXEC] = release_exec,
 };
 
 static const char *const check_source_table[POSTURE_CHECK_SOURCE__MAX] = {
@@ -239,11 +251,22 @@ int posture_registry_add(struct posture_registry *reg,
                          const char *path,
                          const char **ret_why)
 {
+    return posture_registry_add_owned(reg, desc, source, path, NULL, ret_why);
+}
+
+int posture_registry_add_owned(struct posture_registry *reg,
+                               const struct posture_check_desc *desc,
+                               enum posture_check_source source,
+                               const char *path,
+                               void *loader_data,
+                               const char **ret_why)
+{
     const char *why = NULL;
 
     POSTURE_RETURN_IF_FAIL(reg, -EINVAL);
     POSTURE_RETURN_IF_FAIL(desc, -EINVAL);
     POSTURE_RETURN_IF_FAIL(source >= 0 && source < POSTURE_CHECK_SOURCE__MAX, -EINVAL);
+    POSTURE_RETURN_IF_FAIL(!loader_data || source != POSTURE_CHECK_SOURCE_BUILTIN, -EINVAL);
 
     int r = validate_desc(desc, &why);
     if (r < 0) {
@@ -279,7 +302,7 @@ int posture_registry_add(struct posture_registry *reg,
     reg->entries[at] = (struct posture_check){
         .desc = desc,
         .source = source,
-        .loader_data = NULL,
+        .loader_data = loader_data,
     };
     reg->entries[at].path = POSTURE_TAKE_PTR(path_copy);
     reg->n++;

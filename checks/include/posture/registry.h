@@ -5,7 +5,7 @@
  * The check registry: every check the agent knows, from any loader. Internal to the agent
  * (posturectl, postured); not installed.
  *
- * Loaders (the built-in table now; the .so and exec loaders later) all end in
+ * Loaders (the built-in table; the .so and exec loaders of loader.h) all end in
  * posture_registry_add(), which validates the descriptor the same way whatever its origin.
  */
 
@@ -40,8 +40,8 @@ struct posture_check {
 struct posture_registry;
 
 int posture_registry_new(struct posture_registry **ret);
-/* Frees the registry and every entry (calling the loader's release hook once loaders exist).
- * NULL-safe; returns NULL. */
+/* Frees the registry and every entry (calling the loader's release hook: dlclose for .so
+ * checks). NULL-safe; returns NULL. */
 struct posture_registry *posture_registry_free(struct posture_registry *reg);
 POSTURE_DEFINE_TRIVIAL_CLEANUP_FUNC(struct posture_registry *, posture_registry_free)
 #define posture_auto_registry POSTURE_CLEANUP(posture_registry_freep)
@@ -61,6 +61,19 @@ int posture_registry_add(struct posture_registry *reg,
                          enum posture_check_source source,
                          const char *path,
                          const char **ret_why);
+
+/*
+ * posture_registry_add() for a loader that keeps data with the entry (the .so loader's dl
+ * handle, the exec loader's descriptor): on success the registry owns loader_data and releases
+ * it with the loader's hook when it is freed; on failure the caller keeps it. desc may point
+ * into loader_data. Built-ins own nothing (-EINVAL with loader_data).
+ */
+int posture_registry_add_owned(struct posture_registry *reg,
+                               const struct posture_check_desc *desc,
+                               enum posture_check_source source,
+                               const char *path,
+                               void *loader_data,
+                               const char **ret_why);
 
 /* Add every check compiled in (checks/builtin/builtin.list). */
 int posture_registry_add_builtins(struct posture_registry *reg);
