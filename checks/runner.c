@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * The runner (runner.h): each selected check runs init/run/fini on its own worker thread with a
- * deadline. A check still running at its deadline is abandoned together with everything it can
- * reach (its own root fd, result, host data), so the runner never frees memory a stuck thread
- * may still use.
+ * The runner (runner.h): each selected built-in check runs init/run/fini on its own worker
+ * thread with a deadline. A check still running at its deadline is abandoned together with
+ * everything it can reach (its own root fd, result, host data), so the runner never frees memory
+ * a stuck thread may still use. External checks run in processes: exec checks are executed,
+ * .so checks run in a forked child that writes its result back as the exec output contract.
  */
 #include "posture/runner.h"
 
@@ -11,17 +12,23 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <pthread.h>
+#include <pwd.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <syslog.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "posture/check_output.h"
 #include "posture/err.h"
 #include "posture/fileio.h"
 #include "posture/json.h"
+#include "posture/loader.h"
+#include "posture/log.h"
 #include "posture/parse.h"
+#include "posture/spawn.h"
 #include "posture/strv.h"
 #include "posture/time_util.h"
 #include "posture/version.h"
@@ -221,15 +228,264 @@ static int result_finish(struct posture_result *result, const char *name, int rc
     return 0;
 }
 
-/*
- * The seam for the exec loader: exec checks run as processes with a JSON protocol, which does
- * not exist yet. Returns what run() would.
- */
-static int run_exec_check(const struct posture_check *c, struct posture_result *result)
+/* ---- External checks: processes ---- */
+
+/* SIGTERM to SIGKILL for external checks: they get a moment to clean up, not more. */
+#define EXTERNAL_KILL_GRACE_USEC (500 * POSTURE_USEC_PER_MSEC)
+
+/* The child process of a .so check: run it against the job's fresh result and write the result
+ * back as the exec output contract. Its exit status only matters when it is not 0. */
+static int so_child_main(int out_fd, void *userdata)
 {
-    (void) c;
-    (void) posture_host_api_get()->set_reason(result, "exec checks are not supported yet");
-    return -EOPNOTSUPP;
+    struct job *j = userdata;
+    void *state = NULL;
+    posture_autofree char *text = NULL;
+    size_t len = 0;
+
+    int r = j->desc->init ? j->desc->init(&j->ctx, &state) : 0;
+    if (r >= 0) {
+        r = j->desc->run(&j->ctx, state, j->result);
+        if (j->desc->fini)
+            j->desc->fini(state);
+    }
+    if (result_finish(j->result, j->desc->name, r) < 0 ||
+        posture_check_output_format(j->result, &text, &len) < 0)
+        return 70; /* EX_SOFTWARE: the parent reports the exit status */
+    for (size_t done = 0; done < len;) {
+        ssize_t n = write(out_fd, text + done, len - done);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            return 74; /* EX_IOERR */
+        done += (size_t) n;
+    }
+    return 0;
+}
+
+/* The stderr of an external check goes to the debug log, line by line. */
+static void log_stderr(const char *name, const char *err, size_t len, bool truncated)
+{
+    if (!posture_log_level_enabled(LOG_DEBUG))
+        return;
+    for (size_t i = 0; i < len;) {
+        const char *nl = memchr(err + i, '\n', len - i);
+        size_t n = nl ? (size_t) (nl - (err + i)) : len - i;
+        if (n > 0)
+            log_debug("check/%s: stderr: %.*s", name, (int) n, err + i);
+        i += n + 1;
+    }
+    if (truncated)
+        log_debug("check/%s: stderr: (more output dropped)", name);
+}
+
+/* "SIGSEGV" for SIGSEGV. */
+static const char *signal_name(int sig, char *buf, size_t size)
+{
+    const char *abbrev = sigabbrev_np(sig);
+    if (abbrev)
+        (void) snprintf(buf, size, "SIG%s", abbrev);
+    else
+        (void) snprintf(buf, size, "signal %d", sig);
+    return buf;
+}
+
+/*
+ * Turn what the process did into the result: the parsed verdict in *io_result (replacing the
+ * empty one there) and 0, or a negative errno with the reason set on *io_result.
+ */
+static int external_outcome(const struct posture_check *c,
+                            const struct posture_spawn_result *sr,
+                            uint64_t timeout,
+                            struct posture_result **io_result)
+{
+    const struct posture_host_api *api = posture_host_api_get();
+    const char *name = c->desc->name;
+    struct posture_result *result = *io_result;
+    char buf[64];
+    int r;
+
+    log_stderr(name, sr->err, sr->err_len, sr->stderr_truncated);
+    if (sr->timed_out) {
+        r = api->set_reason(result, "%s did not finish within %s", name,
+                            posture_format_duration(buf, sizeof(buf), timeout));
+        return r < 0 ? r : -ETIMEDOUT;
+    }
+    if (sr->term_signal > 0) {
+        r = api->set_reason(result, "%s %s %s", name,
+                            c->source == POSTURE_CHECK_SOURCE_SO ? "crashed with" : "was killed by",
+                            signal_name(sr->term_signal, buf, sizeof(buf)));
+        return r < 0 ? r : -EPROTO;
+    }
+    if (sr->stdout_truncated) {
+        r = api->set_reason(result, "%s: output over %zu KiB", name,
+                            POSTURE_CHECK_OUTPUT_MAX / 1024);
+        return r < 0 ? r : -E2BIG;
+    }
+    if (sr->exit_code != 0) {
+        r = api->set_reason(result, "%s exited with status %d", name, sr->exit_code);
+        return r < 0 ? r : -EPROTO;
+    }
+
+    posture_auto_result struct posture_result *parsed = NULL;
+    char why[POSTURE_CHECK_OUTPUT_WHY_MAX];
+    r = posture_result_new(name, c->desc->version, &parsed);
+    if (r < 0)
+        return r;
+    r = posture_check_output_parse(sr->out, sr->out_len, name, parsed, why, sizeof(why));
+    if (r == -ENOMEM)
+        return r;
+    if (r < 0) {
+        r = api->set_reason(result, "%s: invalid output: %s", name, why);
+        return r < 0 ? r : -EPROTO;
+    }
+    (void) posture_result_free(result);
+    *io_result = POSTURE_TAKE_PTR(parsed);
+    return 0;
+}
+
+/* Why the process could not be started, as the result's reason. */
+static int spawn_failed(const struct posture_check *c, int error, struct posture_result *result)
+{
+    const struct posture_host_api *api = posture_host_api_get();
+    int r;
+
+    if (error == -EPERM)
+        r = api->set_reason(result,
+                            "%s: the agent lacks the privilege to run it as the configured user",
+                            c->desc->name);
+    else
+        r = api->set_reason(result, "%s could not be started (%s)", c->desc->name,
+                            posture_errno_name(error));
+    return r < 0 ? r : error;
+}
+
+/* [check.<id>] user of an exec check into so (nothing when unset). */
+static int exec_user(const struct posture_check *c,
+                     const struct posture_config *config,
+                     struct posture_spawn_opts *so,
+                     struct posture_result *result)
+{
+    const struct posture_host_api *api = posture_host_api_get();
+    char section[POSTURE_CHECK_SECTION_MAX];
+    struct passwd pw, *found = NULL;
+    char buf[4096];
+
+    if (!config || posture_check_section(c->desc->name, section, sizeof(section)) < 0)
+        return 0;
+    const char *user = posture_config_get(config, section, "user");
+    if (!user)
+        return 0;
+    int k = getpwnam_r(user, &pw, buf, sizeof(buf), &found);
+    if (k != 0 || !found) {
+        int r = api->set_reason(result, "%s: user '%s' of [%s] does not exist", c->desc->name, user,
+                                section);
+        return r < 0 ? r : -ESRCH;
+    }
+    if (pw.pw_uid == 0) {
+        int r = api->set_reason(result, "%s: refusing to run it as user '%s', which is root",
+                                c->desc->name, user);
+        return r < 0 ? r : -EPERM;
+    }
+    if (pw.pw_uid == geteuid() && pw.pw_gid == getegid())
+        return 0; /* already that user */
+    so->switch_user = true;
+    so->uid = pw.pw_uid;
+    so->gid = pw.pw_gid;
+    return 0;
+}
+
+/* The deadline of an exec check: [check.<id>] timeout, else [checks] exec_timeout. */
+static uint64_t exec_timeout(const struct posture_check *c, const struct posture_run_opts *opts)
+{
+    char section[POSTURE_CHECK_SECTION_MAX];
+    uint64_t t =
+        opts->exec_timeout_usec ? opts->exec_timeout_usec : POSTURE_CHECK_TIMEOUT_DEFAULT_USEC;
+
+    if (opts->config && posture_check_section(c->desc->name, section, sizeof(section)) >= 0) {
+        const char *v = posture_config_get(opts->config, section, "timeout");
+        uint64_t u;
+        if (v && posture_parse_duration_usec(v, &u) >= 0 && u > 0)
+            t = u;
+    }
+    return t;
+}
+
+/*
+ * Run an exec check: the checked file (by its fd), argv {path, "--posture-json"}, environment
+ * PATH and LANG=C only, stdin /dev/null, stdout capped, stderr to the debug log, the deadline
+ * for its whole process group. Returns what run() would, *io_result replaced by the verdict.
+ */
+static int run_exec_check(const struct posture_check *c,
+                          const struct posture_run_opts *opts,
+                          uint64_t *ret_timeout,
+                          struct posture_result **io_result)
+{
+    const char *argv[] = { c->path, "--posture-json", NULL };
+    struct posture_spawn_result sr = { 0 };
+    uint64_t timeout = exec_timeout(c, opts);
+
+    *ret_timeout = timeout;
+    int fd = posture_loader_exec_fd(c);
+    if (fd < 0 || !c->path) {
+        int r = posture_host_api_get()->set_reason(*io_result, "%s has no checked executable",
+                                                   c->desc->name);
+        return r < 0 ? r : -EBADF;
+    }
+    struct posture_spawn_opts so = {
+        .argv = argv,
+        .timeout_usec = timeout,
+        .kill_grace_usec = EXTERNAL_KILL_GRACE_USEC,
+        .stdout_max = POSTURE_CHECK_OUTPUT_MAX,
+        .exec_by_fd = true,
+        .exec_fd = fd,
+    };
+    int r = exec_user(c, opts->config, &so, *io_result);
+    if (r < 0)
+        return r;
+    r = posture_spawn_run(&so, &sr);
+    if (r == -ENOMEM)
+        return r;
+    if (r < 0)
+        return spawn_failed(c, r, *io_result);
+    r = external_outcome(c, &sr, timeout, io_result);
+    posture_spawn_result_done(&sr);
+    return r;
+}
+
+/*
+ * Run a .so check in a forked child (runner.h): a crash or a hang costs the child, not the
+ * agent. The child gets a job like a worker thread would.
+ */
+static int run_so_check(const struct posture_check *c,
+                        const struct posture_run_opts *opts,
+                        uint64_t timeout,
+                        uint64_t deadline,
+                        struct posture_result **io_result)
+{
+    const char *argv[] = { c->path ? c->path : c->desc->name, NULL };
+    struct posture_spawn_result sr = { 0 };
+    struct job *j = NULL;
+
+    int r = job_new(c, opts, deadline, &j);
+    if (r < 0)
+        return r;
+    struct posture_spawn_opts so = {
+        .argv = argv,
+        .timeout_usec = timeout,
+        .kill_grace_usec = EXTERNAL_KILL_GRACE_USEC,
+        .stdout_max = POSTURE_CHECK_OUTPUT_MAX,
+        .child_fn = so_child_main,
+        .child_userdata = j,
+    };
+    r = posture_spawn_run(&so, &sr);
+    job_free(j);
+    if (r == -ENOMEM)
+        return r;
+    if (r < 0)
+        return spawn_failed(c, r, *io_result);
+    r = external_outcome(c, &sr, timeout, io_result);
+    posture_spawn_result_done(&sr);
+    return r;
 }
 
 /* A fresh ERROR result for a check abandoned at its deadline. */
@@ -269,13 +525,18 @@ static int run_one(const struct posture_check *c,
     bool abandoned = false;
     int rc, r;
 
-    if (c->source == POSTURE_CHECK_SOURCE_EXEC) {
+    if (c->source == POSTURE_CHECK_SOURCE_EXEC || c->source == POSTURE_CHECK_SOURCE_SO) {
         r = posture_result_new(c->desc->name, c->desc->version, &result);
         if (r < 0)
             return r;
-        rc = run_exec_check(c, result);
+        if (c->source == POSTURE_CHECK_SOURCE_EXEC)
+            rc = run_exec_check(c, opts, &timeout, &result);
+        else
+            rc = run_so_check(c, opts, timeout, deadline, &result);
+        if (rc == -ENOMEM)
+            return rc;
     } else {
-        /* Built-in and .so checks both call desc->run in process, on a worker thread. */
+        /* Built-in checks call desc->run in process, on a worker thread. */
         struct job *j = NULL;
         r = job_new(c, opts, deadline, &j);
         if (r < 0)
@@ -401,6 +662,48 @@ int posture_run_exit_status(const struct posture_run *run)
 
 /* ---- Config validation ---- */
 
+/* [check.<id>] of an exec check: user and timeout only. -EINVAL on a bad value. */
+static int validate_exec_option(const struct posture_config *config,
+                                const struct posture_config_entry *e)
+{
+    if (strcmp(e->key, "timeout") == 0) {
+        uint64_t u;
+        if (posture_parse_duration_usec(e->value, &u) < 0 || u == 0) {
+            posture_config_diag(config, LOG_ERR, e->file, e->line,
+                                "invalid value '%s' for [%s] timeout: expected a duration such "
+                                "as 30s or 2m",
+                                e->value, e->section);
+            return -EINVAL;
+        }
+        return 0;
+    }
+    if (strcmp(e->key, "user") == 0) {
+        bool ok = e->value[0] != '\0' && strlen(e->value) <= 32 && e->value[0] != '-';
+        for (const char *p = e->value; ok && *p; p++)
+            ok = (*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
+                 *p == '_' || *p == '-' || *p == '.';
+        if (!ok) {
+            posture_config_diag(config, LOG_ERR, e->file, e->line,
+                                "invalid value '%s' for [%s] user: expected a user name", e->value,
+                                e->section);
+            return -EINVAL;
+        }
+        if (strcmp(e->value, "root") == 0) {
+            posture_config_diag(config, LOG_ERR, e->file, e->line,
+                                "[%s] user = root: exec checks never run as root through this "
+                                "setting; remove it to run as the agent's user",
+                                e->section);
+            return -EINVAL;
+        }
+        return 0;
+    }
+    posture_config_diag(config, LOG_WARNING, e->file, e->line,
+                        "unknown option '%s' for exec check %s in [%s] (exec checks take only "
+                        "'user' and 'timeout'), ignoring",
+                        e->key, e->section + 6, e->section);
+    return 0;
+}
+
 int posture_runner_validate_config(const struct posture_registry *reg,
                                    const struct posture_config *config)
 {
@@ -426,6 +729,12 @@ int posture_runner_validate_config(const struct posture_registry *reg,
                 if (posture_strv_extend(&warned, e->section) < 0)
                     return -ENOMEM;
             }
+            continue;
+        }
+
+        if (c->source == POSTURE_CHECK_SOURCE_EXEC) {
+            if (validate_exec_option(config, e) < 0)
+                ret = -EINVAL;
             continue;
         }
 

@@ -129,9 +129,11 @@ struct posture_cli_config {
 int posture_cli_config_load(const char *path, struct posture_cli_config *c);
 void posture_cli_config_done(struct posture_cli_config *c);
 
-/* A new registry holding every check this agent knows. Errors are logged; the caller exits with
- * POSTURE_EXIT_USAGE. */
-int posture_cli_registry_load(struct posture_registry **ret);
+/* A new registry holding every check this agent knows: the built-ins, then the .so checks of
+ * cfg's [checks] plugin_dirs and the exec checks of its exec_dirs (cfg may be NULL: built-ins
+ * only). Files the loaders refuse are logged as warnings, one line each. Errors are logged; the
+ * caller exits with POSTURE_EXIT_USAGE. */
+int posture_cli_registry_load(const struct posture_cli_config *cfg, struct posture_registry **ret);
 
 /*
  * Run the checks that a selects (--only, --root) under cfg, as `check` and `report` do: open

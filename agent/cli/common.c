@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "posture/fileio.h"
+#include "posture/loader.h"
 #include "posture/log.h"
 #include "posture/registry.h"
 #include "posture/runner.h"
@@ -113,7 +114,7 @@ int posture_cli_run_checks(const struct posture_cli_common_args *a,
     r = posture_root_open(a->root, &root_fd);
     if (r < 0)
         return log_error_errno(r, "--root %s: %m", a->root ? a->root : "/");
-    r = posture_cli_registry_load(&reg);
+    r = posture_cli_registry_load(cfg, &reg);
     if (r < 0)
         return r;
     r = posture_runner_validate_config(reg, cfg->config);
@@ -126,6 +127,7 @@ int posture_cli_run_checks(const struct posture_cli_common_args *a,
         .only = a->only,
         .timeout_usec = cfg->agent.check_timeout_usec,
         .config = cfg->config,
+        .exec_timeout_usec = cfg->agent.exec_timeout_usec,
     };
     r = posture_runner_run(reg, &opts, &run, &unknown);
     if (r == -ENOENT && unknown)
@@ -196,7 +198,14 @@ void posture_cli_config_done(struct posture_cli_config *c)
     c->config = posture_config_free(c->config);
 }
 
-int posture_cli_registry_load(struct posture_registry **ret)
+/* One line per external check file refused or skipped (loader.h). */
+static void loader_diag(int level, const char *path, const char *message, void *userdata)
+{
+    (void) userdata;
+    log_full(level, "%s: %s", path, message);
+}
+
+int posture_cli_registry_load(const struct posture_cli_config *cfg, struct posture_registry **ret)
 {
     posture_auto_registry struct posture_registry *reg = NULL;
 
@@ -205,6 +214,22 @@ int posture_cli_registry_load(struct posture_registry **ret)
         r = posture_registry_add_builtins(reg);
     if (r < 0)
         return log_error_errno(r, "Failed to register the built-in checks: %m");
+
+    /* Built-ins first, so an external check can never take a built-in's name. */
+    if (cfg && cfg->agent_initialised) {
+        const struct posture_loader_opts lo = { .owner = 0, .diag = loader_diag };
+
+        POSTURE_FOREACH_STRV (dir, cfg->agent.plugin_dirs) {
+            r = posture_loader_load_so_dir(reg, dir, &lo);
+            if (r < 0)
+                return log_error_errno(r, "Failed to load the .so checks of %s: %m", dir);
+        }
+        POSTURE_FOREACH_STRV (dir, cfg->agent.exec_dirs) {
+            r = posture_loader_load_exec_dir(reg, dir, &lo);
+            if (r < 0)
+                return log_error_errno(r, "Failed to load the exec checks of %s: %m", dir);
+        }
+    }
     *ret = POSTURE_TAKE_PTR(reg);
     return 0;
 }

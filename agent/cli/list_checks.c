@@ -52,7 +52,7 @@ int posture_cli_list_checks(int argc, char **argv)
     if (r < 0)
         return POSTURE_EXIT_USAGE;
 
-    r = posture_cli_registry_load(&reg);
+    r = posture_cli_registry_load(&cfg, &reg);
     if (r < 0)
         return POSTURE_EXIT_USAGE;
 

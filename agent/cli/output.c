@@ -461,6 +461,8 @@ static int check_to_json(const struct posture_check *chk, cJSON **ret)
         r = posture_json_add_str(o, "version", d->version);
     if (r >= 0)
         r = posture_json_add_str(o, "source", posture_check_source_to_string(chk->source));
+    if (r >= 0)
+        r = posture_json_add_str(o, "path", chk->path); /* null for built-ins */
     if (r < 0)
         return r;
 

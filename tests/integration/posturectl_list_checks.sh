@@ -18,8 +18,9 @@ expect_json "$j" '.[] | select(.id == "os.release") | .needs' '[]' \
 expect_jq "$j" '.[] | select(.id == "os.release") | .summary | type == "string" and length > 0' \
     "os.release has a summary"
 # Every element has exactly the documented members, with the documented types.
-expect_jq "$j" 'all(.[]; keys == ["id", "needs", "options", "source", "summary", "version"])' \
-    "every check has id, version, source, needs, summary, options"
+expect_jq "$j" 'all(.[]; keys == ["id", "needs", "options", "path", "source", "summary", "version"])' \
+    "every check has id, version, source, path, needs, summary, options"
+expect_jq "$j" 'all(.[]; select(.source == "built-in") | .path == null)' "built-ins have no path"
 expect_jq "$j" 'all(.[]; .id | test("^[a-z0-9_]+(\\.[a-z0-9_]+)*$"))' "ids are dotted lowercase"
 expect_jq "$j" 'all(.[]; .version | test("^[0-9]+\\.[0-9]+\\.[0-9]+"))' "versions are semver"
 expect_jq "$j" 'all(.[]; .source == "built-in" or .source == ".so" or .source == "exec")' \

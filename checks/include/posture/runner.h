@@ -5,11 +5,27 @@
  * The runner: runs selected checks of a registry once, each with a deadline, and collects their
  * results. Internal to the agent; not installed.
  *
- * Each in-process check runs on a worker thread. If it is still running at its deadline the
- * runner records ERROR ("did not finish within …", -ETIMEDOUT) and moves on; the stuck thread is
- * abandoned with its own duplicate of the root fd and its own result object, so it cannot touch
- * anything the runner frees. Checks that may block must therefore be exec checks (a process can
- * be killed; a thread cannot).
+ * Built-in checks run in process, each on a worker thread. If it is still running at its
+ * deadline the runner records ERROR ("did not finish within …", -ETIMEDOUT) and moves on; the
+ * stuck thread is abandoned with its own duplicate of the root fd and its own result object, so
+ * it cannot touch anything the runner frees. Built-ins are our code, bounded by review (STYLE.md
+ * G2); a thread cannot be killed, so anything that may block must be a process.
+ *
+ * External checks run in processes, so a crash or an endless loop costs a process, never the
+ * agent:
+ *  - exec checks are executed (posture_spawn_run: the checked file by its fd, argv {path,
+ *    "--posture-json"}, only PATH and LANG=C in the environment, stdin /dev/null, stdout capped
+ *    at 64 KiB, stderr to the debug log, SIGTERM then SIGKILL of the process group at the
+ *    deadline: [check.<id>] timeout, else exec_timeout), optionally as [check.<id>] user;
+ *  - .so checks are untrusted code too: each runs init/run/fini in a forked child (fork, not
+ *    exec: the plugin is already loaded) against a fresh result, which the child writes back as
+ *    the exec output contract (check_output.h) on a pipe and exits; the parent reads it with the
+ *    same parser, under the same cap, with the in-process deadline (timeout_usec). Cost: one
+ *    fork per .so check and run (copy-on-write; well under a millisecond for the agent).
+ * A process that does not finish in time, dies of a signal ("crashed with SIGSEGV"), exits
+ * non-zero, writes more than 64 KiB or breaks the contract is ERROR with a reason saying which;
+ * its errno evidence is ETIMEDOUT, EPROTO or E2BIG. --root does not apply to exec checks (they
+ * see the host); .so checks get the root like built-ins.
  *
  * A negative return from run() becomes ERROR with evidence "errno" (the errno name) and the
  * reason the check set, or "<check> could not decide (ENAME)" when it set none. A check that
@@ -34,6 +50,7 @@ struct posture_run_opts {
     char *const *only;     /* NULL: every registered check; else these ids, in registry order */
     uint64_t timeout_usec; /* per-check deadline; 0: POSTURE_CHECK_TIMEOUT_DEFAULT_USEC */
     const struct posture_config *config; /* [check.<id>] options; may be NULL */
+    uint64_t exec_timeout_usec;          /* deadline of an exec check; 0: 10 s */
 };
 
 struct posture_run {
@@ -49,7 +66,8 @@ struct posture_run {
 /*
  * Validate "check.<id>" sections of config: an unknown id or option key warns (", ignoring"),
  * a value that does not parse as the option's type is an error naming file:line; both through
- * the config's diag function. Returns 0 or -EINVAL.
+ * the config's diag function. Exec checks have no option table: their sections take only
+ * `user` (a user name, not root) and `timeout` (a duration). Returns 0 or -EINVAL.
  */
 int posture_runner_validate_config(const struct posture_registry *reg,
                                    const struct posture_config *config);

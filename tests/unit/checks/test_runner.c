@@ -401,16 +401,18 @@ static void test_init_fini(void **state)
     assert_string_equal(evidence_str(r, "errno"), "ENODEV");
 }
 
-static void test_exec_not_supported(void **state)
+/* An exec entry the exec loader did not make has no checked executable to run (the loader
+ * and real exec checks are tested in test_exec_checks.c). */
+static void test_exec_without_loader(void **state)
 {
     struct env *e = *state;
     posture_auto_run struct posture_run *run = NULL;
 
     struct posture_result *r = run_one(e, "t.exec", &run);
     assert_int_equal(r->status, POSTURE_STATUS_ERROR);
-    assert_int_equal(r->error, -EOPNOTSUPP);
-    assert_string_equal(r->reason, "exec checks are not supported yet");
-    assert_string_equal(evidence_str(r, "errno"), "EOPNOTSUPP");
+    assert_int_equal(r->error, -EBADF);
+    assert_string_equal(r->reason, "t.exec has no checked executable");
+    assert_string_equal(evidence_str(r, "errno"), "EBADF");
 }
 
 static void test_timeout(void **state)
@@ -992,7 +994,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_negative_return_is_error, setup, teardown),
         cmocka_unit_test_setup_teardown(test_no_status_is_error, setup, teardown),
         cmocka_unit_test_setup_teardown(test_init_fini, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_exec_not_supported, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_exec_without_loader, setup, teardown),
         cmocka_unit_test_setup_teardown(test_timeout, setup, teardown),
         cmocka_unit_test_setup_teardown(test_only_selection, setup, teardown),
         cmocka_unit_test_setup_teardown(test_overall_and_exit_status, setup, teardown),
