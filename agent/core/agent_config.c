@@ -12,6 +12,7 @@
 #include "posture/config.h"
 #include "posture/parse.h"
 #include "posture/strv.h"
+#include "posture/version.h"
 
 #define USEC_PER_SEC 1000000ULL
 
@@ -23,8 +24,8 @@
 #define DEFAULT_TPM_LOG                                   \
     "/sys/kernel/security/tpm0/binary_bios_measurements " \
     "/run/posture/binary_bios_measurements"
-#define DEFAULT_PLUGIN_DIRS    "/usr/lib/posture/checks"
-#define DEFAULT_EXEC_DIRS      "/usr/libexec/posture/checks.d /etc/posture/checks.d"
+#define DEFAULT_PLUGIN_DIRS    POSTURE_PLUGIN_DIR
+#define DEFAULT_EXEC_DIRS      POSTURE_EXEC_CHECK_DIR " /etc/posture/checks.d"
 #define DEFAULT_INTERVAL       (USEC_PER_SEC * 5 * 60)
 #define DEFAULT_SPOOL_BYTES    (8ULL * 1024 * 1024)
 #define DEFAULT_SPOOL_AGE      (USEC_PER_SEC * 7 * 24 * 3600)

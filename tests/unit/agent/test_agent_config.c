@@ -11,6 +11,7 @@
 #include "posture/agent_config.h"
 #include "posture/config.h"
 #include "posture/strv.h"
+#include "posture/version.h"
 
 #include "testlib.h"
 
@@ -68,9 +69,9 @@ static void test_defaults(void **state)
     assert_true(cfg.spool_max_bytes == 8 * KIB * KIB);
     assert_true(cfg.spool_max_age_usec == USEC * 7 * 24 * 3600);
     assert_int_equal(posture_strv_length(cfg.plugin_dirs), 1);
-    assert_string_equal(cfg.plugin_dirs[0], "/usr/lib/posture/checks");
+    assert_string_equal(cfg.plugin_dirs[0], POSTURE_PLUGIN_DIR);
     assert_int_equal(posture_strv_length(cfg.exec_dirs), 2);
-    assert_string_equal(cfg.exec_dirs[0], "/usr/libexec/posture/checks.d");
+    assert_string_equal(cfg.exec_dirs[0], POSTURE_EXEC_CHECK_DIR);
     assert_string_equal(cfg.exec_dirs[1], "/etc/posture/checks.d");
     assert_true(cfg.exec_timeout_usec == 10 * USEC);
     assert_true(cfg.check_timeout_usec == 10 * USEC);
