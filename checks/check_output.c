@@ -69,6 +69,29 @@ static size_t first_value_end(const char *buf, size_t len)
     return 0;
 }
 
+/* Whether s[0..n) is JSON whitespace only. */
+static bool only_whitespace(const char *s, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (s[i] != ' ' && s[i] != '\t' && s[i] != '\r' && s[i] != '\n')
+            return false;
+    return true;
+}
+
+/* Whether any object in item (bounded by cJSON's own nesting limit) has a key twice. */
+static bool has_repeated_key(const cJSON *item)
+{
+    for (const cJSON *c = item->child; c; c = c->next) {
+        if (cJSON_IsObject(item) && c->string)
+            for (const cJSON *d = c->next; d; d = d->next)
+                if (d->string && strcmp(c->string, d->string) == 0)
+                    return true;
+        if (has_repeated_key(c))
+            return true;
+    }
+    return false;
+}
+
 /* Parse; on failure say as precisely as we cheaply can what is wrong. */
 static int parse_document(const char *buf, size_t len, cJSON **ret, char *why, size_t why_size)
 {
@@ -96,7 +119,14 @@ static int parse_document(const char *buf, size_t len, cJSON **ret, char *why, s
     if (posture_json_parse(buf, len, len, DIAG_DEPTH_MAX, &probe) >= 0)
         return explain(why, why_size, "evidence nested deeper than %u levels",
                        POSTURE_EVIDENCE_DEPTH_MAX - 1);
-    return explain(why, why_size, "output is not valid JSON (or repeats a key)");
+    /* Our parser refuses repeated keys, cJSON keeps both: say so when that is the problem. */
+    const char *end_ptr = NULL;
+    probe = cJSON_ParseWithLengthOpts(buf, len, &end_ptr, false);
+    bool whole = probe && end_ptr && end_ptr >= buf && end_ptr <= buf + len &&
+                 only_whitespace(end_ptr, (size_t) (buf + len - end_ptr));
+    if (whole && has_repeated_key(probe))
+        return explain(why, why_size, "output repeats a key in one JSON object");
+    return explain(why, why_size, "output is not valid JSON");
 }
 
 /* "evidence.a" + "b" → "evidence.a.b"; array items as "[i]". Truncated quietly. */

@@ -128,7 +128,7 @@ static void test_refusals(void **state)
           "trailing data" },
         { GOOD_HEAD "\"status\":\"pass\",\"reason\":\"r\",\"evidence\":{}", "not valid JSON" },
         { GOOD_HEAD "\"status\":\"pass\",\"status\":\"fail\",\"reason\":\"r\",\"evidence\":{}}",
-          "repeats a key" },
+          "output repeats a key in one JSON object" },
         { GOOD_HEAD "\"status\":\"pass\",\"reason\":\"r\",\"evidence\":{\"a\":"
                     "[[[[[[[[1]]]]]]]]}}",
           "evidence nested deeper than 7 levels" },
