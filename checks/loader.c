@@ -472,10 +472,14 @@ struct so_check {
 };
 
 /*
- * glibc finds already loaded objects by name before it opens anything, so two plugins must
- * never be loaded under the same "/proc/self/fd/N" name: each keeps its fd open while loaded,
- * and one that stays mapped after dlclose() (RTLD_NODELETE, unique symbols) keeps its fd open
- * for good, so the number is never reused for another plugin.
+ * glibc finds already loaded objects by name before it opens anything (and remembers a second
+ * name when dlopen meets an object it has by inode), so two plugins must never be loaded under
+ * the same "/proc/self/fd/N" name: each keeps its fd open while loaded, the loader refuses a
+ * file that is already loaded before calling dlopen, and an object that stays mapped after
+ * dlclose() (RTLD_NODELETE, unique symbols, the same file in another live registry) keeps its
+ * fd open for good, so the number is never reused for another plugin. What glibc could still do
+ * with a reused name is hand back the wrong object, whose descriptor name then differs from the
+ * file name: refused, never run.
  */
 void posture_loader_so_release(void *data)
 {
@@ -490,6 +494,24 @@ void posture_loader_so_release(void *data)
     else
         (void) posture_close_safe(s->fd);
     free(s);
+}
+
+/* The id of a .so check in reg loaded from the same file as fd, or NULL. */
+static const char *so_loaded_as(const struct posture_registry *reg, int fd)
+{
+    struct stat st, other;
+
+    if (fstat(fd, &st) < 0)
+        return NULL;
+    for (size_t i = 0; i < posture_registry_count(reg); i++) {
+        const struct posture_check *c = posture_registry_at(reg, i);
+        const struct so_check *s = c->loader_data;
+        if (c->source != POSTURE_CHECK_SOURCE_SO || !s || s->fd < 0)
+            continue;
+        if (fstat(s->fd, &other) == 0 && other.st_dev == st.st_dev && other.st_ino == st.st_ino)
+            return c->desc->name;
+    }
+    return NULL;
 }
 
 static bool so_want(const char *name)
@@ -526,10 +548,23 @@ int posture_loader_load_so(struct posture_registry *reg,
         return 0;
     }
 
+    /* The name must equal the file name, so a duplicate is known before anything is loaded
+     * (and its constructors never run). */
+    if (posture_registry_find(reg, id)) {
+        diag(opts, LOG_WARNING, path, "refused: a check of that name is already registered");
+        return 0;
+    }
+
     posture_autoclose int fd = -1;
     int r = posture_trust_open(path, opts->owner, &fd, why, sizeof(why));
     if (r < 0) {
         diagf(opts, LOG_WARNING, path, "refused: %s", why);
+        return 0;
+    }
+    const char *twin = so_loaded_as(reg, fd);
+    if (twin) {
+        /* dlopen would hand back the loaded object under a second name (see release). */
+        diagf(opts, LOG_WARNING, path, "refused: the same file is already loaded as %s", twin);
         return 0;
     }
 

@@ -4,6 +4,7 @@
  * the forked child that runs each check, against the good and hostile plugins of
  * tests/plugins/. The agent (this process) survives every one of them.
  */
+#include <dirent.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
@@ -305,6 +306,44 @@ static void test_reload(void **state)
     }
 }
 
+static int count_fds(void)
+{
+    int n = 0;
+    DIR *d = opendir("/proc/self/fd");
+    assert_non_null(d);
+    while (readdir(d))
+        n++;
+    (void) closedir(d);
+    return n;
+}
+
+/* postured loads a registry per cycle: duplicates and twins must not cost a descriptor each. */
+static void test_duplicates(void **state)
+{
+    struct env *e = *state;
+    char target[PATH_MAX], link[PATH_MAX];
+
+    install(e, "t.good");
+    (void) snprintf(target, sizeof(target), "%s/t.good.so", e->dir);
+    (void) snprintf(link, sizeof(link), "%s/t.twin.so", e->dir);
+    assert_int_equal(symlink(target, link), 0);
+
+    int before = count_fds();
+    for (int i = 0; i < 5; i++) {
+        posture_auto_registry struct posture_registry *reg = NULL;
+        assert_int_equal(posture_registry_new(&reg), 0);
+        e->diags = posture_strv_free(e->diags);
+        /* The directory twice: t.good once; t.twin is the same file under another name. */
+        assert_int_equal(posture_loader_load_so_dir(reg, e->dir, &e->opts), 1);
+        assert_int_equal(posture_loader_load_so_dir(reg, e->dir, &e->opts), 0);
+        assert_int_equal(posture_registry_count(reg), 1);
+        assert_non_null(
+            strstr(diag_with(e, "/t.twin.so"), "the same file is already loaded as t.good"));
+        assert_non_null(strstr(diag_with(e, "/t.good.so"), "already registered"));
+    }
+    assert_int_equal(count_fds(), before);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -313,6 +352,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_untrusted, setup, teardown),
         cmocka_unit_test_setup_teardown(test_hostile_runs, setup, teardown),
         cmocka_unit_test_setup_teardown(test_reload, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_duplicates, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
