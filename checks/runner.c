@@ -376,7 +376,12 @@ static int exec_user(const struct posture_check *c,
     if (!user)
         return 0;
     int k = getpwnam_r(user, &pw, buf, sizeof(buf), &found);
-    if (k != 0 || !found) {
+    if (k != 0) {
+        int r = api->set_reason(result, "%s: cannot look up user '%s' of [%s] (%s)", c->desc->name,
+                                user, section, posture_errno_name(k));
+        return r < 0 ? r : -k;
+    }
+    if (!found) {
         int r = api->set_reason(result, "%s: user '%s' of [%s] does not exist", c->desc->name, user,
                                 section);
         return r < 0 ? r : -ESRCH;
