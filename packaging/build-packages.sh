@@ -13,6 +13,10 @@
 #   POSTURE_DEB_VERSION   the Debian version (default: CMake's project version + "-1")
 #   POSTURE_DEB_AGENT_CONF  another default agent.conf to ship (the upgrade test's "new default")
 #   POSTURE_DEB_PACKAGES  which packages to build (default "posture-agent posture-verifier")
+#   POSTURE_PACKAGE_FORMATS  "deb" (default), "rpm" or "deb rpm": the .rpm packages are made
+#                         with rpmbuild from the same staged trees (units under
+#                         /usr/lib/systemd/system, packaging/rpm/ scriptlets, %config(noreplace)
+#                         for /etc), named <package>-<version>-1.<arch>.rpm
 #
 # Runtime dependencies: dpkg-shlibdeps on the ELF files, plus what postured dlopen()s
 # (libcurl4: agent/client/curl_dl.c; libnftables1: checks/builtin/net_firewall/nft_dl.c) and, as
@@ -47,6 +51,15 @@ if [ -z "${SOURCE_DATE_EPOCH:-}" ]; then
 fi
 export SOURCE_DATE_EPOCH
 packages=${POSTURE_DEB_PACKAGES:-"posture-agent posture-verifier"}
+formats=${POSTURE_PACKAGE_FORMATS:-deb}
+case " $formats " in
+*" rpm "*)
+    command -v rpmbuild >/dev/null 2>&1 || {
+        echo "$0: rpmbuild is missing (package rpm; packaging/install-deps.sh installs it)" >&2
+        exit 1
+    }
+    ;;
+esac
 maintainer="Posture maintainers <posture@lists.example.org>"
 # Files and directories get fixed modes whatever the caller's umask.
 umask 022
@@ -273,9 +286,95 @@ build_one() {
     # members and --root-owner-group makes them root's
     find "$r" -type d -exec chmod 0755 {} +
     find "$r" -exec touch -h -d "@$SOURCE_DATE_EPOCH" {} +
-    deb=$out/${p}_${version}_${arch}.deb
-    dpkg-deb --root-owner-group -Zxz --build "$r" "$deb" >/dev/null
-    echo "$deb"
+    case " $formats " in
+    *" deb "*)
+        deb=$out/${p}_${version}_${arch}.deb
+        dpkg-deb --root-owner-group -Zxz --build "$r" "$deb" >/dev/null
+        echo "$deb"
+        ;;
+    esac
+    case " $formats " in
+    *" rpm "*) build_rpm "$p" "$r" "$summary" "$desc" "$dlopen" "$recommends" ;;
+    esac
+}
+
+# build_rpm PACKAGE TREE SUMMARY DESCRIPTION DLOPEN-DEBS RECOMMENDS: the same files as the .deb
+# (less its DEBIAN/ and lintian's directory), requirements from rpm's own ELF dependency
+# generator plus the sonames of what postured dlopen()s
+build_rpm() {
+    p=$1 tree=$2
+    rr=$work/rpm-$p
+    rroot=$rr/root
+    mkdir -p "$rr/rpms" "$rroot"
+    (cd "$tree" && tar --exclude=./DEBIAN --exclude=./usr/share/lintian -cf - .) |
+        (cd "$rroot" && tar -xf -)
+    if [ -d "$rroot/lib/systemd" ]; then
+        mkdir -p "$rroot/usr/lib"
+        mv "$rroot/lib/systemd" "$rroot/usr/lib/systemd"
+        rmdir "$rroot/lib"
+    fi
+    find "$rroot" -exec touch -h -d "@$SOURCE_DATE_EPOCH" {} +
+    rpm_version=${version%-*}
+    case $p in
+    posture-agent) state=/var/lib/posture owner=posture ;;
+    *) state=/var/lib/posture-verifier owner=posture-verifier ;;
+    esac
+    spec=$rr/$p.spec
+    {
+        printf 'Name: %s\nVersion: %s\nRelease: 1\n' "$p" "$rpm_version"
+        # RPM summaries start with a capital
+        printf 'Summary: %s%s\n' "$(printf '%s' "$3" | cut -c1 | tr '[:lower:]' '[:upper:]')" \
+            "$(printf '%s' "$3" | cut -c2-)"
+        printf 'License: Apache-2.0\nURL: https://posture.example.org/\n'
+        printf 'Group: System Environment/Daemons\nPackager: %s\n' "$maintainer"
+        for d in $5; do
+            case $d in
+            libcurl4) printf 'Requires: libcurl.so.4()(64bit)\n' ;;
+            libnftables1) printf 'Requires: libnftables.so.1()(64bit)\n' ;;
+            esac
+        done
+        [ -n "$6" ] && printf 'Recommends: %s\n' "$6"
+        printf 'Requires(pre): shadow-utils\n'
+        printf '\n%%description\n%s\n' "$(printf '%s\n' "$4" | sed 's/^ //; s/^\.$//')"
+        printf '\n%%install\ncp -a %s/. %%{buildroot}/\nmkdir -p %%{buildroot}%s\n' "$rroot" "$state"
+        for s in pre post preun postun; do
+            printf '\n%%%s\n' "$s"
+            cat "$src/packaging/rpm/$p.$s"
+        done
+        printf '\n%%changelog\n* %s %s - %s-1\n- Built from the posture tree by packaging/build-packages.sh.\n' \
+            "$(LC_ALL=C date -u -d "@$SOURCE_DATE_EPOCH" '+%a %b %d %Y')" "$maintainer" "$rpm_version"
+        printf '\n%%files\n'
+        printf '%%dir %%attr(0700,%s,%s) %s\n' "$owner" "$owner" "$state"
+        printf '%%dir /etc/posture\n'
+        (cd "$rroot" && find . \( -type f -o -type l \) | sed 's|^\.||' | sort) | while read -r f; do
+            case $f in
+            /etc/*) printf '%%config(noreplace) %s\n' "$f" ;;
+            *) printf '%s\n' "$f" ;;
+            esac
+        done
+        (cd "$rroot" && find . -mindepth 1 -type d | sed 's|^\.||' | sort) | while read -r d; do
+            case $d in
+            /etc/posture/* | /usr/lib/posture* | /usr/libexec/posture* | /usr/share/doc/posture*)
+                printf '%%dir %s\n' "$d" ;;
+            esac
+        done
+    } >"$spec"
+    rpmbuild -bb --quiet \
+        --define "_topdir $rr" --define "_rpmdir $rr/rpms" --define "_build_id_links none" \
+        --define "__os_install_post %{nil}" --define "debug_package %{nil}" \
+        --define "_buildhost posture-build" --define "use_source_date_epoch_as_buildtime 1" \
+        --define "clamp_mtime_to_source_date_epoch 1" --define "_binary_filedigest_algorithm 8" \
+        --define "_source_filedigest_algorithm 8" --define "_binary_payload w9.xzdio" \
+        --define "_rpmfilename %%{NAME}-%%{VERSION}-%%{RELEASE}.%%{ARCH}.rpm" \
+        "$spec" >"$rr/rpmbuild.log" 2>&1 || {
+        cat "$rr/rpmbuild.log" >&2
+        echo "$0: rpmbuild of $p failed" >&2
+        exit 1
+    }
+    for f in "$rr/rpms"/*.rpm; do
+        cp "$f" "$out/"
+        echo "$out/$(basename "$f")"
+    done
 }
 
 for p in $packages; do

@@ -60,6 +60,9 @@ TESTS="$TESTS man-db groff-base"
 # ansible-core: ansible-playbook --syntax-check and --list-tasks of the fleet playbook
 # (packaging/fleet/ansible; tests/integration/checks/packaging.fleet).
 TESTS="$TESTS ansible-core"
+# rpm (rpmbuild) and rpmlint: the .rpm packages made from the same trees as the .debs, and their
+# lint (packaging/build-packages.sh with POSTURE_PACKAGE_FORMATS; integration/packaging/rpm).
+TESTS="$TESTS rpm rpmlint"
 # lintian: the .deb packages must be lintian clean (tests/integration/checks/packaging.deb);
 # dpkg-dev (dpkg-shlibdeps) comes with build-essential.
 TESTS="$TESTS lintian"

@@ -18,6 +18,9 @@ if(POSTURE_HARDEN)
     add_compile_options(-U_FORTIFY_SOURCE -D_FORTIFY_SOURCE=3 -fstack-protector-strong
                         -fstack-clash-protection -fcf-protection)
     add_link_options(-Wl,-z,relro,-z,now,-z,noexecstack -pie)
+    # Reproducible binaries: no build path in them (__FILE__ of asserts and logs, debug info),
+    # so the same commit built in another directory gives the same bytes (and build ID).
+    add_compile_options("-ffile-prefix-map=${PROJECT_SOURCE_DIR}/=" "-ffile-prefix-map=${PROJECT_BINARY_DIR}/=")
 endif()
 
 if(POSTURE_BUILD_FUZZERS)
