@@ -50,7 +50,7 @@ if [ -z "${SOURCE_DATE_EPOCH:-}" ]; then
     SOURCE_DATE_EPOCH=$(git -C "$src" log -1 --format=%ct 2>/dev/null || echo 0)
 fi
 export SOURCE_DATE_EPOCH
-packages=${POSTURE_DEB_PACKAGES:-"posture-agent posture-verifier"}
+packages=${POSTURE_DEB_PACKAGES:-"posture-agent posture-verifier posture-check-dev"}
 formats=${POSTURE_PACKAGE_FORMATS:-deb}
 case " $formats " in
 *" rpm "*)
@@ -186,6 +186,22 @@ stage_verifier() {
     done
 }
 
+# stage_dev ROOT: the check SDK for out-of-tree plugins (docs/writing-checks.md)
+stage_dev() {
+    r=$1
+    put "$r" "$inst/usr/include/posture/check.h" usr/include/posture/check.h 0644
+    # architecture-independent (Cflags only): /usr/share/pkgconfig, as Debian policy wants for
+    # an "all" package
+    put "$r" "$inst/usr/lib/pkgconfig/posture-check.pc" usr/share/pkgconfig/posture-check.pc 0644
+    for f in "$src/checks/examples/so"/* "$src/checks/examples/exec"/*; do
+        [ -f "$f" ] || continue
+        case $f in */CMakeLists.txt) continue ;; esac
+        k=$(basename "$(dirname "$f")")
+        put "$r" "$f" "usr/share/doc/posture-check-dev/examples/$k/$(basename "$f")" 0644
+    done
+    put "$r" "$src/docs/writing-checks.md" usr/share/doc/posture-check-dev/writing-checks.md 0644
+}
+
 # build_one PACKAGE
 build_one() {
     p=$1
@@ -222,6 +238,17 @@ build_one() {
         recommends=""
         dlopen=""
         ;;
+    posture-check-dev)
+        stage_dev "$r"
+        summary="posture check SDK: write .so and exec checks"
+        desc=" The header posture/check.h and the pkg-config file posture-check.pc that a
+ posture check plugin builds against (pkg-config --cflags posture-check; plugins
+ link nothing of the agent), with a shared-object and an exec example and the
+ guide writing-checks.md in /usr/share/doc/posture-check-dev/."
+        extra_depends=""
+        recommends="pkg-config"
+        dlopen=""
+        ;;
     *)
         echo "$0: unknown package $p" >&2
         exit 2
@@ -230,12 +257,19 @@ build_one() {
     write_copyright "$r/usr/share/doc/$p/copyright"
     write_changelog "$r/usr/share/doc/$p/changelog.Debian.gz" "$p"
     for s in postinst prerm postrm; do
+        [ -f "$src/packaging/debian/$p.$s" ] || continue
         install -m 0755 "$src/packaging/debian/$p.$s" "$r/DEBIAN/$s"
     done
     if [ -f "$src/packaging/debian/$p.lintian-overrides" ]; then
         put "$r" "$src/packaging/debian/$p.lintian-overrides" "usr/share/lintian/overrides/$p" 0644
     fi
-    (cd "$r" && find etc -type f | sed 's|^|/|' | sort) >"$r/DEBIAN/conffiles"
+    if [ -d "$r/etc" ]; then
+        (cd "$r" && find etc -type f | sed 's|^|/|' | sort) >"$r/DEBIAN/conffiles"
+        chmod 0644 "$r/DEBIAN/conffiles"
+    fi
+    # a package without ELF files (the SDK) is architecture-independent
+    pkg_arch=$arch
+    [ "$p" = posture-check-dev ] && pkg_arch=all
 
     # Depends: dpkg-shlibdeps over the ELF files (it wants a debian/control beside it)
     elves=$(cd "$r" && find usr -type f | sort | while read -r f; do
@@ -245,12 +279,15 @@ build_one() {
     done)
     mkdir -p "$work/shlibs-$p/debian"
     printf 'Source: posture\n\nPackage: %s\nArchitecture: any\n' "$p" >"$work/shlibs-$p/debian/control"
-    # shellcheck disable=SC2086
-    shlibs=$(cd "$work/shlibs-$p" && dpkg-shlibdeps -O $elves 2>"$work/shlibdeps.log" |
-        sed -n 's/^shlibs:Depends=//p') || {
-        cat "$work/shlibdeps.log" >&2
-        exit 1
-    }
+    shlibs=""
+    if [ -n "$elves" ]; then
+        # shellcheck disable=SC2086
+        shlibs=$(cd "$work/shlibs-$p" && dpkg-shlibdeps -O $elves 2>"$work/shlibdeps.log" |
+            sed -n 's/^shlibs:Depends=//p') || {
+            cat "$work/shlibdeps.log" >&2
+            exit 1
+        }
+    fi
     depends=$shlibs
     [ -n "$extra_depends" ] && depends="$depends, $extra_depends"
     depends=$(printf '%s\n' "$depends" | tr ',' '\n' | sed 's/^ *//; s/ *$//' | sed '/^$/d' |
@@ -272,15 +309,15 @@ build_one() {
     size=$(cd "$r" && find . -path ./DEBIAN -prune -o \( -type f -o -type l \) -print0 |
         du -k --apparent-size -c --files0-from=- | tail -n 1 | cut -f1)
     {
-        printf 'Package: %s\nVersion: %s\nArchitecture: %s\n' "$p" "$version" "$arch"
+        printf 'Package: %s\nVersion: %s\nArchitecture: %s\n' "$p" "$version" "$pkg_arch"
         printf 'Maintainer: %s\nInstalled-Size: %s\n' "$maintainer" "$size"
-        printf 'Depends: %s\n' "$depends"
+        [ -n "$depends" ] && printf 'Depends: %s\n' "$depends"
         [ -n "$recommends" ] && printf 'Recommends: %s\n' "$recommends"
         printf 'Section: admin\nPriority: optional\n'
         printf 'Homepage: https://posture.example.org/\n'
         printf 'Description: %s\n%s\n' "$summary" "$desc"
     } >"$r/DEBIAN/control"
-    chmod 0644 "$r/DEBIAN/control" "$r/DEBIAN/md5sums" "$r/DEBIAN/conffiles"
+    chmod 0644 "$r/DEBIAN/control" "$r/DEBIAN/md5sums"
 
     # deterministic: directories 0755, every timestamp SOURCE_DATE_EPOCH; dpkg-deb sorts the
     # members and --root-owner-group makes them root's
@@ -288,7 +325,7 @@ build_one() {
     find "$r" -exec touch -h -d "@$SOURCE_DATE_EPOCH" {} +
     case " $formats " in
     *" deb "*)
-        deb=$out/${p}_${version}_${arch}.deb
+        deb=$out/${p}_${version}_${pkg_arch}.deb
         dpkg-deb --root-owner-group -Zxz --build "$r" "$deb" >/dev/null
         echo "$deb"
         ;;
@@ -303,6 +340,8 @@ build_one() {
 # generator plus the sonames of what postured dlopen()s
 build_rpm() {
     p=$1 tree=$2
+    # RPM distributions name development packages -devel
+    [ "$p" = posture-check-dev ] && p=posture-check-devel
     rr=$work/rpm-$p
     rroot=$rr/root
     mkdir -p "$rr/rpms" "$rroot"
@@ -317,7 +356,8 @@ build_rpm() {
     rpm_version=${version%-*}
     case $p in
     posture-agent) state=/var/lib/posture owner=posture ;;
-    *) state=/var/lib/posture-verifier owner=posture-verifier ;;
+    posture-verifier) state=/var/lib/posture-verifier owner=posture-verifier ;;
+    *) state="" owner="" ;;
     esac
     spec=$rr/$p.spec
     {
@@ -326,26 +366,35 @@ build_rpm() {
         printf 'Summary: %s%s\n' "$(printf '%s' "$3" | cut -c1 | tr '[:lower:]' '[:upper:]')" \
             "$(printf '%s' "$3" | cut -c2-)"
         printf 'License: Apache-2.0\nURL: https://posture.example.org/\n'
-        printf 'Group: System Environment/Daemons\nPackager: %s\n' "$maintainer"
+        if [ -n "$state" ]; then
+            printf 'Group: System Environment/Daemons\n'
+        else
+            printf 'Group: Development/Libraries\nBuildArch: noarch\n'
+        fi
+        printf 'Packager: %s\n' "$maintainer"
         for d in $5; do
             case $d in
             libcurl4) printf 'Requires: libcurl.so.4()(64bit)\n' ;;
             libnftables1) printf 'Requires: libnftables.so.1()(64bit)\n' ;;
             esac
         done
-        [ -n "$6" ] && printf 'Recommends: %s\n' "$6"
-        printf 'Requires(pre): shadow-utils\n'
+        # Debian package names mean nothing to RPM distributions, except tpm2-openssl
+        [ "$6" = tpm2-openssl ] && printf 'Recommends: %s\n' "$6"
+        [ -n "$state" ] && printf 'Requires(pre): shadow-utils\n'
         printf '\n%%description\n%s\n' "$(printf '%s\n' "$4" | sed 's/^ //; s/^\.$//')"
         printf '\n%%install\ncp -a %s/. %%{buildroot}/\nmkdir -p %%{buildroot}%s\n' "$rroot" "$state"
         for s in pre post preun postun; do
+            [ -f "$src/packaging/rpm/$p.$s" ] || continue
             printf '\n%%%s\n' "$s"
             cat "$src/packaging/rpm/$p.$s"
         done
         printf '\n%%changelog\n* %s %s - %s-1\n- Built from the posture tree by packaging/build-packages.sh.\n' \
             "$(LC_ALL=C date -u -d "@$SOURCE_DATE_EPOCH" '+%a %b %d %Y')" "$maintainer" "$rpm_version"
         printf '\n%%files\n'
-        printf '%%dir %%attr(0700,%s,%s) %s\n' "$owner" "$owner" "$state"
-        printf '%%dir /etc/posture\n'
+        if [ -n "$state" ]; then
+            printf '%%dir %%attr(0700,%s,%s) %s\n' "$owner" "$owner" "$state"
+            printf '%%dir /etc/posture\n'
+        fi
         (cd "$rroot" && find . \( -type f -o -type l \) | sed 's|^\.||' | sort) | while read -r f; do
             case $f in
             /etc/*) printf '%%config(noreplace) %s\n' "$f" ;;
@@ -354,7 +403,7 @@ build_rpm() {
         done
         (cd "$rroot" && find . -mindepth 1 -type d | sed 's|^\.||' | sort) | while read -r d; do
             case $d in
-            /etc/posture/* | /usr/lib/posture* | /usr/libexec/posture* | /usr/share/doc/posture*)
+            /etc/posture/* | /usr/lib/posture* | /usr/libexec/posture* | /usr/share/doc/posture* | /usr/include/posture)
                 printf '%%dir %s\n' "$d" ;;
             esac
         done

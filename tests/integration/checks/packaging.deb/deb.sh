@@ -132,7 +132,9 @@ dpkg-deb -f "$agent_deb" Depends | grep -q 'libcurl4' && dpkg-deb -f "$agent_deb
     pass "posture-agent Depends: shlibs and the dlopen()ed libcurl4, libnftables1" ||
     fail "posture-agent Depends: $(dpkg-deb -f "$agent_deb" Depends)"
 
-lintian --pedantic --fail-on error,warning,info,pedantic "$agent_deb" "$verifier_deb" \
+# the check SDK too (posture-check-dev: the header, the .pc, the examples)
+dev_deb=$(ls "$tmp"/out/posture-check-dev_*.deb)
+lintian --pedantic --fail-on error,warning,info,pedantic "$agent_deb" "$verifier_deb" "$dev_deb" \
     >"$tmp/lintian.log" 2>&1
 rc=$?
 grep -v 'running with root privileges' "$tmp/lintian.log" >"$tmp/lintian.tags"

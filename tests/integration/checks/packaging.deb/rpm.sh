@@ -38,10 +38,11 @@ for n in 1 2; do
 done
 agent=$(ls "$tmp"/out1/posture-agent-*.rpm)
 verifier=$(ls "$tmp"/out1/posture-verifier-*.rpm)
+dev=$(ls "$tmp"/out1/posture-check-devel-*.noarch.rpm)
 pass "built $(basename "$agent") ($(stat -c %s "$agent") bytes), $(basename "$verifier") ($(stat -c %s "$verifier") bytes)"
 
 # 1. rpmlint
-rpmlint -r "$src/packaging/rpm/rpmlintrc" "$agent" "$verifier" >"$tmp/rpmlint" 2>&1
+rpmlint -r "$src/packaging/rpm/rpmlintrc" "$agent" "$verifier" "$dev" >"$tmp/rpmlint" 2>&1
 grep -q '0 errors, 0 warnings' "$tmp/rpmlint" && pass "rpmlint: 0 errors, 0 warnings" ||
     fail "rpmlint: $(grep -E ': (E|W): |errors' "$tmp/rpmlint")"
 
@@ -62,6 +63,11 @@ cfg=$(rpm -qp --qf '[%{FILEFLAGS:fflags} %{FILENAMES}\n]' "$agent" "$verifier" 2
 rpm -qp --scripts "$agent" >"$tmp/scripts" 2>/dev/null
 grep -q 'useradd -r -g posture' "$tmp/scripts" && grep -q 'disable --now postured.service' "$tmp/scripts" &&
     pass "scriptlets: the user in %pre, disabled on removal" || fail "scriptlets: $(cat "$tmp/scripts")"
+
+rpm -qpl "$dev" 2>/dev/null | grep -qx /usr/include/posture/check.h &&
+    rpm -qpl "$dev" 2>/dev/null | grep -qx /usr/share/pkgconfig/posture-check.pc &&
+    pass "posture-check-devel (noarch): check.h, posture-check.pc, the examples" ||
+    fail "posture-check-devel files: $(rpm -qpl "$dev" 2>&1)"
 
 # 3. unpacked into a scratch root
 root=$tmp/root
