@@ -9,7 +9,7 @@
 #   2. fuzz preset (clang): libFuzzer targets, each fuzzed for POSTURE_FUZZ_SECONDS from its corpus
 #   3. asan preset (ASan + UBSan, no recovery): every test; its CTest summary ends the output
 #
-# Environment: POSTURE_STAGES (default "release fuzz asan"), POSTURE_FUZZ_SECONDS (default 10),
+# Environment: POSTURE_STAGES (default "release fuzz asan"), POSTURE_FUZZ_SECONDS (default 8),
 # CI (set by CI: warnings become errors).
 set -eu
 
@@ -23,7 +23,7 @@ if [ -n "${CI:-}" ]; then
 fi
 export POSTURE_WERROR="${POSTURE_WERROR:-OFF}"
 stages=${POSTURE_STAGES:-"release fuzz asan"}
-fuzz_seconds=${POSTURE_FUZZ_SECONDS:-10}
+fuzz_seconds=${POSTURE_FUZZ_SECONDS:-8}
 jobs=$(nproc 2>/dev/null || echo 2)
 
 now() { date +%s; }
